@@ -1,0 +1,75 @@
+import { z } from "zod";
+import { parseHostPort } from "./listen-address.js";
+
+const listenAddress = z.string().refine((value) => typeof parseHostPort(value) !== "string", {
+  error: (issue) => {
+    const parsed = parseHostPort(String(issue.input));
+    return typeof parsed === "string" ? parsed : "invalid address";
+  },
+});
+const positiveSeconds = z.number().positive();
+const port = z.number().int().min(1).max(65535);
+
+/**
+ * The `oneiric_mcp:` section exactly as Mahavishnu settings files write it, so a
+ * user can copy it across. Keys are the contract page's.
+ */
+export const oneiricSectionSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  grpc_host: z.string().min(1).default("localhost"),
+  grpc_port: port.default(8679),
+  use_tls: z.boolean().default(false),
+  timeout_sec: positiveSeconds.default(30),
+  cache_ttl_sec: z.number().min(0).default(300),
+  jwt_enabled: z.boolean().default(false),
+  jwt_secret: z.string().optional(),
+  jwt_project: z.string().optional(),
+  tls_cert_path: z.string().optional(),
+  tls_key_path: z.string().optional(),
+  tls_ca_path: z.string().optional(),
+  circuit_breaker_threshold: z.number().int().min(1).default(3),
+  circuit_breaker_duration_sec: positiveSeconds.default(300),
+});
+
+/** The daemon's own settings. */
+export const healthdSectionSchema = z.strictObject({
+  http: z.strictObject({ listen: listenAddress.default("127.0.0.1:8681") }).prefault({}),
+  grpc: z.strictObject({ listen: listenAddress.default("127.0.0.1:8682") }).prefault({}),
+  storage: z
+    .strictObject({
+      path: z.string().min(1).default("oneiric-healthd.db"),
+      synchronous: z.enum(["normal", "full"]).default("normal"),
+    })
+    .prefault({}),
+  sync: z
+    .strictObject({
+      interval_sec: positiveSeconds.default(60),
+    })
+    .prefault({}),
+  probes: z
+    .strictObject({
+      interval_sec: positiveSeconds.default(15),
+      timeout_sec: positiveSeconds.default(5),
+      jitter: z.number().min(0).max(1).default(0.1),
+      rise: z.number().int().min(1).max(100).default(2),
+      fall: z.number().int().min(1).max(100).default(3),
+      degraded_latency_ms: z.number().positive().default(1000),
+      concurrency: z.number().int().min(1).max(10_000).default(64),
+      stale_after_sec: positiveSeconds.optional(),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    })
+    .prefault({}),
+});
+
+export const configFileSchema = z.strictObject({
+  oneiric_mcp: oneiricSectionSchema.prefault({}),
+  healthd: healthdSectionSchema.prefault({}),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type OneiricSection = z.infer<typeof oneiricSectionSchema>;
+export type HealthdSection = z.infer<typeof healthdSectionSchema>;

@@ -1,0 +1,216 @@
+import { readFileSync } from "node:fs";
+import {
+  type ChannelCredentials,
+  type ClientOptions,
+  credentials,
+  Metadata,
+  type ServiceError,
+  status as grpcStatus,
+} from "@grpc/grpc-js";
+import type { AdapterEntry } from "../domain/adapter.js";
+import {
+  AdapterRegistryClient,
+  type AdapterEntry as WireAdapterEntry,
+} from "../gen/oneiric/registry/v1/registry.js";
+
+/** Why a registry call failed, in terms the daemon acts on. */
+export type RegistryErrorKind = "unavailable" | "timeout" | "not_found" | "rejected" | "bad_response";
+
+export class RegistryError extends Error {
+  readonly code = "REGISTRY_ERROR";
+  constructor(
+    readonly kind: RegistryErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RegistryError";
+  }
+}
+
+export interface ListFilter {
+  project?: string;
+  domain?: string;
+  category?: string;
+  healthyOnly?: boolean;
+}
+
+export interface RegistryHealth {
+  healthy: boolean;
+  status: string;
+  message: string;
+}
+
+/** Told about every query, for metrics. */
+export type QueryObserver = (operation: string, result: "ok" | RegistryErrorKind, seconds: number) => void;
+
+export interface RegistryClientOptions {
+  host: string;
+  port: number;
+  timeoutMs: number;
+  useTls: boolean;
+  tlsCaPath?: string | undefined;
+  tlsCertPath?: string | undefined;
+  tlsKeyPath?: string | undefined;
+  observe?: QueryObserver;
+}
+
+/** The registry's read and heartbeat RPCs over one reused gRPC channel. */
+export interface Registry {
+  readonly endpoint: string;
+  listAdapters(filter?: ListFilter): Promise<AdapterEntry[]>;
+  getAdapter(adapterId: string): Promise<AdapterEntry>;
+  checkAdapterHealth(adapterId: string): Promise<RegistryHealth>;
+  sendHeartbeat(adapterId: string): Promise<boolean>;
+  close(): void;
+}
+
+export function fromWireEntry(wire: WireAdapterEntry): AdapterEntry {
+  return {
+    adapterId: wire.adapterId,
+    project: wire.project,
+    domain: wire.domain,
+    category: wire.category,
+    provider: wire.provider,
+    capabilities: [...wire.capabilities],
+    factoryPath: wire.factoryPath,
+    healthCheckUrl: wire.healthCheckUrl,
+    metadata: { ...wire.metadata },
+    registeredAt: wire.registeredAt,
+    lastHeartbeat: wire.lastHeartbeat,
+    // Checked and normalised by checkEntry before use.
+    registryStatus: wire.healthStatus as AdapterEntry["registryStatus"],
+  };
+}
+
+/**
+ * A gRPC client of the Oneiric registry. One channel is shared by every call;
+ * keepalive notices a dead peer; every call carries a deadline; calls made while
+ * the channel is down fail fast instead of queueing without bound.
+ */
+export class GrpcRegistryClient implements Registry {
+  readonly endpoint: string;
+  private readonly client: AdapterRegistryClient;
+
+  constructor(private readonly options: RegistryClientOptions) {
+    this.endpoint = `${options.host}:${options.port}`;
+    const channelOptions: ClientOptions = {
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.initial_reconnect_backoff_ms": 500,
+      "grpc.max_reconnect_backoff_ms": 30_000,
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    };
+    this.client = new AdapterRegistryClient(this.endpoint, channelCredentials(options), channelOptions);
+  }
+
+  listAdapters(filter: ListFilter = {}): Promise<AdapterEntry[]> {
+    return this.call("ListAdapters", (metadata, callOptions, done) =>
+      this.client.listAdapters(
+        {
+          project: filter.project ?? "",
+          domain: filter.domain ?? "",
+          category: filter.category ?? "",
+          healthyOnly: filter.healthyOnly ?? false,
+        },
+        metadata,
+        callOptions,
+        (error, response) => done(error, response?.adapters.map(fromWireEntry)),
+      ),
+    );
+  }
+
+  getAdapter(adapterId: string): Promise<AdapterEntry> {
+    return this.call("GetAdapter", (metadata, callOptions, done) =>
+      this.client.getAdapter({ adapterId }, metadata, callOptions, (error, response) => {
+        if (!error && !response?.adapter) {
+          done(null, undefined, "GetAdapter answered without an adapter");
+          return;
+        }
+        done(error, response?.adapter ? fromWireEntry(response.adapter) : undefined);
+      }),
+    );
+  }
+
+  checkAdapterHealth(adapterId: string): Promise<RegistryHealth> {
+    return this.call("HealthCheck", (metadata, callOptions, done) =>
+      this.client.healthCheck({ adapterId }, metadata, callOptions, (error, response) =>
+        done(error, response ? { ...response } : undefined),
+      ),
+    );
+  }
+
+  sendHeartbeat(adapterId: string): Promise<boolean> {
+    return this.call("Heartbeat", (metadata, callOptions, done) =>
+      this.client.heartbeat({ adapterId }, metadata, callOptions, (error, response) =>
+        done(error, response?.registered),
+      ),
+    );
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private call<T>(
+    operation: string,
+    start: (
+      metadata: Metadata,
+      callOptions: { deadline: Date; waitForReady: boolean },
+      done: (error: ServiceError | null, value: T | undefined, problem?: string) => void,
+    ) => void,
+  ): Promise<T> {
+    const began = performance.now();
+    return new Promise<T>((resolve, reject) => {
+      start(
+        new Metadata(),
+        // waitForReady false: while disconnected a call fails at once rather than queueing.
+        { deadline: new Date(Date.now() + this.options.timeoutMs), waitForReady: false },
+        (error, value, problem) => {
+          const seconds = (performance.now() - began) / 1000;
+          if (error || value === undefined) {
+            const failure = error
+              ? toRegistryError(operation, this.endpoint, error)
+              : new RegistryError("bad_response", `${operation}: ${problem ?? "empty response"}`);
+            this.options.observe?.(operation, failure.kind, seconds);
+            reject(failure);
+            return;
+          }
+          this.options.observe?.(operation, "ok", seconds);
+          resolve(value);
+        },
+      );
+    });
+  }
+}
+
+function channelCredentials(options: RegistryClientOptions): ChannelCredentials {
+  if (!options.useTls) return credentials.createInsecure();
+  const read = (path: string | undefined) => (path ? readFileSync(path) : null);
+  return credentials.createSsl(
+    read(options.tlsCaPath),
+    read(options.tlsKeyPath),
+    read(options.tlsCertPath),
+  );
+}
+
+function toRegistryError(operation: string, endpoint: string, error: ServiceError): RegistryError {
+  const detail = error.details || error.message;
+  switch (error.code) {
+    case grpcStatus.NOT_FOUND:
+      return new RegistryError("not_found", `${operation}: not found: ${detail}`);
+    case grpcStatus.DEADLINE_EXCEEDED:
+      return new RegistryError("timeout", `${operation}: registry ${endpoint} did not answer in time`);
+    case grpcStatus.UNAVAILABLE:
+      return new RegistryError("unavailable", `${operation}: registry ${endpoint} unavailable: ${detail}`);
+    case grpcStatus.UNAUTHENTICATED:
+    case grpcStatus.PERMISSION_DENIED:
+      return new RegistryError("rejected", `${operation}: registry ${endpoint} refused the call: ${detail}`);
+    case grpcStatus.INTERNAL:
+    case grpcStatus.UNIMPLEMENTED:
+    case grpcStatus.UNKNOWN:
+      return new RegistryError("bad_response", `${operation}: registry ${endpoint} answered badly: ${detail}`);
+    default:
+      return new RegistryError("unavailable", `${operation}: registry ${endpoint}: ${detail}`);
+  }
+}

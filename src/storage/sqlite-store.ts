@@ -1,0 +1,281 @@
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
+import { type AdapterEntry, type HealthStatus, isHealthStatus } from "../domain/adapter.js";
+import type { EventType, JournalEvent, NewEvent } from "../domain/events.js";
+import type { HealthState, StatusSource } from "../domain/health.js";
+import { migrate, readMigrations } from "./migrator.js";
+import type { CatalogChange, HealthStore, RegistryState } from "./store.js";
+
+/** Where the numbered migration files ship, relative to this module (src/ or dist/). */
+export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL("../../migrations/", import.meta.url));
+
+export interface SqliteStoreOptions {
+  path: string;
+  synchronous?: "normal" | "full";
+  readonly?: boolean;
+  now?: () => number;
+}
+
+interface AdapterRow {
+  adapter_id: string;
+  project: string;
+  domain: string;
+  category: string;
+  provider: string;
+  capabilities: string;
+  factory_path: string;
+  health_check_url: string;
+  metadata: string;
+  registered_at: number;
+  last_heartbeat: number;
+  registry_status: string;
+}
+
+interface HealthRow {
+  adapter_id: string;
+  status: string;
+  since: number;
+  last_checked: number | null;
+  latency_ms: number | null;
+  source: string;
+  reason: string;
+  consecutive_successes: number;
+  consecutive_failures: number;
+  registry_status: string;
+}
+
+const asStatus = (value: string): HealthStatus => (isHealthStatus(value) ? value : "unknown");
+
+/** The SQLite implementation of HealthStore (better-sqlite3, WAL). */
+export class SqliteStore implements HealthStore {
+  private readonly db: Database;
+  private readonly statements: ReturnType<typeof prepareStatements> | undefined;
+
+  /** Opens (and, unless read-only, migrates) the database at `path`. */
+  constructor(options: SqliteStoreOptions) {
+    const now = options.now ?? Date.now;
+    this.db = new BetterSqlite3(options.path, {
+      readonly: options.readonly ?? false,
+      fileMustExist: options.readonly ?? false,
+    });
+    this.db.pragma("busy_timeout = 5000");
+    if (options.readonly) {
+      this.statements = undefined;
+      return;
+    }
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    this.db.pragma("foreign_keys = ON");
+    migrate(this.db, readMigrations(MIGRATIONS_DIRECTORY), now);
+    this.statements = prepareStatements(this.db);
+  }
+
+  private get writable(): ReturnType<typeof prepareStatements> {
+    if (!this.statements) throw new Error("store was opened read-only");
+    return this.statements;
+  }
+
+  loadCatalog(): AdapterEntry[] {
+    const rows = this.db.prepare("SELECT * FROM adapters ORDER BY adapter_id").all() as AdapterRow[];
+    return rows.map((row) => ({
+      adapterId: row.adapter_id,
+      project: row.project,
+      domain: row.domain,
+      category: row.category,
+      provider: row.provider,
+      capabilities: JSON.parse(row.capabilities) as string[],
+      factoryPath: row.factory_path,
+      healthCheckUrl: row.health_check_url,
+      metadata: JSON.parse(row.metadata) as Record<string, string>,
+      registeredAt: row.registered_at,
+      lastHeartbeat: row.last_heartbeat,
+      registryStatus: asStatus(row.registry_status),
+    }));
+  }
+
+  loadHealth(): HealthState[] {
+    const rows = this.db
+      .prepare("SELECT * FROM adapter_health ORDER BY adapter_id")
+      .all() as HealthRow[];
+    return rows.map((row) => ({
+      adapterId: row.adapter_id,
+      status: asStatus(row.status),
+      since: row.since,
+      lastChecked: row.last_checked,
+      latencyMs: row.latency_ms,
+      source: row.source as StatusSource,
+      reason: row.reason,
+      consecutiveSuccesses: row.consecutive_successes,
+      consecutiveFailures: row.consecutive_failures,
+      registryStatus: asStatus(row.registry_status),
+    }));
+  }
+
+  loadRegistryState(): RegistryState | undefined {
+    const row = this.db.prepare("SELECT * FROM registry_state WHERE id = 1").get() as
+      | {
+          endpoint: string;
+          reachable: number;
+          last_sync: number | null;
+          last_attempt: number | null;
+          last_error: string | null;
+        }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      endpoint: row.endpoint,
+      reachable: row.reachable === 1,
+      lastSync: row.last_sync,
+      lastAttempt: row.last_attempt,
+      lastError: row.last_error,
+    };
+  }
+
+  applyCatalogChange(change: CatalogChange, events: readonly NewEvent[], now: number): void {
+    const statements = this.writable;
+    this.db.transaction(() => {
+      for (const entry of change.upserted) {
+        statements.upsertAdapter.run({
+          adapter_id: entry.adapterId,
+          project: entry.project,
+          domain: entry.domain,
+          category: entry.category,
+          provider: entry.provider,
+          capabilities: JSON.stringify(entry.capabilities),
+          factory_path: entry.factoryPath,
+          health_check_url: entry.healthCheckUrl,
+          metadata: JSON.stringify(entry.metadata),
+          registered_at: entry.registeredAt,
+          last_heartbeat: entry.lastHeartbeat,
+          registry_status: entry.registryStatus,
+          now,
+        });
+      }
+      for (const id of change.removed) statements.deleteAdapter.run(id);
+      for (const state of change.initialHealth) statements.upsertHealth.run(healthRow(state));
+      this.appendEvents(events);
+    })();
+  }
+
+  commitHealth(states: readonly HealthState[], events: readonly NewEvent[]): void {
+    const statements = this.writable;
+    this.db.transaction(() => {
+      for (const state of states) statements.upsertHealth.run(healthRow(state));
+      this.appendEvents(events);
+    })();
+  }
+
+  saveRegistryState(state: RegistryState, events: readonly NewEvent[]): void {
+    const statements = this.writable;
+    this.db.transaction(() => {
+      statements.upsertRegistry.run({
+        endpoint: state.endpoint,
+        reachable: state.reachable ? 1 : 0,
+        last_sync: state.lastSync,
+        last_attempt: state.lastAttempt,
+        last_error: state.lastError,
+      });
+      this.appendEvents(events);
+    })();
+  }
+
+  readEvents(afterSeq: number, limit: number): JournalEvent[] {
+    const rows = this.db
+      .prepare("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+      .all(afterSeq, limit) as {
+      seq: number;
+      id: string;
+      type: string;
+      subject: string;
+      time: number;
+      data: string;
+    }[];
+    return rows.map((row) => ({
+      seq: row.seq,
+      id: row.id,
+      type: row.type as EventType,
+      subject: row.subject,
+      time: row.time,
+      data: JSON.parse(row.data) as Record<string, unknown>,
+    }));
+  }
+
+  setMeta(key: string, value: string): void {
+    this.writable.setMeta.run(key, value);
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.db.prepare("SELECT value FROM daemon_meta WHERE key = ?").get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private appendEvents(events: readonly NewEvent[]): void {
+    const insert: Statement = this.writable.insertEvent;
+    for (const event of events) {
+      insert.run(randomUUID(), event.type, event.subject, event.time, JSON.stringify(event.data));
+    }
+  }
+}
+
+function healthRow(state: HealthState): Record<string, unknown> {
+  return {
+    adapter_id: state.adapterId,
+    status: state.status,
+    since: state.since,
+    last_checked: state.lastChecked,
+    latency_ms: state.latencyMs,
+    source: state.source,
+    reason: state.reason,
+    consecutive_successes: state.consecutiveSuccesses,
+    consecutive_failures: state.consecutiveFailures,
+    registry_status: state.registryStatus,
+  };
+}
+
+function prepareStatements(db: Database) {
+  return {
+    upsertAdapter: db.prepare(`
+      INSERT INTO adapters (adapter_id, project, domain, category, provider, capabilities,
+        factory_path, health_check_url, metadata, registered_at, last_heartbeat, registry_status,
+        first_seen, updated_at)
+      VALUES (@adapter_id, @project, @domain, @category, @provider, @capabilities, @factory_path,
+        @health_check_url, @metadata, @registered_at, @last_heartbeat, @registry_status, @now, @now)
+      ON CONFLICT (adapter_id) DO UPDATE SET project = excluded.project, domain = excluded.domain,
+        category = excluded.category, provider = excluded.provider,
+        capabilities = excluded.capabilities, factory_path = excluded.factory_path,
+        health_check_url = excluded.health_check_url, metadata = excluded.metadata,
+        registered_at = excluded.registered_at, last_heartbeat = excluded.last_heartbeat,
+        registry_status = excluded.registry_status, updated_at = excluded.updated_at`),
+    deleteAdapter: db.prepare("DELETE FROM adapters WHERE adapter_id = ?"),
+    upsertHealth: db.prepare(`
+      INSERT INTO adapter_health (adapter_id, status, since, last_checked, latency_ms, source,
+        reason, consecutive_successes, consecutive_failures, registry_status)
+      VALUES (@adapter_id, @status, @since, @last_checked, @latency_ms, @source, @reason,
+        @consecutive_successes, @consecutive_failures, @registry_status)
+      ON CONFLICT (adapter_id) DO UPDATE SET status = excluded.status, since = excluded.since,
+        last_checked = excluded.last_checked, latency_ms = excluded.latency_ms,
+        source = excluded.source, reason = excluded.reason,
+        consecutive_successes = excluded.consecutive_successes,
+        consecutive_failures = excluded.consecutive_failures,
+        registry_status = excluded.registry_status`),
+    upsertRegistry: db.prepare(`
+      INSERT INTO registry_state (id, endpoint, reachable, last_sync, last_attempt, last_error)
+      VALUES (1, @endpoint, @reachable, @last_sync, @last_attempt, @last_error)
+      ON CONFLICT (id) DO UPDATE SET endpoint = excluded.endpoint, reachable = excluded.reachable,
+        last_sync = excluded.last_sync, last_attempt = excluded.last_attempt,
+        last_error = excluded.last_error`),
+    insertEvent: db.prepare(
+      "INSERT INTO events (id, type, subject, time, data) VALUES (?, ?, ?, ?, ?)",
+    ),
+    setMeta: db.prepare(
+      "INSERT INTO daemon_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ),
+  };
+}

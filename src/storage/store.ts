@@ -1,0 +1,39 @@
+import type { AdapterEntry } from "../domain/adapter.js";
+import type { JournalEvent, NewEvent } from "../domain/events.js";
+import type { HealthState } from "../domain/health.js";
+
+/** The registry link as last seen by the daemon. */
+export interface RegistryState {
+  endpoint: string;
+  reachable: boolean;
+  /** ms of the last successful sync, or null. */
+  lastSync: number | null;
+  /** ms of the last attempt, or null. */
+  lastAttempt: number | null;
+  lastError: string | null;
+}
+
+/** A change to the catalog, applied atomically with its events. */
+export interface CatalogChange {
+  upserted: AdapterEntry[];
+  removed: string[];
+  /** Health rows for adapters seen for the first time. */
+  initialHealth: HealthState[];
+}
+
+/**
+ * Durable last-known state. Every write that changes state takes the events
+ * that record the change and commits both in one transaction.
+ */
+export interface HealthStore {
+  loadCatalog(): AdapterEntry[];
+  loadHealth(): HealthState[];
+  loadRegistryState(): RegistryState | undefined;
+  applyCatalogChange(change: CatalogChange, events: readonly NewEvent[], now: number): void;
+  commitHealth(states: readonly HealthState[], events: readonly NewEvent[]): void;
+  saveRegistryState(state: RegistryState, events: readonly NewEvent[]): void;
+  readEvents(afterSeq: number, limit: number): JournalEvent[];
+  setMeta(key: string, value: string): void;
+  getMeta(key: string): string | undefined;
+  close(): void;
+}
