@@ -82,7 +82,12 @@ export function parseConfigText(
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new ConfigError(file, "", "expected a mapping with oneiric_mcp: and healthd: sections", 1);
+    throw new ConfigError(
+      file,
+      "",
+      "expected a mapping with oneiric_mcp: and healthd: sections",
+      1,
+    );
   }
   const lineOf = (path: readonly PropertyKey[]) => lineOfPath(doc.contents, path, lines);
   const expanded = expandEnvironment(raw, env, [], (key, problem, path) => {
@@ -142,7 +147,10 @@ function resolveConfig(data: ConfigFile, file: string, overrides: ConfigOverride
     },
     http: { listen: address(overrides.httpListen ?? healthd.http.listen, "--http-listen") },
     grpc: { listen: address(overrides.grpcListen ?? healthd.grpc.listen, "--grpc-listen") },
-    storage: { path: overrides.dbPath ?? healthd.storage.path, synchronous: healthd.storage.synchronous },
+    storage: {
+      path: overrides.dbPath ?? healthd.storage.path,
+      synchronous: healthd.storage.synchronous,
+    },
     sync: { intervalMs: healthd.sync.interval_sec * 1000 },
     probes: {
       intervalMs,

@@ -54,7 +54,11 @@ export interface StatusChange {
   at: number;
 }
 
-export function initialHealth(adapterId: string, registryStatus: HealthStatus, now: number): HealthState {
+export function initialHealth(
+  adapterId: string,
+  registryStatus: HealthStatus,
+  now: number,
+): HealthState {
   return {
     adapterId,
     status: "unknown",

@@ -25,7 +25,10 @@ export class DaemonMetrics {
   readonly statusChanges: Counter<"to">;
   readonly commitBatches: Counter;
 
-  constructor(readonly registry: Registry, view: MetricsView) {
+  constructor(
+    readonly registry: Registry,
+    view: MetricsView,
+  ) {
     const registers = [registry];
     collectDefaultMetrics({ register: registry });
     this.registryQueries = new Counter({

@@ -3,9 +3,9 @@ import {
   type ChannelCredentials,
   type ClientOptions,
   credentials,
+  status as grpcStatus,
   Metadata,
   type ServiceError,
-  status as grpcStatus,
 } from "@grpc/grpc-js";
 import type { AdapterEntry } from "../domain/adapter.js";
 import {
@@ -14,7 +14,12 @@ import {
 } from "../gen/oneiric/registry/v1/registry.js";
 
 /** Why a registry call failed, in terms the daemon acts on. */
-export type RegistryErrorKind = "unavailable" | "timeout" | "not_found" | "rejected" | "bad_response";
+export type RegistryErrorKind =
+  | "unavailable"
+  | "timeout"
+  | "not_found"
+  | "rejected"
+  | "bad_response";
 
 export class RegistryError extends Error {
   readonly code = "REGISTRY_ERROR";
@@ -41,7 +46,11 @@ export interface RegistryHealth {
 }
 
 /** Told about every query, for metrics. */
-export type QueryObserver = (operation: string, result: "ok" | RegistryErrorKind, seconds: number) => void;
+export type QueryObserver = (
+  operation: string,
+  result: "ok" | RegistryErrorKind,
+  seconds: number,
+) => void;
 
 export interface RegistryClientOptions {
   host: string;
@@ -101,7 +110,11 @@ export class GrpcRegistryClient implements Registry {
       "grpc.max_reconnect_backoff_ms": 30_000,
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
     };
-    this.client = new AdapterRegistryClient(this.endpoint, channelCredentials(options), channelOptions);
+    this.client = new AdapterRegistryClient(
+      this.endpoint,
+      channelCredentials(options),
+      channelOptions,
+    );
   }
 
   listAdapters(filter: ListFilter = {}): Promise<AdapterEntry[]> {
@@ -200,16 +213,28 @@ function toRegistryError(operation: string, endpoint: string, error: ServiceErro
     case grpcStatus.NOT_FOUND:
       return new RegistryError("not_found", `${operation}: not found: ${detail}`);
     case grpcStatus.DEADLINE_EXCEEDED:
-      return new RegistryError("timeout", `${operation}: registry ${endpoint} did not answer in time`);
+      return new RegistryError(
+        "timeout",
+        `${operation}: registry ${endpoint} did not answer in time`,
+      );
     case grpcStatus.UNAVAILABLE:
-      return new RegistryError("unavailable", `${operation}: registry ${endpoint} unavailable: ${detail}`);
+      return new RegistryError(
+        "unavailable",
+        `${operation}: registry ${endpoint} unavailable: ${detail}`,
+      );
     case grpcStatus.UNAUTHENTICATED:
     case grpcStatus.PERMISSION_DENIED:
-      return new RegistryError("rejected", `${operation}: registry ${endpoint} refused the call: ${detail}`);
+      return new RegistryError(
+        "rejected",
+        `${operation}: registry ${endpoint} refused the call: ${detail}`,
+      );
     case grpcStatus.INTERNAL:
     case grpcStatus.UNIMPLEMENTED:
     case grpcStatus.UNKNOWN:
-      return new RegistryError("bad_response", `${operation}: registry ${endpoint} answered badly: ${detail}`);
+      return new RegistryError(
+        "bad_response",
+        `${operation}: registry ${endpoint} answered badly: ${detail}`,
+      );
     default:
       return new RegistryError("unavailable", `${operation}: registry ${endpoint}: ${detail}`);
   }

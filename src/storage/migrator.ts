@@ -49,7 +49,11 @@ function checksum(sql: string): string {
  * applied migrations were edited afterwards, since either would corrupt state.
  * Returns the versions applied now.
  */
-export function migrate(db: Database, migrations: readonly Migration[], now: () => number): number[] {
+export function migrate(
+  db: Database,
+  migrations: readonly Migration[],
+  now: () => number,
+): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,

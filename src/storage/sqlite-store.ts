@@ -77,7 +77,9 @@ export class SqliteStore implements HealthStore {
   }
 
   loadCatalog(): AdapterEntry[] {
-    const rows = this.db.prepare("SELECT * FROM adapters ORDER BY adapter_id").all() as AdapterRow[];
+    const rows = this.db
+      .prepare("SELECT * FROM adapters ORDER BY adapter_id")
+      .all() as AdapterRow[];
     return rows.map((row) => ({
       adapterId: row.adapter_id,
       project: row.project,

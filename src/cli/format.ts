@@ -1,0 +1,70 @@
+import type { JournalEvent } from "../domain/events.js";
+import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
+
+/** "12s", "5m", "3h", "2d": how long ago, for people. */
+export function formatAge(fromIso: string | null, now: number): string {
+  if (fromIso === null) return "never";
+  const seconds = Math.max(0, Math.round((now - Date.parse(fromIso)) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86_400)}d`;
+}
+
+export function formatStatusTable(
+  snapshot: { adapters: AdapterStatusView[]; registry: RegistryView | null },
+  now: number,
+): string {
+  const header = ["ADAPTER", "STATUS", "SINCE", "CHECKED", "LATENCY", "SOURCE", "REASON"];
+  const rows = snapshot.adapters.map((adapter) => [
+    adapter.adapter_id,
+    adapter.stale ? `${adapter.status} (stale)` : adapter.status,
+    formatAge(adapter.since, now),
+    formatAge(adapter.last_checked, now),
+    adapter.latency_ms === null ? "-" : `${Math.round(adapter.latency_ms)}ms`,
+    adapter.source,
+    adapter.reason.length > 60 ? `${adapter.reason.slice(0, 57)}...` : adapter.reason,
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) =>
+        column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0),
+      )
+      .join("  ")
+      .trimEnd();
+  const registry = snapshot.registry;
+  const registryLine = registry
+    ? `registry ${registry.endpoint}: ${registry.reachable ? "reachable" : "UNREACHABLE"}, last sync ${formatAge(registry.last_sync, now)} ago${registry.last_error ? ` (${registry.last_error})` : ""}`
+    : "registry: never contacted";
+  if (rows.length === 0) return `${registryLine}\nno adapters known yet\n`;
+  return `${registryLine}\n${[line(header), ...rows.map(line)].join("\n")}\n`;
+}
+
+export function formatStatusDetail(adapter: AdapterStatusView): string {
+  return `${Object.entries(adapter)
+    .map(([key, value]) => `${`${key}:`.padEnd(18)}${value === null ? "-" : String(value)}`)
+    .join("\n")}\n`;
+}
+
+/** One line per journal event, for people following the demo. */
+export function formatEvent(event: JournalEvent): string {
+  const time = new Date(event.time).toISOString().slice(11, 19);
+  const data = event.data as Record<string, unknown>;
+  switch (event.type) {
+    case "adapter.health_changed":
+      return `${time}  ${event.subject}: ${String(data.from)} -> ${String(data.to)} (${String(data.reason)})`;
+    case "adapter.discovered":
+      return `${time}  ${event.subject}: discovered`;
+    case "adapter.removed":
+      return `${time}  ${event.subject}: removed from the registry`;
+    case "adapter.updated":
+      return `${time}  ${event.subject}: updated (${(data.changed as string[] | undefined)?.join(", ") ?? ""})`;
+    case "registry.unreachable":
+      return `${time}  registry ${event.subject} unreachable: ${String(data.error)}`;
+    case "registry.recovered":
+      return `${time}  registry ${event.subject} reachable again`;
+  }
+}

@@ -1,0 +1,119 @@
+import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
+import type { HealthState } from "../domain/health.js";
+import { type AdapterStatusView, type RegistryView, toStatusView } from "../domain/status-view.js";
+import type { RegistryState } from "../storage/store.js";
+
+/**
+ * The in-memory mirror of the last commit. Queries read it, never the network,
+ * so they answer at once whatever the registry is doing. Only the committer and
+ * the catalog sync write it, and only after their transaction committed.
+ */
+export class HealthView {
+  private readonly entries = new Map<string, AdapterEntry>();
+  private readonly health = new Map<string, HealthState>();
+  private registry: RegistryState;
+
+  constructor(
+    endpoint: string,
+    private readonly staleAfterMs: number,
+    private readonly now: () => number,
+  ) {
+    this.registry = {
+      endpoint,
+      reachable: false,
+      lastSync: null,
+      lastAttempt: null,
+      lastError: null,
+    };
+  }
+
+  /** Fills the view from what the store holds (at start-up). */
+  restore(
+    entries: readonly AdapterEntry[],
+    states: readonly HealthState[],
+    registry?: RegistryState,
+  ): void {
+    for (const entry of entries) this.entries.set(entry.adapterId, entry);
+    for (const state of states)
+      if (this.entries.has(state.adapterId)) this.health.set(state.adapterId, state);
+    if (registry) this.registry = { ...registry, endpoint: this.registry.endpoint };
+  }
+
+  entry(adapterId: string): AdapterEntry | undefined {
+    return this.entries.get(adapterId);
+  }
+
+  state(adapterId: string): HealthState | undefined {
+    return this.health.get(adapterId);
+  }
+
+  allEntries(): AdapterEntry[] {
+    return [...this.entries.values()];
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  putEntry(entry: AdapterEntry): void {
+    this.entries.set(entry.adapterId, entry);
+  }
+
+  removeEntry(adapterId: string): void {
+    this.entries.delete(adapterId);
+    this.health.delete(adapterId);
+  }
+
+  putState(state: HealthState): void {
+    if (this.entries.has(state.adapterId)) this.health.set(state.adapterId, state);
+  }
+
+  setRegistry(state: RegistryState): void {
+    this.registry = state;
+  }
+
+  registryState(): RegistryState {
+    return this.registry;
+  }
+
+  registryView(): RegistryView {
+    return toRegistryView(this.registry);
+  }
+
+  list(): AdapterStatusView[] {
+    const now = this.now();
+    const views: AdapterStatusView[] = [];
+    for (const entry of this.entries.values()) {
+      const state = this.health.get(entry.adapterId);
+      if (state) views.push(toStatusView(entry, state, now, this.staleAfterMs));
+    }
+    return views.sort((a, b) => a.adapter_id.localeCompare(b.adapter_id));
+  }
+
+  get(adapterId: string): AdapterStatusView | undefined {
+    const entry = this.entries.get(adapterId);
+    const state = this.health.get(adapterId);
+    if (!entry || !state) return undefined;
+    return toStatusView(entry, state, this.now(), this.staleAfterMs);
+  }
+
+  countByStatus(): Record<HealthStatus, number> {
+    const counts: Record<HealthStatus, number> = {
+      unknown: 0,
+      healthy: 0,
+      degraded: 0,
+      unhealthy: 0,
+    };
+    for (const state of this.health.values()) counts[state.status]++;
+    return counts;
+  }
+}
+
+export function toRegistryView(state: RegistryState): RegistryView {
+  return {
+    endpoint: state.endpoint,
+    reachable: state.reachable,
+    last_sync: state.lastSync === null ? null : new Date(state.lastSync).toISOString(),
+    last_error: state.lastError,
+  };
+}

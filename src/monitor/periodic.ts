@@ -1,0 +1,31 @@
+/** A repeating task that never overlaps itself and can be stopped. */
+export interface PeriodicTask {
+  stop(): void;
+}
+
+/**
+ * Runs `task` every `intervalMs`, measured from the end of the previous run, so a
+ * slow run delays the next one rather than piling up behind it.
+ */
+export function runPeriodically(
+  intervalMs: number,
+  task: () => Promise<unknown>,
+  firstDelayMs = intervalMs,
+): PeriodicTask {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const tick = () => {
+    task()
+      .catch(() => undefined)
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  timer = setTimeout(tick, firstDelayMs);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import http from "node:http";
+import https from "node:https";
+import { describeError, elapsedSince, type Probe, type ProbeResult } from "./probe.js";
+
+/** Bodies past this size are not read further: a health answer is small. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Probes an `http(s)://` health URL: a 2xx answer within the deadline is healthy.
+ * Keep-alive agents reuse connections, so a probe round does not open one socket
+ * per adapter each time.
+ */
+export class HttpProbe implements Probe {
+  readonly kind = "http";
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+
+  constructor(maxSocketsPerHost = 16) {
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: maxSocketsPerHost });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: maxSocketsPerHost });
+  }
+
+  check(target: string, timeoutMs: number): Promise<ProbeResult> {
+    const startedAt = performance.now();
+    return new Promise<ProbeResult>((resolve) => {
+      let settled = false;
+      const finish = (ok: boolean, detail: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve({ ok, latencyMs: elapsedSince(startedAt), detail });
+      };
+      let url: URL;
+      try {
+        url = new URL(target);
+      } catch {
+        finish(false, "invalid URL");
+        return;
+      }
+      const secure = url.protocol === "https:";
+      const request = (secure ? https : http).request(url, {
+        method: "GET",
+        agent: secure ? this.httpsAgent : this.httpAgent,
+        headers: {
+          accept: "application/json, text/plain;q=0.9, */*;q=0.1",
+          "user-agent": "oneiric-healthd",
+        },
+      });
+      const timer = setTimeout(() => {
+        finish(false, `no answer within ${timeoutMs} ms`);
+        request.destroy();
+      }, timeoutMs);
+      request.on("error", (error) => finish(false, describeError(error)));
+      request.on("response", (response) => {
+        let received = 0;
+        response.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > MAX_BODY_BYTES) response.destroy();
+        });
+        const status = response.statusCode ?? 0;
+        const done = () => finish(status >= 200 && status < 300, `HTTP ${status}`);
+        response.on("end", done);
+        response.on("close", done);
+        response.on("error", (error) => finish(false, describeError(error)));
+      });
+      request.end();
+    });
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}

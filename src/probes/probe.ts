@@ -1,0 +1,28 @@
+/** What one probe said. A failed target is a result, never an exception. */
+export interface ProbeResult {
+  ok: boolean;
+  latencyMs: number;
+  /** Why it failed, or a short note on success. */
+  detail: string;
+}
+
+/** One kind of probe (HTTP, grpc.health.v1, ...), reusing its connections across checks. */
+export interface Probe {
+  readonly kind: string;
+  /** Checks `target` within `timeoutMs`; resolves (never rejects) with the result. */
+  check(target: string, timeoutMs: number): Promise<ProbeResult>;
+  /** Releases pooled connections. */
+  close(): void;
+}
+
+export function elapsedSince(startedAt: number): number {
+  return performance.now() - startedAt;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
