@@ -11,6 +11,7 @@ import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
 import { HttpApi } from "./api/http/http-server.js";
 import type { DaemonConfig } from "./config/load.js";
 import type { JournalEvent } from "./domain/events.js";
+import { formatHostPort } from "./domain/host-port.js";
 import type { AdapterStatusView, RegistryView } from "./domain/status-view.js";
 import { toStatusView } from "./domain/status-view.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
@@ -157,7 +158,7 @@ export async function startDaemon(
     httpAddress = await http.listen(config.http.listen.host, config.http.listen.port);
     grpcPort = await new Promise<number>((resolve, reject) =>
       grpcServer.bindAsync(
-        `${config.grpc.listen.host.includes(":") ? `[${config.grpc.listen.host}]` : config.grpc.listen.host}:${config.grpc.listen.port}`,
+        formatHostPort(config.grpc.listen.host, config.grpc.listen.port),
         ServerCredentials.createInsecure(),
         (error, port) => (error ? reject(error) : resolve(port)),
       ),
@@ -169,7 +170,7 @@ export async function startDaemon(
     registry.close();
     throw error;
   }
-  const grpcAddress = `${config.grpc.listen.host}:${grpcPort}`;
+  const grpcAddress = formatHostPort(config.grpc.listen.host, grpcPort);
   logger.info(
     { http: `${httpAddress.address}:${httpAddress.port}`, grpc: grpcAddress },
     "listening",

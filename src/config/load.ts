@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
+import { type HostPort, parseHostPort } from "../domain/host-port.js";
 import { ConfigError } from "./errors.js";
-import { type HostPort, parseHostPort } from "./listen-address.js";
 import { type ConfigFile, configFileSchema } from "./schema.js";
 
 /** The daemon's settings after validation, defaults and command-line overrides. */
@@ -77,19 +77,20 @@ export function parseConfigText(
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const firstError = doc.errors[0];
   if (firstError) {
-    const line = firstError.linePos?.[0]?.line;
+    // With prettyErrors off the error has no linePos; the line counter still knows it.
+    const line = firstError.linePos?.[0]?.line ?? lines.linePos(firstError.pos[0]).line;
     throw new ConfigError(file, "", `not valid YAML: ${firstError.message.split("\n")[0]}`, line);
   }
+  const lineOf = (path: readonly PropertyKey[]) => lineOfPath(doc.contents, path, lines);
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError(
       file,
       "",
       "expected a mapping with oneiric_mcp: and healthd: sections",
-      1,
+      lineOf([]) ?? 1,
     );
   }
-  const lineOf = (path: readonly PropertyKey[]) => lineOfPath(doc.contents, path, lines);
   const expanded = expandEnvironment(raw, env, [], (key, problem, path) => {
     throw new ConfigError(file, key, problem, lineOf(path));
   });
@@ -105,10 +106,15 @@ export function parseConfigText(
       lineOf(path),
     );
   }
-  return resolveConfig(parsed.data, file, overrides);
+  return resolveConfig(parsed.data, file, overrides, lineOf);
 }
 
-function resolveConfig(data: ConfigFile, file: string, overrides: ConfigOverrides): DaemonConfig {
+function resolveConfig(
+  data: ConfigFile,
+  file: string,
+  overrides: ConfigOverrides,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined,
+): DaemonConfig {
   const mcp = data.oneiric_mcp;
   const healthd = data.healthd;
   const address = (value: string, key: string): HostPort => {
@@ -117,13 +123,19 @@ function resolveConfig(data: ConfigFile, file: string, overrides: ConfigOverride
     return parsed;
   };
   if (mcp.jwt_enabled && !mcp.jwt_secret) {
-    throw new ConfigError(file, "oneiric_mcp.jwt_secret", "required when jwt_enabled is true");
+    throw new ConfigError(
+      file,
+      "oneiric_mcp.jwt_secret",
+      "required when jwt_enabled is true",
+      lineOf(["oneiric_mcp", mcp.jwt_secret === undefined ? "jwt_enabled" : "jwt_secret"]),
+    );
   }
   if ((mcp.tls_cert_path === undefined) !== (mcp.tls_key_path === undefined)) {
     throw new ConfigError(
       file,
       mcp.tls_cert_path === undefined ? "oneiric_mcp.tls_cert_path" : "oneiric_mcp.tls_key_path",
       "tls_cert_path and tls_key_path must be given together",
+      lineOf(["oneiric_mcp", mcp.tls_cert_path === undefined ? "tls_key_path" : "tls_cert_path"]),
     );
   }
   const intervalMs = healthd.probes.interval_sec * 1000;

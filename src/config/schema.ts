@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseHostPort } from "./listen-address.js";
+import { parseHostPort } from "../domain/host-port.js";
 
 const listenAddress = z.string().refine((value) => typeof parseHostPort(value) !== "string", {
   error: (issue) => {

@@ -124,7 +124,16 @@ export function sameEntry(a: AdapterEntry, b: AdapterEntry): boolean {
     a.healthCheckUrl === b.healthCheckUrl &&
     a.registeredAt === b.registeredAt &&
     a.registryStatus === b.registryStatus &&
-    a.capabilities.join("\u0000") === b.capabilities.join("\u0000") &&
-    JSON.stringify(a.metadata) === JSON.stringify(b.metadata)
+    JSON.stringify(a.capabilities) === JSON.stringify(b.capabilities) &&
+    sameMetadata(a.metadata, b.metadata)
+  );
+}
+
+/** Metadata equality regardless of key order: protobuf map order on the wire is undefined. */
+export function sameMetadata(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return (
+    keys.length === Object.keys(b).length &&
+    keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
   );
 }

@@ -1,4 +1,4 @@
-import { type AdapterEntry, checkEntry, sameEntry } from "./adapter.js";
+import { type AdapterEntry, checkEntry, sameEntry, sameMetadata } from "./adapter.js";
 
 export interface CatalogDiff {
   added: AdapterEntry[];
@@ -95,5 +95,9 @@ export function changedFields(before: AdapterEntry, after: AdapterEntry): string
     "registeredAt",
     "registryStatus",
   ];
-  return fields.filter((field) => JSON.stringify(before[field]) !== JSON.stringify(after[field]));
+  return fields.filter((field) =>
+    field === "metadata"
+      ? !sameMetadata(before.metadata, after.metadata)
+      : JSON.stringify(before[field]) !== JSON.stringify(after[field]),
+  );
 }

@@ -6,7 +6,7 @@ export interface HostPort {
 
 /** Parses `HOST:PORT`, `[IPv6]:PORT`; returns an error message instead of throwing. */
 export function parseHostPort(value: string): HostPort | string {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());
+  const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value.trim());
   if (!match) return `expected HOST:PORT, got ${JSON.stringify(value)}`;
   const host = match[1] ?? match[2] ?? "";
   const port = Number(match[3]);
@@ -14,6 +14,7 @@ export function parseHostPort(value: string): HostPort | string {
   return { host, port };
 }
 
-export function formatHostPort({ host, port }: HostPort): string {
+/** `host:port`, bracketing IPv6 hosts as URLs and gRPC targets require. */
+export function formatHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

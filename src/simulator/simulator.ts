@@ -1,0 +1,169 @@
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { HealthService } from "../gen/grpc/health/v1/health.js";
+import { type AdapterEntry, AdapterRegistryService } from "../gen/oneiric/registry/v1/registry.js";
+import { AdapterTable, type BehaviourOverride } from "./adapter-table.js";
+import { createHealthService } from "./health-service.js";
+import { createHttpHealthHandler } from "./http-health-server.js";
+import { connectableHost, formatHostPort, parseListenAddress } from "./listen-address.js";
+import { createRegistryService } from "./registry-service.js";
+import type { EndpointKind, Scenario } from "./scenario.js";
+
+export type { BehaviourOverride } from "./adapter-table.js";
+
+export const DEFAULT_SIMULATOR_LISTEN = "127.0.0.1:8679";
+
+export interface SimulatorOptions {
+  scenario: Scenario;
+  /** gRPC `HOST:PORT` for AdapterRegistry and grpc.health.v1; port 0 picks a free one. */
+  listen?: string;
+  /** HTTP `HOST:PORT` for the per-adapter health endpoints; default: the gRPC host, port 0. */
+  httpListen?: string;
+  /**
+   * Host written into health_check_url; default: the bound host, with a wildcard address
+   * (0.0.0.0, ::) replaced by loopback.
+   */
+  advertiseHost?: string;
+  /** Clock in milliseconds since the epoch; elapsed scenario time is now() minus the start. */
+  now?: () => number;
+  /** Values in [0, 1), for intermittent adapters. */
+  random?: () => number;
+  /** How often open Watch streams re-read the time model (default 100 ms). */
+  watchIntervalMs?: number;
+}
+
+export interface RunningSimulator {
+  /** The gRPC address actually bound, e.g. `127.0.0.1:40123`. */
+  readonly registryAddress: string;
+  readonly registryPort: number;
+  /** The HTTP address actually bound, e.g. `127.0.0.1:40124`. */
+  readonly httpAddress: string;
+  readonly httpPort: number;
+  /** The clock reading at start, in milliseconds. */
+  readonly startedAtMs: number;
+  /** The entries as ListAdapters would serve them now (copies). */
+  readonly adapters: AdapterEntry[];
+  /** Milliseconds of scenario time elapsed. */
+  elapsedMs(): number;
+  /**
+   * Replaces an adapter's scripted behaviour live, e.g. `setBehaviour(id, "down")`; `null`
+   * restores the scenario's script. Throws a RangeError for an unknown id or a bad script.
+   */
+  setBehaviour(adapterId: string, override: BehaviourOverride | null): void;
+  /** Ends Watch streams, answers or drops delayed checks and closes both servers. */
+  stop(): Promise<void>;
+}
+
+// How long stop() lets in-flight calls finish before cutting them off.
+const GRACEFUL_STOP_MS = 1_000;
+
+/** Starts the registry simulator; resolves once both servers are listening. */
+export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
+  const listen = parseListenAddress(options.listen ?? DEFAULT_SIMULATOR_LISTEN);
+  const httpListen =
+    options.httpListen === undefined
+      ? { host: listen.host, port: 0 }
+      : parseListenAddress(options.httpListen);
+
+  // Ports are known only after binding; the table builds URLs on every read, and no read
+  // happens before both servers are bound.
+  const ports = { grpc: 0, http: 0 };
+  const grpcHost = options.advertiseHost ?? connectableHost(listen.host);
+  const httpHost = options.advertiseHost ?? connectableHost(httpListen.host);
+  const healthCheckUrl = (adapterId: string, endpoint: EndpointKind): string => {
+    switch (endpoint) {
+      case "http":
+        return `http://${formatHostPort(httpHost, ports.http)}/health/${encodeURIComponent(adapterId)}`;
+      case "grpc":
+        return `grpc://${formatHostPort(grpcHost, ports.grpc)}/${adapterId}`;
+      case "none":
+        return "";
+    }
+  };
+
+  const table = new AdapterTable({
+    adapters: options.scenario.adapters,
+    now: options.now ?? Date.now,
+    random: options.random ?? Math.random,
+    healthCheckUrl,
+  });
+  const health = createHealthService(table, { watchIntervalMs: options.watchIntervalMs ?? 100 });
+  const http = createHttpHealthHandler(table);
+
+  const httpServer = createServer(http.handle);
+  const grpcServer = new Server();
+  grpcServer.addService(AdapterRegistryService, createRegistryService(table));
+  grpcServer.addService(HealthService, health.implementation);
+
+  ports.http = await listenHttp(httpServer, httpListen.host, httpListen.port);
+  try {
+    ports.grpc = await bindGrpc(grpcServer, formatHostPort(listen.host, listen.port));
+  } catch (error) {
+    await closeHttp(httpServer);
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      health.close();
+      http.close();
+      await Promise.all([shutdownGrpc(grpcServer), closeHttp(httpServer)]);
+    })();
+    return stopping;
+  };
+
+  return {
+    registryAddress: formatHostPort(connectableHost(listen.host), ports.grpc),
+    registryPort: ports.grpc,
+    httpAddress: formatHostPort(connectableHost(httpListen.host), ports.http),
+    httpPort: ports.http,
+    startedAtMs: table.startedAtMs,
+    get adapters() {
+      return table.list();
+    },
+    elapsedMs: () => table.elapsedMs(),
+    setBehaviour: (adapterId, override) => table.setBehaviour(adapterId, override),
+    stop,
+  };
+}
+
+function listenHttp(server: HttpServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) =>
+      reject(new Error(`cannot listen on ${formatHostPort(host, port)} (HTTP): ${error.message}`));
+    server.once("error", onError);
+    server.listen({ host, port }, () => {
+      server.off("error", onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function bindGrpc(server: Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
+      if (error) reject(new Error(`cannot listen on ${address} (gRPC): ${error.message}`));
+      else resolve(port);
+    });
+  });
+}
+
+function shutdownGrpc(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.forceShutdown(), GRACEFUL_STOP_MS);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}
+
+function closeHttp(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    // Idle keep-alive connections would otherwise hold close() open for their whole timeout.
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

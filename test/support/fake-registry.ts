@@ -1,0 +1,70 @@
+import { status as grpcStatus, Server, ServerCredentials } from "@grpc/grpc-js";
+import {
+  type AdapterEntry,
+  type AdapterRegistryServer,
+  AdapterRegistryService,
+} from "../../src/gen/oneiric/registry/v1/registry.js";
+
+/**
+ * A registry whose answers a test sets entry by entry, including malformed ones
+ * the simulator would never produce.
+ */
+export class FakeRegistry {
+  entries: AdapterEntry[] = [];
+  private readonly server = new Server();
+  port = 0;
+
+  static entry(fields: Partial<AdapterEntry>): AdapterEntry {
+    return {
+      adapterId: "fake.adapter.storage.s3",
+      project: "fake",
+      domain: "adapter",
+      category: "storage",
+      provider: "s3",
+      capabilities: [],
+      factoryPath: "",
+      healthCheckUrl: "",
+      metadata: {},
+      registeredAt: 1_700_000_000,
+      lastHeartbeat: 1_700_000_000,
+      healthStatus: "healthy",
+      ...fields,
+    };
+  }
+
+  async start(): Promise<this> {
+    const implementation: AdapterRegistryServer = {
+      listAdapters: (_call, callback) => callback(null, { adapters: this.entries }),
+      getAdapter: (call, callback) => {
+        const adapter = this.entries.find((entry) => entry.adapterId === call.request.adapterId);
+        if (adapter) callback(null, { adapter });
+        else callback({ code: grpcStatus.NOT_FOUND, details: "unknown" });
+      },
+      healthCheck: (call, callback) => {
+        const adapter = this.entries.find((entry) => entry.adapterId === call.request.adapterId);
+        if (!adapter) callback({ code: grpcStatus.NOT_FOUND, details: "unknown" });
+        else
+          callback(null, {
+            healthy: adapter.healthStatus === "healthy",
+            status: adapter.healthStatus,
+            message: "",
+          });
+      },
+      heartbeat: (_call, callback) => callback(null, { registered: true }),
+      registerAdapter: (_call, callback) =>
+        callback(null, { success: false, message: "read-only fake" }),
+      unregisterAdapter: (_call, callback) => callback(null, { success: false }),
+    };
+    this.server.addService(AdapterRegistryService, implementation);
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, port) =>
+        error ? reject(error) : resolve(port),
+      ),
+    );
+    return this;
+  }
+
+  stop(): void {
+    this.server.forceShutdown();
+  }
+}

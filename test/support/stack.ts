@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { type DaemonConfig, parseConfigText } from "../../src/config/load.js";
+import { type RunningDaemon, startDaemon } from "../../src/main.js";
+import { parseScenario } from "../../src/simulator/scenario.js";
+import { type RunningSimulator, startSimulator } from "../../src/simulator/simulator.js";
+
+/** A clock the test moves by hand, so scripted behaviour changes when the test says. */
+export class ManualClock {
+  constructor(public value = Date.parse("2026-11-26T12:00:00Z")) {}
+  now = (): number => this.value;
+  advance(ms: number): void {
+    this.value += ms;
+  }
+}
+
+export function tempDir(): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), "oneiric-healthd-test-"));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export async function startTestSimulator(
+  scenarioYaml: string,
+  clock: ManualClock,
+): Promise<RunningSimulator> {
+  return startSimulator({
+    scenario: parseScenario(scenarioYaml, "test-scenario.yaml"),
+    listen: "127.0.0.1:0",
+    now: clock.now,
+    random: () => 0.5,
+    watchIntervalMs: 20,
+  });
+}
+
+/** A config pointing at `registryPort`, with ports 0 and fast timeouts for tests. */
+export function testConfig(registryPort: number, dbPath: string, extraYaml = ""): DaemonConfig {
+  return parseConfigText(
+    `
+oneiric_mcp:
+  grpc_host: 127.0.0.1
+  grpc_port: ${registryPort}
+  timeout_sec: 2
+healthd:
+  http: { listen: "127.0.0.1:0" }
+  grpc: { listen: "127.0.0.1:0" }
+  storage: { path: ${JSON.stringify(dbPath)} }
+  sync: { interval_sec: 3600 }
+  probes: { interval_sec: 3600, timeout_sec: 1, rise: 2, fall: 2, degraded_latency_ms: 300 }
+  log: { level: silent }
+${extraYaml}`,
+    "test-config.yaml",
+    {},
+  );
+}
+
+export function startTestDaemon(config: DaemonConfig, clock?: ManualClock): Promise<RunningDaemon> {
+  return startDaemon(config, {
+    logger: pino({ level: "silent" }),
+    ...(clock ? { now: clock.now } : {}),
+  });
+}
+
+export async function getJson(
+  daemon: RunningDaemon,
+  path: string,
+  // biome-ignore lint/suspicious/noExplicitAny: assertions inspect arbitrary JSON bodies structurally
+): Promise<{ status: number; contentType: string; body: any }> {
+  const response = await fetch(`http://127.0.0.1:${daemon.httpAddress.port}${path}`);
+  const text = await response.text();
+  return {
+    status: response.status,
+    contentType: response.headers.get("content-type") ?? "",
+    body: text.startsWith("{") ? JSON.parse(text) : text,
+  };
+}
