@@ -77,6 +77,12 @@ export async function startDaemon(
   const logger = deps.logger;
   let ready = false;
 
+  if (config.registry.jwtEnabled) {
+    // Accepted so existing settings files load; token signing arrives with the registry client's security work.
+    logger.warn(
+      "oneiric_mcp.jwt_enabled is set, but this version does not send JWTs to the registry yet",
+    );
+  }
   const store = new SqliteStore({
     path: config.storage.path,
     synchronous: config.storage.synchronous,
