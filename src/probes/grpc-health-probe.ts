@@ -22,10 +22,17 @@ export function parseGrpcTarget(target: string): GrpcHealthTarget | string {
   }
   if (url.protocol !== "grpc:" && url.protocol !== "grpcs:") return `not a grpc:// URL`;
   if (!url.hostname || !url.port) return "grpc target needs host and port";
+  let service: string;
+  try {
+    service = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  } catch {
+    // URL() keeps a malformed escape such as %zz; decoding it throws URIError.
+    return "service name in grpc target is not valid percent-encoding";
+  }
   return {
     address: `${url.hostname}:${url.port}`,
     secure: url.protocol === "grpcs:",
-    service: decodeURIComponent(url.pathname.replace(/^\//, "")),
+    service,
   };
 }
 

@@ -24,6 +24,8 @@ export class HttpProbe implements Probe {
     const startedAt = performance.now();
     return new Promise<ProbeResult>((resolve) => {
       let settled = false;
+      // Declared before finish() can run: an early failure must not hit the TDZ.
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const finish = (ok: boolean, detail: string) => {
         if (settled) return;
         settled = true;
@@ -38,15 +40,22 @@ export class HttpProbe implements Probe {
         return;
       }
       const secure = url.protocol === "https:";
-      const request = (secure ? https : http).request(url, {
-        method: "GET",
-        agent: secure ? this.httpsAgent : this.httpAgent,
-        headers: {
-          accept: "application/json, text/plain;q=0.9, */*;q=0.1",
-          "user-agent": "oneiric-healthd",
-        },
-      });
-      const timer = setTimeout(() => {
+      let request: http.ClientRequest;
+      try {
+        request = (secure ? https : http).request(url, {
+          method: "GET",
+          agent: secure ? this.httpsAgent : this.httpAgent,
+          headers: {
+            accept: "application/json, text/plain;q=0.9, */*;q=0.1",
+            "user-agent": "oneiric-healthd",
+          },
+        });
+      } catch (error) {
+        // e.g. ERR_INVALID_PROTOCOL for a non-http(s) URL: a result, not a rejection.
+        finish(false, describeError(error));
+        return;
+      }
+      timer = setTimeout(() => {
         finish(false, `no answer within ${timeoutMs} ms`);
         request.destroy();
       }, timeoutMs);

@@ -1,0 +1,435 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ConfigError } from "./errors.js";
+import { defaultConfig, loadConfigFile, parseConfigText } from "./load.js";
+
+const SEED_ONEIRIC_SECTION = `oneiric_mcp:
+  enabled: true
+  grpc_host: "oneiric-mcp.production.internal"
+  grpc_port: 8680
+  use_tls: true
+  jwt_enabled: true
+  jwt_secret: "\${MAHAVISHNU_ONEIRIC_JWT_SECRET}"
+  tls_cert_path: "/etc/mahavishnu/tls/client.crt"
+  tls_key_path: "/etc/mahavishnu/tls/client.key"
+  tls_ca_path: "/etc/mahavishnu/tls/ca.crt"
+`;
+
+const HEALTHD_SECTION = `healthd:
+  http:
+    listen: "0.0.0.0:9681"
+  grpc:
+    listen: "[::1]:9682"
+  storage:
+    path: /var/lib/oneiric-healthd/state.db
+    synchronous: full
+  sync:
+    interval_sec: 30
+  probes:
+    interval_sec: 10
+    timeout_sec: 2
+    jitter: 0.25
+    rise: 3
+    fall: 4
+    degraded_latency_ms: 750
+    concurrency: 8
+    stale_after_sec: 45
+  log:
+    level: debug
+`;
+
+const SEED_ENV = { MAHAVISHNU_ONEIRIC_JWT_SECRET: "s3cret-from-env" };
+
+/** Runs `parseConfigText` and returns the ConfigError it throws. */
+function configError(text: string, env: Record<string, string> = {}): ConfigError {
+  try {
+    parseConfigText(text, "healthd.yaml", env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError, but the config was accepted");
+}
+
+describe("parseConfigText: accepted files", () => {
+  it("accepts the seed's oneiric_mcp section as users write it, expanding the JWT secret", () => {
+    const config = parseConfigText(SEED_ONEIRIC_SECTION, "seed.yaml", SEED_ENV);
+    expect(config.source).toBe("seed.yaml");
+    expect(config.registry).toEqual({
+      enabled: true,
+      host: "oneiric-mcp.production.internal",
+      port: 8680,
+      useTls: true,
+      timeoutMs: 30_000,
+      cacheTtlMs: 300_000,
+      jwtEnabled: true,
+      jwtSecret: "s3cret-from-env",
+      jwtProject: undefined,
+      tlsCertPath: "/etc/mahavishnu/tls/client.crt",
+      tlsKeyPath: "/etc/mahavishnu/tls/client.key",
+      tlsCaPath: "/etc/mahavishnu/tls/ca.crt",
+      breakerThreshold: 3,
+      breakerDurationMs: 300_000,
+    });
+  });
+
+  it("accepts the healthd section, converting seconds to milliseconds", () => {
+    const config = parseConfigText(
+      `${SEED_ONEIRIC_SECTION}${HEALTHD_SECTION}`,
+      "seed.yaml",
+      SEED_ENV,
+    );
+    expect(config.http).toEqual({ listen: { host: "0.0.0.0", port: 9681 } });
+    expect(config.grpc).toEqual({ listen: { host: "::1", port: 9682 } });
+    expect(config.storage).toEqual({
+      path: "/var/lib/oneiric-healthd/state.db",
+      synchronous: "full",
+    });
+    expect(config.sync).toEqual({ intervalMs: 30_000 });
+    expect(config.probes).toEqual({
+      intervalMs: 10_000,
+      timeoutMs: 2_000,
+      jitter: 0.25,
+      rise: 3,
+      fall: 4,
+      degradedLatencyMs: 750,
+      concurrency: 8,
+      staleAfterMs: 45_000,
+    });
+    expect(config.log).toEqual({ level: "debug" });
+  });
+
+  it("gives the documented defaults for an empty file", () => {
+    const config = parseConfigText("", "empty.yaml", {});
+    expect(config).toEqual({
+      source: "empty.yaml",
+      registry: {
+        enabled: true,
+        host: "localhost",
+        port: 8679,
+        useTls: false,
+        timeoutMs: 30_000,
+        cacheTtlMs: 300_000,
+        jwtEnabled: false,
+        jwtSecret: undefined,
+        jwtProject: undefined,
+        tlsCertPath: undefined,
+        tlsKeyPath: undefined,
+        tlsCaPath: undefined,
+        breakerThreshold: 3,
+        breakerDurationMs: 300_000,
+      },
+      http: { listen: { host: "127.0.0.1", port: 8681 } },
+      grpc: { listen: { host: "127.0.0.1", port: 8682 } },
+      storage: { path: "oneiric-healthd.db", synchronous: "normal" },
+      sync: { intervalMs: 60_000 },
+      probes: {
+        intervalMs: 15_000,
+        timeoutMs: 5_000,
+        jitter: 0.1,
+        rise: 2,
+        fall: 3,
+        degradedLatencyMs: 1000,
+        concurrency: 64,
+        staleAfterMs: 45_000,
+      },
+      log: { level: "info" },
+    });
+  });
+
+  it("treats a comments-only file like an empty one, and defaultConfig agrees", () => {
+    const fromComments = parseConfigText("# nothing set yet\n", "x.yaml", {});
+    const fromEmpty = parseConfigText("", "x.yaml", {});
+    expect(fromComments).toEqual(fromEmpty);
+    expect({ ...defaultConfig(), source: "x.yaml" }).toEqual(fromEmpty);
+  });
+
+  it("derives stale_after from three probe intervals when not given", () => {
+    const config = parseConfigText("healthd:\n  probes:\n    interval_sec: 7\n", "x.yaml", {});
+    expect(config.probes.staleAfterMs).toBe(21_000);
+  });
+
+  it("uses the default of ${VAR:-default} when the variable is unset, the value when set", () => {
+    const text = 'oneiric_mcp:\n  grpc_host: "${REGISTRY_HOST:-registry.internal}"\n';
+    expect(parseConfigText(text, "x.yaml", {}).registry.host).toBe("registry.internal");
+    expect(parseConfigText(text, "x.yaml", { REGISTRY_HOST: "other" }).registry.host).toBe("other");
+  });
+
+  it("expands variables inside a longer string", () => {
+    const text = 'healthd:\n  storage:\n    path: "${STATE_DIR}/healthd.db"\n';
+    expect(parseConfigText(text, "x.yaml", { STATE_DIR: "/srv" }).storage.path).toBe(
+      "/srv/healthd.db",
+    );
+  });
+
+  it("lets command-line overrides win over the file", () => {
+    const config = parseConfigText(
+      HEALTHD_SECTION,
+      "x.yaml",
+      {},
+      {
+        dbPath: "/tmp/override.db",
+        httpListen: "127.0.0.1:18681",
+        grpcListen: "[::]:18682",
+      },
+    );
+    expect(config.storage.path).toBe("/tmp/override.db");
+    expect(config.http.listen).toEqual({ host: "127.0.0.1", port: 18681 });
+    expect(config.grpc.listen).toEqual({ host: "::", port: 18682 });
+    // Settings not overridden still come from the file.
+    expect(config.storage.synchronous).toBe("full");
+  });
+
+  it("applies overrides to defaultConfig too", () => {
+    const config = defaultConfig({ dbPath: "/tmp/d.db", httpListen: "localhost:1" });
+    expect(config.storage.path).toBe("/tmp/d.db");
+    expect(config.http.listen).toEqual({ host: "localhost", port: 1 });
+    expect(config.grpc.listen).toEqual({ host: "127.0.0.1", port: 8682 });
+  });
+
+  it("reports a bad listen override under the flag's name", () => {
+    expect(() => parseConfigText("", "x.yaml", {}, { grpcListen: "nope" })).toThrow(
+      'x.yaml: --grpc-listen: expected HOST:PORT, got "nope"',
+    );
+  });
+});
+
+describe("parseConfigText: rejected files", () => {
+  const cases: {
+    name: string;
+    text: string;
+    env?: Record<string, string>;
+    message: string;
+    key: string;
+    line: number | undefined;
+  }[] = [
+    {
+      name: "unknown top-level key",
+      text: "oneiric_mcp:\n  enabled: true\nextra: 1\n",
+      message: "healthd.yaml:3: extra: unknown key",
+      key: "extra",
+      line: 3,
+    },
+    {
+      name: "unknown key in oneiric_mcp (typo)",
+      text: "oneiric_mcp:\n  enabled: true\n  grpc_hots: registry\n",
+      message: "healthd.yaml:3: oneiric_mcp.grpc_hots: unknown key",
+      key: "oneiric_mcp.grpc_hots",
+      line: 3,
+    },
+    {
+      name: "unknown key nested in healthd",
+      text: "healthd:\n  probes:\n    interval_sec: 5\n    intervall: 3\n",
+      message: "healthd.yaml:4: healthd.probes.intervall: unknown key",
+      key: "healthd.probes.intervall",
+      line: 4,
+    },
+    {
+      name: "wrong type: quoted port",
+      text: 'oneiric_mcp:\n  grpc_port: "8680"\n',
+      message: "healthd.yaml:2: oneiric_mcp.grpc_port: expected number, received string",
+      key: "oneiric_mcp.grpc_port",
+      line: 2,
+    },
+    {
+      name: "wrong type: yes is a string in YAML 1.2",
+      text: "oneiric_mcp:\n  use_tls: yes\n",
+      message: "healthd.yaml:2: oneiric_mcp.use_tls: expected boolean, received string",
+      key: "oneiric_mcp.use_tls",
+      line: 2,
+    },
+    {
+      name: "wrong type: section is a list",
+      text: "oneiric_mcp: [1]\n",
+      message: "healthd.yaml:1: oneiric_mcp: expected object, received array",
+      key: "oneiric_mcp",
+      line: 1,
+    },
+    {
+      name: "port out of range",
+      text: "oneiric_mcp:\n  grpc_port: 70000\n",
+      message: "healthd.yaml:2: oneiric_mcp.grpc_port: Too big: expected number to be <=65535",
+      key: "oneiric_mcp.grpc_port",
+      line: 2,
+    },
+    {
+      name: "jitter out of range",
+      text: "healthd:\n  probes:\n    jitter: 2\n",
+      message: "healthd.yaml:3: healthd.probes.jitter: Too big: expected number to be <=1",
+      key: "healthd.probes.jitter",
+      line: 3,
+    },
+    {
+      name: "rise below one",
+      text: "healthd:\n  probes:\n    rise: 0\n",
+      message: "healthd.yaml:3: healthd.probes.rise: Too small: expected number to be >=1",
+      key: "healthd.probes.rise",
+      line: 3,
+    },
+    {
+      name: "several problems: the first is named and the rest counted",
+      text: "oneiric_mcp:\n  grpc_port: 0\n  use_tls: 1\n",
+      message:
+        "healthd.yaml:2: oneiric_mcp.grpc_port: Too small: expected number to be >=1 (and 1 more problem)",
+      key: "oneiric_mcp.grpc_port",
+      line: 2,
+    },
+    {
+      name: "enum value not allowed",
+      text: "healthd:\n  storage:\n    synchronous: off\n",
+      message:
+        'healthd.yaml:3: healthd.storage.synchronous: Invalid option: expected one of "normal"|"full"',
+      key: "healthd.storage.synchronous",
+      line: 3,
+    },
+    {
+      name: "listen address without a port",
+      text: 'healthd:\n  http:\n    listen: "localhost"\n',
+      message: 'healthd.yaml:3: healthd.http.listen: expected HOST:PORT, got "localhost"',
+      key: "healthd.http.listen",
+      line: 3,
+    },
+    {
+      name: "listen port out of range",
+      text: 'healthd:\n  grpc:\n    listen: "0.0.0.0:99999"\n',
+      message: "healthd.yaml:3: healthd.grpc.listen: port 99999 is out of range 0-65535",
+      key: "healthd.grpc.listen",
+      line: 3,
+    },
+    {
+      name: "unset environment variable names the variable and the key",
+      text: SEED_ONEIRIC_SECTION,
+      message:
+        "healthd.yaml:7: oneiric_mcp.jwt_secret: environment variable MAHAVISHNU_ONEIRIC_JWT_SECRET is not set",
+      key: "oneiric_mcp.jwt_secret",
+      line: 7,
+    },
+    {
+      name: "${VAR:-} with an empty default still needs a jwt_secret",
+      text: 'oneiric_mcp:\n  jwt_enabled: true\n  jwt_secret: "${JWT_SECRET:-}"\n',
+      message: "healthd.yaml:3: oneiric_mcp.jwt_secret: required when jwt_enabled is true",
+      key: "oneiric_mcp.jwt_secret",
+      line: 3,
+    },
+    {
+      name: "invalid YAML: bad indentation",
+      text: "oneiric_mcp:\n  enabled: true\n   grpc_host: x\n",
+      message:
+        "healthd.yaml:2: not valid YAML: Nested mappings are not allowed in compact mappings",
+      key: "",
+      line: 2,
+    },
+    {
+      name: "invalid YAML: unclosed flow sequence",
+      text: "oneiric_mcp:\n  grpc_host: [unclosed\n",
+      message:
+        "healthd.yaml:3: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]",
+      key: "",
+      line: 3,
+    },
+    {
+      name: "invalid YAML: duplicate key",
+      text: "healthd:\n  log:\n    level: info\n  log:\n    level: debug\n",
+      message: "healthd.yaml:4: not valid YAML: Map keys must be unique",
+      key: "",
+      line: 4,
+    },
+    {
+      name: "not a mapping: a list",
+      text: "# header comment\n- oneiric_mcp\n- healthd\n",
+      message: "healthd.yaml:2: expected a mapping with oneiric_mcp: and healthd: sections",
+      key: "",
+      line: 2,
+    },
+    {
+      name: "not a mapping: a scalar",
+      text: "just some text\n",
+      message: "healthd.yaml:1: expected a mapping with oneiric_mcp: and healthd: sections",
+      key: "",
+      line: 1,
+    },
+    {
+      name: "jwt_enabled without jwt_secret",
+      text: "oneiric_mcp:\n  grpc_host: registry\n  jwt_enabled: true\n",
+      message: "healthd.yaml:3: oneiric_mcp.jwt_secret: required when jwt_enabled is true",
+      key: "oneiric_mcp.jwt_secret",
+      line: 3,
+    },
+    {
+      name: "tls_cert_path without tls_key_path",
+      text: "oneiric_mcp:\n  use_tls: true\n  tls_cert_path: /etc/tls/client.crt\n",
+      message:
+        "healthd.yaml:3: oneiric_mcp.tls_key_path: tls_cert_path and tls_key_path must be given together",
+      key: "oneiric_mcp.tls_key_path",
+      line: 3,
+    },
+    {
+      name: "tls_key_path without tls_cert_path",
+      text: "oneiric_mcp:\n  tls_key_path: /etc/tls/client.key\n",
+      message:
+        "healthd.yaml:2: oneiric_mcp.tls_cert_path: tls_cert_path and tls_key_path must be given together",
+      key: "oneiric_mcp.tls_cert_path",
+      line: 2,
+    },
+  ];
+
+  it.each(cases)("$name", ({ text, env, message, key, line }) => {
+    const error = configError(text, env);
+    expect(error.message).toBe(message);
+    expect(error.file).toBe("healthd.yaml");
+    expect(error.key).toBe(key);
+    expect(error.line).toBe(line);
+    expect(error.code).toBe("CONFIG_INVALID");
+    expect(error.name).toBe("ConfigError");
+  });
+});
+
+describe("loadConfigFile", () => {
+  let directory: string;
+
+  beforeEach(() => {
+    directory = mkdtempSync(join(tmpdir(), "healthd-config-"));
+  });
+
+  afterEach(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it("reads and resolves a file, naming it as the source", () => {
+    const file = join(directory, "healthd.yaml");
+    writeFileSync(file, `${SEED_ONEIRIC_SECTION}${HEALTHD_SECTION}`);
+    const config = loadConfigFile(file, SEED_ENV, { dbPath: "/tmp/cli.db" });
+    expect(config.source).toBe(file);
+    expect(config.registry.host).toBe("oneiric-mcp.production.internal");
+    expect(config.registry.jwtSecret).toBe("s3cret-from-env");
+    expect(config.storage.path).toBe("/tmp/cli.db");
+  });
+
+  it("names the file in errors found inside it", () => {
+    const file = join(directory, "bad.yaml");
+    writeFileSync(file, "healthd:\n  bogus: 1\n");
+    expect(() => loadConfigFile(file, {})).toThrow(`${file}:2: healthd.bogus: unknown key`);
+  });
+
+  it("reports a missing file", () => {
+    const file = join(directory, "absent.yaml");
+    let caught: unknown;
+    try {
+      loadConfigFile(file, {});
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.message).toBe(`${file}: file not found`);
+    expect(error.file).toBe(file);
+    expect(error.key).toBe("");
+    expect(error.line).toBeUndefined();
+  });
+
+  it("reports a path that cannot be read as a file", () => {
+    expect(() => loadConfigFile(directory, {})).toThrow(`${directory}: cannot read (EISDIR)`);
+  });
+});

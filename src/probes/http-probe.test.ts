@@ -1,0 +1,155 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HttpProbe } from "./http-probe.js";
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+const routes: Record<string, Handler> = {
+  "/ok": (_request, response) => {
+    response.setHeader("content-type", "application/json");
+    response.end('{"status":"ok"}');
+  },
+  "/no-content": (_request, response) => {
+    response.statusCode = 204;
+    response.end();
+  },
+  "/down": (_request, response) => {
+    response.statusCode = 503;
+    response.end("unavailable");
+  },
+  "/moved": (_request, response) => {
+    response.writeHead(302, { location: "/ok" });
+    response.end();
+  },
+  "/hang": () => {
+    // Never answers.
+  },
+  "/stall-body": (_request, response) => {
+    response.writeHead(200, { "content-type": "text/plain" });
+    response.write("partial");
+    // Never ends the body.
+  },
+  "/huge": (_request, response) => {
+    response.writeHead(200, { "content-type": "application/octet-stream" });
+    response.end(Buffer.alloc(256 * 1024, 120));
+  },
+};
+
+let server: Server;
+let base: string;
+let connections: number;
+let requests: IncomingMessage[];
+let probe: HttpProbe;
+
+beforeEach(async () => {
+  connections = 0;
+  requests = [];
+  server = createServer((request, response) => {
+    requests.push(request);
+    const handler = routes[request.url ?? ""];
+    if (handler) handler(request, response);
+    else {
+      response.statusCode = 404;
+      response.end();
+    }
+  });
+  server.on("connection", () => {
+    connections++;
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  probe = new HttpProbe();
+});
+
+afterEach(async () => {
+  probe.close();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const spare = createServer();
+  await new Promise<void>((resolve) => spare.listen(0, "127.0.0.1", resolve));
+  const { port } = spare.address() as AddressInfo;
+  await new Promise<void>((resolve) => spare.close(() => resolve()));
+  return port;
+}
+
+describe("HttpProbe", () => {
+  it("reports a 200 answer as ok, with its latency", async () => {
+    const result = await probe.check(`${base}/ok`, 2000);
+    expect(result.ok).toBe(true);
+    expect(result.detail).toBe("HTTP 200");
+    expect(result.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(requests[0]?.method).toBe("GET");
+    expect(requests[0]?.headers["user-agent"]).toBe("oneiric-healthd");
+  });
+
+  it("counts any 2xx as ok", async () => {
+    expect(await probe.check(`${base}/no-content`, 2000)).toMatchObject({
+      ok: true,
+      detail: "HTTP 204",
+    });
+  });
+
+  it("reports a 503 answer as not ok, naming the status", async () => {
+    expect(await probe.check(`${base}/down`, 2000)).toMatchObject({
+      ok: false,
+      detail: "HTTP 503",
+    });
+  });
+
+  it("does not follow redirects: a 302 is not ok", async () => {
+    expect(await probe.check(`${base}/moved`, 2000)).toMatchObject({
+      ok: false,
+      detail: "HTTP 302",
+    });
+    expect(requests.map((request) => request.url)).toEqual(["/moved"]);
+  });
+
+  it("gives up on a handler that never answers, naming the timeout", async () => {
+    const result = await probe.check(`${base}/hang`, 100);
+    expect(result).toMatchObject({ ok: false, detail: "no answer within 100 ms" });
+    expect(requests).toHaveLength(1);
+  });
+
+  it("gives up on a body that never ends", async () => {
+    const result = await probe.check(`${base}/stall-body`, 100);
+    expect(result).toMatchObject({ ok: false, detail: "no answer within 100 ms" });
+  });
+
+  it("stops reading an oversized body and still reports the status", async () => {
+    expect(await probe.check(`${base}/huge`, 2000)).toMatchObject({
+      ok: true,
+      detail: "HTTP 200",
+    });
+  });
+
+  it("reports a refused connection as not ok", async () => {
+    const port = await closedPort();
+    const result = await probe.check(`http://127.0.0.1:${port}/health`, 2000);
+    expect(result.ok).toBe(false);
+    expect(result.detail).toMatch(/^ECONNREFUSED: /);
+  });
+
+  it("reuses one keep-alive connection across sequential checks", async () => {
+    for (let round = 0; round < 4; round++) {
+      expect(await probe.check(`${base}/ok`, 2000)).toMatchObject({ ok: true });
+    }
+    expect(await probe.check(`${base}/down`, 2000)).toMatchObject({ ok: false });
+    expect(requests).toHaveLength(5);
+    expect(connections).toBe(1);
+  });
+
+  it("resolves (never rejects) for targets it cannot request", async () => {
+    expect(await probe.check("not a url", 100)).toMatchObject({
+      ok: false,
+      detail: "invalid URL",
+    });
+    const wrongScheme = await probe.check("grpc://127.0.0.1:50051/svc", 100);
+    expect(wrongScheme.ok).toBe(false);
+    expect(wrongScheme.detail).toMatch(/^ERR_INVALID_PROTOCOL: /);
+  });
+});
