@@ -215,7 +215,7 @@ async function demoCommand(args: string[]): Promise<number> {
   const demoConfig: DaemonConfig = {
     ...config,
     registry: { ...config.registry, host: "127.0.0.1", port: Number(port), timeoutMs: 2_000 },
-    sync: { intervalMs: 5_000 },
+    sync: { intervalMs: 5_000, cron: undefined },
     probes: {
       ...config.probes,
       intervalMs: 2_000,

@@ -10,6 +10,7 @@ import { Registry as MetricsRegistry } from "prom-client";
 import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
 import { HttpApi } from "./api/http/http-server.js";
 import type { DaemonConfig } from "./config/load.js";
+import { type LocalRegistry, loadLocalRegistry } from "./config/local-registry-file.js";
 import type { JournalEvent } from "./domain/events.js";
 import { formatHostPort } from "./domain/host-port.js";
 import type { AdapterStatusView, RegistryView } from "./domain/status-view.js";
@@ -19,13 +20,17 @@ import { DaemonMetrics } from "./metrics/metrics.js";
 import { AdapterChecker } from "./monitor/adapter-checker.js";
 import { CatalogSync, type SyncResult } from "./monitor/catalog-sync.js";
 import { HealthView, toRegistryView } from "./monitor/health-view.js";
-import { type PeriodicTask, runPeriodically } from "./monitor/periodic.js";
+import { type PeriodicTask, runOnCron, runPeriodically } from "./monitor/periodic.js";
 import { ProbeScheduler } from "./monitor/probe-scheduler.js";
 import { ResultCommitter } from "./monitor/result-committer.js";
 import { GrpcHealthProbe } from "./probes/grpc-health-probe.js";
 import { HttpProbe } from "./probes/http-probe.js";
+import { JwtTokenSource } from "./registry/jwt-token-source.js";
 import { GrpcRegistryClient } from "./registry/registry-client.js";
+import { type EndpointStatus, RegistryEndpoint } from "./registry/registry-endpoint.js";
+import { RegistryGateway } from "./registry/registry-gateway.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
+import type { EndpointState } from "./storage/store.js";
 
 export interface DaemonDependencies {
   logger: Logger;
@@ -37,6 +42,8 @@ export interface RunningDaemon {
   httpAddress: AddressInfo;
   grpcAddress: string;
   view: HealthView;
+  /** The registry client API with its fallback chain. */
+  gateway: RegistryGateway;
   /** Runs one catalog sync now. */
   syncNow(): Promise<SyncResult>;
   /** Checks every adapter now and commits the results. */
@@ -77,32 +84,17 @@ export async function startDaemon(
   const logger = deps.logger;
   let ready = false;
 
-  if (config.registry.jwtEnabled) {
-    // Accepted so existing settings files load; token signing arrives with the registry client's security work.
-    logger.warn(
-      "oneiric_mcp.jwt_enabled is set, but this version does not send JWTs to the registry yet",
-    );
-  }
   const store = new SqliteStore({
     path: config.storage.path,
     synchronous: config.storage.synchronous,
     now,
   });
   store.setMeta("stale_after_ms", String(config.probes.staleAfterMs));
-  const registry = new GrpcRegistryClient({
-    host: config.registry.host,
-    port: config.registry.port,
-    timeoutMs: config.registry.timeoutMs,
-    useTls: config.registry.useTls,
-    tlsCaPath: config.registry.tlsCaPath,
-    tlsCertPath: config.registry.tlsCertPath,
-    tlsKeyPath: config.registry.tlsKeyPath,
-    observe: (operation, result, seconds) => {
-      metrics.registryQueries.inc({ operation, result });
-      metrics.registryQueryDuration.observe({ operation }, seconds);
-    },
-  });
-  const view = new HealthView(registry.endpoint, config.probes.staleAfterMs, now);
+  const localFile = config.fallback.localFile
+    ? loadLocalRegistry(config.fallback.localFile)
+    : undefined;
+  const primaryEndpoint = formatHostPort(config.registry.host, config.registry.port);
+  const view = new HealthView(primaryEndpoint, config.probes.staleAfterMs, now);
   view.restore(store.loadCatalog(), store.loadHealth(), store.loadRegistryState());
   logger.info({ db: config.storage.path, adapters: view.size }, "state restored");
 
@@ -111,10 +103,11 @@ export async function startDaemon(
     countByStatus: () => view.countByStatus(),
     registryReachable: () => view.registryState().reachable,
     lastSyncMs: () => view.registryState().lastSync,
+    endpoints: () => gateway.endpoints.map((endpoint) => endpoint.status()),
   });
-
+  const gateway = buildRegistryGateway(config, { store, view, metrics, logger, now, localFile });
   const probes = [new HttpProbe(), new GrpcHealthProbe()];
-  const checker = new AdapterChecker(registry, probes, config.probes.timeoutMs, metrics, now);
+  const checker = new AdapterChecker(gateway, probes, config.probes.timeoutMs, metrics, now);
   const committer = new ResultCommitter(
     store,
     view,
@@ -138,13 +131,13 @@ export async function startDaemon(
     logger.child({ component: "scheduler" }),
   );
   const catalogSync = new CatalogSync(
-    registry,
+    gateway,
     store,
     view,
-    metrics,
     logger.child({ component: "sync" }),
     now,
     (entries) => scheduler.reconcile(entries),
+    localFile,
   );
 
   const http = new HttpApi({
@@ -173,7 +166,7 @@ export async function startDaemon(
     await http.close();
     grpcServer.forceShutdown();
     store.close();
-    registry.close();
+    for (const endpoint of gateway.endpoints) endpoint.close();
     throw error;
   }
   const grpcAddress = formatHostPort(config.grpc.listen.host, grpcPort);
@@ -187,7 +180,9 @@ export async function startDaemon(
     const first = await catalogSync.syncOnce();
     if (!first.ok)
       logger.warn({ error: first.error }, "first sync failed; monitoring the last-known catalog");
-    syncTask = runPeriodically(config.sync.intervalMs, () => catalogSync.syncOnce());
+    syncTask = config.sync.cron
+      ? runOnCron(config.sync.cron, () => catalogSync.syncOnce())
+      : runPeriodically(config.sync.intervalMs, () => catalogSync.syncOnce());
   } else {
     logger.warn("oneiric_mcp.enabled is false: no catalog sync; monitoring the last-known catalog");
   }
@@ -200,6 +195,7 @@ export async function startDaemon(
     httpAddress,
     grpcAddress,
     view,
+    gateway,
     syncNow: () => catalogSync.syncOnce(),
     readEvents: (afterSeq, limit) => store.readEvents(afterSeq, limit),
     checkAllNow: async () => {
@@ -216,11 +212,121 @@ export async function startDaemon(
         new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),
       ]);
       for (const probe of probes) probe.close();
-      registry.close();
+      for (const endpoint of gateway.endpoints) {
+        store.saveEndpoint(toEndpointState(endpoint.status()), [], now());
+        endpoint.close();
+      }
       store.close();
       logger.info("stopped");
     },
   };
+}
+
+interface GatewayParts {
+  store: SqliteStore;
+  view: HealthView;
+  metrics: DaemonMetrics;
+  logger: Logger;
+  now: () => number;
+  localFile: LocalRegistry | undefined;
+}
+
+function toEndpointState(status: EndpointStatus): EndpointState {
+  return {
+    endpoint: status.endpoint,
+    role: status.role,
+    breaker: status.breakerJson,
+    reachable: status.reachable,
+    lastOk: status.lastOk,
+    lastError: status.lastError,
+  };
+}
+
+/**
+ * The registry client: one channel per endpoint (primary, then secondaries),
+ * each behind its persisted breaker, with the cache and fallback chain on top.
+ */
+export function buildRegistryGateway(config: DaemonConfig, parts: GatewayParts): RegistryGateway {
+  const { store, view, metrics, now } = parts;
+  const logger = parts.logger.child({ component: "registry" });
+  const tokens =
+    config.registry.jwtEnabled && config.registry.jwtSecret
+      ? new JwtTokenSource(
+          {
+            secret: config.registry.jwtSecret,
+            project: config.registry.jwtProject,
+            ttlMs: config.fallback.jwtTtlMs,
+          },
+          now,
+        )
+      : undefined;
+  const saved = new Map(store.loadEndpoints().map((state) => [state.endpoint, state]));
+  const addresses = [
+    { host: config.registry.host, port: config.registry.port, role: "primary" as const },
+    ...config.fallback.secondaries.map((address) => ({ ...address, role: "secondary" as const })),
+  ];
+  const endpoints = addresses.map(({ host, port, role }) => {
+    const client = new GrpcRegistryClient({
+      host,
+      port,
+      timeoutMs: config.registry.timeoutMs,
+      useTls: config.registry.useTls,
+      tlsCaPath: config.registry.tlsCaPath,
+      tlsCertPath: config.registry.tlsCertPath,
+      tlsKeyPath: config.registry.tlsKeyPath,
+      tokens,
+      observe: (operation, result, seconds) => {
+        metrics.registryQueries.inc({ operation, result });
+        metrics.registryQueryDuration.observe({ operation }, seconds);
+      },
+    });
+    const previous = saved.get(client.endpoint);
+    return new RegistryEndpoint(
+      client,
+      role,
+      {
+        breakerThreshold: config.fallback.breakerThreshold,
+        halfOpenAfterMs: config.fallback.halfOpenAfterMs,
+        maxHalfOpenAfterMs: config.fallback.maxHalfOpenAfterMs,
+        maxConcurrentCalls: config.fallback.maxConcurrentCalls,
+        maxQueuedCalls: config.fallback.maxQueuedCalls,
+        initialBreakerState: previous?.breaker ?? undefined,
+      },
+      (status) => {
+        store.saveEndpoint(toEndpointState(status), [], now());
+        if (status.breaker === "open") {
+          logger.warn(
+            { endpoint: status.endpoint, error: status.lastError },
+            "registry circuit breaker opened",
+          );
+        } else if (status.breaker === "closed" && status.reachable) {
+          logger.info({ endpoint: status.endpoint }, "registry endpoint answering");
+        }
+      },
+      now,
+      { lastOk: previous?.lastOk ?? null, lastError: previous?.lastError ?? null },
+    );
+  });
+  return new RegistryGateway({
+    endpoints,
+    cacheTtlMs: config.registry.cacheTtlMs,
+    lastKnown: view,
+    localFile: parts.localFile,
+    now,
+    onCacheHit: () => metrics.cacheHits.inc(),
+    onCacheMiss: () => metrics.cacheMisses.inc(),
+    onRejections: (rejections, endpoint) => {
+      for (const rejection of rejections) {
+        metrics.rejectedEntries.inc({ reason: rejection.kind });
+        logger.warn(
+          { endpoint, adapterId: rejection.adapterId, reason: rejection.reason },
+          rejection.kind === "repaired" ? "registry entry repaired" : "registry entry skipped",
+        );
+      }
+    },
+    onRefreshError: (error) =>
+      logger.warn({ err: error }, "background refresh of a cached adapter list failed"),
+  });
 }
 
 /** A point-in-time read of a database file, for `status` while the daemon may be stopped. */

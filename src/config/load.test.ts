@@ -87,7 +87,7 @@ describe("parseConfigText: accepted files", () => {
       path: "/var/lib/oneiric-healthd/state.db",
       synchronous: "full",
     });
-    expect(config.sync).toEqual({ intervalMs: 30_000 });
+    expect(config.sync).toEqual({ intervalMs: 30_000, cron: undefined });
     expect(config.probes).toEqual({
       intervalMs: 10_000,
       timeoutMs: 2_000,
@@ -121,10 +121,20 @@ describe("parseConfigText: accepted files", () => {
         breakerThreshold: 3,
         breakerDurationMs: 300_000,
       },
+      fallback: {
+        secondaries: [],
+        localFile: undefined,
+        breakerThreshold: 3,
+        halfOpenAfterMs: 1_000,
+        maxHalfOpenAfterMs: 60_000,
+        maxConcurrentCalls: 64,
+        maxQueuedCalls: 256,
+        jwtTtlMs: 300_000,
+      },
       http: { listen: { host: "127.0.0.1", port: 8681 } },
       grpc: { listen: { host: "127.0.0.1", port: 8682 } },
       storage: { path: "oneiric-healthd.db", synchronous: "normal" },
-      sync: { intervalMs: 60_000 },
+      sync: { intervalMs: 60_000, cron: undefined },
       probes: {
         intervalMs: 15_000,
         timeoutMs: 5_000,
@@ -399,12 +409,26 @@ describe("loadConfigFile", () => {
 
   it("reads and resolves a file, naming it as the source", () => {
     const file = join(directory, "healthd.yaml");
-    writeFileSync(file, `${SEED_ONEIRIC_SECTION}${HEALTHD_SECTION}`);
+    // loadConfigFile also checks that the TLS files it names exist.
+    const tlsFiles = ["client.crt", "client.key", "ca.crt"];
+    for (const name of tlsFiles) writeFileSync(join(directory, name), "pem");
+    let text = `${SEED_ONEIRIC_SECTION}${HEALTHD_SECTION}`;
+    for (const name of tlsFiles)
+      text = text.replace(`/etc/mahavishnu/tls/${name}`, join(directory, name));
+    writeFileSync(file, text);
     const config = loadConfigFile(file, SEED_ENV, { dbPath: "/tmp/cli.db" });
     expect(config.source).toBe(file);
     expect(config.registry.host).toBe("oneiric-mcp.production.internal");
     expect(config.registry.jwtSecret).toBe("s3cret-from-env");
     expect(config.storage.path).toBe("/tmp/cli.db");
+  });
+
+  it("names the key and line of a TLS file that does not exist", () => {
+    const file = join(directory, "tls.yaml");
+    writeFileSync(file, "oneiric_mcp:\n  use_tls: true\n  tls_ca_path: /nonexistent/ca.crt\n");
+    expect(() => loadConfigFile(file, {})).toThrow(
+      `${file}:3: oneiric_mcp.tls_ca_path: file /nonexistent/ca.crt does not exist`,
+    );
   });
 
   it("names the file in errors found inside it", () => {
@@ -431,5 +455,26 @@ describe("loadConfigFile", () => {
 
   it("reports a path that cannot be read as a file", () => {
     expect(() => loadConfigFile(directory, {})).toThrow(`${directory}: cannot read (EISDIR)`);
+  });
+});
+
+describe("environment references that are a whole value", () => {
+  it("take the type their text reads as", () => {
+    const config = parseConfigText(
+      "oneiric_mcp:\n  grpc_port: ${PORT}\n  use_tls: ${TLS}\n  grpc_host: ${HOST}\n",
+      "typed.yaml",
+      { PORT: "8680", TLS: "true", HOST: "registry.internal" },
+    );
+    expect(config.registry.port).toBe(8680);
+    expect(config.registry.useTls).toBe(true);
+    expect(config.registry.host).toBe("registry.internal");
+    expect(() =>
+      parseConfigText("oneiric_mcp:\n  grpc_port: ${PORT}\n", "typed.yaml", { PORT: "x" }),
+    ).toThrow("typed.yaml:2: oneiric_mcp.grpc_port: expected number, received string");
+  });
+
+  it("reads a section whose keys are all commented out as empty", () => {
+    const config = parseConfigText("oneiric_mcp:\n  # grpc_port: 1\nhealthd:\n", "empty.yaml", {});
+    expect(config.registry.port).toBe(8679);
   });
 });

@@ -1,9 +1,10 @@
-import { readFileSync } from "node:fs";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { existsSync, readFileSync } from "node:fs";
+import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { type HostPort, parseHostPort } from "../domain/host-port.js";
 import { ConfigError } from "./errors.js";
 import { type ConfigFile, configFileSchema } from "./schema.js";
+import { describeIssue, formatPath, lineOfPath } from "./yaml-issues.js";
 
 /** The daemon's settings after validation, defaults and command-line overrides. */
 export interface DaemonConfig {
@@ -24,10 +25,20 @@ export interface DaemonConfig {
     breakerThreshold: number;
     breakerDurationMs: number;
   };
+  fallback: {
+    secondaries: HostPort[];
+    localFile: string | undefined;
+    breakerThreshold: number;
+    halfOpenAfterMs: number;
+    maxHalfOpenAfterMs: number;
+    maxConcurrentCalls: number;
+    maxQueuedCalls: number;
+    jwtTtlMs: number;
+  };
   http: { listen: HostPort };
   grpc: { listen: HostPort };
   storage: { path: string; synchronous: "normal" | "full" };
-  sync: { intervalMs: number };
+  sync: { intervalMs: number; cron: string | undefined };
   probes: {
     intervalMs: number;
     timeoutMs: number;
@@ -63,7 +74,7 @@ export function loadConfigFile(
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(file, "", code === "ENOENT" ? "file not found" : `cannot read (${code})`);
   }
-  return parseConfigText(text, file, env, overrides);
+  return parseConfigText(text, file, env, overrides, true);
 }
 
 /** Parses config text; `file` names the source in error messages. */
@@ -72,6 +83,7 @@ export function parseConfigText(
   file: string,
   env: Environment,
   overrides: ConfigOverrides = {},
+  checkFiles = false,
 ): DaemonConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -106,7 +118,36 @@ export function parseConfigText(
       lineOf(path),
     );
   }
-  return resolveConfig(parsed.data, file, overrides, lineOf);
+  return resolveConfig(parsed.data, file, overrides, lineOf, checkFiles);
+}
+
+/** Files the config names must exist where the daemon will run; checked when loading a real file. */
+function verifyReferencedFiles(
+  data: ConfigFile,
+  file: string,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined,
+): void {
+  const mcp = data.oneiric_mcp;
+  for (const key of ["tls_ca_path", "tls_cert_path", "tls_key_path"] as const) {
+    const path = mcp[key];
+    if (path !== undefined && !existsSync(path)) {
+      throw new ConfigError(
+        file,
+        `oneiric_mcp.${key}`,
+        `file ${path} does not exist`,
+        lineOf(["oneiric_mcp", key]),
+      );
+    }
+  }
+  const localFile = data.healthd.registry.local_file;
+  if (localFile !== undefined && !existsSync(localFile)) {
+    throw new ConfigError(
+      file,
+      "healthd.registry.local_file",
+      `file ${localFile} does not exist`,
+      lineOf(["healthd", "registry", "local_file"]),
+    );
+  }
 }
 
 function resolveConfig(
@@ -114,6 +155,7 @@ function resolveConfig(
   file: string,
   overrides: ConfigOverrides,
   lineOf: (path: readonly PropertyKey[]) => number | undefined,
+  checkFiles: boolean,
 ): DaemonConfig {
   const mcp = data.oneiric_mcp;
   const healthd = data.healthd;
@@ -138,6 +180,7 @@ function resolveConfig(
       lineOf(["oneiric_mcp", mcp.tls_cert_path === undefined ? "tls_key_path" : "tls_cert_path"]),
     );
   }
+  if (checkFiles) verifyReferencedFiles(data, file, lineOf);
   const intervalMs = healthd.probes.interval_sec * 1000;
   return {
     source: file,
@@ -163,7 +206,19 @@ function resolveConfig(
       path: overrides.dbPath ?? healthd.storage.path,
       synchronous: healthd.storage.synchronous,
     },
-    sync: { intervalMs: healthd.sync.interval_sec * 1000 },
+    fallback: {
+      secondaries: healthd.registry.secondaries.map((value, index) =>
+        address(value, `healthd.registry.secondaries[${index}]`),
+      ),
+      localFile: healthd.registry.local_file,
+      breakerThreshold: healthd.registry.breaker.threshold,
+      halfOpenAfterMs: healthd.registry.breaker.half_open_after_sec * 1000,
+      maxHalfOpenAfterMs: healthd.registry.breaker.max_half_open_after_sec * 1000,
+      maxConcurrentCalls: healthd.registry.max_concurrent_calls,
+      maxQueuedCalls: healthd.registry.max_queued_calls,
+      jwtTtlMs: healthd.registry.jwt_ttl_sec * 1000,
+    },
+    sync: { intervalMs: healthd.sync.interval_sec * 1000, cron: healthd.sync.cron },
     probes: {
       intervalMs,
       timeoutMs: healthd.probes.timeout_sec * 1000,
@@ -184,6 +239,15 @@ export function defaultConfig(overrides: ConfigOverrides = {}): DaemonConfig {
   return parseConfigText("{}", "(defaults)", {}, overrides);
 }
 
+const WHOLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
+
+function typedScalar(text: string): string | number | boolean {
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (text === "true") return true;
+  if (text === "false") return false;
+  return text;
+}
+
 const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
@@ -197,12 +261,22 @@ export function expandEnvironment(
   fail: (key: string, problem: string, path: readonly PropertyKey[]) => never,
 ): unknown {
   if (typeof value === "string") {
-    return value.replace(ENV_REFERENCE, (_whole, name: string, fallback: string | undefined) => {
-      const found = env[name];
-      if (found !== undefined) return found;
-      if (fallback !== undefined) return fallback;
-      return fail(formatPath(path), `environment variable ${name} is not set`, path);
-    });
+    const expanded = value.replace(
+      ENV_REFERENCE,
+      (_whole, name: string, fallback: string | undefined) => {
+        const found = env[name];
+        if (found !== undefined) return found;
+        if (fallback !== undefined) return fallback;
+        return fail(formatPath(path), `environment variable ${name} is not set`, path);
+      },
+    );
+    // A value that is one whole reference takes the type its text reads as, so
+    // `grpc_port: ${PORT}` is a number and `use_tls: ${TLS}` a boolean.
+    return WHOLE_REFERENCE.test(value) ? typedScalar(expanded) : expanded;
+  }
+  if (value === null && path.length === 1) {
+    // A section whose keys are all commented out reads as null: treat it as empty.
+    return {};
   }
   if (Array.isArray(value)) {
     return value.map((item, index) => expandEnvironment(item, env, [...path, index], fail));
@@ -216,50 +290,4 @@ export function expandEnvironment(
     );
   }
   return value;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): {
-  key: string;
-  problem: string;
-  path: PropertyKey[];
-} {
-  const path = [...issue.path];
-  if (issue.code === "unrecognized_keys") {
-    const unknownKey = issue.keys[0] ?? "";
-    const fullPath = [...path, unknownKey];
-    return { key: formatPath(fullPath), problem: "unknown key", path: fullPath };
-  }
-  return { key: formatPath(path), problem: issue.message.replace(/^Invalid input: /, ""), path };
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((part, index) =>
-      typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`,
-    )
-    .join("");
-}
-
-/** The line of the deepest node that exists along `path`, for error messages. */
-function lineOfPath(
-  root: Node | null,
-  path: readonly PropertyKey[],
-  lines: LineCounter,
-): number | undefined {
-  let node: unknown = root;
-  let offset: number | undefined = root?.range?.[0];
-  for (const part of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && item.key.value === part);
-      if (!pair) break;
-      offset = (pair.key as Node).range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof part === "number") {
-      node = node.items[part];
-      offset = (node as Node | undefined)?.range?.[0] ?? offset;
-    } else {
-      break;
-    }
-  }
-  return offset === undefined ? undefined : lines.linePos(offset).line;
 }

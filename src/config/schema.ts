@@ -1,3 +1,4 @@
+import { validate as isCronExpression } from "node-cron";
 import { z } from "zod";
 import { parseHostPort } from "../domain/host-port.js";
 
@@ -7,6 +8,10 @@ const listenAddress = z.string().refine((value) => typeof parseHostPort(value) !
     return typeof parsed === "string" ? parsed : "invalid address";
   },
 });
+const connectAddress = z.string().refine((value) => {
+  const parsed = parseHostPort(value);
+  return typeof parsed !== "string" && parsed.port > 0;
+}, "expected HOST:PORT with a port from 1 to 65535");
 const positiveSeconds = z.number().positive();
 const port = z.number().int().min(1).max(65535);
 
@@ -41,9 +46,33 @@ export const healthdSectionSchema = z.strictObject({
       synchronous: z.enum(["normal", "full"]).default("normal"),
     })
     .prefault({}),
+  registry: z
+    .strictObject({
+      /** Registries asked, in order, when the primary (oneiric_mcp) fails; same TLS and JWT settings. */
+      secondaries: z.array(connectAddress).max(16).default([]),
+      /** A local registry file (YAML or JSON entries): the last link of the fallback chain. */
+      local_file: z.string().min(1).optional(),
+      breaker: z
+        .strictObject({
+          threshold: z.number().int().min(1).max(1000).default(3),
+          half_open_after_sec: positiveSeconds.default(1),
+          max_half_open_after_sec: positiveSeconds.default(60),
+        })
+        .prefault({}),
+      /** Calls in flight per registry endpoint, and calls allowed to wait for a slot. */
+      max_concurrent_calls: z.number().int().min(1).max(10_000).default(64),
+      max_queued_calls: z.number().int().min(0).max(100_000).default(256),
+      jwt_ttl_sec: z.number().int().min(10).max(86_400).default(300),
+    })
+    .prefault({}),
   sync: z
     .strictObject({
       interval_sec: positiveSeconds.default(60),
+      /** A cron expression (node-cron, with optional seconds field); replaces interval_sec when set. */
+      cron: z
+        .string()
+        .refine(isCronExpression, 'not a valid cron expression (e.g. "*/30 * * * * *")')
+        .optional(),
     })
     .prefault({}),
   probes: z

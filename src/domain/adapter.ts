@@ -109,6 +109,9 @@ export function healthUrlProblem(url: string): string | undefined {
     return `has unsupported scheme ${JSON.stringify(parsed.protocol)}`;
   }
   if (parsed.hostname === "") return "has no host";
+  if ((parsed.protocol === "grpc:" || parsed.protocol === "grpcs:") && parsed.port === "") {
+    return "has no port (grpc:// targets are host:port)";
+  }
   return undefined;
 }
 

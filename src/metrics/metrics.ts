@@ -7,6 +7,8 @@ export interface MetricsView {
   countByStatus(): Record<HealthStatus, number>;
   registryReachable(): boolean;
   lastSyncMs(): number | null;
+  /** Each registry endpoint (bounded by config: primary plus at most 16 secondaries). */
+  endpoints(): { endpoint: string; role: string; breaker: string; reachable: boolean }[];
 }
 
 /**
@@ -100,6 +102,33 @@ export class DaemonMetrics {
       registers,
       collect() {
         this.set(view.registryReachable() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_registry_endpoint_up",
+      help: "1 when the registry endpoint answered its last call, else 0.",
+      labelNames: ["endpoint", "role"],
+      registers,
+      collect() {
+        this.reset();
+        for (const endpoint of view.endpoints()) {
+          this.set(
+            { endpoint: endpoint.endpoint, role: endpoint.role },
+            endpoint.reachable ? 1 : 0,
+          );
+        }
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_registry_breaker_open",
+      help: "1 while the circuit breaker guarding a registry endpoint is open (calls skipped), else 0.",
+      labelNames: ["endpoint"],
+      registers,
+      collect() {
+        this.reset();
+        for (const endpoint of view.endpoints()) {
+          this.set({ endpoint: endpoint.endpoint }, endpoint.breaker === "open" ? 1 : 0);
+        }
       },
     });
     new Gauge({

@@ -3,7 +3,12 @@ import { isHealthStatus } from "../domain/adapter.js";
 import type { CheckOutcome } from "../domain/health.js";
 import type { DaemonMetrics } from "../metrics/metrics.js";
 import type { Probe } from "../probes/probe.js";
-import type { Registry } from "../registry/registry-client.js";
+import type { RegistryHealth } from "../registry/registry-client.js";
+
+/** Asks the registries (not any fallback) for their view of one adapter. */
+export interface RegistryHealthSource {
+  askRegistryHealth(adapterId: string): Promise<{ value: RegistryHealth }>;
+}
 
 /** A round that could not reach a verdict (the registry, the only judge, was unreachable). */
 export interface Inconclusive {
@@ -21,7 +26,7 @@ export class AdapterChecker {
   private readonly probesByScheme: Map<string, Probe>;
 
   constructor(
-    private readonly registry: Registry,
+    private readonly registry: RegistryHealthSource,
     probes: readonly Probe[],
     private readonly timeoutMs: number,
     private readonly metrics: DaemonMetrics,
@@ -80,7 +85,7 @@ export class AdapterChecker {
   ): Promise<{ status: HealthStatus; message: string; latencyMs: number } | { error: string }> {
     const startedAt = performance.now();
     try {
-      const answer = await this.registry.checkAdapterHealth(adapterId);
+      const { value: answer } = await this.registry.askRegistryHealth(adapterId);
       const latencyMs = performance.now() - startedAt;
       this.metrics.healthChecks.inc({
         kind: "registry",

@@ -1,12 +1,16 @@
 import type { Logger } from "pino";
 import type { AdapterEntry } from "../domain/adapter.js";
-import { changedFields, diffCatalog, isSuspectShrink, screenEntries } from "../domain/catalog.js";
+import { changedFields, diffCatalog, isSuspectShrink } from "../domain/catalog.js";
 import type { NewEvent } from "../domain/events.js";
 import { initialHealth } from "../domain/health.js";
-import type { DaemonMetrics } from "../metrics/metrics.js";
-import { type Registry, RegistryError } from "../registry/registry-client.js";
 import type { HealthStore, RegistryState } from "../storage/store.js";
 import type { HealthView } from "./health-view.js";
+
+/** Where the catalog comes from: registries only, never a cache or fallback. */
+export interface CatalogSource {
+  readonly primaryEndpoint: string;
+  fetchCatalog(): Promise<{ entries: AdapterEntry[]; endpoint: string }>;
+}
 
 export interface SyncResult {
   ok: boolean;
@@ -27,33 +31,63 @@ export class CatalogSync {
   private heldRemovals: Set<string> | undefined;
 
   constructor(
-    private readonly registry: Registry,
+    private readonly source: CatalogSource,
     private readonly store: HealthStore,
     private readonly view: HealthView,
-    private readonly metrics: DaemonMetrics,
     private readonly logger: Logger,
     private readonly now: () => number,
     private readonly onCatalogChanged: (entries: readonly AdapterEntry[]) => void,
+    private readonly localFile?: { entries: AdapterEntry[] } | undefined,
   ) {}
+
+  /**
+   * With no registry reachable and nothing stored yet, the local registry file
+   * gives the daemon a catalog to watch. Returns how many adapters it added.
+   */
+  private seedFromLocalFile(at: number): number {
+    if (!this.localFile || this.view.size > 0 || this.localFile.entries.length === 0) return 0;
+    const entries = this.localFile.entries;
+    const initial = entries.map((entry) =>
+      initialHealth(entry.adapterId, entry.registryStatus, at),
+    );
+    const events: NewEvent[] = entries.map((entry) => ({
+      type: "adapter.discovered",
+      subject: entry.adapterId,
+      time: at,
+      data: {
+        adapter_id: entry.adapterId,
+        domain: entry.domain,
+        category: entry.category,
+        provider: entry.provider,
+        source: "file",
+      },
+    }));
+    this.store.applyCatalogChange(
+      { upserted: entries, removed: [], initialHealth: initial },
+      events,
+      at,
+    );
+    for (const entry of entries) this.view.putEntry(entry);
+    for (const state of initial) this.view.putState(state);
+    this.logger.warn(
+      { adapters: entries.length },
+      "no registry reachable and no stored catalog: watching the local registry file's adapters",
+    );
+    this.onCatalogChanged(this.view.allEntries());
+    return entries.length;
+  }
 
   async syncOnce(): Promise<SyncResult> {
     const attemptAt = this.now();
-    let raw: AdapterEntry[];
+    let entries: AdapterEntry[];
+    let endpoint: string;
     try {
-      raw = await this.registry.listAdapters();
+      ({ entries, endpoint } = await this.source.fetchCatalog());
     } catch (error) {
-      const message =
-        error instanceof RegistryError ? error.message : `unexpected: ${String(error)}`;
-      this.recordRegistry(false, attemptAt, message);
-      return { ok: false, added: 0, updated: 0, removed: 0, held: 0, error: message };
-    }
-    const { entries, rejections } = screenEntries(raw);
-    for (const rejection of rejections) {
-      this.metrics.rejectedEntries.inc({ reason: rejection.kind });
-      this.logger.warn(
-        { adapterId: rejection.adapterId, reason: rejection.reason },
-        rejection.kind === "repaired" ? "registry entry repaired" : "registry entry skipped",
-      );
+      const message = error instanceof Error ? error.message : `unexpected: ${String(error)}`;
+      this.recordRegistry(false, attemptAt, message, this.source.primaryEndpoint);
+      const seeded = this.seedFromLocalFile(attemptAt);
+      return { ok: false, added: seeded, updated: 0, removed: 0, held: 0, error: message };
     }
     const diff = diffCatalog(this.view.allEntries(), entries);
     let removed = diff.removed;
@@ -125,7 +159,7 @@ export class CatalogSync {
       for (const state of initial) this.view.putState(state);
       for (const entry of removed) this.view.removeEntry(entry.adapterId);
     }
-    this.recordRegistry(true, attemptAt, null);
+    this.recordRegistry(true, attemptAt, null, endpoint);
     if (diff.added.length > 0 || diff.updated.length > 0 || removed.length > 0) {
       this.logger.info(
         { added: diff.added.length, updated: diff.updated.length, removed: removed.length },
@@ -143,10 +177,15 @@ export class CatalogSync {
   }
 
   /** Records reachability, with an event only when it flips. */
-  private recordRegistry(reachable: boolean, at: number, error: string | null): void {
+  private recordRegistry(
+    reachable: boolean,
+    at: number,
+    error: string | null,
+    endpoint: string,
+  ): void {
     const previous = this.view.registryState();
     const next: RegistryState = {
-      endpoint: this.registry.endpoint,
+      endpoint,
       reachable,
       lastSync: reachable ? at : previous.lastSync,
       lastAttempt: at,

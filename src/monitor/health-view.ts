@@ -1,6 +1,7 @@
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
 import type { HealthState } from "../domain/health.js";
 import { type AdapterStatusView, type RegistryView, toStatusView } from "../domain/status-view.js";
+import type { LastKnownState } from "../registry/registry-gateway.js";
 import type { RegistryState } from "../storage/store.js";
 
 /**
@@ -8,8 +9,8 @@ import type { RegistryState } from "../storage/store.js";
  * so they answer at once whatever the registry is doing. Only the committer and
  * the catalog sync write it, and only after their transaction committed.
  */
-export class HealthView {
-  private readonly entries = new Map<string, AdapterEntry>();
+export class HealthView implements LastKnownState {
+  private readonly catalog = new Map<string, AdapterEntry>();
   private readonly health = new Map<string, HealthState>();
   private registry: RegistryState;
 
@@ -33,39 +34,52 @@ export class HealthView {
     states: readonly HealthState[],
     registry?: RegistryState,
   ): void {
-    for (const entry of entries) this.entries.set(entry.adapterId, entry);
+    for (const entry of entries) this.catalog.set(entry.adapterId, entry);
     for (const state of states)
-      if (this.entries.has(state.adapterId)) this.health.set(state.adapterId, state);
+      if (this.catalog.has(state.adapterId)) this.health.set(state.adapterId, state);
     if (registry) this.registry = { ...registry, endpoint: this.registry.endpoint };
   }
 
   entry(adapterId: string): AdapterEntry | undefined {
-    return this.entries.get(adapterId);
+    return this.catalog.get(adapterId);
   }
 
   state(adapterId: string): HealthState | undefined {
     return this.health.get(adapterId);
   }
 
+  entries(): AdapterEntry[] {
+    return this.allEntries();
+  }
+
+  syncedAt(): number | null {
+    return this.registry.lastSync;
+  }
+
+  verdict(adapterId: string): { status: HealthStatus; lastChecked: number | null } | undefined {
+    const state = this.health.get(adapterId);
+    return state ? { status: state.status, lastChecked: state.lastChecked } : undefined;
+  }
+
   allEntries(): AdapterEntry[] {
-    return [...this.entries.values()];
+    return [...this.catalog.values()];
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.catalog.size;
   }
 
   putEntry(entry: AdapterEntry): void {
-    this.entries.set(entry.adapterId, entry);
+    this.catalog.set(entry.adapterId, entry);
   }
 
   removeEntry(adapterId: string): void {
-    this.entries.delete(adapterId);
+    this.catalog.delete(adapterId);
     this.health.delete(adapterId);
   }
 
   putState(state: HealthState): void {
-    if (this.entries.has(state.adapterId)) this.health.set(state.adapterId, state);
+    if (this.catalog.has(state.adapterId)) this.health.set(state.adapterId, state);
   }
 
   setRegistry(state: RegistryState): void {
@@ -83,7 +97,7 @@ export class HealthView {
   list(): AdapterStatusView[] {
     const now = this.now();
     const views: AdapterStatusView[] = [];
-    for (const entry of this.entries.values()) {
+    for (const entry of this.catalog.values()) {
       const state = this.health.get(entry.adapterId);
       if (state) views.push(toStatusView(entry, state, now, this.staleAfterMs));
     }
@@ -91,7 +105,7 @@ export class HealthView {
   }
 
   get(adapterId: string): AdapterStatusView | undefined {
-    const entry = this.entries.get(adapterId);
+    const entry = this.catalog.get(adapterId);
     const state = this.health.get(adapterId);
     if (!entry || !state) return undefined;
     return toStatusView(entry, state, this.now(), this.staleAfterMs);

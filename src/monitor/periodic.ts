@@ -1,3 +1,5 @@
+import { createTask } from "node-cron";
+
 /** A repeating task that never overlaps itself and can be stopped. */
 export interface PeriodicTask {
   stop(): void;
@@ -26,6 +28,22 @@ export function runPeriodically(
     stop() {
       stopped = true;
       clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Runs `task` on a cron schedule (node-cron, seconds field optional). A run still
+ * going when the next is due is skipped rather than overlapped.
+ */
+export function runOnCron(expression: string, task: () => Promise<unknown>): PeriodicTask {
+  const scheduled = createTask(expression, () => task().catch(() => undefined), {
+    noOverlap: true,
+  });
+  void scheduled.start();
+  return {
+    stop() {
+      void scheduled.destroy();
     },
   };
 }

@@ -19,7 +19,9 @@ export type RegistryErrorKind =
   | "timeout"
   | "not_found"
   | "rejected"
-  | "bad_response";
+  | "bad_response"
+  | "circuit_open"
+  | "overloaded";
 
 export class RegistryError extends Error {
   readonly code = "REGISTRY_ERROR";
@@ -60,6 +62,8 @@ export interface RegistryClientOptions {
   tlsCaPath?: string | undefined;
   tlsCertPath?: string | undefined;
   tlsKeyPath?: string | undefined;
+  /** Supplies the bearer token sent with every call, when the registry wants a JWT. */
+  tokens?: { token(): Promise<string> } | undefined;
   observe?: QueryObserver;
 }
 
@@ -165,7 +169,7 @@ export class GrpcRegistryClient implements Registry {
     this.client.close();
   }
 
-  private call<T>(
+  private async call<T>(
     operation: string,
     start: (
       metadata: Metadata,
@@ -174,16 +178,20 @@ export class GrpcRegistryClient implements Registry {
     ) => void,
   ): Promise<T> {
     const began = performance.now();
+    const metadata = new Metadata();
+    if (this.options.tokens) {
+      metadata.set("authorization", `Bearer ${await this.options.tokens.token()}`);
+    }
     return new Promise<T>((resolve, reject) => {
       start(
-        new Metadata(),
+        metadata,
         // waitForReady false: while disconnected a call fails at once rather than queueing.
         { deadline: new Date(Date.now() + this.options.timeoutMs), waitForReady: false },
         (error, value, problem) => {
           const seconds = (performance.now() - began) / 1000;
           if (error || value === undefined) {
             const failure = error
-              ? toRegistryError(operation, this.endpoint, error)
+              ? toRegistryError(operation, this.endpoint, error, this.options.useTls)
               : new RegistryError("bad_response", `${operation}: ${problem ?? "empty response"}`);
             this.options.observe?.(operation, failure.kind, seconds);
             reject(failure);
@@ -207,8 +215,21 @@ function channelCredentials(options: RegistryClientOptions): ChannelCredentials 
   );
 }
 
-function toRegistryError(operation: string, endpoint: string, error: ServiceError): RegistryError {
+const TLS_TROUBLE = /certificate|ssl|tls|handshake|self[- ]signed|unable to verify|alert/i;
+
+function toRegistryError(
+  operation: string,
+  endpoint: string,
+  error: ServiceError,
+  useTls: boolean,
+): RegistryError {
   const detail = error.details || error.message;
+  if (useTls && error.code === grpcStatus.UNAVAILABLE && TLS_TROUBLE.test(detail)) {
+    return new RegistryError(
+      "rejected",
+      `${operation}: TLS handshake with registry ${endpoint} failed (check tls_ca_path and the client certificate): ${detail}`,
+    );
+  }
   switch (error.code) {
     case grpcStatus.NOT_FOUND:
       return new RegistryError("not_found", `${operation}: not found: ${detail}`);

@@ -1,11 +1,18 @@
+import { X509Certificate } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createSecureContext } from "node:tls";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthService } from "../gen/grpc/health/v1/health.js";
-import { type AdapterEntry, AdapterRegistryService } from "../gen/oneiric/registry/v1/registry.js";
+import {
+  type AdapterEntry,
+  type AdapterRegistryServer,
+  AdapterRegistryService,
+} from "../gen/oneiric/registry/v1/registry.js";
 import { AdapterTable, type BehaviourOverride } from "./adapter-table.js";
 import { createHealthService } from "./health-service.js";
 import { createHttpHealthHandler } from "./http-health-server.js";
+import { createJwtGuard, type JwtGuard } from "./jwt-guard.js";
 import { connectableHost, formatHostPort, parseListenAddress } from "./listen-address.js";
 import { createRegistryService } from "./registry-service.js";
 import type { EndpointKind, Scenario } from "./scenario.js";
@@ -13,6 +20,29 @@ import type { EndpointKind, Scenario } from "./scenario.js";
 export type { BehaviourOverride } from "./adapter-table.js";
 
 export const DEFAULT_SIMULATOR_LISTEN = "127.0.0.1:8679";
+
+/** Transport and call security for the gRPC server, as a production registry would require. */
+export interface SimulatorSecurity {
+  /**
+   * Serve gRPC (AdapterRegistry and grpc.health.v1) over TLS. The per-adapter HTTP health
+   * endpoints stay plain HTTP: they model the adapters' own endpoints, not the registry.
+   */
+  tls?: {
+    certPem: Buffer | string;
+    keyPem: Buffer | string;
+    /** CA that signs client certs; when set, a client certificate is required (mTLS) */
+    clientCaPem?: Buffer | string;
+  };
+  /**
+   * Require `authorization: Bearer <HS256 JWT>` on every AdapterRegistry RPC. grpc.health.v1
+   * stays open: its services model the adapters' health endpoints.
+   */
+  jwt?: {
+    secret: string;
+    /** when set, the token's `project` claim must equal it */
+    project?: string;
+  };
+}
 
 export interface SimulatorOptions {
   scenario: Scenario;
@@ -31,6 +61,8 @@ export interface SimulatorOptions {
   random?: () => number;
   /** How often open Watch streams re-read the time model (default 100 ms). */
   watchIntervalMs?: number;
+  /** TLS, mTLS and JWT requirements; default none (plaintext, no token). */
+  security?: SimulatorSecurity;
 }
 
 export interface RunningSimulator {
@@ -61,6 +93,10 @@ const GRACEFUL_STOP_MS = 1_000;
 /** Starts the registry simulator; resolves once both servers are listening. */
 export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
   const listen = parseListenAddress(options.listen ?? DEFAULT_SIMULATOR_LISTEN);
+  // Built before anything binds, so a bad secret or PEM fails early with a clear message.
+  const grpcCredentials = serverCredentials(options.security?.tls);
+  const jwt = options.security?.jwt;
+  const guard = jwt === undefined ? undefined : createJwtGuard(jwt);
   const httpListen =
     options.httpListen === undefined
       ? { host: listen.host, port: 0 }
@@ -70,13 +106,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   // happens before both servers are bound.
   const ports = { grpc: 0, http: 0 };
   const grpcHost = options.advertiseHost ?? connectableHost(listen.host);
+  // The adapters' gRPC health endpoints share the registry's server, so they speak TLS too.
+  const grpcScheme = options.security?.tls === undefined ? "grpc" : "grpcs";
   const httpHost = options.advertiseHost ?? connectableHost(httpListen.host);
   const healthCheckUrl = (adapterId: string, endpoint: EndpointKind): string => {
     switch (endpoint) {
       case "http":
         return `http://${formatHostPort(httpHost, ports.http)}/health/${encodeURIComponent(adapterId)}`;
       case "grpc":
-        return `grpc://${formatHostPort(grpcHost, ports.grpc)}/${adapterId}`;
+        return `${grpcScheme}://${formatHostPort(grpcHost, ports.grpc)}/${adapterId}`;
       case "none":
         return "";
     }
@@ -93,12 +131,20 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
 
   const httpServer = createServer(http.handle);
   const grpcServer = new Server();
-  grpcServer.addService(AdapterRegistryService, createRegistryService(table));
+  const registry = createRegistryService(table);
+  grpcServer.addService(
+    AdapterRegistryService,
+    guard === undefined ? registry : guardRegistry(registry, guard),
+  );
   grpcServer.addService(HealthService, health.implementation);
 
   ports.http = await listenHttp(httpServer, httpListen.host, httpListen.port);
   try {
-    ports.grpc = await bindGrpc(grpcServer, formatHostPort(listen.host, listen.port));
+    ports.grpc = await bindGrpc(
+      grpcServer,
+      formatHostPort(listen.host, listen.port),
+      grpcCredentials,
+    );
   } catch (error) {
     await closeHttp(httpServer);
     throw error;
@@ -141,9 +187,51 @@ function listenHttp(server: HttpServer, host: string, port: number): Promise<num
   });
 }
 
-function bindGrpc(server: Server, address: string): Promise<number> {
+function serverCredentials(tls: SimulatorSecurity["tls"]): ServerCredentials {
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  const cert = Buffer.from(tls.certPem);
+  const key = Buffer.from(tls.keyPem);
+  const clientCa = tls.clientCaPem === undefined ? null : Buffer.from(tls.clientCaPem);
+  // grpc-js checks nothing here: a bad certificate or key would surface as a misleading
+  // "cannot listen" from bind, and a bad client CA not at all (every client would then be
+  // refused), so both are parsed up front.
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    throw new Error(`invalid TLS certificate or key: ${(error as Error).message}`);
+  }
+  if (clientCa !== null) {
+    try {
+      new X509Certificate(clientCa);
+    } catch (error) {
+      throw new Error(`invalid TLS client CA certificate: ${(error as Error).message}`);
+    }
+  }
+  return ServerCredentials.createSsl(
+    clientCa,
+    [{ cert_chain: cert, private_key: key }],
+    clientCa !== null,
+  );
+}
+
+/**
+ * Every registry RPC behind the token check. Listed one by one rather than mapped over the
+ * object: a new RPC in the proto then fails to compile here instead of going unguarded.
+ */
+function guardRegistry(registry: AdapterRegistryServer, guard: JwtGuard): AdapterRegistryServer {
+  return {
+    listAdapters: guard.unary(registry.listAdapters),
+    getAdapter: guard.unary(registry.getAdapter),
+    healthCheck: guard.unary(registry.healthCheck),
+    heartbeat: guard.unary(registry.heartbeat),
+    registerAdapter: guard.unary(registry.registerAdapter),
+    unregisterAdapter: guard.unary(registry.unregisterAdapter),
+  };
+}
+
+function bindGrpc(server: Server, address: string, creds: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
+    server.bindAsync(address, creds, (error, port) => {
       if (error) reject(new Error(`cannot listen on ${address} (gRPC): ${error.message}`));
       else resolve(port);
     });

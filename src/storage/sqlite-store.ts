@@ -5,7 +5,7 @@ import { type AdapterEntry, type HealthStatus, isHealthStatus } from "../domain/
 import type { EventType, JournalEvent, NewEvent } from "../domain/events.js";
 import type { HealthState, StatusSource } from "../domain/health.js";
 import { migrate, readMigrations } from "./migrator.js";
-import type { CatalogChange, HealthStore, RegistryState } from "./store.js";
+import type { CatalogChange, EndpointState, HealthStore, RegistryState } from "./store.js";
 
 /** Where the numbered migration files ship, relative to this module (src/ or dist/). */
 export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL("../../migrations/", import.meta.url));
@@ -182,6 +182,41 @@ export class SqliteStore implements HealthStore {
     })();
   }
 
+  loadEndpoints(): EndpointState[] {
+    const rows = this.db.prepare("SELECT * FROM registry_endpoints ORDER BY endpoint").all() as {
+      endpoint: string;
+      role: "primary" | "secondary";
+      breaker: string | null;
+      reachable: number;
+      last_ok: number | null;
+      last_error: string | null;
+    }[];
+    return rows.map((row) => ({
+      endpoint: row.endpoint,
+      role: row.role,
+      breaker: row.breaker === null ? null : (JSON.parse(row.breaker) as unknown),
+      reachable: row.reachable === 1,
+      lastOk: row.last_ok,
+      lastError: row.last_error,
+    }));
+  }
+
+  saveEndpoint(state: EndpointState, events: readonly NewEvent[], now: number): void {
+    const statements = this.writable;
+    this.db.transaction(() => {
+      statements.upsertEndpoint.run({
+        endpoint: state.endpoint,
+        role: state.role,
+        breaker: state.breaker === null ? null : JSON.stringify(state.breaker),
+        reachable: state.reachable ? 1 : 0,
+        last_ok: state.lastOk,
+        last_error: state.lastError,
+        now,
+      });
+      this.appendEvents(events);
+    })();
+  }
+
   readEvents(afterSeq: number, limit: number): JournalEvent[] {
     const rows = this.db
       .prepare("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
@@ -273,6 +308,12 @@ function prepareStatements(db: Database) {
       ON CONFLICT (id) DO UPDATE SET endpoint = excluded.endpoint, reachable = excluded.reachable,
         last_sync = excluded.last_sync, last_attempt = excluded.last_attempt,
         last_error = excluded.last_error`),
+    upsertEndpoint: db.prepare(`
+      INSERT INTO registry_endpoints (endpoint, role, breaker, reachable, last_ok, last_error, updated_at)
+      VALUES (@endpoint, @role, @breaker, @reachable, @last_ok, @last_error, @now)
+      ON CONFLICT (endpoint) DO UPDATE SET role = excluded.role, breaker = excluded.breaker,
+        reachable = excluded.reachable, last_ok = excluded.last_ok,
+        last_error = excluded.last_error, updated_at = excluded.updated_at`),
     insertEvent: db.prepare(
       "INSERT INTO events (id, type, subject, time, data) VALUES (?, ?, ?, ?, ?)",
     ),

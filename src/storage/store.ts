@@ -13,6 +13,17 @@ export interface RegistryState {
   lastError: string | null;
 }
 
+/** One registry endpoint's link state and breaker, as persisted. */
+export interface EndpointState {
+  endpoint: string;
+  role: "primary" | "secondary";
+  /** cockatiel CircuitBreakerPolicy.toJSON(), or null before it was first saved. */
+  breaker: unknown;
+  reachable: boolean;
+  lastOk: number | null;
+  lastError: string | null;
+}
+
 /** A change to the catalog, applied atomically with its events. */
 export interface CatalogChange {
   upserted: AdapterEntry[];
@@ -32,6 +43,8 @@ export interface HealthStore {
   applyCatalogChange(change: CatalogChange, events: readonly NewEvent[], now: number): void;
   commitHealth(states: readonly HealthState[], events: readonly NewEvent[]): void;
   saveRegistryState(state: RegistryState, events: readonly NewEvent[]): void;
+  loadEndpoints(): EndpointState[];
+  saveEndpoint(state: EndpointState, events: readonly NewEvent[], now: number): void;
   readEvents(afterSeq: number, limit: number): JournalEvent[];
   setMeta(key: string, value: string): void;
   getMeta(key: string): string | undefined;

@@ -1,0 +1,181 @@
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  bulkhead,
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  type IPolicy,
+  retry,
+  wrap,
+} from "cockatiel";
+import type { AdapterEntry } from "../domain/adapter.js";
+import {
+  type ListFilter,
+  type Registry,
+  RegistryError,
+  type RegistryHealth,
+} from "./registry-client.js";
+
+export type EndpointRole = "primary" | "secondary";
+export type BreakerState = "closed" | "open" | "half-open" | "isolated";
+
+export interface EndpointPolicyOptions {
+  /** Consecutive transport failures that open the breaker. */
+  breakerThreshold: number;
+  /** First wait before a half-open trial; doubles with jitter up to the maximum. */
+  halfOpenAfterMs: number;
+  maxHalfOpenAfterMs: number;
+  maxConcurrentCalls: number;
+  maxQueuedCalls: number;
+  /** cockatiel toJSON() state saved by an earlier run. */
+  initialBreakerState?: unknown;
+}
+
+/** What the endpoint reports after each call, for persistence and metrics. */
+export interface EndpointStatus {
+  endpoint: string;
+  role: EndpointRole;
+  breaker: BreakerState;
+  breakerJson: unknown;
+  reachable: boolean;
+  lastOk: number | null;
+  lastError: string | null;
+}
+
+/** Failures of the link itself (not "that adapter does not exist"). */
+export function isLinkFailure(error: unknown): boolean {
+  return error instanceof RegistryError && error.kind !== "not_found";
+}
+
+const BREAKER_NAMES: Record<CircuitState, BreakerState> = {
+  [CircuitState.Closed]: "closed",
+  [CircuitState.Open]: "open",
+  [CircuitState.HalfOpen]: "half-open",
+  [CircuitState.Isolated]: "isolated",
+};
+
+/**
+ * One registry endpoint behind cockatiel policies: a bulkhead (bounded calls in
+ * flight and waiting, so nothing queues without bound while the registry is
+ * away), one quick jittered retry for a dropped connection, and a consecutive
+ * breaker whose half-open trials back off exponentially with jitter, so a dead
+ * registry is retried ever more rarely instead of hammered. The breaker's state
+ * can be restored from an earlier run.
+ */
+export class RegistryEndpoint {
+  readonly endpoint: string;
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly policy: IPolicy;
+  private lastOk: number | null;
+  private lastError: string | null;
+
+  constructor(
+    private readonly client: Registry,
+    readonly role: EndpointRole,
+    options: EndpointPolicyOptions,
+    private readonly onStatus: (status: EndpointStatus) => void,
+    private readonly now: () => number = Date.now,
+    restored: { lastOk: number | null; lastError: string | null } = {
+      lastOk: null,
+      lastError: null,
+    },
+  ) {
+    this.endpoint = client.endpoint;
+    this.lastOk = restored.lastOk;
+    this.lastError = restored.lastError;
+    this.breaker = circuitBreaker(handleWhen(isLinkFailure), {
+      halfOpenAfter: new ExponentialBackoff({
+        initialDelay: options.halfOpenAfterMs,
+        maxDelay: options.maxHalfOpenAfterMs,
+      }),
+      breaker: new ConsecutiveBreaker(options.breakerThreshold),
+      ...(options.initialBreakerState ? { initialState: options.initialBreakerState } : {}),
+    });
+    const retryOnce = retry(
+      handleWhen((error) => error instanceof RegistryError && error.kind === "unavailable"),
+      { maxAttempts: 1, backoff: new ExponentialBackoff({ initialDelay: 25, maxDelay: 250 }) },
+    );
+    this.policy = wrap(
+      bulkhead(options.maxConcurrentCalls, options.maxQueuedCalls),
+      retryOnce,
+      this.breaker,
+    );
+    this.breaker.onStateChange(() => this.report());
+  }
+
+  get breakerState(): BreakerState {
+    return BREAKER_NAMES[this.breaker.state];
+  }
+
+  status(): EndpointStatus {
+    return {
+      endpoint: this.endpoint,
+      role: this.role,
+      breaker: this.breakerState,
+      breakerJson: this.breaker.toJSON(),
+      reachable: this.breakerState !== "open" && this.lastError === null,
+      lastOk: this.lastOk,
+      lastError: this.lastError,
+    };
+  }
+
+  listAdapters(filter: ListFilter): Promise<AdapterEntry[]> {
+    return this.execute("ListAdapters", () => this.client.listAdapters(filter));
+  }
+
+  getAdapter(adapterId: string): Promise<AdapterEntry> {
+    return this.execute("GetAdapter", () => this.client.getAdapter(adapterId));
+  }
+
+  checkAdapterHealth(adapterId: string): Promise<RegistryHealth> {
+    return this.execute("HealthCheck", () => this.client.checkAdapterHealth(adapterId));
+  }
+
+  sendHeartbeat(adapterId: string): Promise<boolean> {
+    return this.execute("Heartbeat", () => this.client.sendHeartbeat(adapterId));
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private async execute<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      const value = await this.policy.execute(call);
+      this.noteOutcome(null);
+      return value;
+    } catch (error) {
+      if (error instanceof BrokenCircuitError) {
+        throw new RegistryError(
+          "circuit_open",
+          `${operation}: registry ${this.endpoint} is not being called: its circuit breaker is open after repeated failures (last: ${this.lastError ?? "unknown"})`,
+        );
+      }
+      if (error instanceof BulkheadRejectedError) {
+        throw new RegistryError(
+          "overloaded",
+          `${operation}: too many calls to registry ${this.endpoint} in flight; try again shortly`,
+        );
+      }
+      if (isLinkFailure(error)) this.noteOutcome((error as Error).message);
+      else if (error instanceof RegistryError) this.noteOutcome(null);
+      throw error;
+    }
+  }
+
+  /** Records the outcome; reports only when reachability changed, to keep writes rare. */
+  private noteOutcome(error: string | null): void {
+    const wasReachable = this.lastError === null;
+    if (error === null) this.lastOk = this.now();
+    this.lastError = error;
+    if (wasReachable !== (error === null)) this.report();
+  }
+
+  private report(): void {
+    this.onStatus(this.status());
+  }
+}
