@@ -2,7 +2,7 @@
  * The command line: parses arguments, calls the composition root in main.ts,
  * formats what comes back, and maps failures to exit codes.
  */
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
@@ -19,7 +19,11 @@ import {
 } from "./config/load.js";
 import { createLogger, readStatusSnapshot, startDaemon } from "./main.js";
 import { loadScenarioFile, ScenarioError } from "./simulator/scenario.js";
-import { DEFAULT_SIMULATOR_LISTEN, startSimulator } from "./simulator/simulator.js";
+import {
+  DEFAULT_SIMULATOR_LISTEN,
+  type SimulatorSecurity,
+  startSimulator,
+} from "./simulator/simulator.js";
 
 const EXIT_USAGE = 64;
 const EXIT_FAILURE = 1;
@@ -32,7 +36,9 @@ Usage:
   oneiric-healthd status [ID] [--json] [--db PATH | --config FILE]
       Last-known status from the database file; works while the daemon is stopped.
   oneiric-healthd simulate --scenario FILE [--listen HOST:PORT]
-      Serve a simulated registry (default ${DEFAULT_SIMULATOR_LISTEN}) and adapter health endpoints.
+        [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--jwt-secret-env VAR [--jwt-project P]]
+      Serve a simulated registry (default ${DEFAULT_SIMULATOR_LISTEN}) and adapter health endpoints,
+      optionally requiring TLS, mTLS (client certificates signed by --tls-client-ca) and an HS256 JWT.
   oneiric-healthd check-config FILE
       Validate a config file and exit (0 valid, 78 invalid).
   oneiric-healthd demo [--scenario FILE] [--duration SEC]
@@ -167,15 +173,50 @@ async function statusCommand(args: string[]): Promise<number> {
 }
 
 async function simulateCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { scenario: { type: "string" }, listen: { type: "string" } });
+  const { values } = parse(args, {
+    scenario: { type: "string" },
+    listen: { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "tls-client-ca": { type: "string" },
+    "jwt-secret-env": { type: "string" },
+    "jwt-project": { type: "string" },
+  });
   if (!values.scenario) throw new UsageError("simulate needs --scenario FILE");
   const scenario = await loadScenarioFile(values.scenario);
+  const security: SimulatorSecurity = {};
+  if (values["tls-cert"] || values["tls-key"]) {
+    if (!values["tls-cert"] || !values["tls-key"]) {
+      throw new UsageError("--tls-cert and --tls-key go together");
+    }
+    security.tls = {
+      certPem: readFileSync(values["tls-cert"]),
+      keyPem: readFileSync(values["tls-key"]),
+      ...(values["tls-client-ca"] ? { clientCaPem: readFileSync(values["tls-client-ca"]) } : {}),
+    };
+  } else if (values["tls-client-ca"]) {
+    throw new UsageError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  const secretVariable = values["jwt-secret-env"];
+  if (secretVariable !== undefined) {
+    // The secret is read from the environment so it never shows in `ps` output.
+    const secret = process.env[secretVariable];
+    if (!secret) throw new UsageError(`environment variable ${secretVariable} is not set`);
+    security.jwt = { secret, ...(values["jwt-project"] ? { project: values["jwt-project"] } : {}) };
+  }
   const simulator = await startSimulator({
     scenario,
     listen: values.listen ?? DEFAULT_SIMULATOR_LISTEN,
+    security,
   });
+  const guards = [
+    security.tls ? (security.tls.clientCaPem ? "mTLS" : "TLS") : "",
+    security.jwt ? "JWT" : "",
+  ]
+    .filter(Boolean)
+    .join(" + ");
   process.stdout.write(
-    `simulating ${simulator.adapters.length} adapters: registry on ${simulator.registryAddress}, health endpoints on http://${simulator.httpAddress}\n`,
+    `simulating ${simulator.adapters.length} adapters: registry on ${simulator.registryAddress}${guards ? ` (${guards})` : ""}, health endpoints on http://${simulator.httpAddress}\n`,
   );
   await untilSignal((message) => process.stderr.write(`${message}\n`));
   await simulator.stop();

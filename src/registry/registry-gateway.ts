@@ -222,6 +222,20 @@ export class RegistryGateway {
           verdict.lastChecked,
         );
       }
+      // Never checked by the daemon: the registry's own last word, from the stored catalog.
+      const stored = this.options.lastKnown.entries().find((entry) => entry.adapterId === adapterId);
+      const syncedAt = this.options.lastKnown.syncedAt();
+      if (stored && syncedAt !== null) {
+        return this.fallback(
+          {
+            healthy: stored.registryStatus === "healthy",
+            status: stored.registryStatus,
+            message: "the registry's status at the last sync; no registry answered",
+          },
+          "store",
+          syncedAt,
+        );
+      }
       throw new RegistryUnavailableError(`HealthCheck ${adapterId}`, error.reasons);
     }
   }

@@ -11,6 +11,10 @@ import {
  */
 export class FakeRegistry {
   entries: AdapterEntry[] = [];
+  /** ListAdapters calls received. */
+  listCalls = 0;
+  /** How long ListAdapters takes to answer. */
+  listDelayMs = 0;
   private readonly server = new Server();
   port = 0;
 
@@ -34,7 +38,10 @@ export class FakeRegistry {
 
   async start(): Promise<this> {
     const implementation: AdapterRegistryServer = {
-      listAdapters: (_call, callback) => callback(null, { adapters: this.entries }),
+      listAdapters: (_call, callback) => {
+        this.listCalls++;
+        setTimeout(() => callback(null, { adapters: this.entries }), this.listDelayMs);
+      },
       getAdapter: (call, callback) => {
         const adapter = this.entries.find((entry) => entry.adapterId === call.request.adapterId);
         if (adapter) callback(null, { adapter });
