@@ -223,7 +223,9 @@ export class RegistryGateway {
         );
       }
       // Never checked by the daemon: the registry's own last word, from the stored catalog.
-      const stored = this.options.lastKnown.entries().find((entry) => entry.adapterId === adapterId);
+      const stored = this.options.lastKnown
+        .entries()
+        .find((entry) => entry.adapterId === adapterId);
       const syncedAt = this.options.lastKnown.syncedAt();
       if (stored && syncedAt !== null) {
         return this.fallback(
