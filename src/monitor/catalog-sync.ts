@@ -192,8 +192,10 @@ export class CatalogSync {
       lastError: error,
     };
     const events: NewEvent[] = [];
-    // The first failed attempt after start counts as a change: the daemon has not seen it up.
-    if (previous.reachable && !reachable) {
+    // A failure counts as a change after success, and at the very first attempt,
+    // since then the daemon has never seen the registry up.
+    const firstAttempt = previous.lastAttempt === null;
+    if (!reachable && (previous.reachable || firstAttempt)) {
       events.push({
         type: "registry.unreachable",
         subject: next.endpoint,
@@ -202,9 +204,11 @@ export class CatalogSync {
       });
       this.logger.warn(
         { endpoint: next.endpoint, error },
-        "registry unreachable; serving last-known state",
+        firstAttempt
+          ? "registry unreachable at start; will keep retrying"
+          : "registry unreachable; serving last-known state",
       );
-    } else if (!previous.reachable && reachable && previous.lastAttempt !== null) {
+    } else if (reachable && !previous.reachable && !firstAttempt) {
       events.push({
         type: "registry.recovered",
         subject: next.endpoint,
@@ -212,17 +216,6 @@ export class CatalogSync {
         data: { endpoint: next.endpoint },
       });
       this.logger.info({ endpoint: next.endpoint }, "registry reachable again");
-    } else if (!reachable && previous.lastAttempt === null) {
-      events.push({
-        type: "registry.unreachable",
-        subject: next.endpoint,
-        time: at,
-        data: { endpoint: next.endpoint, error },
-      });
-      this.logger.warn(
-        { endpoint: next.endpoint, error },
-        "registry unreachable at start; will keep retrying",
-      );
     }
     this.store.saveRegistryState(next, events);
     this.view.setRegistry(next);
