@@ -16,6 +16,7 @@ import {
   type DaemonConfig,
   defaultConfig,
   loadConfigFile,
+  parseConfigText,
 } from "./config/load.js";
 import { createLogger, readStatusSnapshot, startDaemon } from "./main.js";
 import { loadScenarioFile, ScenarioError } from "./simulator/scenario.js";
@@ -248,25 +249,24 @@ async function demoCommand(args: string[]): Promise<number> {
   const simulator = await startSimulator({ scenario, listen: "127.0.0.1:0" });
   const dbPath = join(mkdtempSync(join(tmpdir(), "oneiric-healthd-demo-")), "healthd.db");
   const port = simulator.registryAddress.slice(simulator.registryAddress.lastIndexOf(":") + 1);
-  const config = loadConfig(undefined, {
-    dbPath,
-    httpListen: values["http-listen"],
-    grpcListen: values["grpc-listen"],
-  });
-  const demoConfig: DaemonConfig = {
-    ...config,
-    registry: { ...config.registry, host: "127.0.0.1", port: Number(port), timeoutMs: 2_000 },
-    sync: { intervalMs: 5_000, cron: undefined },
-    probes: {
-      ...config.probes,
-      intervalMs: 2_000,
-      timeoutMs: 1_500,
-      rise: 2,
-      fall: 2,
-      degradedLatencyMs: 500,
-      staleAfterMs: 6_000,
-    },
-  };
+  // Short intervals so the scenario's changes show within seconds.
+  const demoConfig = parseConfigText(
+    `oneiric_mcp: { grpc_host: 127.0.0.1, grpc_port: ${port}, timeout_sec: 2 }
+healthd:
+  sync: { interval_sec: 5 }
+  probes: { interval_sec: 2, timeout_sec: 1.5, rise: 2, fall: 2, degraded_latency_ms: 500, stale_after_sec: 6 }
+  breaker: { kind: consecutive, threshold: 4, half_open_after_sec: 10 }
+  flap: { transitions: 3, window_sec: 40 }
+  overrides:
+    - { match: { provider: redis }, priority: 10 }
+  resolution:
+    requirements:
+      - { domain: adapter, category: cache }
+      - { domain: adapter, category: storage, provider: s3 }`,
+    "(demo settings)",
+    {},
+    { dbPath, httpListen: values["http-listen"], grpcListen: values["grpc-listen"] },
+  );
   const logger = createLogger("warn");
   const daemon = await startDaemon(demoConfig, { logger });
   const http = `http://${daemon.httpAddress.address}:${daemon.httpAddress.port}`;

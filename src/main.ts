@@ -17,14 +17,21 @@ import type { AdapterStatusView, RegistryView } from "./domain/status-view.js";
 import { toStatusView } from "./domain/status-view.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
 import { DaemonMetrics } from "./metrics/metrics.js";
+import { AdapterBreakers } from "./monitor/adapter-breakers.js";
 import { AdapterChecker } from "./monitor/adapter-checker.js";
 import { CatalogSync, type SyncResult } from "./monitor/catalog-sync.js";
+import { CheckRunner } from "./monitor/check-runner.js";
 import { HealthView, toRegistryView } from "./monitor/health-view.js";
+import { MaintenanceService } from "./monitor/maintenance-service.js";
 import { type PeriodicTask, runOnCron, runPeriodically } from "./monitor/periodic.js";
 import { ProbeScheduler } from "./monitor/probe-scheduler.js";
+import { ResolutionService } from "./monitor/resolution-service.js";
 import { ResultCommitter } from "./monitor/result-committer.js";
+import { SettingsBook } from "./monitor/settings-book.js";
 import { GrpcHealthProbe } from "./probes/grpc-health-probe.js";
+import { GrpcHealthWatcher } from "./probes/grpc-health-watcher.js";
 import { HttpProbe } from "./probes/http-probe.js";
+import { TcpProbe } from "./probes/tcp-probe.js";
 import { JwtTokenSource } from "./registry/jwt-token-source.js";
 import { GrpcRegistryClient } from "./registry/registry-client.js";
 import { type EndpointStatus, RegistryEndpoint } from "./registry/registry-endpoint.js";
@@ -44,6 +51,9 @@ export interface RunningDaemon {
   view: HealthView;
   /** The registry client API with its fallback chain. */
   gateway: RegistryGateway;
+  /** "Which adapter should I use?", with failover tracking. */
+  resolution: ResolutionService;
+  maintenance: MaintenanceService;
   /** Runs one catalog sync now. */
   syncNow(): Promise<SyncResult>;
   /** Checks every adapter now and commits the results. */
@@ -94,37 +104,75 @@ export async function startDaemon(
     ? loadLocalRegistry(config.fallback.localFile)
     : undefined;
   const primaryEndpoint = formatHostPort(config.registry.host, config.registry.port);
-  const view = new HealthView(primaryEndpoint, config.probes.staleAfterMs, now);
+  const maintenance = new MaintenanceService(config.maintenance, store, now);
+  const view = new HealthView(primaryEndpoint, config.probes.staleAfterMs, now, (adapterId) =>
+    maintenance.current(adapterId),
+  );
   view.restore(store.loadCatalog(), store.loadHealth(), store.loadRegistryState());
   logger.info({ db: config.storage.path, adapters: view.size }, "state restored");
 
   const metricsRegistry = new MetricsRegistry();
   const metrics = new DaemonMetrics(metricsRegistry, {
     countByStatus: () => view.countByStatus(),
+    countConditions: () => view.countConditions(),
     registryReachable: () => view.registryState().reachable,
     lastSyncMs: () => view.registryState().lastSync,
     endpoints: () => gateway.endpoints.map((endpoint) => endpoint.status()),
   });
   const gateway = buildRegistryGateway(config, { store, view, metrics, logger, now, localFile });
-  const probes = [new HttpProbe(), new GrpcHealthProbe()];
-  const checker = new AdapterChecker(gateway, probes, config.probes.timeoutMs, metrics, now);
+  const settings = new SettingsBook(
+    config.adapters.defaults,
+    config.adapters.overrides,
+    config.flap,
+  );
+  const breakers = new AdapterBreakers();
+  // Breakers come back as they were saved, windows and open state included.
+  for (const entry of view.allEntries()) {
+    const saved = view.state(entry.adapterId)?.breaker;
+    if (saved) breakers.restore(entry.adapterId, settings.of(entry).breaker, saved.snapshot);
+  }
+  const resolution = new ResolutionService(
+    view,
+    maintenance,
+    settings,
+    { panic: config.resolution.panic },
+    config.resolution.requirements,
+  );
+  const grpcProbe = new GrpcHealthProbe();
+  const probes = [new HttpProbe(), grpcProbe, new TcpProbe()];
+  const checker = new AdapterChecker(gateway, probes, metrics, now);
   const committer = new ResultCommitter(
     store,
     view,
     {
-      rise: config.probes.rise,
-      fall: config.probes.fall,
-      degradedLatencyMs: config.probes.degradedLatencyMs,
+      policyOf: (adapterId) => {
+        const entry = view.entry(adapterId);
+        return entry ? settings.policyOf(entry) : undefined;
+      },
+      inMaintenance: (adapterId) => maintenance.current(adapterId) !== undefined,
+      failovers: (pending, at) => resolution.failovers(pending, at),
     },
     metrics,
     logger.child({ component: "committer" }),
+    now,
+  );
+  let runner: CheckRunner | undefined;
+  const watcher = new GrpcHealthWatcher((update) => void runner?.pushed(update), { now });
+  runner = new CheckRunner(
+    checker,
+    breakers,
+    committer,
+    settings,
+    view,
+    watcher,
+    logger.child({ component: "checks" }),
+    now,
+    deps.random,
   );
   const scheduler = new ProbeScheduler(
-    checker,
-    committer,
+    runner,
     {
-      intervalMs: config.probes.intervalMs,
-      jitter: config.probes.jitter,
+      firstSpreadMs: (entry) => settings.of(entry).probes.intervalMs,
       concurrency: config.probes.concurrency,
       ...(deps.random ? { random: deps.random } : {}),
     },
@@ -188,6 +236,14 @@ export async function startDaemon(
   }
   // Adapters known from the last run are checked even when the registry is down.
   scheduler.reconcile(view.allEntries());
+  maintenance.start();
+  const retention = runOnCron(config.journal.retentionCron, async () => {
+    const pruned = store.pruneEvents(now() - config.journal.maxAgeMs, config.journal.maxEvents);
+    if (pruned > 0) {
+      metrics.journalPruned.inc(pruned);
+      logger.info({ pruned }, "journal retention removed old events");
+    }
+  });
   ready = true;
   logger.info({ adapters: view.size }, "ready");
 
@@ -196,6 +252,8 @@ export async function startDaemon(
     grpcAddress,
     view,
     gateway,
+    resolution,
+    maintenance,
     syncNow: () => catalogSync.syncOnce(),
     readEvents: (afterSeq, limit) => store.readEvents(afterSeq, limit),
     checkAllNow: async () => {
@@ -205,6 +263,9 @@ export async function startDaemon(
     async stop() {
       ready = false;
       syncTask?.stop();
+      retention.stop();
+      maintenance.stop();
+      watcher.close();
       await scheduler.stop(5_000);
       committer.stop();
       await Promise.all([

@@ -66,5 +66,30 @@ export function formatEvent(event: JournalEvent): string {
       return `${time}  registry ${event.subject} unreachable: ${String(data.error)}`;
     case "registry.recovered":
       return `${time}  registry ${event.subject} reachable again`;
+    case "adapter.flapping":
+      return `${time}  ${event.subject}: FLAPPING (${String(data.transitions)} changes within ${Math.round(Number(data.window_ms) / 1000)} s); held out of resolution`;
+    case "adapter.settled":
+      return `${time}  ${event.subject}: settled as ${String(data.status)}`;
+    case "adapter.maintenance_started":
+      return `${time}  ${event.subject}: maintenance started (${String(data.reason)})`;
+    case "adapter.maintenance_ended":
+      return `${time}  ${event.subject}: maintenance ended`;
+    case "breaker.opened":
+      return `${time}  ${event.subject}: breaker OPEN (${String(data.last_failure)})`;
+    case "breaker.half_opened":
+      return `${time}  ${event.subject}: breaker half-open, one trial check`;
+    case "breaker.closed":
+      return `${time}  ${event.subject}: breaker closed`;
+    case "failover": {
+      const requirement = data.requirement as {
+        domain: string;
+        category: string;
+        provider?: string;
+      };
+      const wanted = [requirement.domain, requirement.category, requirement.provider ?? "*"].join(
+        "/",
+      );
+      return `${time}  FAILOVER ${wanted}: ${String(data.from ?? "none")} -> ${String(data.to ?? "NONE USABLE")}`;
+    }
   }
 }

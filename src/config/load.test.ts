@@ -88,15 +88,20 @@ describe("parseConfigText: accepted files", () => {
       synchronous: "full",
     });
     expect(config.sync).toEqual({ intervalMs: 30_000, cron: undefined });
-    expect(config.probes).toEqual({
+    expect(config.probes).toEqual({ concurrency: 8, staleAfterMs: 45_000 });
+    expect(config.adapters.defaults.probes).toEqual({
       intervalMs: 10_000,
+      // Not given: a third of the interval, and four intervals while the breaker is open.
+      edgeIntervalMs: (10 / 3) * 1000,
+      openIntervalMs: 40_000,
       timeoutMs: 2_000,
       jitter: 0.25,
       rise: 3,
       fall: 4,
       degradedLatencyMs: 750,
-      concurrency: 8,
-      staleAfterMs: 45_000,
+      expectBody: undefined,
+      heartbeatTtlMs: undefined,
+      watch: true,
     });
     expect(config.log).toEqual({ level: "debug" });
   });
@@ -135,16 +140,39 @@ describe("parseConfigText: accepted files", () => {
       grpc: { listen: { host: "127.0.0.1", port: 8682 } },
       storage: { path: "oneiric-healthd.db", synchronous: "normal" },
       sync: { intervalMs: 60_000, cron: undefined },
-      probes: {
-        intervalMs: 15_000,
-        timeoutMs: 5_000,
-        jitter: 0.1,
-        rise: 2,
-        fall: 3,
-        degradedLatencyMs: 1000,
-        concurrency: 64,
-        staleAfterMs: 45_000,
+      probes: { concurrency: 64, staleAfterMs: 45_000 },
+      adapters: {
+        defaults: {
+          probes: {
+            intervalMs: 15_000,
+            edgeIntervalMs: 5_000,
+            openIntervalMs: 60_000,
+            timeoutMs: 5_000,
+            jitter: 0.1,
+            rise: 2,
+            fall: 3,
+            degradedLatencyMs: 1000,
+            expectBody: undefined,
+            heartbeatTtlMs: undefined,
+            watch: true,
+          },
+          breaker: {
+            kind: "consecutive",
+            // The registry client's breaker threshold and duration carry over.
+            threshold: 3,
+            halfOpenAfterMs: 300_000,
+            size: 20,
+            minCalls: 5,
+            durationMs: 60_000,
+          },
+          priority: 100,
+        },
+        overrides: [],
       },
+      flap: { transitions: 4, windowMs: 120_000 },
+      resolution: { panic: false, requirements: [] },
+      maintenance: [],
+      journal: { maxAgeMs: 30 * 86_400_000, maxEvents: 1_000_000, retentionCron: "*/10 * * * *" },
       log: { level: "info" },
     });
   });

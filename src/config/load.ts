@@ -1,7 +1,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
+import type {
+  AdapterSettings,
+  BreakerSettings,
+  SettingsOverride,
+} from "../domain/adapter-settings.js";
+import type { FlapPolicy } from "../domain/health.js";
 import { type HostPort, parseHostPort } from "../domain/host-port.js";
+import type { MaintenanceWindow } from "../domain/maintenance.js";
+import type { Requirement } from "../domain/resolution.js";
 import { ConfigError } from "./errors.js";
 import { type ConfigFile, configFileSchema } from "./schema.js";
 import { describeIssue, formatPath, lineOfPath } from "./yaml-issues.js";
@@ -40,15 +48,16 @@ export interface DaemonConfig {
   storage: { path: string; synchronous: "normal" | "full" };
   sync: { intervalMs: number; cron: string | undefined };
   probes: {
-    intervalMs: number;
-    timeoutMs: number;
-    jitter: number;
-    rise: number;
-    fall: number;
-    degradedLatencyMs: number;
+    /** Most checks in flight across all adapters. */
     concurrency: number;
     staleAfterMs: number;
   };
+  /** Per-adapter probe, breaker and priority settings: defaults plus overrides in file order. */
+  adapters: { defaults: AdapterSettings; overrides: SettingsOverride[] };
+  flap: FlapPolicy;
+  resolution: { panic: boolean; requirements: Requirement[] };
+  maintenance: MaintenanceWindow[];
+  journal: { maxAgeMs: number; maxEvents: number; retentionCron: string };
   log: { level: string };
 }
 
@@ -181,7 +190,79 @@ function resolveConfig(
     );
   }
   if (checkFiles) verifyReferencedFiles(data, file, lineOf);
-  const intervalMs = healthd.probes.interval_sec * 1000;
+  const probes = healthd.probes;
+  const breakerKind = healthd.breaker.kind;
+  const defaults: AdapterSettings = {
+    probes: {
+      intervalMs: probes.interval_sec * 1000,
+      // Like Envoy's unhealthy_edge_interval: look again sooner while a verdict is in the balance.
+      edgeIntervalMs: (probes.edge_interval_sec ?? probes.interval_sec / 3) * 1000,
+      openIntervalMs: (probes.open_interval_sec ?? probes.interval_sec * 4) * 1000,
+      timeoutMs: probes.timeout_sec * 1000,
+      jitter: probes.jitter,
+      rise: probes.rise,
+      fall: probes.fall,
+      degradedLatencyMs: probes.degraded_latency_ms,
+      expectBody: probes.expect_body,
+      heartbeatTtlMs:
+        probes.heartbeat_ttl_sec === undefined ? undefined : probes.heartbeat_ttl_sec * 1000,
+      watch: probes.watch,
+    },
+    breaker: {
+      kind: breakerKind,
+      // The registry clients' own breaker defaults (3 failures, 5 minutes) carry over.
+      threshold:
+        healthd.breaker.threshold ??
+        (breakerKind === "consecutive" ? mcp.circuit_breaker_threshold : 0.5),
+      halfOpenAfterMs:
+        (healthd.breaker.half_open_after_sec ?? mcp.circuit_breaker_duration_sec) * 1000,
+      size: healthd.breaker.size,
+      minCalls: healthd.breaker.min_calls,
+      durationMs: healthd.breaker.duration_sec * 1000,
+    },
+    priority: 100,
+  };
+  const adapterOverrides: SettingsOverride[] = healthd.overrides.map((override) => ({
+    match: override.match,
+    probes: {
+      intervalMs: seconds(override.probes?.interval_sec),
+      edgeIntervalMs: seconds(override.probes?.edge_interval_sec),
+      openIntervalMs: seconds(override.probes?.open_interval_sec),
+      timeoutMs: seconds(override.probes?.timeout_sec),
+      jitter: override.probes?.jitter,
+      rise: override.probes?.rise,
+      fall: override.probes?.fall,
+      degradedLatencyMs: override.probes?.degraded_latency_ms,
+      expectBody: override.probes?.expect_body,
+      heartbeatTtlMs: seconds(override.probes?.heartbeat_ttl_sec),
+      watch: override.probes?.watch,
+    },
+    breaker: {
+      kind: override.breaker?.kind,
+      threshold: override.breaker?.threshold,
+      halfOpenAfterMs: seconds(override.breaker?.half_open_after_sec),
+      size: override.breaker?.size,
+      minCalls: override.breaker?.min_calls,
+      durationMs: seconds(override.breaker?.duration_sec),
+    },
+    priority: override.priority,
+  }));
+  checkBreakerThreshold(defaults.breaker, "healthd.breaker", file, lineOf);
+  adapterOverrides.forEach((override, index) => {
+    if (override.breaker?.kind !== undefined || override.breaker?.threshold !== undefined) {
+      checkBreakerThreshold(
+        {
+          ...defaults.breaker,
+          ...Object.fromEntries(
+            Object.entries(override.breaker ?? {}).filter(([, v]) => v !== undefined),
+          ),
+        },
+        `healthd.overrides[${index}].breaker`,
+        file,
+        lineOf,
+      );
+    }
+  });
   return {
     source: file,
     registry: {
@@ -220,18 +301,67 @@ function resolveConfig(
     },
     sync: { intervalMs: healthd.sync.interval_sec * 1000, cron: healthd.sync.cron },
     probes: {
-      intervalMs,
-      timeoutMs: healthd.probes.timeout_sec * 1000,
-      jitter: healthd.probes.jitter,
-      rise: healthd.probes.rise,
-      fall: healthd.probes.fall,
-      degradedLatencyMs: healthd.probes.degraded_latency_ms,
       concurrency: healthd.probes.concurrency,
       // Three missed rounds before a verdict is called stale.
       staleAfterMs: (healthd.probes.stale_after_sec ?? healthd.probes.interval_sec * 3) * 1000,
     },
+    adapters: { defaults, overrides: adapterOverrides },
+    flap: { transitions: healthd.flap.transitions, windowMs: healthd.flap.window_sec * 1000 },
+    resolution: {
+      panic: healthd.resolution.panic,
+      requirements: healthd.resolution.requirements.map((requirement) => ({
+        domain: requirement.domain,
+        category: requirement.category,
+        provider: requirement.provider,
+        project: requirement.project,
+      })),
+    },
+    maintenance: healthd.maintenance.map((window) => ({
+      adapters: window.adapters,
+      fromMs: window.from === undefined ? undefined : Date.parse(window.from),
+      untilMs: window.until === undefined ? undefined : Date.parse(window.until),
+      cron: window.cron,
+      durationMs: window.duration_min === undefined ? undefined : window.duration_min * 60_000,
+      reason: window.reason,
+    })),
+    journal: {
+      maxAgeMs: healthd.journal.max_age_days * 86_400_000,
+      maxEvents: healthd.journal.max_events,
+      retentionCron: healthd.journal.retention_cron,
+    },
     log: { level: healthd.log.level },
   };
+}
+
+const seconds = (value: number | undefined) => (value === undefined ? undefined : value * 1000);
+
+/** A consecutive breaker counts failures; count and sampling breakers take a failure ratio. */
+function checkBreakerThreshold(
+  breaker: BreakerSettings,
+  key: string,
+  file: string,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined,
+): void {
+  const path = key
+    .split(/\.|\[|\]\.?/)
+    .filter(Boolean)
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+  if (breaker.kind === "consecutive" && !Number.isInteger(breaker.threshold)) {
+    throw new ConfigError(
+      file,
+      `${key}.threshold`,
+      "a consecutive breaker's threshold is a whole number of failures",
+      lineOf([...path, "threshold"]),
+    );
+  }
+  if (breaker.kind !== "consecutive" && breaker.threshold > 1) {
+    throw new ConfigError(
+      file,
+      `${key}.threshold`,
+      `a ${breaker.kind} breaker's threshold is a failure ratio from 0 to 1, got ${breaker.threshold}`,
+      lineOf([...path, "threshold"]),
+    );
+  }
 }
 
 /** The settings a config file with no keys at all gives. */

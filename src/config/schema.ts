@@ -12,6 +12,11 @@ const connectAddress = z.string().refine((value) => {
   const parsed = parseHostPort(value);
   return typeof parsed !== "string" && parsed.port > 0;
 }, "expected HOST:PORT with a port from 1 to 65535");
+const cronExpression = z
+  .string()
+  .refine(isCronExpression, 'not a valid cron expression (e.g. "*/30 * * * * *")');
+const count = z.number().int().min(1).max(100);
+const breakerKind = z.enum(["consecutive", "count", "sampling"]);
 const positiveSeconds = z.number().positive();
 const port = z.number().int().min(1).max(65535);
 
@@ -78,13 +83,128 @@ export const healthdSectionSchema = z.strictObject({
   probes: z
     .strictObject({
       interval_sec: positiveSeconds.default(15),
+      edge_interval_sec: positiveSeconds.optional(),
+      open_interval_sec: positiveSeconds.optional(),
       timeout_sec: positiveSeconds.default(5),
       jitter: z.number().min(0).max(1).default(0.1),
-      rise: z.number().int().min(1).max(100).default(2),
-      fall: z.number().int().min(1).max(100).default(3),
+      rise: count.default(2),
+      fall: count.default(3),
       degraded_latency_ms: z.number().positive().default(1000),
+      expect_body: z.string().min(1).optional(),
+      heartbeat_ttl_sec: positiveSeconds.optional(),
+      watch: z.boolean().default(true),
       concurrency: z.number().int().min(1).max(10_000).default(64),
       stale_after_sec: positiveSeconds.optional(),
+    })
+    .prefault({}),
+  breaker: z
+    .strictObject({
+      kind: breakerKind.default("consecutive"),
+      threshold: z.number().positive().optional(),
+      half_open_after_sec: positiveSeconds.optional(),
+      size: z.number().int().min(2).max(10_000).default(20),
+      min_calls: z.number().int().min(1).max(10_000).default(5),
+      duration_sec: positiveSeconds.default(60),
+    })
+    .prefault({}),
+  flap: z
+    .strictObject({
+      transitions: z.number().int().min(2).max(1000).default(4),
+      window_sec: positiveSeconds.default(120),
+    })
+    .prefault({}),
+  overrides: z
+    .array(
+      z.strictObject({
+        match: z
+          .strictObject({
+            adapter: z.string().min(1).optional(),
+            category: z.string().min(1).optional(),
+            provider: z.string().min(1).optional(),
+            domain: z.string().min(1).optional(),
+            project: z.string().min(1).optional(),
+          })
+          .refine(
+            (match) => Object.keys(match).length > 0,
+            "needs at least one of adapter, category, provider, domain, project",
+          ),
+        probes: z
+          .strictObject({
+            interval_sec: positiveSeconds,
+            edge_interval_sec: positiveSeconds,
+            open_interval_sec: positiveSeconds,
+            timeout_sec: positiveSeconds,
+            jitter: z.number().min(0).max(1),
+            rise: count,
+            fall: count,
+            degraded_latency_ms: z.number().positive(),
+            expect_body: z.string().min(1),
+            heartbeat_ttl_sec: positiveSeconds,
+            watch: z.boolean(),
+          })
+          .partial()
+          .optional(),
+        breaker: z
+          .strictObject({
+            kind: breakerKind,
+            threshold: z.number().positive(),
+            half_open_after_sec: positiveSeconds,
+            size: z.number().int().min(2).max(10_000),
+            min_calls: z.number().int().min(1).max(10_000),
+            duration_sec: positiveSeconds,
+          })
+          .partial()
+          .optional(),
+        priority: z.number().int().min(0).max(1_000_000).optional(),
+      }),
+    )
+    .max(1000)
+    .default([]),
+  resolution: z
+    .strictObject({
+      panic: z.boolean().default(false),
+      requirements: z
+        .array(
+          z.strictObject({
+            domain: z.string().min(1),
+            category: z.string().min(1),
+            provider: z.string().min(1).optional(),
+            project: z.string().min(1).optional(),
+          }),
+        )
+        .max(10_000)
+        .default([]),
+    })
+    .prefault({}),
+  maintenance: z
+    .array(
+      z
+        .strictObject({
+          adapters: z.string().min(1),
+          from: z.iso.datetime({ offset: true }).optional(),
+          until: z.iso.datetime({ offset: true }).optional(),
+          cron: cronExpression.optional(),
+          duration_min: z.number().positive().optional(),
+          reason: z.string().default(""),
+        })
+        .refine(
+          (window) =>
+            (window.from !== undefined &&
+              window.until !== undefined &&
+              window.cron === undefined) ||
+            (window.cron !== undefined &&
+              window.duration_min !== undefined &&
+              window.from === undefined),
+          "give either from and until, or cron and duration_min",
+        ),
+    )
+    .max(1000)
+    .default([]),
+  journal: z
+    .strictObject({
+      max_age_days: z.number().positive().default(30),
+      max_events: z.number().int().min(100).default(1_000_000),
+      retention_cron: cronExpression.default("*/10 * * * *"),
     })
     .prefault({}),
   log: z

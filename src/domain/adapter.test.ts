@@ -201,9 +201,10 @@ describe("healthUrlProblem", () => {
 });
 
 describe("sameEntry", () => {
-  it("ignores only the heartbeat", () => {
+  it("ignores only the live readings: heartbeat and registry status", () => {
     expect(sameEntry(entry(), entry({ lastHeartbeat: 1 }))).toBe(true);
-    expect(sameEntry(entry(), entry({ registryStatus: "degraded" }))).toBe(false);
+    expect(sameEntry(entry(), entry({ registryStatus: "degraded" }))).toBe(true);
+    expect(sameEntry(entry(), entry({ factoryPath: "other:Factory" }))).toBe(false);
     expect(sameEntry(entry(), entry({ capabilities: ["write", "read"] }))).toBe(false);
     expect(sameEntry(entry(), entry({ metadata: { region: "eu-west-1" } }))).toBe(false);
     expect(sameEntry(entry(), entry({ healthCheckUrl: "" }))).toBe(false);

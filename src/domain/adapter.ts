@@ -115,7 +115,11 @@ export function healthUrlProblem(url: string): string | undefined {
   return undefined;
 }
 
-/** Two entries describe the same adapter the same way (used to detect catalog updates). */
+/**
+ * Two entries describe the same adapter the same way (used to detect catalog
+ * updates). The heartbeat and the registry's health status are live readings,
+ * not description: they are stored without an `adapter.updated` event.
+ */
 export function sameEntry(a: AdapterEntry, b: AdapterEntry): boolean {
   return (
     a.adapterId === b.adapterId &&
@@ -126,7 +130,6 @@ export function sameEntry(a: AdapterEntry, b: AdapterEntry): boolean {
     a.factoryPath === b.factoryPath &&
     a.healthCheckUrl === b.healthCheckUrl &&
     a.registeredAt === b.registeredAt &&
-    a.registryStatus === b.registryStatus &&
     JSON.stringify(a.capabilities) === JSON.stringify(b.capabilities) &&
     sameMetadata(a.metadata, b.metadata)
   );

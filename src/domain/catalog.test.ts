@@ -121,7 +121,7 @@ describe("screenEntries", () => {
 describe("diffCatalog", () => {
   it("finds added, updated and removed entries", () => {
     const current = [entry("keep"), entry("change"), entry("gone")];
-    const changed = entry("change", { registryStatus: "degraded" });
+    const changed = entry("change", { factoryPath: "pkg.other:Factory" });
     const incoming = [entry("keep"), changed, entry("new")];
     expect(diffCatalog(current, incoming)).toEqual({
       added: [entry("new")],
@@ -129,6 +129,11 @@ describe("diffCatalog", () => {
       removed: [entry("gone")],
       refreshed: [],
     });
+  });
+
+  it("reports an entry whose only change is the registry's status as refreshed, not updated", () => {
+    const degraded = entry("a", { registryStatus: "degraded" });
+    expect(diffCatalog([entry("a")], [degraded])).toMatchObject({ updated: [], refreshed: [degraded] });
   });
 
   it("reports an entry whose only change is a newer heartbeat as refreshed, not updated", () => {
@@ -203,12 +208,8 @@ describe("changedFields", () => {
       metadata: { region: "eu-west-1" },
       registryStatus: "unhealthy",
     });
-    expect(changedFields(before, after)).toEqual([
-      "provider",
-      "capabilities",
-      "metadata",
-      "registryStatus",
-    ]);
+    // The registry's status is a live reading, not part of the description.
+    expect(changedFields(before, after)).toEqual(["provider", "capabilities", "metadata"]);
   });
 
   it("ignores the heartbeat and metadata key order", () => {
@@ -249,7 +250,8 @@ describe("changedFields", () => {
     const after = entry("a", variation);
     const fields = changedFields(before, after);
     const onlyHeartbeat =
-      Object.keys(variation).length === 1 && variation.lastHeartbeat !== undefined;
+      Object.keys(variation).length === 1 &&
+      (variation.lastHeartbeat !== undefined || variation.registryStatus !== undefined);
     expect(fields.length === 0).toBe(sameEntry(before, after));
     expect(fields.length === 0).toBe(onlyHeartbeat || Object.keys(variation).length === 0);
     const diff = diffCatalog([before], [after]);

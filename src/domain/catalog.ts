@@ -4,7 +4,7 @@ export interface CatalogDiff {
   added: AdapterEntry[];
   updated: { before: AdapterEntry; after: AdapterEntry }[];
   removed: AdapterEntry[];
-  /** Entries whose only change is a newer heartbeat: stored, but not an event. */
+  /** Entries whose only change is a live reading (heartbeat, registry status): stored, no event. */
   refreshed: AdapterEntry[];
 }
 
@@ -66,7 +66,9 @@ export function diffCatalog(
     const old = before.get(entry.adapterId);
     if (!old) diff.added.push(entry);
     else if (!sameEntry(old, entry)) diff.updated.push({ before: old, after: entry });
-    else if (old.lastHeartbeat !== entry.lastHeartbeat) diff.refreshed.push(entry);
+    else if (old.lastHeartbeat !== entry.lastHeartbeat || old.registryStatus !== entry.registryStatus) {
+      diff.refreshed.push(entry);
+    }
   }
   for (const entry of current) if (!incomingIds.has(entry.adapterId)) diff.removed.push(entry);
   return diff;
@@ -93,7 +95,6 @@ export function changedFields(before: AdapterEntry, after: AdapterEntry): string
     "healthCheckUrl",
     "metadata",
     "registeredAt",
-    "registryStatus",
   ];
   return fields.filter((field) =>
     field === "metadata"

@@ -4,6 +4,14 @@ export type EventType =
   | "adapter.updated"
   | "adapter.removed"
   | "adapter.health_changed"
+  | "adapter.flapping"
+  | "adapter.settled"
+  | "adapter.maintenance_started"
+  | "adapter.maintenance_ended"
+  | "breaker.opened"
+  | "breaker.half_opened"
+  | "breaker.closed"
+  | "failover"
   | "registry.unreachable"
   | "registry.recovered";
 

@@ -3,13 +3,22 @@ import type { HealthStatus } from "./adapter.js";
 /** Where an adapter's current status came from. */
 export type StatusSource = "probe" | "registry" | "none";
 
+/** A circuit breaker's state, as the domain sees it (the breaker itself lives in monitor/). */
+export type BreakerState = "closed" | "open" | "half-open" | "isolated";
+
+/** The breaker's state and its serialised form (cockatiel `toJSON()`, windows included). */
+export interface BreakerSnapshot {
+  state: BreakerState;
+  snapshot: unknown;
+}
+
 /** What one round of checks said about an adapter. Failures are data, not exceptions. */
 export interface CheckOutcome {
   /** Whether the adapter answered as usable. */
   ok: boolean;
   /** Latency of the deciding check, in milliseconds. */
   latencyMs: number;
-  /** Why the check failed, or a note on success (e.g. "slow"). */
+  /** Why the check failed, or a note on success (e.g. "HTTP 200"). */
   detail: string;
   /** Which check decided the outcome. */
   source: Exclude<StatusSource, "none">;
@@ -17,16 +26,25 @@ export interface CheckOutcome {
   registryStatus?: HealthStatus;
   /** When the check finished (ms since the epoch). */
   at: number;
+  /** The adapter's breaker after this outcome was recorded by it. */
+  breaker?: BreakerSnapshot;
+}
+
+/** Flap detection: this many status transitions within the window mark an adapter flapping. */
+export interface FlapPolicy {
+  transitions: number;
+  windowMs: number;
 }
 
 /** Hysteresis and thresholds applied to outcomes. */
 export interface HealthPolicy {
-  /** Consecutive successes that take an unhealthy adapter back to healthy. */
+  /** Consecutive successes that take an unhealthy adapter back to usable. */
   rise: number;
-  /** Consecutive failures that take a healthy adapter to unhealthy. */
+  /** Consecutive failures that take a usable adapter to unhealthy. */
   fall: number;
   /** A successful check slower than this marks the adapter degraded. */
   degradedLatencyMs: number;
+  flap: FlapPolicy;
 }
 
 /** The daemon's verdict on one adapter. */
@@ -44,15 +62,31 @@ export interface HealthState {
   consecutiveFailures: number;
   /** The registry's own view, kept beside the daemon's so disagreement is visible. */
   registryStatus: HealthStatus;
+  /** True while status changes come too often to be trusted (see FlapPolicy). */
+  flapping: boolean;
+  /** Times (ms) of status transitions inside the flap window, oldest first. */
+  recentTransitions: number[];
+  /** The adapter's circuit breaker, or null before it first reported. */
+  breaker: BreakerSnapshot | null;
 }
 
-export interface StatusChange {
-  adapterId: string;
-  from: HealthStatus;
-  to: HealthStatus;
-  reason: string;
-  at: number;
-}
+/** What changed, for the journal. Breaker events are added by the breaker's owner. */
+export type HealthEvent =
+  | {
+      type: "adapter.health_changed";
+      from: HealthStatus;
+      to: HealthStatus;
+      reason: string;
+      at: number;
+    }
+  | {
+      type: "adapter.flapping";
+      status: HealthStatus;
+      transitions: number;
+      windowMs: number;
+      at: number;
+    }
+  | { type: "adapter.settled"; status: HealthStatus; flappedFor: number; at: number };
 
 export function initialHealth(
   adapterId: string,
@@ -70,57 +104,125 @@ export function initialHealth(
     consecutiveSuccesses: 0,
     consecutiveFailures: 0,
     registryStatus,
+    flapping: false,
+    recentTransitions: [],
+    breaker: null,
   };
+}
+
+/** Whether the status lets a workflow use the adapter at all. */
+export function isUsableStatus(status: HealthStatus): boolean {
+  return status === "healthy" || status === "degraded";
+}
+
+/**
+ * The registry and the daemon disagree when one calls the adapter usable and
+ * the other does not (an unknown on either side is no disagreement).
+ */
+export function registryDisagrees(state: HealthState): boolean {
+  if (state.status === "unknown" || state.registryStatus === "unknown") return false;
+  return isUsableStatus(state.status) !== isUsableStatus(state.registryStatus);
 }
 
 /**
  * Folds one outcome into the state. From `unknown` the first outcome decides,
  * since there is no earlier verdict to protect; after that `rise` and `fall`
  * consecutive outcomes are needed to cross between usable and unhealthy, so a
- * single lost probe does not flip a healthy adapter.
+ * single lost probe does not flip a healthy adapter. Status changes are counted
+ * in a sliding window: too many mark the adapter flapping, which silences
+ * per-change events until the window passes without a change.
  */
 export function applyOutcome(
   state: HealthState,
   outcome: CheckOutcome,
   policy: HealthPolicy,
-): { state: HealthState; change?: StatusChange } {
+): { state: HealthState; events: HealthEvent[] } {
   const successes = outcome.ok ? state.consecutiveSuccesses + 1 : 0;
   const failures = outcome.ok ? 0 : state.consecutiveFailures + 1;
-  const usableStatus = usableVerdict(outcome, policy);
-  let status = state.status;
-  let reason = state.reason;
-  if (outcome.ok) {
-    if (state.status === "unknown" || state.status === "healthy" || state.status === "degraded") {
-      status = usableStatus.status;
-      reason = usableStatus.reason;
-    } else if (successes >= policy.rise) {
-      status = usableStatus.status;
-      reason = `${usableStatus.reason} (${successes} consecutive successes)`;
-    }
-  } else if (state.status === "unknown" || failures >= policy.fall) {
-    status = "unhealthy";
-    reason =
-      state.status === "unknown" || failures === 1
-        ? outcome.detail
-        : `${outcome.detail} (${failures} consecutive failures)`;
+  const verdict = decide(state, outcome, policy, successes, failures);
+  const changed = verdict.status !== state.status;
+  const at = outcome.at;
+  const windowStart = at - policy.flap.windowMs;
+  // The first verdict (out of unknown) is not a flap.
+  const transitions = state.recentTransitions.filter((time) => time > windowStart);
+  if (changed && state.status !== "unknown") transitions.push(at);
+
+  const events: HealthEvent[] = [];
+  let flapping = state.flapping;
+  if (!flapping && transitions.length >= policy.flap.transitions) {
+    flapping = true;
+    events.push({
+      type: "adapter.flapping",
+      status: verdict.status,
+      transitions: transitions.length,
+      windowMs: policy.flap.windowMs,
+      at,
+    });
+  } else if (flapping && transitions.length === 0) {
+    flapping = false;
+    const flappedSince = state.recentTransitions[0] ?? at;
+    events.push({
+      type: "adapter.settled",
+      status: verdict.status,
+      flappedFor: at - flappedSince,
+      at,
+    });
+  } else if (changed && !flapping) {
+    events.push({
+      type: "adapter.health_changed",
+      from: state.status,
+      to: verdict.status,
+      reason: verdict.reason,
+      at,
+    });
   }
-  const next: HealthState = {
-    adapterId: state.adapterId,
-    status,
-    since: status === state.status ? state.since : outcome.at,
-    lastChecked: outcome.at,
-    latencyMs: outcome.latencyMs,
-    source: outcome.source,
-    reason: status === state.status && status !== "unknown" ? state.reason : reason,
-    consecutiveSuccesses: successes,
-    consecutiveFailures: failures,
-    registryStatus: outcome.registryStatus ?? state.registryStatus,
-  };
-  if (status === state.status) return { state: next };
   return {
-    state: next,
-    change: { adapterId: state.adapterId, from: state.status, to: status, reason, at: outcome.at },
+    state: {
+      adapterId: state.adapterId,
+      status: verdict.status,
+      since: changed ? at : state.since,
+      lastChecked: at,
+      latencyMs: outcome.latencyMs,
+      source: outcome.source,
+      reason: changed || state.status === "unknown" ? verdict.reason : state.reason,
+      consecutiveSuccesses: successes,
+      consecutiveFailures: failures,
+      registryStatus: outcome.registryStatus ?? state.registryStatus,
+      flapping,
+      recentTransitions: transitions,
+      breaker: outcome.breaker ?? state.breaker,
+    },
+    events,
   };
+}
+
+function decide(
+  state: HealthState,
+  outcome: CheckOutcome,
+  policy: HealthPolicy,
+  successes: number,
+  failures: number,
+): { status: HealthStatus; reason: string } {
+  if (outcome.ok) {
+    const usable = usableVerdict(outcome, policy);
+    if (state.status !== "unhealthy") return usable;
+    if (successes >= policy.rise) {
+      return {
+        status: usable.status,
+        reason: `${usable.reason} (${successes} consecutive successes)`,
+      };
+    }
+    return { status: state.status, reason: state.reason };
+  }
+  if (state.status === "unknown") return { status: "unhealthy", reason: outcome.detail };
+  if (state.status !== "unhealthy" && failures >= policy.fall) {
+    return {
+      status: "unhealthy",
+      reason:
+        failures === 1 ? outcome.detail : `${outcome.detail} (${failures} consecutive failures)`,
+    };
+  }
+  return { status: state.status, reason: state.reason };
 }
 
 function usableVerdict(

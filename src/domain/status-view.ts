@@ -1,5 +1,12 @@
 import type { AdapterEntry, HealthStatus } from "./adapter.js";
-import type { HealthState, StatusSource } from "./health.js";
+import {
+  type BreakerState,
+  type HealthState,
+  isUsableStatus,
+  registryDisagrees,
+  type StatusSource,
+} from "./health.js";
+import type { ActiveMaintenance } from "./maintenance.js";
 
 /** One adapter's last-known status as every surface (HTTP, CLI) shows it. */
 export interface AdapterStatusView {
@@ -19,6 +26,16 @@ export interface AdapterStatusView {
   stale: boolean;
   reason: string;
   registry_status: HealthStatus;
+  /** True when the registry calls the adapter usable and the daemon does not, or the reverse. */
+  registry_disagrees: boolean;
+  /** Status changes came too often: out of resolution, per-change events silenced. */
+  flapping: boolean;
+  /** The adapter's circuit breaker. */
+  breaker: BreakerState;
+  /** In a maintenance window: out of resolution, without alarms. */
+  maintenance: { until: string | null; reason: string } | null;
+  /** Whether resolution may choose it. */
+  usable: boolean;
   health_check_url: string;
 }
 
@@ -38,7 +55,9 @@ export function toStatusView(
   health: HealthState,
   now: number,
   staleAfterMs: number,
+  maintenance?: ActiveMaintenance,
 ): AdapterStatusView {
+  const breaker = health.breaker?.state ?? "closed";
   return {
     adapter_id: entry.adapterId,
     project: entry.project,
@@ -53,6 +72,21 @@ export function toStatusView(
     stale: isStale(health, now, staleAfterMs),
     reason: health.reason,
     registry_status: health.registryStatus,
+    registry_disagrees: registryDisagrees(health),
+    flapping: health.flapping,
+    breaker,
+    maintenance: maintenance
+      ? {
+          until: maintenance.untilMs === null ? null : new Date(maintenance.untilMs).toISOString(),
+          reason: maintenance.reason,
+        }
+      : null,
+    usable:
+      (isUsableStatus(health.status) || health.status === "unknown") &&
+      !health.flapping &&
+      breaker !== "open" &&
+      breaker !== "isolated" &&
+      maintenance === undefined,
     health_check_url: entry.healthCheckUrl,
   };
 }

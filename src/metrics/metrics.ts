@@ -5,6 +5,7 @@ import { HEALTH_STATUSES } from "../domain/adapter.js";
 /** Reads the live view on each scrape, so gauges never lag the state. */
 export interface MetricsView {
   countByStatus(): Record<HealthStatus, number>;
+  countConditions(): { flapping: number; maintenance: number; breakers: Record<string, number> };
   registryReachable(): boolean;
   lastSyncMs(): number | null;
   /** Each registry endpoint (bounded by config: primary plus at most 16 secondaries). */
@@ -26,6 +27,9 @@ export class DaemonMetrics {
   readonly rejectedEntries: Counter<"reason">;
   readonly statusChanges: Counter<"to">;
   readonly commitBatches: Counter;
+  readonly committedResults: Counter;
+  readonly failovers: Counter;
+  readonly journalPruned: Counter;
 
   constructor(
     readonly registry: Registry,
@@ -86,6 +90,21 @@ export class DaemonMetrics {
       help: "SQLite transactions that committed batches of check results.",
       registers,
     });
+    this.committedResults = new Counter({
+      name: "oneiric_healthd_committed_results_total",
+      help: "Check results committed to SQLite.",
+      registers,
+    });
+    this.failovers = new Counter({
+      name: "oneiric_healthd_failovers_total",
+      help: "Failover events: a tracked requirement's chosen adapter stopped being usable.",
+      registers,
+    });
+    this.journalPruned = new Counter({
+      name: "oneiric_healthd_journal_events_pruned_total",
+      help: "Journal events deleted by retention.",
+      registers,
+    });
     new Gauge({
       name: "oneiric_healthd_adapters",
       help: "Adapters in the catalog, by the daemon's health verdict.",
@@ -94,6 +113,33 @@ export class DaemonMetrics {
       collect() {
         const counts = view.countByStatus();
         for (const status of HEALTH_STATUSES) this.set({ status }, counts[status]);
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_adapters_flapping",
+      help: "Adapters held out of resolution because their status changes too often.",
+      registers,
+      collect() {
+        this.set(view.countConditions().flapping);
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_adapters_in_maintenance",
+      help: "Adapters in a maintenance window (left out of oneiric_healthd_adapters).",
+      registers,
+      collect() {
+        this.set(view.countConditions().maintenance);
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_adapter_breakers",
+      help: "Adapters by the state of their circuit breaker.",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        for (const [state, count] of Object.entries(view.countConditions().breakers)) {
+          this.set({ state }, count);
+        }
       },
     });
     new Gauge({

@@ -1,7 +1,9 @@
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
 import { isHealthStatus } from "../domain/adapter.js";
+import type { ProbeSettings } from "../domain/adapter-settings.js";
 import type { CheckOutcome } from "../domain/health.js";
 import type { DaemonMetrics } from "../metrics/metrics.js";
+import { checkHeartbeatAge } from "../probes/heartbeat-age.js";
 import type { Probe } from "../probes/probe.js";
 import type { RegistryHealth } from "../registry/registry-client.js";
 
@@ -16,68 +18,99 @@ export interface Inconclusive {
   detail: string;
 }
 
+/** The probe that handles a health URL's scheme. */
+export function schemeOf(url: string): string {
+  return url.slice(0, url.indexOf(":") + 1);
+}
+
 /**
  * Runs one round of checks on an adapter: its own health endpoint (when it has
  * one) decides; the registry's HealthCheck is asked beside it so both views are
- * kept. Without an endpoint, the registry's answer decides, and a registry that
- * cannot be reached gives no verdict rather than a false "unhealthy".
+ * kept; a heartbeat older than the TTL (when one is set) fails the round. Without
+ * an endpoint the registry's answer decides, and a registry that cannot be
+ * reached gives no verdict rather than a false "unhealthy".
  */
 export class AdapterChecker {
-  private readonly probesByScheme: Map<string, Probe>;
+  private readonly probesByScheme = new Map<string, Probe>();
 
   constructor(
     private readonly registry: RegistryHealthSource,
     probes: readonly Probe[],
-    private readonly timeoutMs: number,
     private readonly metrics: DaemonMetrics,
     private readonly now: () => number,
   ) {
-    this.probesByScheme = new Map();
+    const schemes: Record<string, string[]> = {
+      http: ["http:", "https:"],
+      grpc: ["grpc:", "grpcs:"],
+      tcp: ["tcp:"],
+    };
     for (const probe of probes) {
-      if (probe.kind === "http") {
-        this.probesByScheme.set("http:", probe);
-        this.probesByScheme.set("https:", probe);
-      } else if (probe.kind === "grpc") {
-        this.probesByScheme.set("grpc:", probe);
-        this.probesByScheme.set("grpcs:", probe);
-      }
+      for (const scheme of schemes[probe.kind] ?? []) this.probesByScheme.set(scheme, probe);
     }
   }
 
-  async check(entry: AdapterEntry): Promise<CheckOutcome | Inconclusive> {
+  async check(entry: AdapterEntry, settings: ProbeSettings): Promise<CheckOutcome | Inconclusive> {
     const registryAnswer = this.askRegistry(entry.adapterId);
+    const heartbeat =
+      settings.heartbeatTtlMs === undefined
+        ? undefined
+        : checkHeartbeatAge(entry.lastHeartbeat, this.now(), settings.heartbeatTtlMs);
+    if (heartbeat) {
+      this.metrics.healthChecks.inc({
+        kind: "heartbeat",
+        result: heartbeat.ok ? "success" : "failure",
+      });
+    }
     if (entry.healthCheckUrl === "") {
       const answer = await registryAnswer;
-      if ("error" in answer) return { inconclusive: true, detail: answer.error };
+      if ("error" in answer) {
+        if (heartbeat && !heartbeat.ok)
+          return this.outcome(heartbeat.ok, 0, heartbeat.detail, "registry");
+        return { inconclusive: true, detail: answer.error };
+      }
+      if (heartbeat && !heartbeat.ok) {
+        return {
+          ...this.outcome(false, answer.latencyMs, heartbeat.detail, "registry"),
+          registryStatus: answer.status,
+        };
+      }
       return {
-        ok: answer.status !== "unhealthy",
-        latencyMs: answer.latencyMs,
-        detail: answer.message || `registry reports ${answer.status}`,
-        source: "registry",
+        ...this.outcome(
+          answer.status !== "unhealthy",
+          answer.latencyMs,
+          answer.message || `registry reports ${answer.status}`,
+          "registry",
+        ),
         registryStatus: answer.status,
-        at: this.now(),
       };
     }
-    const scheme = entry.healthCheckUrl.slice(0, entry.healthCheckUrl.indexOf(":") + 1);
+    const scheme = schemeOf(entry.healthCheckUrl);
     const probe = this.probesByScheme.get(scheme);
+    const options = settings.expectBody === undefined ? {} : { expectBody: settings.expectBody };
     const [result, answer] = await Promise.all([
       probe
-        ? probe.check(entry.healthCheckUrl, this.timeoutMs)
+        ? probe.check(entry.healthCheckUrl, settings.timeoutMs, options)
         : Promise.resolve({ ok: false, latencyMs: 0, detail: `no probe for ${scheme}` }),
       registryAnswer,
     ]);
     const kind = probe?.kind ?? "none";
     this.metrics.healthChecks.inc({ kind, result: result.ok ? "success" : "failure" });
     this.metrics.probeDuration.observe({ kind }, result.latencyMs / 1000);
-    const outcome: CheckOutcome = {
-      ok: result.ok,
-      latencyMs: result.latencyMs,
-      detail: result.detail,
-      source: "probe",
-      at: this.now(),
-    };
+    const failedHeartbeat = heartbeat && !heartbeat.ok && result.ok ? heartbeat : undefined;
+    const outcome = failedHeartbeat
+      ? this.outcome(false, result.latencyMs, failedHeartbeat.detail, "probe")
+      : this.outcome(result.ok, result.latencyMs, result.detail, "probe");
     if (!("error" in answer)) outcome.registryStatus = answer.status;
     return outcome;
+  }
+
+  private outcome(
+    ok: boolean,
+    latencyMs: number,
+    detail: string,
+    source: CheckOutcome["source"],
+  ): CheckOutcome {
+    return { ok, latencyMs, detail, source, at: this.now() };
   }
 
   private async askRegistry(

@@ -1,5 +1,6 @@
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
-import type { HealthState } from "../domain/health.js";
+import type { BreakerState, HealthState } from "../domain/health.js";
+import type { ActiveMaintenance } from "../domain/maintenance.js";
 import { type AdapterStatusView, type RegistryView, toStatusView } from "../domain/status-view.js";
 import type { LastKnownState } from "../registry/registry-gateway.js";
 import type { RegistryState } from "../storage/store.js";
@@ -18,6 +19,8 @@ export class HealthView implements LastKnownState {
     endpoint: string,
     private readonly staleAfterMs: number,
     private readonly now: () => number,
+    private readonly maintenanceOf: (adapterId: string) => ActiveMaintenance | undefined = () =>
+      undefined,
   ) {
     this.registry = {
       endpoint,
@@ -99,7 +102,11 @@ export class HealthView implements LastKnownState {
     const views: AdapterStatusView[] = [];
     for (const entry of this.catalog.values()) {
       const state = this.health.get(entry.adapterId);
-      if (state) views.push(toStatusView(entry, state, now, this.staleAfterMs));
+      if (state) {
+        views.push(
+          toStatusView(entry, state, now, this.staleAfterMs, this.maintenanceOf(entry.adapterId)),
+        );
+      }
     }
     return views.sort((a, b) => a.adapter_id.localeCompare(b.adapter_id));
   }
@@ -108,9 +115,10 @@ export class HealthView implements LastKnownState {
     const entry = this.catalog.get(adapterId);
     const state = this.health.get(adapterId);
     if (!entry || !state) return undefined;
-    return toStatusView(entry, state, this.now(), this.staleAfterMs);
+    return toStatusView(entry, state, this.now(), this.staleAfterMs, this.maintenanceOf(adapterId));
   }
 
+  /** Adapters by status, leaving out those in maintenance (they must not raise alarms). */
   countByStatus(): Record<HealthStatus, number> {
     const counts: Record<HealthStatus, number> = {
       unknown: 0,
@@ -118,8 +126,32 @@ export class HealthView implements LastKnownState {
       degraded: 0,
       unhealthy: 0,
     };
-    for (const state of this.health.values()) counts[state.status]++;
+    for (const state of this.health.values()) {
+      if (this.maintenanceOf(state.adapterId) === undefined) counts[state.status]++;
+    }
     return counts;
+  }
+
+  /** Counts for the flapping, maintenance and breaker gauges. */
+  countConditions(): {
+    flapping: number;
+    maintenance: number;
+    breakers: Record<BreakerState, number>;
+  } {
+    const breakers: Record<BreakerState, number> = {
+      closed: 0,
+      open: 0,
+      "half-open": 0,
+      isolated: 0,
+    };
+    let flapping = 0;
+    let maintenance = 0;
+    for (const state of this.health.values()) {
+      if (state.flapping) flapping++;
+      if (this.maintenanceOf(state.adapterId) !== undefined) maintenance++;
+      breakers[state.breaker?.state ?? "closed"]++;
+    }
+    return { flapping, maintenance, breakers };
   }
 }
 

@@ -1,13 +1,16 @@
 import { type BulkheadPolicy, bulkhead } from "cockatiel";
 import type { Logger } from "pino";
 import type { AdapterEntry } from "../domain/adapter.js";
-import type { AdapterChecker } from "./adapter-checker.js";
-import type { ResultCommitter } from "./result-committer.js";
+
+/** Checks one adapter and says how long to wait before the next check. */
+export interface AdapterCheck {
+  run(entry: AdapterEntry): Promise<number>;
+  forget(adapterId: string): void;
+}
 
 export interface SchedulerOptions {
-  intervalMs: number;
-  /** Fraction of the interval by which each wait is randomly shortened or lengthened. */
-  jitter: number;
+  /** Spread of the first checks: each adapter's first check lands at random within it. */
+  firstSpreadMs: (entry: AdapterEntry) => number;
   /** Most checks in flight at once. */
   concurrency: number;
   random?: () => number;
@@ -22,8 +25,8 @@ interface Slot {
 /**
  * One timer per adapter. First checks are spread over the interval so a large
  * catalog does not probe in one burst; each next check is scheduled when the
- * previous one ends, so checks of one adapter never overlap; a bulkhead caps the
- * checks in flight across all adapters.
+ * previous one ends (after the delay the check asked for), so checks of one
+ * adapter never overlap; a bulkhead caps the checks in flight across adapters.
  */
 export class ProbeScheduler {
   private readonly slots = new Map<string, Slot>();
@@ -33,8 +36,7 @@ export class ProbeScheduler {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
-    private readonly checker: AdapterChecker,
-    private readonly committer: ResultCommitter,
+    private readonly check: AdapterCheck,
     private readonly options: SchedulerOptions,
     private readonly logger: Logger,
   ) {
@@ -51,6 +53,7 @@ export class ProbeScheduler {
       if (!wanted.has(adapterId)) {
         clearTimeout(slot.timer);
         this.slots.delete(adapterId);
+        this.check.forget(adapterId);
       }
     }
     for (const entry of entries) {
@@ -61,11 +64,11 @@ export class ProbeScheduler {
       }
       const created: Slot = { entry, timer: undefined, running: false };
       this.slots.set(entry.adapterId, created);
-      this.schedule(created, this.random() * this.options.intervalMs);
+      this.schedule(created, this.random() * this.options.firstSpreadMs(entry));
     }
   }
 
-  /** Checks every adapter now (used at start-up and by tests). */
+  /** Checks every adapter now (tests and the first round after start-up). */
   async checkAllNow(): Promise<void> {
     await Promise.all([...this.slots.values()].map((slot) => this.run(slot)));
   }
@@ -84,46 +87,35 @@ export class ProbeScheduler {
     clearTimeout(timeout);
   }
 
-  private nextDelay(): number {
-    const spread = this.options.intervalMs * this.options.jitter;
-    return Math.max(0, this.options.intervalMs + (this.random() * 2 - 1) * spread);
-  }
-
   private schedule(slot: Slot, delayMs: number): void {
     if (this.stopped) return;
     clearTimeout(slot.timer);
     slot.timer = setTimeout(() => {
-      void this.run(slot).then(() => {
-        if (this.slots.get(slot.entry.adapterId) === slot) this.schedule(slot, this.nextDelay());
-      });
+      void this.run(slot);
     }, delayMs);
   }
 
   private run(slot: Slot): Promise<void> {
     if (slot.running || this.stopped) return Promise.resolve();
     slot.running = true;
+    clearTimeout(slot.timer);
     const task = this.limiter
-      .execute(async () => {
-        const outcome = await this.checker.check(slot.entry);
-        if ("inconclusive" in outcome) {
-          this.logger.debug(
-            { adapterId: slot.entry.adapterId, detail: outcome.detail },
-            "check inconclusive",
+      .execute(() => this.check.run(slot.entry))
+      .then(
+        (nextDelayMs) => nextDelayMs,
+        (error: unknown) => {
+          // A check that throws is a bug: log it and keep the schedule alive.
+          this.logger.error(
+            { err: error, adapterId: slot.entry.adapterId },
+            "check failed unexpectedly",
           );
-          return;
-        }
-        this.committer.enqueue(slot.entry.adapterId, outcome);
-      })
-      .catch((error: unknown) => {
-        // A probe that throws is a bug: log it and keep the schedule alive.
-        this.logger.error(
-          { err: error, adapterId: slot.entry.adapterId },
-          "check failed unexpectedly",
-        );
-      })
-      .finally(() => {
+          return this.options.firstSpreadMs(slot.entry);
+        },
+      )
+      .then((nextDelayMs) => {
         slot.running = false;
         this.inFlight.delete(task);
+        if (this.slots.get(slot.entry.adapterId) === slot) this.schedule(slot, nextDelayMs);
       });
     this.inFlight.add(task);
     return task;

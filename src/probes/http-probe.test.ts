@@ -34,6 +34,19 @@ const routes: Record<string, Handler> = {
     response.writeHead(200, { "content-type": "application/octet-stream" });
     response.end(Buffer.alloc(256 * 1024, 120));
   },
+  "/huge-marked": (_request, response) => {
+    // "early" sits inside the first 64 KiB, "late" only past it.
+    response.writeHead(200, { "content-type": "text/plain" });
+    response.end(`early${"x".repeat(100 * 1024)}late`);
+  },
+  "/split-utf8": (_request, response) => {
+    // "café" with the two bytes of "é" sent in separate writes.
+    const bytes = Buffer.from('{"status":"café"}');
+    const cut = bytes.indexOf(0xc3) + 1;
+    response.writeHead(200, { "content-type": "application/json" });
+    response.write(bytes.subarray(0, cut));
+    setTimeout(() => response.end(bytes.subarray(cut)), 10);
+  },
 };
 
 let server: Server;
@@ -124,6 +137,66 @@ describe("HttpProbe", () => {
     expect(await probe.check(`${base}/huge`, 2000)).toMatchObject({
       ok: true,
       detail: "HTTP 200",
+    });
+  });
+
+  describe("with expectBody", () => {
+    it("passes a 2xx whose body contains the text", async () => {
+      expect(await probe.check(`${base}/ok`, 2000, { expectBody: '"status":"ok"' })).toMatchObject({
+        ok: true,
+        detail: "HTTP 200",
+      });
+    });
+
+    it("fails a 2xx whose body lacks the text, quoting it", async () => {
+      expect(await probe.check(`${base}/ok`, 2000, { expectBody: '"status":"up"' })).toMatchObject({
+        ok: false,
+        detail: 'HTTP 200, body lacks "\\"status\\":\\"up\\""',
+      });
+    });
+
+    it("fails an empty 2xx body", async () => {
+      expect(await probe.check(`${base}/no-content`, 2000, { expectBody: "ok" })).toMatchObject({
+        ok: false,
+        detail: 'HTTP 204, body lacks "ok"',
+      });
+    });
+
+    it("leaves a non-2xx failing on its status, whatever the body says", async () => {
+      expect(await probe.check(`${base}/down`, 2000, { expectBody: "unavailable" })).toMatchObject({
+        ok: false,
+        detail: "HTTP 503",
+      });
+    });
+
+    it("searches only the first 64 KiB of a large body", async () => {
+      expect(await probe.check(`${base}/huge-marked`, 2000, { expectBody: "early" })).toMatchObject(
+        { ok: true, detail: "HTTP 200" },
+      );
+      expect(await probe.check(`${base}/huge-marked`, 2000, { expectBody: "late" })).toMatchObject({
+        ok: false,
+        detail: 'HTTP 200, body lacks "late"',
+      });
+    });
+
+    it("matches text whose multi-byte character is split across chunks", async () => {
+      expect(await probe.check(`${base}/split-utf8`, 2000, { expectBody: "café" })).toMatchObject({
+        ok: true,
+        detail: "HTTP 200",
+      });
+    });
+
+    it("still times out on a body that never ends", async () => {
+      expect(await probe.check(`${base}/stall-body`, 100, { expectBody: "partial" })).toMatchObject(
+        { ok: false, detail: "no answer within 100 ms" },
+      );
+    });
+
+    it("treats an empty expected text as always present", async () => {
+      expect(await probe.check(`${base}/no-content`, 2000, { expectBody: "" })).toMatchObject({
+        ok: true,
+        detail: "HTTP 204",
+      });
     });
   });
 

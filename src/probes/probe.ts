@@ -6,11 +6,17 @@ export interface ProbeResult {
   detail: string;
 }
 
+/** Per-target settings a probe may honour; a probe ignores the ones that do not apply to it. */
+export interface ProbeOptions {
+  /** HTTP only: the body must contain this text for the check to pass. */
+  expectBody?: string;
+}
+
 /** One kind of probe (HTTP, grpc.health.v1, ...), reusing its connections across checks. */
 export interface Probe {
   readonly kind: string;
   /** Checks `target` within `timeoutMs`; resolves (never rejects) with the result. */
-  check(target: string, timeoutMs: number): Promise<ProbeResult>;
+  check(target: string, timeoutMs: number, options?: ProbeOptions): Promise<ProbeResult>;
   /** Releases pooled connections. */
   close(): void;
 }

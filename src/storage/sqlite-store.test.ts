@@ -129,6 +129,12 @@ describe("SqliteStore health", () => {
       consecutiveSuccesses: 4,
       consecutiveFailures: 0,
       registryStatus: "healthy",
+      flapping: true,
+      recentTransitions: [2_100, 2_600.5, 3_000],
+      breaker: {
+        state: "half-open",
+        snapshot: { state: { halfOpen: true }, breaker: { counter: 2 } },
+      },
     };
     store.commitHealth([checked], []);
     expect(store.loadHealth()).toEqual([checked, initialHealth("b", "healthy", 2_000)]);

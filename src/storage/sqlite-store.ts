@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
 import { type AdapterEntry, type HealthStatus, isHealthStatus } from "../domain/adapter.js";
 import type { EventType, JournalEvent, NewEvent } from "../domain/events.js";
-import type { HealthState, StatusSource } from "../domain/health.js";
+import type { BreakerState, HealthState, StatusSource } from "../domain/health.js";
+import type { ManualMaintenance } from "../domain/maintenance.js";
 import { migrate, readMigrations } from "./migrator.js";
 import type { CatalogChange, EndpointState, HealthStore, RegistryState } from "./store.js";
 
@@ -43,6 +44,10 @@ interface HealthRow {
   consecutive_successes: number;
   consecutive_failures: number;
   registry_status: string;
+  flapping: number;
+  recent_transitions: string;
+  breaker_state: string | null;
+  breaker: string | null;
 }
 
 const asStatus = (value: string): HealthStatus => (isHealthStatus(value) ? value : "unknown");
@@ -111,6 +116,15 @@ export class SqliteStore implements HealthStore {
       consecutiveSuccesses: row.consecutive_successes,
       consecutiveFailures: row.consecutive_failures,
       registryStatus: asStatus(row.registry_status),
+      flapping: row.flapping === 1,
+      recentTransitions: JSON.parse(row.recent_transitions) as number[],
+      breaker:
+        row.breaker_state === null
+          ? null
+          : {
+              state: row.breaker_state as BreakerState,
+              snapshot: row.breaker === null ? null : (JSON.parse(row.breaker) as unknown),
+            },
     }));
   }
 
@@ -238,6 +252,60 @@ export class SqliteStore implements HealthStore {
     }));
   }
 
+  loadMaintenance(): ManualMaintenance[] {
+    const rows = this.db.prepare("SELECT * FROM maintenance ORDER BY adapter_id").all() as {
+      adapter_id: string;
+      until: number | null;
+      reason: string;
+    }[];
+    return rows.map((row) => ({
+      adapterId: row.adapter_id,
+      untilMs: row.until,
+      reason: row.reason,
+    }));
+  }
+
+  saveMaintenance(
+    adapterId: string,
+    maintenance: ManualMaintenance | null,
+    events: readonly NewEvent[],
+    now: number,
+  ): void {
+    const statements = this.writable;
+    this.db.transaction(() => {
+      if (maintenance) {
+        statements.upsertMaintenance.run(adapterId, maintenance.untilMs, maintenance.reason, now);
+      } else {
+        statements.deleteMaintenance.run(adapterId);
+      }
+      this.appendEvents(events);
+    })();
+  }
+
+  pruneEvents(olderThan: number, keepNewest: number): number {
+    const statements = this.writable;
+    return this.db.transaction(() => {
+      let deleted = statements.deleteEventsBefore.run(olderThan).changes;
+      const newest = this.db.prepare("SELECT MAX(seq) AS seq FROM events").get() as {
+        seq: number | null;
+      };
+      if (newest.seq !== null) {
+        deleted += statements.deleteEventsUpTo.run(newest.seq - keepNewest).changes;
+      }
+      return deleted;
+    })();
+  }
+
+  journalBounds(): { oldestSeq: number | null; newestSeq: number | null } {
+    const row = this.db
+      .prepare("SELECT MIN(seq) AS oldest, MAX(seq) AS newest FROM events")
+      .get() as {
+      oldest: number | null;
+      newest: number | null;
+    };
+    return { oldestSeq: row.oldest, newestSeq: row.newest };
+  }
+
   setMeta(key: string, value: string): void {
     this.writable.setMeta.run(key, value);
   }
@@ -273,6 +341,10 @@ function healthRow(state: HealthState): Record<string, unknown> {
     consecutive_successes: state.consecutiveSuccesses,
     consecutive_failures: state.consecutiveFailures,
     registry_status: state.registryStatus,
+    flapping: state.flapping ? 1 : 0,
+    recent_transitions: JSON.stringify(state.recentTransitions),
+    breaker_state: state.breaker?.state ?? null,
+    breaker: state.breaker ? JSON.stringify(state.breaker.snapshot) : null,
   };
 }
 
@@ -293,15 +365,26 @@ function prepareStatements(db: Database) {
     deleteAdapter: db.prepare("DELETE FROM adapters WHERE adapter_id = ?"),
     upsertHealth: db.prepare(`
       INSERT INTO adapter_health (adapter_id, status, since, last_checked, latency_ms, source,
-        reason, consecutive_successes, consecutive_failures, registry_status)
+        reason, consecutive_successes, consecutive_failures, registry_status, flapping,
+        recent_transitions, breaker_state, breaker)
       VALUES (@adapter_id, @status, @since, @last_checked, @latency_ms, @source, @reason,
-        @consecutive_successes, @consecutive_failures, @registry_status)
+        @consecutive_successes, @consecutive_failures, @registry_status, @flapping,
+        @recent_transitions, @breaker_state, @breaker)
       ON CONFLICT (adapter_id) DO UPDATE SET status = excluded.status, since = excluded.since,
         last_checked = excluded.last_checked, latency_ms = excluded.latency_ms,
         source = excluded.source, reason = excluded.reason,
         consecutive_successes = excluded.consecutive_successes,
         consecutive_failures = excluded.consecutive_failures,
-        registry_status = excluded.registry_status`),
+        registry_status = excluded.registry_status, flapping = excluded.flapping,
+        recent_transitions = excluded.recent_transitions, breaker_state = excluded.breaker_state,
+        breaker = excluded.breaker`),
+    upsertMaintenance: db.prepare(`
+      INSERT INTO maintenance (adapter_id, until, reason, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (adapter_id) DO UPDATE SET until = excluded.until, reason = excluded.reason,
+        created_at = excluded.created_at`),
+    deleteMaintenance: db.prepare("DELETE FROM maintenance WHERE adapter_id = ?"),
+    deleteEventsBefore: db.prepare("DELETE FROM events WHERE time < ?"),
+    deleteEventsUpTo: db.prepare("DELETE FROM events WHERE seq <= ?"),
     upsertRegistry: db.prepare(`
       INSERT INTO registry_state (id, endpoint, reachable, last_sync, last_attempt, last_error)
       VALUES (1, @endpoint, @reachable, @last_sync, @last_attempt, @last_error)

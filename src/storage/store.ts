@@ -1,6 +1,7 @@
 import type { AdapterEntry } from "../domain/adapter.js";
 import type { JournalEvent, NewEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
+import type { ManualMaintenance } from "../domain/maintenance.js";
 
 /** The registry link as last seen by the daemon. */
 export interface RegistryState {
@@ -46,6 +47,18 @@ export interface HealthStore {
   loadEndpoints(): EndpointState[];
   saveEndpoint(state: EndpointState, events: readonly NewEvent[], now: number): void;
   readEvents(afterSeq: number, limit: number): JournalEvent[];
+  /** The lowest and highest seq still in the journal. */
+  journalBounds(): { oldestSeq: number | null; newestSeq: number | null };
+  /** Deletes events older than `olderThan` (ms) and beyond the newest `keepNewest`; returns how many. */
+  pruneEvents(olderThan: number, keepNewest: number): number;
+  loadMaintenance(): ManualMaintenance[];
+  /** Declares (or, with null, lifts) maintenance for one adapter, with its events. */
+  saveMaintenance(
+    adapterId: string,
+    maintenance: ManualMaintenance | null,
+    events: readonly NewEvent[],
+    now: number,
+  ): void;
   setMeta(key: string, value: string): void;
   getMeta(key: string): string | undefined;
   close(): void;

@@ -1,0 +1,193 @@
+import type { AdapterEntry, HealthStatus } from "./adapter.js";
+import type { BreakerState, HealthState } from "./health.js";
+
+/** What a workflow asks for. Empty provider or project means any. */
+export interface Requirement {
+  domain: string;
+  category: string;
+  provider?: string | undefined;
+  project?: string | undefined;
+}
+
+/** One adapter as resolution sees it. */
+export interface Candidate {
+  entry: AdapterEntry;
+  health: HealthState;
+  /** In a maintenance window: out of resolution, without alarms. */
+  maintenance: boolean;
+  /** Configured priority; lower is preferred (default 100). */
+  priority: number;
+}
+
+export interface RankedCandidate {
+  adapterId: string;
+  provider: string;
+  status: HealthStatus;
+  breaker: BreakerState;
+  flapping: boolean;
+  maintenance: boolean;
+  priority: number;
+  latencyMs: number | null;
+  /** Why it may not be used, or null when usable. */
+  excludedBecause: string | null;
+}
+
+export interface Resolution {
+  requirement: Requirement;
+  /** The adapter to use, or null when none is usable (and panic mode is off). */
+  choice: RankedCandidate | null;
+  /** Usable alternatives, best first. */
+  fallbacks: RankedCandidate[];
+  /** Candidates that match but may not be used, with the reason each. */
+  excluded: RankedCandidate[];
+  /** Why this answer, in words. */
+  reason: string;
+  /** True when the choice is the least-bad of unusable candidates (panic mode). */
+  panic: boolean;
+}
+
+const STATUS_RANK: Record<HealthStatus, number> = {
+  healthy: 0,
+  degraded: 1,
+  unknown: 2,
+  unhealthy: 3,
+};
+const BREAKER_RANK: Record<BreakerState, number> = {
+  closed: 0,
+  "half-open": 1,
+  open: 2,
+  isolated: 3,
+};
+
+export function requirementKey(requirement: Requirement): string {
+  return [
+    requirement.domain,
+    requirement.category,
+    requirement.provider ?? "",
+    requirement.project ?? "",
+  ].join("/");
+}
+
+function matches(entry: AdapterEntry, requirement: Requirement): boolean {
+  return (
+    entry.domain === requirement.domain &&
+    entry.category === requirement.category &&
+    (!requirement.provider || entry.provider === requirement.provider) &&
+    (!requirement.project || entry.project === requirement.project)
+  );
+}
+
+function exclusion(candidate: Candidate, breaker: BreakerState): string | null {
+  if (candidate.maintenance) return "in a maintenance window";
+  if (breaker === "open" || breaker === "isolated") return `circuit breaker ${breaker}`;
+  if (candidate.health.flapping) return "flapping";
+  if (candidate.health.status === "unhealthy") return `unhealthy: ${candidate.health.reason}`;
+  return null;
+}
+
+/**
+ * Orders candidates: usable before excluded; then healthy > degraded > unknown >
+ * unhealthy; breaker closed before half-open; configured priority; lower recent
+ * latency (unknown latency last); and the id, so equal candidates always rank
+ * the same way.
+ */
+function compare(a: RankedCandidate, b: RankedCandidate): number {
+  return (
+    Number(a.excludedBecause !== null) - Number(b.excludedBecause !== null) ||
+    STATUS_RANK[a.status] - STATUS_RANK[b.status] ||
+    BREAKER_RANK[a.breaker] - BREAKER_RANK[b.breaker] ||
+    Number(a.flapping) - Number(b.flapping) ||
+    Number(a.maintenance) - Number(b.maintenance) ||
+    a.priority - b.priority ||
+    (a.latencyMs ?? Number.POSITIVE_INFINITY) - (b.latencyMs ?? Number.POSITIVE_INFINITY) ||
+    a.adapterId.localeCompare(b.adapterId)
+  );
+}
+
+/**
+ * Picks the adapter a workflow should use for `requirement`, with the ordered
+ * fallbacks and the reason. With `panic`, when nothing is usable the least-bad
+ * candidate is returned, marked as such, rather than nothing.
+ */
+export function resolve(
+  candidates: readonly Candidate[],
+  requirement: Requirement,
+  options: { panic: boolean } = { panic: false },
+): Resolution {
+  const ranked = candidates
+    .filter((candidate) => matches(candidate.entry, requirement))
+    .map((candidate): RankedCandidate => {
+      const breaker = candidate.health.breaker?.state ?? "closed";
+      return {
+        adapterId: candidate.entry.adapterId,
+        provider: candidate.entry.provider,
+        status: candidate.health.status,
+        breaker,
+        flapping: candidate.health.flapping,
+        maintenance: candidate.maintenance,
+        priority: candidate.priority,
+        latencyMs: candidate.health.latencyMs,
+        excludedBecause: exclusion(candidate, breaker),
+      };
+    })
+    .sort(compare);
+  const usable = ranked.filter((candidate) => candidate.excludedBecause === null);
+  const excluded = ranked.filter((candidate) => candidate.excludedBecause !== null);
+  const wanted = describe(requirement);
+  if (ranked.length === 0) {
+    return {
+      requirement,
+      choice: null,
+      fallbacks: [],
+      excluded,
+      reason: `no adapter matches ${wanted}`,
+      panic: false,
+    };
+  }
+  const [first, ...rest] = usable;
+  if (first) {
+    const why =
+      first.status === "healthy" && first.breaker === "closed"
+        ? "healthy"
+        : `${first.status}, breaker ${first.breaker}`;
+    const others =
+      rest.length === 0
+        ? "no usable fallback"
+        : `${rest.length} usable fallback${rest.length > 1 ? "s" : ""}`;
+    return {
+      requirement,
+      choice: first,
+      fallbacks: rest,
+      excluded,
+      reason: `${first.adapterId} is the best match for ${wanted} (${why}); ${others}`,
+      panic: false,
+    };
+  }
+  const causes = excluded
+    .map((candidate) => `${candidate.adapterId}: ${candidate.excludedBecause}`)
+    .join("; ");
+  if (options.panic) {
+    const [leastBad, ...others] = excluded;
+    return {
+      requirement,
+      choice: leastBad ?? null,
+      fallbacks: others,
+      excluded,
+      reason: `PANIC: no usable adapter for ${wanted}; returning the least-bad candidate (${causes})`,
+      panic: true,
+    };
+  }
+  return {
+    requirement,
+    choice: null,
+    fallbacks: [],
+    excluded,
+    reason: `no usable adapter for ${wanted} (${causes})`,
+    panic: false,
+  };
+}
+
+function describe(requirement: Requirement): string {
+  const parts = [requirement.domain, requirement.category, requirement.provider || "*"];
+  return `${parts.join("/")}${requirement.project ? ` in project ${requirement.project}` : ""}`;
+}

@@ -1,0 +1,179 @@
+import {
+  BrokenCircuitError,
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  CountBreaker,
+  circuitBreaker,
+  handleType,
+  type IBreaker,
+  IsolatedCircuitError,
+  SamplingBreaker,
+} from "cockatiel";
+import type { BreakerSettings } from "../domain/adapter-settings.js";
+import type { NewEvent } from "../domain/events.js";
+import type { BreakerSnapshot, BreakerState, CheckOutcome } from "../domain/health.js";
+
+/**
+ * A plain copy of breaker state: cockatiel's toJSON() returns its live internal
+ * objects (with functions inside), which must not leak into stored state.
+ */
+function plainCopy(state: unknown): unknown {
+  return state === undefined || state === null ? state : JSON.parse(JSON.stringify(state));
+}
+
+/** Thrown inside the breaker so that a failed check counts as a failure. */
+class CheckFailed extends Error {}
+
+const STATE_NAMES: Record<CircuitState, BreakerState> = {
+  [CircuitState.Closed]: "closed",
+  [CircuitState.Open]: "open",
+  [CircuitState.HalfOpen]: "half-open",
+  [CircuitState.Isolated]: "isolated",
+};
+
+const EVENT_FOR: Partial<Record<BreakerState, NewEvent["type"]>> = {
+  open: "breaker.opened",
+  "half-open": "breaker.half_opened",
+  closed: "breaker.closed",
+};
+
+export type BreakerRun<T> =
+  | { ran: true; result: T; breaker: BreakerSnapshot; events: NewEvent[] }
+  | { ran: false; breaker: BreakerSnapshot; events: NewEvent[] };
+
+interface Slot {
+  policy: CircuitBreakerPolicy;
+  settingsKey: string;
+  transitions: BreakerState[];
+}
+
+function makeBreaker(settings: BreakerSettings): IBreaker {
+  switch (settings.kind) {
+    case "consecutive":
+      return new ConsecutiveBreaker(settings.threshold);
+    case "count":
+      return new CountBreaker({
+        threshold: settings.threshold,
+        size: settings.size,
+        minimumNumberOfCalls: Math.min(settings.minCalls, settings.size),
+      });
+    case "sampling":
+      return new SamplingBreaker({
+        threshold: settings.threshold,
+        duration: settings.durationMs,
+        minimumRps: settings.minCalls / (settings.durationMs / 1000),
+      });
+  }
+}
+
+/**
+ * One cockatiel circuit breaker per adapter. A failed check counts as a
+ * failure; an open breaker skips checks (and so takes the adapter out of
+ * resolution) until `halfOpenAfterMs` has passed, when one trial check runs:
+ * success closes it, failure opens it again. State can be restored from the
+ * snapshot saved with the adapter's health, so an open breaker stays open
+ * across a restart and closes only by its own rules.
+ */
+export class AdapterBreakers {
+  private readonly slots = new Map<string, Slot>();
+
+  /** Creates the adapter's breaker from a saved snapshot (at start-up). */
+  restore(adapterId: string, settings: BreakerSettings, snapshot: unknown): void {
+    this.slotFor(adapterId, settings, snapshot);
+  }
+
+  snapshot(adapterId: string): BreakerSnapshot | undefined {
+    const slot = this.slots.get(adapterId);
+    return slot
+      ? { state: STATE_NAMES[slot.policy.state], snapshot: slot.policy.toJSON() }
+      : undefined;
+  }
+
+  state(adapterId: string): BreakerState {
+    const slot = this.slots.get(adapterId);
+    return slot ? STATE_NAMES[slot.policy.state] : "closed";
+  }
+
+  forget(adapterId: string): void {
+    this.slots.delete(adapterId);
+  }
+
+  /**
+   * Runs `check` through the adapter's breaker. An outcome that is not ok
+   * counts as a failure; `undefined` (no verdict) counts as neither. When the
+   * breaker is open the check does not run.
+   */
+  async run(
+    adapterId: string,
+    settings: BreakerSettings,
+    check: () => Promise<CheckOutcome | undefined>,
+    at: () => number,
+  ): Promise<BreakerRun<CheckOutcome | undefined>> {
+    const slot = this.slotFor(adapterId, settings);
+    let result: CheckOutcome | undefined;
+    let ran = true;
+    try {
+      await slot.policy.execute(async () => {
+        result = await check();
+        if (result && !result.ok) throw new CheckFailed(result.detail);
+      });
+    } catch (error) {
+      if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) ran = false;
+      else if (!(error instanceof CheckFailed)) throw error;
+    }
+    const breaker = {
+      state: STATE_NAMES[slot.policy.state],
+      snapshot: plainCopy(slot.policy.toJSON()),
+    };
+    const events = this.drainEvents(adapterId, slot, result?.detail ?? null, at());
+    if (result) result.breaker = breaker;
+    return ran ? { ran: true, result, breaker, events } : { ran: false, breaker, events };
+  }
+
+  private drainEvents(
+    adapterId: string,
+    slot: Slot,
+    lastDetail: string | null,
+    time: number,
+  ): NewEvent[] {
+    const events: NewEvent[] = [];
+    for (const state of slot.transitions.splice(0)) {
+      const type = EVENT_FOR[state];
+      if (!type) continue;
+      events.push({
+        type,
+        subject: adapterId,
+        time,
+        data: {
+          adapter_id: adapterId,
+          state,
+          ...(state === "open" ? { last_failure: lastDetail } : {}),
+        },
+      });
+    }
+    return events;
+  }
+
+  private slotFor(adapterId: string, settings: BreakerSettings, snapshot?: unknown): Slot {
+    const settingsKey = JSON.stringify(settings);
+    const existing = this.slots.get(adapterId);
+    if (existing && existing.settingsKey === settingsKey) return existing;
+    // New settings (a reload or an override) keep the current state where the kind allows it.
+    const initialState =
+      snapshot ??
+      (existing && existing.settingsKey.includes(`"kind":"${settings.kind}"`)
+        ? existing.policy.toJSON()
+        : undefined);
+    const policy = circuitBreaker(handleType(CheckFailed), {
+      halfOpenAfter: settings.halfOpenAfterMs,
+      breaker: makeBreaker(settings),
+      // cockatiel adopts (and mutates) the object it is given: hand it a copy.
+      ...(initialState ? { initialState: plainCopy(initialState) } : {}),
+    });
+    const slot: Slot = { policy, settingsKey, transitions: [] };
+    policy.onStateChange((state) => slot.transitions.push(STATE_NAMES[state]));
+    this.slots.set(adapterId, slot);
+    return slot;
+  }
+}

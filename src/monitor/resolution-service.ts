@@ -1,0 +1,155 @@
+import type { NewEvent } from "../domain/events.js";
+import type { HealthState } from "../domain/health.js";
+import {
+  type Candidate,
+  type Requirement,
+  type Resolution,
+  requirementKey,
+  resolve,
+} from "../domain/resolution.js";
+import type { HealthView } from "./health-view.js";
+import type { MaintenanceService } from "./maintenance-service.js";
+import type { SettingsBook } from "./settings-book.js";
+
+/** Whether two states rank an adapter the same for resolution purposes. */
+function sameUsability(a: HealthState, b: HealthState): boolean {
+  return (
+    a.status === b.status &&
+    a.flapping === b.flapping &&
+    (a.breaker?.state ?? "closed") === (b.breaker?.state ?? "closed")
+  );
+}
+
+/** How many requirements asked through the API are remembered for failover events. */
+const MAX_TRACKED = 1000;
+
+/**
+ * Answers "which adapter should I use?" from the view, and remembers the
+ * requirements it was asked (plus those in the config) with their last choice,
+ * so that when a choice stops being usable a `failover` event names the old and
+ * the new one.
+ */
+export class ResolutionService {
+  private readonly tracked = new Map<
+    string,
+    { requirement: Requirement; choice: string | null; initialized: boolean }
+  >();
+
+  constructor(
+    private readonly view: HealthView,
+    private readonly maintenance: MaintenanceService,
+    private readonly settings: SettingsBook,
+    private readonly options: { panic: boolean },
+    configured: readonly Requirement[],
+  ) {
+    for (const requirement of configured) {
+      this.tracked.set(requirementKey(requirement), {
+        requirement,
+        choice: null,
+        initialized: false,
+      });
+    }
+  }
+
+  resolve(requirement: Requirement, panic = this.options.panic): Resolution {
+    const resolution = resolve(this.candidates(), requirement, { panic });
+    this.track(requirement, resolution.panic ? null : (resolution.choice?.adapterId ?? null));
+    return resolution;
+  }
+
+  /**
+   * Re-resolves every tracked requirement against states about to be committed
+   * (`pending` overlays the view) and returns a failover event for each whose
+   * choice changed. Called by the committer so the events share the transaction.
+   */
+  failovers(pending: ReadonlyMap<string, HealthState>, at: number): NewEvent[] {
+    this.setBaselines();
+    // Only requirements an adapter whose usability changed could answer need a look.
+    const touched = new Set<string>();
+    for (const [adapterId, next] of pending) {
+      const before = this.view.state(adapterId);
+      if (before && sameUsability(before, next)) continue;
+      const entry = this.view.entry(adapterId);
+      if (entry) touched.add(`${entry.domain}/${entry.category}`);
+    }
+    if (touched.size === 0) return [];
+    const events: NewEvent[] = [];
+    let candidates: Candidate[] | undefined;
+    for (const [key, tracked] of this.tracked) {
+      if (!touched.has(`${tracked.requirement.domain}/${tracked.requirement.category}`)) continue;
+      candidates ??= this.candidates(pending);
+      const resolution = resolve(candidates, tracked.requirement, { panic: this.options.panic });
+      const usable = [resolution.choice, ...resolution.fallbacks]
+        .filter((candidate) => candidate !== null && !resolution.panic)
+        .map((candidate) => candidate?.adapterId);
+      // A choice that is still usable stays: workflows are not moved for a better latency.
+      if (tracked.choice !== null && usable.includes(tracked.choice)) continue;
+      const next = resolution.panic ? null : (resolution.choice?.adapterId ?? null);
+      if (next === tracked.choice) continue;
+      if (tracked.initialized) {
+        const previous =
+          tracked.choice === null
+            ? undefined
+            : (pending.get(tracked.choice) ?? this.view.state(tracked.choice));
+        events.push({
+          type: "failover",
+          subject: key,
+          time: at,
+          data: {
+            requirement: tracked.requirement,
+            from: tracked.choice,
+            to: next,
+            reason: resolution.reason,
+            from_status: previous?.status ?? null,
+          },
+        });
+      }
+      tracked.choice = next;
+      tracked.initialized = true;
+    }
+    return events;
+  }
+
+  /** The requirements watched for failover (configured and recently asked). */
+  trackedRequirements(): Requirement[] {
+    return [...this.tracked.values()].map((tracked) => tracked.requirement);
+  }
+
+  /** Configured requirements start from what the committed view resolves to. */
+  private setBaselines(): void {
+    let candidates: Candidate[] | undefined;
+    for (const tracked of this.tracked.values()) {
+      if (tracked.initialized) continue;
+      candidates ??= this.candidates();
+      const resolution = resolve(candidates, tracked.requirement, { panic: false });
+      tracked.choice = resolution.choice?.adapterId ?? null;
+      tracked.initialized = true;
+    }
+  }
+
+  private track(requirement: Requirement, choice: string | null): void {
+    const key = requirementKey(requirement);
+    this.tracked.delete(key);
+    this.tracked.set(key, { requirement, choice, initialized: true });
+    while (this.tracked.size > MAX_TRACKED) {
+      const oldest = this.tracked.keys().next().value;
+      if (oldest === undefined) break;
+      this.tracked.delete(oldest);
+    }
+  }
+
+  private candidates(pending?: ReadonlyMap<string, HealthState>): Candidate[] {
+    const candidates: Candidate[] = [];
+    for (const entry of this.view.allEntries()) {
+      const health = pending?.get(entry.adapterId) ?? this.view.state(entry.adapterId);
+      if (!health) continue;
+      candidates.push({
+        entry,
+        health,
+        maintenance: this.maintenance.current(entry.adapterId) !== undefined,
+        priority: this.settings.of(entry).priority,
+      });
+    }
+    return candidates;
+  }
+}

@@ -1,0 +1,44 @@
+import type { AdapterEntry } from "../domain/adapter.js";
+import {
+  type AdapterSettings,
+  type SettingsOverride,
+  settingsFor,
+} from "../domain/adapter-settings.js";
+import type { HealthPolicy } from "../domain/health.js";
+
+/**
+ * Per-adapter settings (defaults plus matching overrides), worked out once per
+ * adapter and catalog entry rather than on every check.
+ */
+export class SettingsBook {
+  private readonly memo = new Map<string, { entry: AdapterEntry; settings: AdapterSettings }>();
+
+  constructor(
+    private readonly defaults: AdapterSettings,
+    private readonly overrides: readonly SettingsOverride[],
+    private readonly flap: HealthPolicy["flap"],
+  ) {}
+
+  of(entry: AdapterEntry): AdapterSettings {
+    const known = this.memo.get(entry.adapterId);
+    // Entries are replaced, not mutated, when the catalog changes.
+    if (known && known.entry === entry) return known.settings;
+    const settings = settingsFor(entry, this.defaults, this.overrides);
+    this.memo.set(entry.adapterId, { entry, settings });
+    return settings;
+  }
+
+  policyOf(entry: AdapterEntry): HealthPolicy {
+    const { probes } = this.of(entry);
+    return {
+      rise: probes.rise,
+      fall: probes.fall,
+      degradedLatencyMs: probes.degradedLatencyMs,
+      flap: this.flap,
+    };
+  }
+
+  forget(adapterId: string): void {
+    this.memo.delete(adapterId);
+  }
+}
