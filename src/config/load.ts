@@ -207,6 +207,7 @@ function resolveConfig(
       heartbeatTtlMs:
         probes.heartbeat_ttl_sec === undefined ? undefined : probes.heartbeat_ttl_sec * 1000,
       watch: probes.watch,
+      registryCheck: probes.registry_check,
     },
     breaker: {
       kind: breakerKind,
@@ -236,6 +237,7 @@ function resolveConfig(
       expectBody: override.probes?.expect_body,
       heartbeatTtlMs: seconds(override.probes?.heartbeat_ttl_sec),
       watch: override.probes?.watch,
+      registryCheck: override.probes?.registry_check,
     },
     breaker: {
       kind: override.breaker?.kind,

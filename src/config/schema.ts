@@ -93,6 +93,7 @@ export const healthdSectionSchema = z.strictObject({
       expect_body: z.string().min(1).optional(),
       heartbeat_ttl_sec: positiveSeconds.optional(),
       watch: z.boolean().default(true),
+      registry_check: z.boolean().default(true),
       concurrency: z.number().int().min(1).max(10_000).default(64),
       stale_after_sec: positiveSeconds.optional(),
     })
@@ -141,6 +142,7 @@ export const healthdSectionSchema = z.strictObject({
             expect_body: z.string().min(1),
             heartbeat_ttl_sec: positiveSeconds,
             watch: z.boolean(),
+            registry_check: z.boolean(),
           })
           .partial()
           .optional(),

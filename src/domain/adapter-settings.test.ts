@@ -175,9 +175,10 @@ describe("settingsFor", () => {
     expect(reversed.probes.intervalMs).toBe(1_000);
     expect(reversed.priority).toBe(10);
     // The one for another provider never applied.
-    expect(settingsFor(entry({ provider: "gcs" }), DEFAULTS, overrides.slice(0, 2))).toMatchObject(
-      { probes: { intervalMs: 2_000, rise: 5 }, priority: 20 },
-    );
+    expect(settingsFor(entry({ provider: "gcs" }), DEFAULTS, overrides.slice(0, 2))).toMatchObject({
+      probes: { intervalMs: 2_000, rise: 5 },
+      priority: 20,
+    });
   });
 
   it("does not let undefined fields in an override erase defaults or earlier overrides", () => {

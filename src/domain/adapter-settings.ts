@@ -19,6 +19,8 @@ export interface ProbeSettings {
   heartbeatTtlMs: number | undefined;
   /** Keep a grpc.health.v1 Watch open where the target supports it. */
   watch: boolean;
+  /** Also ask the registry's HealthCheck for adapters that have their own endpoint. */
+  registryCheck: boolean;
 }
 
 export interface BreakerSettings {

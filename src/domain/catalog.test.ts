@@ -133,7 +133,10 @@ describe("diffCatalog", () => {
 
   it("reports an entry whose only change is the registry's status as refreshed, not updated", () => {
     const degraded = entry("a", { registryStatus: "degraded" });
-    expect(diffCatalog([entry("a")], [degraded])).toMatchObject({ updated: [], refreshed: [degraded] });
+    expect(diffCatalog([entry("a")], [degraded])).toMatchObject({
+      updated: [],
+      refreshed: [degraded],
+    });
   });
 
   it("reports an entry whose only change is a newer heartbeat as refreshed, not updated", () => {

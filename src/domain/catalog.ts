@@ -66,7 +66,10 @@ export function diffCatalog(
     const old = before.get(entry.adapterId);
     if (!old) diff.added.push(entry);
     else if (!sameEntry(old, entry)) diff.updated.push({ before: old, after: entry });
-    else if (old.lastHeartbeat !== entry.lastHeartbeat || old.registryStatus !== entry.registryStatus) {
+    else if (
+      old.lastHeartbeat !== entry.lastHeartbeat ||
+      old.registryStatus !== entry.registryStatus
+    ) {
       diff.refreshed.push(entry);
     }
   }

@@ -226,11 +226,7 @@ describe("applyOutcome degraded", () => {
   });
 
   it("does not count a latency exactly at the threshold as degraded", () => {
-    const { state } = apply(
-      initialHealth("a1", "unknown", T0),
-      ok({ latencyMs: 1000 }),
-      POLICY,
-    );
+    const { state } = apply(initialHealth("a1", "unknown", T0), ok({ latencyMs: 1000 }), POLICY);
     expect(state.status).toBe("healthy");
   });
 
@@ -545,12 +541,11 @@ describe("isUsableStatus and registryDisagrees", () => {
     { status: "unknown", registry: "unhealthy", disagrees: false },
     { status: "unhealthy", registry: "unknown", disagrees: false },
     { status: "healthy", registry: "unknown", disagrees: false },
-  ] as const)("daemon $status vs registry $registry: disagrees=$disagrees", ({
-    status,
-    registry,
-    disagrees,
-  }) => {
-    const state: HealthState = { ...initialHealth("a1", registry, T0), status };
-    expect(registryDisagrees(state)).toBe(disagrees);
-  });
+  ] as const)(
+    "daemon $status vs registry $registry: disagrees=$disagrees",
+    ({ status, registry, disagrees }) => {
+      const state: HealthState = { ...initialHealth("a1", registry, T0), status };
+      expect(registryDisagrees(state)).toBe(disagrees);
+    },
+  );
 });

@@ -74,12 +74,19 @@ describe("openWindows: recurring windows", () => {
   it("follows the latest firing", () => {
     const fired = new Map([[0, T0 + 24 * 60 * MINUTE]]);
     expect(openWindows([window], fired, T0 + 24 * 60 * MINUTE + 5 * MINUTE)).toEqual([
-      { adapters: "cache-*", untilMs: T0 + 24 * 60 * MINUTE + 20 * MINUTE, reason: "nightly backup" },
+      {
+        adapters: "cache-*",
+        untilMs: T0 + 24 * 60 * MINUTE + 20 * MINUTE,
+        reason: "nightly backup",
+      },
     ]);
   });
 
   it("keys firings by the window's index in the list", () => {
-    const windows = [recurring("a-*", 10 * MINUTE, "first"), recurring("b-*", 10 * MINUTE, "second")];
+    const windows = [
+      recurring("a-*", 10 * MINUTE, "first"),
+      recurring("b-*", 10 * MINUTE, "second"),
+    ];
     const open = openWindows(windows, new Map([[1, T0]]), T0 + MINUTE);
     expect(open.map((active) => active.reason)).toEqual(["second"]);
   });

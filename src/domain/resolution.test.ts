@@ -159,13 +159,7 @@ describe("resolve ranking", () => {
       candidate("u-closed", { status: "unknown", latencyMs: null }),
       candidate("x-unhealthy", { status: "unhealthy", reason: "HTTP 503" }),
     ];
-    const expected = [
-      "h-closed-p100",
-      "h-closed-p100-slow",
-      "h-half-open",
-      "d-closed",
-      "u-closed",
-    ];
+    const expected = ["h-closed-p100", "h-closed-p100-slow", "h-half-open", "d-closed", "u-closed"];
     for (const permutation of permutations(candidates)) {
       const resolution = resolve(permutation, STORAGE);
       expect([
@@ -233,9 +227,7 @@ describe("resolve exclusions", () => {
       STORAGE,
     );
     expect(resolution.choice?.adapterId).toBe("unknown-usable");
-    expect(resolution.excluded.map((ranked) => ranked.adapterId)).toEqual([
-      "healthy-maintenance",
-    ]);
+    expect(resolution.excluded.map((ranked) => ranked.adapterId)).toEqual(["healthy-maintenance"]);
   });
 });
 

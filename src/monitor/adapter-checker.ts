@@ -50,7 +50,11 @@ export class AdapterChecker {
   }
 
   async check(entry: AdapterEntry, settings: ProbeSettings): Promise<CheckOutcome | Inconclusive> {
-    const registryAnswer = this.askRegistry(entry.adapterId);
+    // Without an endpoint the registry is the only judge, so it is always asked.
+    const registryAnswer =
+      settings.registryCheck || entry.healthCheckUrl === ""
+        ? this.askRegistry(entry.adapterId)
+        : Promise.resolve({ error: "not asked" } as const);
     const heartbeat =
       settings.heartbeatTtlMs === undefined
         ? undefined
