@@ -13,6 +13,7 @@ import type { DaemonConfig } from "./config/load.js";
 import { type LocalRegistry, loadLocalRegistry } from "./config/local-registry-file.js";
 import type { JournalEvent } from "./domain/events.js";
 import { formatHostPort } from "./domain/host-port.js";
+import { maintenanceFor } from "./domain/maintenance.js";
 import type { AdapterStatusView, RegistryView } from "./domain/status-view.js";
 import { toStatusView } from "./domain/status-view.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
@@ -401,10 +402,14 @@ export function readStatusSnapshot(dbPath: string, now: number): StatusSnapshot 
   try {
     const staleAfterMs = Number(store.getMeta("stale_after_ms") ?? 45_000);
     const health = new Map(store.loadHealth().map((state) => [state.adapterId, state]));
+    // Maintenance declared through the API is in the file; config windows are not visible here.
+    const declared = new Map(store.loadMaintenance().map((item) => [item.adapterId, item]));
     const adapters: AdapterStatusView[] = [];
     for (const entry of store.loadCatalog()) {
       const state = health.get(entry.adapterId);
-      if (state) adapters.push(toStatusView(entry, state, now, staleAfterMs));
+      if (!state) continue;
+      const maintenance = maintenanceFor(entry.adapterId, [], declared, now);
+      adapters.push(toStatusView(entry, state, now, staleAfterMs, maintenance));
     }
     const registry = store.loadRegistryState();
     return { adapters, registry: registry ? toRegistryView(registry) : null };

@@ -15,14 +15,32 @@ export function formatStatusTable(
   snapshot: { adapters: AdapterStatusView[]; registry: RegistryView | null },
   now: number,
 ): string {
-  const header = ["ADAPTER", "STATUS", "SINCE", "CHECKED", "LATENCY", "SOURCE", "REASON"];
+  const header = [
+    "ADAPTER",
+    "STATUS",
+    "SINCE",
+    "CHECKED",
+    "LATENCY",
+    "SOURCE",
+    "BREAKER",
+    "REASON",
+  ];
   const rows = snapshot.adapters.map((adapter) => [
     adapter.adapter_id,
-    adapter.stale ? `${adapter.status} (stale)` : adapter.status,
+    [
+      adapter.status,
+      adapter.stale ? "stale" : "",
+      adapter.flapping ? "flapping" : "",
+      adapter.maintenance ? "maintenance" : "",
+      adapter.registry_disagrees ? `registry says ${adapter.registry_status}` : "",
+    ]
+      .filter(Boolean)
+      .join(", "),
     formatAge(adapter.since, now),
     formatAge(adapter.last_checked, now),
     adapter.latency_ms === null ? "-" : `${Math.round(adapter.latency_ms)}ms`,
     adapter.source,
+    adapter.breaker,
     adapter.reason.length > 60 ? `${adapter.reason.slice(0, 57)}...` : adapter.reason,
   ]);
   const widths = header.map((title, column) =>

@@ -25,6 +25,13 @@ function plainCopy(state: unknown): unknown {
 /** Thrown inside the breaker so that a failed check counts as a failure. */
 class CheckFailed extends Error {}
 
+/**
+ * Thrown inside the breaker when a check reached no verdict. The breaker does
+ * not handle it, so in the closed state it records neither a success nor a
+ * failure (a plain return would count as a success).
+ */
+class NoVerdict extends Error {}
+
 const STATE_NAMES: Record<CircuitState, BreakerState> = {
   [CircuitState.Closed]: "closed",
   [CircuitState.Open]: "open",
@@ -62,7 +69,9 @@ function makeBreaker(settings: BreakerSettings): IBreaker {
       return new SamplingBreaker({
         threshold: settings.threshold,
         duration: settings.durationMs,
-        minimumRps: settings.minCalls / (settings.durationMs / 1000),
+        // cockatiel compares the (whole) number of calls with duration × rate; half a call
+        // of margin keeps floating-point rounding from asking for minCalls + 1.
+        minimumRps: (settings.minCalls - 0.5) / (settings.durationMs / 1000),
       });
   }
 }
@@ -110,17 +119,26 @@ export class AdapterBreakers {
     check: () => Promise<CheckOutcome | undefined>,
     at: () => number,
   ): Promise<BreakerRun<CheckOutcome | undefined>> {
-    const slot = this.slotFor(adapterId, settings);
+    let slot = this.slotFor(adapterId, settings);
+    const before = slot.policy.toJSON();
     let result: CheckOutcome | undefined;
     let ran = true;
     try {
       await slot.policy.execute(async () => {
         result = await check();
-        if (result && !result.ok) throw new CheckFailed(result.detail);
+        if (result === undefined) throw new NoVerdict();
+        if (!result.ok) throw new CheckFailed(result.detail);
       });
     } catch (error) {
       if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) ran = false;
-      else if (!(error instanceof CheckFailed)) throw error;
+      else if (error instanceof NoVerdict) {
+        // cockatiel closes a half-open breaker on an error it does not handle; a trial
+        // without a verdict must not close it, so go back to open, due for another trial.
+        if (slot.transitions.includes("half-open")) {
+          this.slots.delete(adapterId);
+          slot = this.slotFor(adapterId, settings, before);
+        }
+      } else if (!(error instanceof CheckFailed)) throw error;
     }
     const breaker = {
       state: STATE_NAMES[slot.policy.state],

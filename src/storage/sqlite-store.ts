@@ -5,7 +5,7 @@ import { type AdapterEntry, type HealthStatus, isHealthStatus } from "../domain/
 import type { EventType, JournalEvent, NewEvent } from "../domain/events.js";
 import type { BreakerState, HealthState, StatusSource } from "../domain/health.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
-import { migrate, readMigrations } from "./migrator.js";
+import { MigrationError, migrate, readMigrations } from "./migrator.js";
 import type { CatalogChange, EndpointState, HealthStore, RegistryState } from "./store.js";
 
 /** Where the numbered migration files ship, relative to this module (src/ or dist/). */
@@ -67,6 +67,7 @@ export class SqliteStore implements HealthStore {
     this.db.pragma("busy_timeout = 5000");
     if (options.readonly) {
       this.statements = undefined;
+      assertSchemaCurrent(this.db, readMigrations(MIGRATIONS_DIRECTORY).length, options.path);
       return;
     }
     this.db.pragma("journal_mode = WAL");
@@ -326,6 +327,29 @@ export class SqliteStore implements HealthStore {
     for (const event of events) {
       insert.run(randomUUID(), event.type, event.subject, event.time, JSON.stringify(event.data));
     }
+  }
+}
+
+/** A read-only reader cannot migrate: it needs the schema this version writes. */
+function assertSchemaCurrent(db: Database, known: number, path: string): void {
+  let applied = 0;
+  try {
+    const row = db.prepare("SELECT MAX(version) AS version FROM schema_migrations").get() as {
+      version: number | null;
+    };
+    applied = row.version ?? 0;
+  } catch {
+    applied = 0;
+  }
+  if (applied < known) {
+    throw new MigrationError(
+      `${path} has schema version ${applied}, older than this oneiric-healthd's ${known}: start the daemon once on it to migrate`,
+    );
+  }
+  if (applied > known) {
+    throw new MigrationError(
+      `${path} has schema version ${applied}, newer than this oneiric-healthd's ${known}: upgrade oneiric-healthd`,
+    );
   }
 }
 

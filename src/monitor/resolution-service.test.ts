@@ -1,0 +1,305 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
+import type { AdapterSettings } from "../domain/adapter-settings.js";
+import type { NewEvent } from "../domain/events.js";
+import { type BreakerState, type HealthState, initialHealth } from "../domain/health.js";
+import type { Requirement } from "../domain/resolution.js";
+import { SqliteStore } from "../storage/sqlite-store.js";
+import { HealthView } from "./health-view.js";
+import { MaintenanceService } from "./maintenance-service.js";
+import { ResolutionService } from "./resolution-service.js";
+import { SettingsBook } from "./settings-book.js";
+
+const T0 = Date.parse("2025-06-01T00:00:00Z");
+const STORAGE: Requirement = { domain: "adapter", category: "storage" };
+const STORAGE_KEY = "adapter/storage//";
+
+const DEFAULTS: AdapterSettings = {
+  probes: {
+    intervalMs: 15_000,
+    edgeIntervalMs: 5_000,
+    openIntervalMs: 60_000,
+    timeoutMs: 5_000,
+    jitter: 0.1,
+    rise: 2,
+    fall: 3,
+    degradedLatencyMs: 1000,
+    expectBody: undefined,
+    heartbeatTtlMs: undefined,
+    watch: true,
+  },
+  breaker: {
+    kind: "consecutive",
+    threshold: 3,
+    halfOpenAfterMs: 30_000,
+    size: 20,
+    minCalls: 5,
+    durationMs: 60_000,
+  },
+  priority: 100,
+};
+
+function entry(adapterId: string, overrides: Partial<AdapterEntry> = {}): AdapterEntry {
+  return {
+    adapterId,
+    project: "mahavishnu",
+    domain: "adapter",
+    category: "storage",
+    provider: "s3",
+    capabilities: [],
+    factoryPath: "mahavishnu.adapters.storage.s3:S3Adapter",
+    healthCheckUrl: `http://127.0.0.1:9000/${adapterId}/health`,
+    metadata: {},
+    registeredAt: 1_700_000_000,
+    lastHeartbeat: 1_700_000_100,
+    registryStatus: "healthy",
+    ...overrides,
+  };
+}
+
+function health(
+  adapterId: string,
+  status: HealthStatus,
+  latencyMs: number | null = 20,
+  extra: Partial<HealthState> = {},
+): HealthState {
+  return {
+    ...initialHealth(adapterId, "healthy", T0),
+    status,
+    reason: status === "unhealthy" ? "HTTP 503 (3 consecutive failures)" : "HTTP 200",
+    lastChecked: T0,
+    latencyMs,
+    source: "probe",
+    ...extra,
+  };
+}
+
+function withBreaker(state: HealthState, breaker: BreakerState): HealthState {
+  return { ...state, breaker: { state: breaker, snapshot: { kind: breaker } } };
+}
+
+let directory: string;
+let store: SqliteStore;
+let clock: number;
+let view: HealthView;
+let maintenance: MaintenanceService;
+
+interface Setup {
+  entries: AdapterEntry[];
+  states: HealthState[];
+  configured?: Requirement[];
+  panic?: boolean;
+}
+
+/** A service over a real store and view, seeded as the catalog sync and committer leave them. */
+function setup({ entries, states, configured = [STORAGE], panic = false }: Setup) {
+  store.applyCatalogChange({ upserted: entries, removed: [], initialHealth: states }, [], clock);
+  view = new HealthView("registry:8679", 45_000, () => clock, (id) => maintenance.current(id));
+  maintenance = new MaintenanceService([], store, () => clock);
+  view.restore(store.loadCatalog(), store.loadHealth());
+  const settings = new SettingsBook(
+    DEFAULTS,
+    [{ match: { adapter: "preferred-*" }, priority: 10 }],
+    { transitions: 4, windowMs: 120_000 },
+  );
+  return new ResolutionService(view, maintenance, settings, { panic }, configured);
+}
+
+/** What the committer does: ask for failovers against the pending states, then commit both. */
+function commit(service: ResolutionService, ...states: HealthState[]): NewEvent[] {
+  clock += 1_000;
+  const pending = new Map(states.map((state) => [state.adapterId, state]));
+  const events = service.failovers(pending, clock);
+  store.commitHealth(states, events);
+  for (const state of states) view.putState(state);
+  return events;
+}
+
+function failover(
+  from: string | null,
+  to: string | null,
+  fromStatus: HealthStatus | null,
+  requirement: Requirement = STORAGE,
+  subject = STORAGE_KEY,
+) {
+  return {
+    type: "failover",
+    subject,
+    time: clock,
+    data: {
+      requirement,
+      from,
+      to,
+      reason: expect.any(String),
+      from_status: fromStatus,
+    },
+  };
+}
+
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), "healthd-resolution-"));
+  store = new SqliteStore({ path: join(directory, "state.db"), now: () => T0 });
+  clock = T0;
+});
+
+afterEach(() => {
+  store.close();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe("ResolutionService.failovers", () => {
+  it("gives a configured requirement its baseline without an event", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    expect(service.trackedRequirements()).toEqual([STORAGE]);
+    // A usability change elsewhere in the category: the baseline is set, nothing is reported.
+    expect(commit(service, health("b", "degraded", 1500))).toEqual([]);
+    // The baseline was "a": losing it is what reports a failover.
+    expect(commit(service, health("a", "unhealthy"))).toEqual([
+      failover("a", "b", "unhealthy"),
+    ]);
+  });
+
+  it("takes the baseline from the committed view, so the first batch can fail over", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    expect(commit(service, health("a", "unhealthy"))).toEqual([
+      failover("a", "b", "unhealthy"),
+    ]);
+  });
+
+  it("reports one failover when the chosen adapter goes unhealthy, and not again", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b"), entry("c")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50), health("c", "degraded")],
+    });
+    const events = commit(service, health("a", "unhealthy"));
+    expect(events).toHaveLength(1);
+    expect(events[0]).toEqual(failover("a", "b", "unhealthy"));
+    expect(String(events[0]?.data.reason)).toMatch(/^b is the best match for adapter\/storage\/\*/);
+    // Still unhealthy on the next round: no new event.
+    expect(commit(service, health("a", "unhealthy", 30))).toEqual([]);
+    // The journal holds the event, committed with the state.
+    expect(store.readEvents(0, 10).map((stored) => [stored.type, stored.data.to])).toEqual([
+      ["failover", "b"],
+    ]);
+  });
+
+  it("fails over when the chosen adapter's breaker opens or it starts flapping", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b"), entry("c")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 20), health("c", "healthy", 30)],
+    });
+    expect(commit(service, withBreaker(health("a", "healthy", 10), "open"))).toEqual([
+      failover("a", "b", "healthy"),
+    ]);
+    expect(commit(service, health("b", "healthy", 20, { flapping: true }))).toEqual([
+      failover("b", "c", "healthy"),
+    ]);
+  });
+
+  it("keeps a choice that is still usable, even when another now ranks better", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    // a is degraded now, so b would rank first; a is still usable, so workflows stay.
+    expect(commit(service, health("a", "degraded", 1500))).toEqual([]);
+    expect(commit(service, withBreaker(health("a", "degraded", 1500), "half-open"))).toEqual([]);
+    // Only when a is no longer usable does the choice move.
+    expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", "b", "unhealthy")]);
+    // a recovering, and ranking better, does not move it back from b.
+    expect(commit(service, health("a", "healthy", 1))).toEqual([]);
+  });
+
+  it("fails over to null when nothing is usable, and from null on recovery", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "unhealthy")],
+    });
+    expect(commit(service, health("a", "unhealthy"))).toEqual([
+      failover("a", null, "unhealthy"),
+    ]);
+    const [lost] = store.readEvents(0, 10);
+    expect(String(lost?.data.reason)).toMatch(/^no usable adapter for adapter\/storage\/\*/);
+    // Still nothing usable: no new event.
+    expect(commit(service, health("a", "unhealthy", 40))).toEqual([]);
+    expect(commit(service, health("b", "healthy", 70))).toEqual([failover(null, "b", null)]);
+  });
+
+  it("does not fail over to an adapter in maintenance", () => {
+    const service = setup({
+      entries: [entry("a"), entry("preferred-b"), entry("c")],
+      states: [
+        health("a", "healthy", 10),
+        health("preferred-b", "healthy", 20),
+        health("c", "healthy", 300),
+      ],
+    });
+    // preferred-b has the better priority, so it is the baseline choice.
+    expect(commit(service, health("c", "degraded", 1500))).toEqual([]);
+    maintenance.declare("a", null, "disk swap");
+    expect(commit(service, health("preferred-b", "unhealthy"))).toEqual([
+      failover("preferred-b", "c", "unhealthy"),
+    ]);
+  });
+
+  it("looks only at requirements of the category whose adapters changed", () => {
+    const cache: Requirement = { domain: "adapter", category: "cache" };
+    const service = setup({
+      entries: [entry("a"), entry("b"), entry("redis", { category: "cache" })],
+      states: [health("a", "healthy", 10), health("b", "healthy"), health("redis", "healthy")],
+      configured: [STORAGE, cache],
+    });
+    expect(commit(service, health("redis", "unhealthy"))).toEqual([
+      failover("redis", null, "unhealthy", cache, "adapter/cache//"),
+    ]);
+    expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", "b", "unhealthy")]);
+  });
+
+  it("follows a requirement asked through resolve(), provider filter included", () => {
+    const gcs: Requirement = { ...STORAGE, provider: "gcs" };
+    const service = setup({
+      entries: [entry("a"), entry("g1", { provider: "gcs" }), entry("g2", { provider: "gcs" })],
+      states: [health("a", "healthy", 1), health("g1", "healthy", 10), health("g2", "healthy", 20)],
+      configured: [],
+    });
+    expect(service.resolve(gcs).choice?.adapterId).toBe("g1");
+    expect(service.trackedRequirements()).toEqual([gcs]);
+    expect(commit(service, health("g1", "unhealthy"))).toEqual([
+      failover("g1", "g2", "unhealthy", gcs, "adapter/storage/gcs/"),
+    ]);
+  });
+
+  it("does not count a panic answer as a choice", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "unhealthy")],
+      panic: true,
+    });
+    expect(commit(service, health("a", "unhealthy"))).toEqual([
+      failover("a", null, "unhealthy"),
+    ]);
+    const answer = service.resolve(STORAGE);
+    expect(answer.panic).toBe(true);
+    expect(answer.choice).not.toBeNull();
+    // The panic answer was not recorded as the choice: recovery still reports from null.
+    expect(commit(service, health("b", "healthy"))).toEqual([failover(null, "b", null)]);
+  });
+
+  it("returns nothing when no pending state changes usability", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    expect(service.failovers(new Map(), clock)).toEqual([]);
+    expect(commit(service, health("a", "healthy", 999), health("b", "healthy", 1))).toEqual([]);
+  });
+});
