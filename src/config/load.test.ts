@@ -102,6 +102,7 @@ describe("parseConfigText: accepted files", () => {
       expectBody: undefined,
       heartbeatTtlMs: undefined,
       watch: true,
+      registryCheck: true,
     });
     expect(config.log).toEqual({ level: "debug" });
   });
@@ -155,6 +156,7 @@ describe("parseConfigText: accepted files", () => {
             expectBody: undefined,
             heartbeatTtlMs: undefined,
             watch: true,
+            registryCheck: true,
           },
           breaker: {
             kind: "consecutive",

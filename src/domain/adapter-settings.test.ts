@@ -40,6 +40,7 @@ const DEFAULTS: AdapterSettings = {
     expectBody: undefined,
     heartbeatTtlMs: undefined,
     watch: true,
+    registryCheck: true,
   },
   breaker: {
     kind: "consecutive",

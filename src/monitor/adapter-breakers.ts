@@ -180,7 +180,7 @@ export class AdapterBreakers {
     // New settings (a reload or an override) keep the current state where the kind allows it.
     const initialState =
       snapshot ??
-      (existing && existing.settingsKey.includes(`"kind":"${settings.kind}"`)
+      (existing?.settingsKey.includes(`"kind":"${settings.kind}"`)
         ? existing.policy.toJSON()
         : undefined);
     const policy = circuitBreaker(handleType(CheckFailed), {

@@ -30,6 +30,7 @@ const DEFAULTS: AdapterSettings = {
     expectBody: undefined,
     heartbeatTtlMs: undefined,
     watch: true,
+    registryCheck: true,
   },
   breaker: {
     kind: "consecutive",
@@ -97,7 +98,12 @@ interface Setup {
 /** A service over a real store and view, seeded as the catalog sync and committer leave them. */
 function setup({ entries, states, configured = [STORAGE], panic = false }: Setup) {
   store.applyCatalogChange({ upserted: entries, removed: [], initialHealth: states }, [], clock);
-  view = new HealthView("registry:8679", 45_000, () => clock, (id) => maintenance.current(id));
+  view = new HealthView(
+    "registry:8679",
+    45_000,
+    () => clock,
+    (id) => maintenance.current(id),
+  );
   maintenance = new MaintenanceService([], store, () => clock);
   view.restore(store.loadCatalog(), store.loadHealth());
   const settings = new SettingsBook(
@@ -160,9 +166,7 @@ describe("ResolutionService.failovers", () => {
     // A usability change elsewhere in the category: the baseline is set, nothing is reported.
     expect(commit(service, health("b", "degraded", 1500))).toEqual([]);
     // The baseline was "a": losing it is what reports a failover.
-    expect(commit(service, health("a", "unhealthy"))).toEqual([
-      failover("a", "b", "unhealthy"),
-    ]);
+    expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", "b", "unhealthy")]);
   });
 
   it("takes the baseline from the committed view, so the first batch can fail over", () => {
@@ -170,9 +174,7 @@ describe("ResolutionService.failovers", () => {
       entries: [entry("a"), entry("b")],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
-    expect(commit(service, health("a", "unhealthy"))).toEqual([
-      failover("a", "b", "unhealthy"),
-    ]);
+    expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", "b", "unhealthy")]);
   });
 
   it("reports one failover when the chosen adapter goes unhealthy, and not again", () => {
@@ -224,9 +226,7 @@ describe("ResolutionService.failovers", () => {
       entries: [entry("a"), entry("b")],
       states: [health("a", "healthy", 10), health("b", "unhealthy")],
     });
-    expect(commit(service, health("a", "unhealthy"))).toEqual([
-      failover("a", null, "unhealthy"),
-    ]);
+    expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", null, "unhealthy")]);
     const [lost] = store.readEvents(0, 10);
     expect(String(lost?.data.reason)).toMatch(/^no usable adapter for adapter\/storage\/\*/);
     // Still nothing usable: no new event.
@@ -284,9 +284,7 @@ describe("ResolutionService.failovers", () => {
       states: [health("a", "healthy", 10), health("b", "unhealthy")],
       panic: true,
     });
-    expect(commit(service, health("a", "unhealthy"))).toEqual([
-      failover("a", null, "unhealthy"),
-    ]);
+    expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", null, "unhealthy")]);
     const answer = service.resolve(STORAGE);
     expect(answer.panic).toBe(true);
     expect(answer.choice).not.toBeNull();
