@@ -105,7 +105,13 @@ export async function startDaemon(
     ? loadLocalRegistry(config.fallback.localFile)
     : undefined;
   const primaryEndpoint = formatHostPort(config.registry.host, config.registry.port);
-  const maintenance = new MaintenanceService(config.maintenance, store, now);
+  // Maintenance changes resolution without a health change: the committer re-checks failovers.
+  let committerRef: ResultCommitter | undefined;
+  const maintenance = new MaintenanceService(config.maintenance, store, now, (adapterIds) => {
+    const ids =
+      adapterIds === "all" ? view.allEntries().map((entry) => entry.adapterId) : adapterIds;
+    for (const adapterId of ids) committerRef?.touch(adapterId);
+  });
   const view = new HealthView(primaryEndpoint, config.probes.staleAfterMs, now, (adapterId) =>
     maintenance.current(adapterId),
   );
@@ -151,12 +157,13 @@ export async function startDaemon(
         return entry ? settings.policyOf(entry) : undefined;
       },
       inMaintenance: (adapterId) => maintenance.current(adapterId) !== undefined,
-      failovers: (pending, at) => resolution.failovers(pending, at),
+      failovers: (pending, at, touched) => resolution.failovers(pending, at, touched),
     },
     metrics,
     logger.child({ component: "committer" }),
     now,
   );
+  committerRef = committer;
   let runner: CheckRunner | undefined;
   const watcher = new GrpcHealthWatcher((update) => void runner?.pushed(update), { now });
   runner = new CheckRunner(

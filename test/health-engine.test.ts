@@ -210,6 +210,34 @@ adapters:
     ]);
   });
 
+  it("fails over when the chosen adapter goes into maintenance, and counts it out of the alerting gauge", async () => {
+    const running = await start(
+      `project: t
+adapters:
+  - { category: cache, provider: redis }
+  - { category: cache, provider: memcached }
+`,
+      `${PROBES}  overrides:
+    - { match: { provider: redis }, priority: 10 }
+  resolution:
+    requirements: [{ domain: adapter, category: cache }]
+`,
+    );
+    await running.checkAllNow();
+    running.maintenance.declare("t.adapter.cache.redis", null, "redis upgrade");
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const types = running.readEvents(0, 1000).map((event) => event.type);
+    expect(types.slice(-2)).toEqual(["adapter.maintenance_started", "failover"]);
+    expect(running.view.get("t.adapter.cache.redis")).toMatchObject({
+      status: "healthy",
+      usable: false,
+      maintenance: { until: null, reason: "redis upgrade" },
+    });
+    expect(running.view.countByStatus().healthy).toBe(1);
+    running.maintenance.lift("t.adapter.cache.redis");
+    expect(running.view.get("t.adapter.cache.redis")?.usable).toBe(true);
+  });
+
   it("keeps an open breaker open, windows intact, across a restart", async () => {
     const healthd = `${PROBES}  breaker: { kind: count, threshold: 0.5, size: 10, min_calls: 4, half_open_after_sec: 3600 }\n`;
     const running = await start(

@@ -24,6 +24,8 @@ export class MaintenanceService {
     private readonly windows: readonly MaintenanceWindow[],
     private readonly store: HealthStore,
     private readonly now: () => number,
+    /** Told when an adapter enters or leaves maintenance, so failovers are re-checked. */
+    private readonly onChange: (adapterIds: readonly string[] | "all") => void = () => undefined,
   ) {
     for (const declared of store.loadMaintenance()) this.manual.set(declared.adapterId, declared);
   }
@@ -35,6 +37,10 @@ export class MaintenanceService {
       this.tasks.push(
         runOnCron(window.cron, async () => {
           this.lastFired.set(index, this.now());
+          this.onChange("all");
+          // And again when the window closes.
+          const closing = setTimeout(() => this.onChange("all"), window.durationMs ?? 0);
+          closing.unref();
         }),
       );
     });
@@ -71,6 +77,7 @@ export class MaintenanceService {
     };
     this.store.saveMaintenance(adapterId, declared, [event], now);
     this.manual.set(adapterId, declared);
+    this.onChange([adapterId]);
   }
 
   /** Lifts declared maintenance; returns false when there was none. */
@@ -85,6 +92,7 @@ export class MaintenanceService {
     };
     this.store.saveMaintenance(adapterId, null, [event], now);
     this.manual.delete(adapterId);
+    this.onChange([adapterId]);
     return true;
   }
 }

@@ -62,16 +62,23 @@ export class ResolutionService {
    * (`pending` overlays the view) and returns a failover event for each whose
    * choice changed. Called by the committer so the events share the transaction.
    */
-  failovers(pending: ReadonlyMap<string, HealthState>, at: number): NewEvent[] {
+  failovers(
+    pending: ReadonlyMap<string, HealthState>,
+    at: number,
+    changedElsewhere: ReadonlySet<string> = new Set(),
+  ): NewEvent[] {
     this.setBaselines();
     // Only requirements an adapter whose usability changed could answer need a look.
     const touched = new Set<string>();
-    for (const [adapterId, next] of pending) {
-      const before = this.view.state(adapterId);
-      if (before && sameUsability(before, next)) continue;
+    const note = (adapterId: string) => {
       const entry = this.view.entry(adapterId);
       if (entry) touched.add(`${entry.domain}/${entry.category}`);
+    };
+    for (const [adapterId, next] of pending) {
+      const before = this.view.state(adapterId);
+      if (!before || !sameUsability(before, next)) note(adapterId);
     }
+    for (const adapterId of changedElsewhere) note(adapterId);
     if (touched.size === 0) return [];
     const events: NewEvent[] = [];
     let candidates: Candidate[] | undefined;

@@ -23,7 +23,11 @@ export interface CommitContext {
   policyOf(adapterId: string): HealthPolicy | undefined;
   inMaintenance(adapterId: string): boolean;
   /** Failover events for the states about to be committed. */
-  failovers(pending: ReadonlyMap<string, HealthState>, at: number): NewEvent[];
+  failovers(
+    pending: ReadonlyMap<string, HealthState>,
+    at: number,
+    touched: ReadonlySet<string>,
+  ): NewEvent[];
 }
 
 /** A check result, or only a breaker change (a check skipped by an open breaker). */
@@ -33,6 +37,8 @@ export interface PendingResult {
   breaker?: HealthState["breaker"];
   /** Events that happened with this result (breaker transitions). */
   events: NewEvent[];
+  /** Something besides health changed the adapter's usability (maintenance): re-check failovers. */
+  touched?: boolean;
 }
 
 function toJournal(
@@ -101,6 +107,11 @@ export class ResultCommitter {
     private readonly options: CommitterOptions = { maxBatch: 500, maxDelayMs: 20 },
   ) {}
 
+  /** Asks for a failover check of an adapter whose usability changed outside health (maintenance). */
+  touch(adapterId: string): void {
+    this.enqueue({ adapterId, events: [], touched: true });
+  }
+
   enqueue(result: PendingResult): void {
     this.pending.push(result);
     if (this.pending.length >= this.options.maxBatch) {
@@ -121,7 +132,9 @@ export class ResultCommitter {
     this.pending = [];
     const next = new Map<string, HealthState>();
     const events: NewEvent[] = [];
+    const touched = new Set<string>();
     for (const result of batch) {
+      if (result.touched) touched.add(result.adapterId);
       const current = next.get(result.adapterId) ?? this.view.state(result.adapterId);
       const policy = this.context.policyOf(result.adapterId);
       // The adapter left the catalog while its check was running.
@@ -150,7 +163,7 @@ export class ResultCommitter {
         }
       }
     }
-    const failovers = this.context.failovers(next, this.now());
+    const failovers = this.context.failovers(next, this.now(), touched);
     for (const failover of failovers) {
       this.metrics.failovers.inc();
       this.logger.warn(failover.data, "failover");
