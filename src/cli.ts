@@ -267,7 +267,8 @@ healthd:
     {},
     { dbPath, httpListen: values["http-listen"], grpcListen: values["grpc-listen"] },
   );
-  const logger = createLogger("warn");
+  // The demo prints the journal; logs would only repeat it.
+  const logger = createLogger("error");
   const daemon = await startDaemon(demoConfig, { logger });
   const http = `http://${daemon.httpAddress.address}:${daemon.httpAddress.port}`;
   process.stdout.write(

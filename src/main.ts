@@ -9,6 +9,7 @@ import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
 import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
 import { HttpApi } from "./api/http/http-server.js";
+import { QueryService } from "./api/query-service.js";
 import type { DaemonConfig } from "./config/load.js";
 import { type LocalRegistry, loadLocalRegistry } from "./config/local-registry-file.js";
 import type { JournalEvent } from "./domain/events.js";
@@ -16,6 +17,7 @@ import { formatHostPort } from "./domain/host-port.js";
 import { maintenanceFor } from "./domain/maintenance.js";
 import type { AdapterStatusView, RegistryView } from "./domain/status-view.js";
 import { toStatusView } from "./domain/status-view.js";
+import { EventHub } from "./events/event-hub.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
 import { DaemonMetrics } from "./metrics/metrics.js";
 import { AdapterBreakers } from "./monitor/adapter-breakers.js";
@@ -55,6 +57,10 @@ export interface RunningDaemon {
   /** "Which adapter should I use?", with failover tracking. */
   resolution: ResolutionService;
   maintenance: MaintenanceService;
+  /** The one query service behind every transport. */
+  queries: QueryService;
+  /** Committed journal events, live, for streaming consumers. */
+  hub: EventHub;
   /** Runs one catalog sync now. */
   syncNow(): Promise<SyncResult>;
   /** Checks every adapter now and commits the results. */
@@ -196,6 +202,17 @@ export async function startDaemon(
     localFile,
   );
 
+  const hub = new EventHub(store);
+  const queries = new QueryService({
+    view,
+    resolution,
+    maintenance,
+    gateway,
+    hub,
+    store,
+    now,
+    isReady: () => ready,
+  });
   const http = new HttpApi({
     queries: view,
     metrics: metricsRegistry,
@@ -262,6 +279,8 @@ export async function startDaemon(
     gateway,
     resolution,
     maintenance,
+    queries,
+    hub,
     syncNow: () => catalogSync.syncOnce(),
     readEvents: (afterSeq, limit) => store.readEvents(afterSeq, limit),
     checkAllNow: async () => {
@@ -280,6 +299,7 @@ export async function startDaemon(
         http.close(),
         new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),
       ]);
+      hub.close();
       for (const probe of probes) probe.close();
       for (const endpoint of gateway.endpoints) {
         store.saveEndpoint(toEndpointState(endpoint.status()), [], now());

@@ -10,7 +10,20 @@ import type { RegistryState } from "../storage/store.js";
  * so they answer at once whatever the registry is doing. Only the committer and
  * the catalog sync write it, and only after their transaction committed.
  */
+/** One finished check, kept in memory for the "recent checks" of an adapter. */
+export interface RecentCheck {
+  at: string;
+  ok: boolean;
+  latency_ms: number;
+  detail: string;
+  source: string;
+}
+
+/** Checks remembered per adapter. */
+const RECENT_CHECKS = 10;
+
 export class HealthView implements LastKnownState {
+  private readonly recent = new Map<string, RecentCheck[]>();
   private readonly catalog = new Map<string, AdapterEntry>();
   private readonly health = new Map<string, HealthState>();
   private registry: RegistryState;
@@ -76,9 +89,26 @@ export class HealthView implements LastKnownState {
     this.catalog.set(entry.adapterId, entry);
   }
 
+  /** Remembers a committed check result (the newest few per adapter). */
+  recordCheck(adapterId: string, check: RecentCheck): void {
+    let list = this.recent.get(adapterId);
+    if (!list) {
+      list = [];
+      this.recent.set(adapterId, list);
+    }
+    list.unshift(check);
+    if (list.length > RECENT_CHECKS) list.length = RECENT_CHECKS;
+  }
+
+  /** The newest checks first; empty after a restart until checks run again. */
+  recentChecks(adapterId: string): RecentCheck[] {
+    return [...(this.recent.get(adapterId) ?? [])];
+  }
+
   removeEntry(adapterId: string): void {
     this.catalog.delete(adapterId);
     this.health.delete(adapterId);
+    this.recent.delete(adapterId);
   }
 
   putState(state: HealthState): void {

@@ -180,6 +180,16 @@ export class ResultCommitter {
     this.metrics.commitBatches.inc();
     this.metrics.committedResults.inc(batch.length);
     for (const state of states) this.view.putState(state);
+    for (const result of batch) {
+      if (!result.outcome) continue;
+      this.view.recordCheck(result.adapterId, {
+        at: new Date(result.outcome.at).toISOString(),
+        ok: result.outcome.ok,
+        latency_ms: Math.round(result.outcome.latencyMs * 1000) / 1000,
+        detail: result.outcome.detail,
+        source: result.outcome.source,
+      });
+    }
   }
 
   stop(): void {

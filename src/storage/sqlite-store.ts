@@ -56,6 +56,7 @@ const asStatus = (value: string): HealthStatus => (isHealthStatus(value) ? value
 export class SqliteStore implements HealthStore {
   private readonly db: Database;
   private readonly statements: ReturnType<typeof prepareStatements> | undefined;
+  private readonly listeners = new Set<(events: readonly JournalEvent[]) => void>();
 
   /** Opens (and, unless read-only, migrates) the database at `path`. */
   constructor(options: SqliteStoreOptions) {
@@ -151,6 +152,7 @@ export class SqliteStore implements HealthStore {
 
   applyCatalogChange(change: CatalogChange, events: readonly NewEvent[], now: number): void {
     const statements = this.writable;
+    let appended: JournalEvent[] = [];
     this.db.transaction(() => {
       for (const entry of change.upserted) {
         statements.upsertAdapter.run({
@@ -171,20 +173,24 @@ export class SqliteStore implements HealthStore {
       }
       for (const id of change.removed) statements.deleteAdapter.run(id);
       for (const state of change.initialHealth) statements.upsertHealth.run(healthRow(state));
-      this.appendEvents(events);
+      appended = this.appendEvents(events);
     })();
+    this.publish(appended);
   }
 
   commitHealth(states: readonly HealthState[], events: readonly NewEvent[]): void {
     const statements = this.writable;
+    let appended: JournalEvent[] = [];
     this.db.transaction(() => {
       for (const state of states) statements.upsertHealth.run(healthRow(state));
-      this.appendEvents(events);
+      appended = this.appendEvents(events);
     })();
+    this.publish(appended);
   }
 
   saveRegistryState(state: RegistryState, events: readonly NewEvent[]): void {
     const statements = this.writable;
+    let appended: JournalEvent[] = [];
     this.db.transaction(() => {
       statements.upsertRegistry.run({
         endpoint: state.endpoint,
@@ -193,8 +199,9 @@ export class SqliteStore implements HealthStore {
         last_attempt: state.lastAttempt,
         last_error: state.lastError,
       });
-      this.appendEvents(events);
+      appended = this.appendEvents(events);
     })();
+    this.publish(appended);
   }
 
   loadEndpoints(): EndpointState[] {
@@ -218,6 +225,7 @@ export class SqliteStore implements HealthStore {
 
   saveEndpoint(state: EndpointState, events: readonly NewEvent[], now: number): void {
     const statements = this.writable;
+    let appended: JournalEvent[] = [];
     this.db.transaction(() => {
       statements.upsertEndpoint.run({
         endpoint: state.endpoint,
@@ -228,8 +236,9 @@ export class SqliteStore implements HealthStore {
         last_error: state.lastError,
         now,
       });
-      this.appendEvents(events);
+      appended = this.appendEvents(events);
     })();
+    this.publish(appended);
   }
 
   readEvents(afterSeq: number, limit: number): JournalEvent[] {
@@ -273,14 +282,16 @@ export class SqliteStore implements HealthStore {
     now: number,
   ): void {
     const statements = this.writable;
+    let appended: JournalEvent[] = [];
     this.db.transaction(() => {
       if (maintenance) {
         statements.upsertMaintenance.run(adapterId, maintenance.untilMs, maintenance.reason, now);
       } else {
         statements.deleteMaintenance.run(adapterId);
       }
-      this.appendEvents(events);
+      appended = this.appendEvents(events);
     })();
+    this.publish(appended);
   }
 
   pruneEvents(olderThan: number, keepNewest: number): number {
@@ -322,11 +333,31 @@ export class SqliteStore implements HealthStore {
     if (this.db.open) this.db.close();
   }
 
-  private appendEvents(events: readonly NewEvent[]): void {
+  private appendEvents(events: readonly NewEvent[]): JournalEvent[] {
     const insert: Statement = this.writable.insertEvent;
-    for (const event of events) {
-      insert.run(randomUUID(), event.type, event.subject, event.time, JSON.stringify(event.data));
-    }
+    return events.map((event) => {
+      const id = randomUUID();
+      const info = insert.run(
+        id,
+        event.type,
+        event.subject,
+        event.time,
+        JSON.stringify(event.data),
+      );
+      return { ...event, id, seq: Number(info.lastInsertRowid) };
+    });
+  }
+
+  /** Tells listeners about events once their transaction has committed (never before). */
+  private publish(events: JournalEvent[]): void {
+    if (events.length === 0) return;
+    for (const listener of this.listeners) listener(events);
+  }
+
+  /** Calls `listener` with the events of every committed transaction, in seq order. */
+  onCommitted(listener: (events: readonly JournalEvent[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 }
 

@@ -47,6 +47,8 @@ export interface HealthStore {
   loadEndpoints(): EndpointState[];
   saveEndpoint(state: EndpointState, events: readonly NewEvent[], now: number): void;
   readEvents(afterSeq: number, limit: number): JournalEvent[];
+  /** Calls `listener` with the events of every committed transaction, in seq order; returns an unsubscribe. */
+  onCommitted(listener: (events: readonly JournalEvent[]) => void): () => void;
   /** The lowest and highest seq still in the journal. */
   journalBounds(): { oldestSeq: number | null; newestSeq: number | null };
   /** Deletes events older than `olderThan` (ms) and beyond the newest `keepNewest`; returns how many. */

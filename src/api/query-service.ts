@@ -1,0 +1,288 @@
+import { z } from "zod";
+import { HEALTH_STATUSES } from "../domain/adapter.js";
+import { type CloudEvent, toCloudEvent } from "../domain/events.js";
+import type { Requirement, Resolution } from "../domain/resolution.js";
+import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
+import { CursorExpiredError, type EventHub } from "../events/event-hub.js";
+import type { HealthView, RecentCheck } from "../monitor/health-view.js";
+import type { MaintenanceService } from "../monitor/maintenance-service.js";
+import type { ResolutionService } from "../monitor/resolution-service.js";
+import {
+  AdapterNotFoundError,
+  type RegistryGateway,
+  RegistryUnavailableError,
+} from "../registry/registry-gateway.js";
+import type { HealthStore } from "../storage/store.js";
+import { ApiError } from "./api-error.js";
+
+const name = z.string().min(1).max(256);
+const flag = z.union([
+  z.boolean(),
+  z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1"),
+]);
+
+export const listFilterSchema = z.strictObject({
+  project: name.optional(),
+  domain: name.optional(),
+  category: name.optional(),
+  provider: name.optional(),
+  status: z.enum(HEALTH_STATUSES).optional(),
+  healthy_only: flag.optional(),
+});
+export type ListFilter = z.input<typeof listFilterSchema>;
+
+export const requirementSchema = z.strictObject({
+  domain: name,
+  category: name,
+  provider: name.optional(),
+  project: name.optional(),
+  panic: flag.optional(),
+});
+
+/** Most requirements in one batch resolve. */
+export const MAX_BATCH = 100;
+export const resolveBatchSchema = z.strictObject({
+  requirements: z.array(requirementSchema).min(1).max(MAX_BATCH),
+});
+
+export const eventsPageSchema = z.strictObject({
+  since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const maintenanceSchema = z.strictObject({
+  /** ISO time, or omitted for "until lifted". */
+  until: z.iso.datetime({ offset: true }).optional(),
+  reason: z.string().max(500).default(""),
+});
+
+/** Parses with a zod schema, turning its first problem into an ApiError naming the parameter. */
+export function parseParameters<T extends z.ZodType>(
+  schema: T,
+  input: unknown,
+  where = "parameter",
+): z.output<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue?.code === "unrecognized_keys") {
+    throw new ApiError("UNKNOWN_PARAMETER", `unknown ${where} ${JSON.stringify(issue.keys[0])}`, {
+      parameter: issue.keys[0],
+    });
+  }
+  const parameter = issue?.path.map(String).join(".") || where;
+  const problem = (issue?.message ?? "invalid").replace(/^Invalid input: /, "");
+  throw new ApiError("INVALID_PARAMETER", `${where} ${parameter}: ${problem}`, { parameter });
+}
+
+export interface AdapterDetail extends AdapterStatusView {
+  capabilities: string[];
+  metadata: Record<string, string>;
+  factory_path: string;
+  last_heartbeat: string | null;
+  consecutive_successes: number;
+  consecutive_failures: number;
+  recent_checks: RecentCheck[];
+}
+
+export interface ResolutionAnswer extends Resolution {
+  /** When this answer was given. */
+  at: string;
+}
+
+export interface QueryParts {
+  view: HealthView;
+  resolution: ResolutionService;
+  maintenance: MaintenanceService;
+  gateway: RegistryGateway;
+  hub: EventHub;
+  store: HealthStore;
+  now: () => number;
+  isReady: () => boolean;
+}
+
+/**
+ * The one query service every transport (HTTP, gRPC, MCP, CLI) calls. Inputs
+ * are validated here, so each transport gives the same answer and the same
+ * error for the same question.
+ */
+export class QueryService {
+  constructor(private readonly parts: QueryParts) {}
+
+  isReady(): boolean {
+    return this.parts.isReady();
+  }
+
+  listAdapters(input: unknown = {}): { adapters: AdapterStatusView[]; registry: RegistryView } {
+    const filter = parseParameters(listFilterSchema, input, "filter");
+    const adapters = this.parts.view
+      .list()
+      .filter(
+        (adapter) =>
+          (!filter.project || adapter.project === filter.project) &&
+          (!filter.domain || adapter.domain === filter.domain) &&
+          (!filter.category || adapter.category === filter.category) &&
+          (!filter.provider || adapter.provider === filter.provider) &&
+          (!filter.status || adapter.status === filter.status) &&
+          (!filter.healthy_only || (adapter.status === "healthy" && adapter.usable)),
+      );
+    return { adapters, registry: this.parts.view.registryView() };
+  }
+
+  getAdapter(adapterId: string): AdapterDetail {
+    const view = this.parts.view.get(adapterId);
+    const entry = this.parts.view.entry(adapterId);
+    const state = this.parts.view.state(adapterId);
+    if (!view || !entry || !state) {
+      throw new ApiError(
+        "ADAPTER_NOT_FOUND",
+        `no adapter with id ${JSON.stringify(adapterId)} in the catalog`,
+        {
+          adapter_id: adapterId,
+        },
+      );
+    }
+    return {
+      ...view,
+      capabilities: entry.capabilities,
+      metadata: entry.metadata,
+      factory_path: entry.factoryPath,
+      last_heartbeat:
+        entry.lastHeartbeat > 0 ? new Date(entry.lastHeartbeat * 1000).toISOString() : null,
+      consecutive_successes: state.consecutiveSuccesses,
+      consecutive_failures: state.consecutiveFailures,
+      recent_checks: this.parts.view.recentChecks(adapterId),
+    };
+  }
+
+  resolve(input: unknown): ResolutionAnswer {
+    const { panic, ...requirement } = parseParameters(requirementSchema, input, "requirement");
+    const resolution = this.parts.resolution.resolve(requirement as Requirement, panic);
+    return { ...resolution, at: new Date(this.parts.now()).toISOString() };
+  }
+
+  resolveBatch(input: unknown): ResolutionAnswer[] {
+    const { requirements } = parseParameters(resolveBatchSchema, input, "body");
+    return requirements.map((requirement) => this.resolve(requirement));
+  }
+
+  events(input: unknown): { events: CloudEvent[]; next_since: number; oldest_seq: number | null } {
+    const { since, limit } = parseParameters(eventsPageSchema, input, "parameter");
+    try {
+      this.parts.hub.checkCursor(since);
+    } catch (error) {
+      throw this.cursorError(error);
+    }
+    const events = this.parts.store.readEvents(since, limit).map(toCloudEvent);
+    return {
+      events,
+      next_since: events[events.length - 1]?.seq ?? since,
+      oldest_seq: this.parts.store.journalBounds().oldestSeq,
+    };
+  }
+
+  /** Turns the hub's expired-cursor error into the API's, with the oldest available seq. */
+  cursorError(error: unknown): unknown {
+    if (error instanceof CursorExpiredError) {
+      return new ApiError("CURSOR_EXPIRED", error.message, {
+        oldest_seq: error.oldestSeq,
+        requested: error.requested,
+      });
+    }
+    return error;
+  }
+
+  setMaintenance(adapterId: string, input: unknown): AdapterStatusView {
+    this.getAdapter(adapterId);
+    const { until, reason } = parseParameters(maintenanceSchema, input ?? {}, "body");
+    const untilMs = until === undefined ? null : Date.parse(until);
+    if (untilMs !== null && untilMs <= this.parts.now()) {
+      throw new ApiError("INVALID_PARAMETER", "body until: must be in the future", {
+        parameter: "until",
+      });
+    }
+    this.parts.maintenance.declare(adapterId, untilMs, reason);
+    return this.parts.view.get(adapterId) as AdapterStatusView;
+  }
+
+  liftMaintenance(adapterId: string): AdapterStatusView {
+    this.getAdapter(adapterId);
+    this.parts.maintenance.lift(adapterId);
+    return this.parts.view.get(adapterId) as AdapterStatusView;
+  }
+
+  /** The registry's view of one adapter (through the fallback chain) beside the daemon's. */
+  async checkHealth(adapterId: string): Promise<{
+    adapter_id: string;
+    daemon: AdapterStatusView | null;
+    registry: {
+      healthy: boolean;
+      status: string;
+      message: string;
+      source: string;
+      age_ms: number;
+      stale: boolean;
+    } | null;
+    registry_error: string | null;
+  }> {
+    parseParameters(name, adapterId, "adapter_id");
+    const daemon = this.parts.view.get(adapterId) ?? null;
+    try {
+      const answer = await this.parts.gateway.checkAdapterHealth(adapterId);
+      return {
+        adapter_id: adapterId,
+        daemon,
+        registry: {
+          ...answer.value,
+          source: answer.source,
+          age_ms: answer.ageMs,
+          stale: answer.stale,
+        },
+        registry_error: null,
+      };
+    } catch (error) {
+      if (error instanceof AdapterNotFoundError && daemon === null) {
+        throw new ApiError("ADAPTER_NOT_FOUND", error.message, { adapter_id: adapterId });
+      }
+      if (error instanceof AdapterNotFoundError || error instanceof RegistryUnavailableError) {
+        return { adapter_id: adapterId, daemon, registry: null, registry_error: error.message };
+      }
+      throw error;
+    }
+  }
+
+  invalidateCache(): { invalidated: true } {
+    this.parts.gateway.invalidateCache();
+    return { invalidated: true };
+  }
+
+  healthCheck(): {
+    status: "healthy" | "degraded" | "unhealthy";
+    ready: boolean;
+    adapters: {
+      by_status: Record<string, number>;
+      flapping: number;
+      maintenance: number;
+      breakers: Record<string, number>;
+    };
+    registry: ReturnType<RegistryGateway["healthCheck"]>;
+    journal: { oldest_seq: number | null; newest_seq: number | null; subscribers: number };
+  } {
+    const registry = this.parts.gateway.healthCheck();
+    const bounds = this.parts.store.journalBounds();
+    return {
+      status: this.parts.isReady() ? registry.status : "unhealthy",
+      ready: this.parts.isReady(),
+      adapters: {
+        by_status: this.parts.view.countByStatus(),
+        ...this.parts.view.countConditions(),
+      },
+      registry,
+      journal: {
+        oldest_seq: bounds.oldestSeq,
+        newest_seq: bounds.newestSeq,
+        subscribers: this.parts.hub.subscriberCount,
+      },
+    };
+  }
+}
