@@ -214,10 +214,10 @@ export async function startDaemon(
     isReady: () => ready,
   });
   const http = new HttpApi({
-    queries: view,
+    queries,
+    hub,
     metrics: metricsRegistry,
     logger: logger.child({ component: "http" }),
-    isReady: () => ready,
   });
   const grpcServer = new Server();
   grpcServer.addService(

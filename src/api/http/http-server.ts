@@ -2,56 +2,166 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Registry as MetricsRegistry } from "prom-client";
-import type { AdapterStatusView, RegistryView } from "../../domain/status-view.js";
-import { type Problem, sendJson, sendProblem } from "./problem.js";
+import type { EventHub } from "../../events/event-hub.js";
+import { ApiError } from "../api-error.js";
+import type { QueryService } from "../query-service.js";
+import { EventStreams } from "./event-stream.js";
+import { openApiDocument } from "./openapi.js";
+import { sendJson, sendProblem } from "./problem.js";
 
-/** What the HTTP API reads: the in-memory view of the last commit. */
-export interface StatusQueries {
-  list(): AdapterStatusView[];
-  get(adapterId: string): AdapterStatusView | undefined;
-  registryView(): RegistryView;
+/** Handles `/mcp` (MCP over streamable HTTP); provided by the MCP transport. */
+export interface McpHttpHandler {
+  handle(request: IncomingMessage, response: ServerResponse): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface HttpApiOptions {
-  queries: StatusQueries;
+  queries: QueryService;
+  hub: EventHub;
   metrics: MetricsRegistry;
   logger: Logger;
-  /** Whether the daemon has finished starting (migrations, restore, first sync attempt). */
-  isReady: () => boolean;
+  mcp?: McpHttpHandler | undefined;
+  /** Largest request body accepted. */
+  maxBodyBytes?: number;
+  heartbeatMs?: number;
+  maxEventStreams?: number;
+}
+
+type Method = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
+type Handler = (context: RequestContext) => void | Promise<void>;
+
+interface RequestContext {
+  request: IncomingMessage;
+  response: ServerResponse;
+  query: URLSearchParams;
+  params: string[];
 }
 
 interface Route {
   pattern: RegExp;
-  handle: (
-    request: IncomingMessage,
-    response: ServerResponse,
-    match: RegExpExecArray,
-  ) => void | Promise<void>;
+  methods: Partial<Record<Method, Handler>>;
 }
 
-/** The daemon's HTTP API: a thin transport over the status queries. */
+const DEFAULT_MAX_BODY = 64 * 1024;
+
+/** Query parameters as an object; a repeated parameter is an error, not a silent pick. */
+function queryObject(query: URLSearchParams): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of query) {
+    if (Object.hasOwn(result, key)) {
+      throw new ApiError("INVALID_PARAMETER", `parameter ${key}: given more than once`, {
+        parameter: key,
+      });
+    }
+    result[key] = value;
+  }
+  return result;
+}
+
+function decodeId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError("INVALID_PARAMETER", "adapter id: not valid percent-encoding", {
+      parameter: "adapter_id",
+    });
+  }
+}
+
+/** The daemon's HTTP API: a thin transport over the query service. */
 export class HttpApi {
   private readonly server: Server;
   private readonly routes: Route[];
+  private readonly streams: EventStreams;
+  private readonly maxBodyBytes: number;
 
   constructor(private readonly options: HttpApiOptions) {
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.streams = new EventStreams(options.hub, {
+      heartbeatMs: options.heartbeatMs ?? 15_000,
+      maxQueuedBytes: 1024 * 1024,
+      maxStreams: options.maxEventStreams ?? 5_000,
+    });
+    const queries = options.queries;
     this.routes = [
-      { pattern: /^\/v1\/adapters$/, handle: (_req, res) => this.listAdapters(res) },
+      {
+        pattern: /^\/v1\/adapters$/,
+        methods: {
+          GET: ({ response, query }) =>
+            sendJson(response, 200, queries.listAdapters(queryObject(query))),
+        },
+      },
       {
         pattern: /^\/v1\/adapters\/([^/]+)$/,
-        handle: (_req, res, match) => this.getAdapter(res, match[1] ?? ""),
+        methods: {
+          GET: ({ response, query, params }) => {
+            this.noParameters(query);
+            sendJson(response, 200, queries.getAdapter(decodeId(params[0] ?? "")));
+          },
+        },
       },
-      { pattern: /^\/metrics$/, handle: (_req, res) => this.metrics(res) },
-      { pattern: /^\/healthz$/, handle: (_req, res) => sendJson(res, 200, { status: "ok" }) },
-      { pattern: /^\/readyz$/, handle: (_req, res) => this.readiness(res) },
+      {
+        pattern: /^\/v1\/adapters\/([^/]+)\/health$/,
+        methods: {
+          GET: async ({ response, query, params }) => {
+            this.noParameters(query);
+            sendJson(response, 200, await queries.checkHealth(decodeId(params[0] ?? "")));
+          },
+        },
+      },
+      {
+        pattern: /^\/v1\/adapters\/([^/]+)\/maintenance$/,
+        methods: {
+          PUT: async ({ request, response, params }) => {
+            const body = await this.readJson(request, true);
+            sendJson(response, 200, queries.setMaintenance(decodeId(params[0] ?? ""), body ?? {}));
+          },
+          DELETE: ({ response, params }) =>
+            sendJson(response, 200, queries.liftMaintenance(decodeId(params[0] ?? ""))),
+        },
+      },
+      {
+        pattern: /^\/v1\/resolve$/,
+        methods: {
+          GET: ({ response, query }) =>
+            sendJson(response, 200, queries.resolve(queryObject(query))),
+          POST: async ({ request, response }) => {
+            const body = await this.readJson(request, false);
+            sendJson(response, 200, { resolutions: queries.resolveBatch(body) });
+          },
+        },
+      },
+      {
+        pattern: /^\/v1\/events$/,
+        methods: { GET: (context) => this.events(context) },
+      },
+      {
+        pattern: /^\/v1\/cache\/invalidate$/,
+        methods: { POST: ({ response }) => sendJson(response, 200, queries.invalidateCache()) },
+      },
+      {
+        pattern: /^\/v1\/health$/,
+        methods: { GET: ({ response }) => sendJson(response, 200, queries.healthCheck()) },
+      },
+      { pattern: /^\/metrics$/, methods: { GET: ({ response }) => this.metrics(response) } },
+      {
+        pattern: /^\/healthz$/,
+        methods: { GET: ({ response }) => sendJson(response, 200, { status: "ok" }) },
+      },
+      { pattern: /^\/readyz$/, methods: { GET: ({ response }) => this.readiness(response) } },
+      {
+        pattern: /^\/openapi\.json$/,
+        methods: { GET: ({ response }) => sendJson(response, 200, openApiDocument()) },
+      },
     ];
     this.server = createServer((request, response) => {
       void this.dispatch(request, response);
     });
-    // Slow or idle clients cannot hold connections open indefinitely.
+    // Slow or idle clients cannot hold connections open indefinitely; event streams are exempt below.
     this.server.requestTimeout = 30_000;
     this.server.headersTimeout = 10_000;
     this.server.keepAliveTimeout = 5_000;
+    this.server.maxHeadersCount = 100;
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -64,27 +174,44 @@ export class HttpApi {
     });
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => {
+  /** Ends event streams and MCP sessions, then stops accepting and closes idle connections. */
+  async close(): Promise<void> {
+    this.streams.closeAll();
+    await this.options.mcp?.close();
+    await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
     });
   }
 
   private async dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = (request.url ?? "/").split("?")[0] ?? "/";
-    const route = this.routes.find((candidate) => candidate.pattern.test(path));
+    let url: URL;
     try {
-      if (!route) {
-        sendProblem(response, {
-          status: 404,
-          code: "NOT_FOUND",
-          title: "Not found",
-          detail: `no resource at ${path}`,
-        });
+      url = new URL(request.url ?? "/", "http://localhost");
+    } catch {
+      sendProblem(response, {
+        status: 400,
+        code: "INVALID_PARAMETER",
+        title: "Bad request",
+        detail: "malformed URL",
+      });
+      return;
+    }
+    const path = url.pathname;
+    try {
+      if (path === "/mcp") {
+        if (!this.options.mcp) throw new ApiError("NOT_FOUND", "MCP over HTTP is not enabled");
+        await this.options.mcp.handle(request, response);
         return;
       }
-      if (request.method !== "GET" && request.method !== "HEAD") {
+      const route = this.routes.find((candidate) => candidate.pattern.test(path));
+      if (!route) throw new ApiError("NOT_FOUND", `no resource at ${path}`);
+      const method = (request.method === "HEAD" ? "GET" : request.method) as Method;
+      const handler = route.methods[method];
+      if (!handler) {
+        const allowed = Object.keys(route.methods).flatMap((name) =>
+          name === "GET" ? ["GET", "HEAD"] : [name],
+        );
         sendProblem(
           response,
           {
@@ -93,52 +220,142 @@ export class HttpApi {
             title: "Method not allowed",
             detail: `${request.method} is not allowed on ${path}`,
           },
-          { allow: "GET, HEAD" },
+          { allow: allowed.join(", ") },
         );
+        request.resume();
         return;
       }
-      await route.handle(request, response, route.pattern.exec(path) as RegExpExecArray);
+      const params = (route.pattern.exec(path) ?? []).slice(1);
+      await handler({ request, response, query: url.searchParams, params });
     } catch (error) {
-      this.options.logger.error({ err: error, path }, "HTTP handler failed");
-      if (!response.headersSent) {
-        sendProblem(response, { status: 500, code: "INTERNAL", title: "Internal error" });
-      } else {
-        response.destroy();
-      }
+      this.fail(response, error, path);
     }
   }
 
-  private listAdapters(response: ServerResponse): void {
-    const registry = this.options.queries.registryView();
-    sendJson(response, 200, { adapters: this.options.queries.list(), registry });
-  }
-
-  private getAdapter(response: ServerResponse, encodedId: string): void {
-    let adapterId: string;
-    try {
-      adapterId = decodeURIComponent(encodedId);
-    } catch {
+  private fail(response: ServerResponse, error: unknown, path: string): void {
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    if (error instanceof ApiError) {
       sendProblem(response, {
-        status: 400,
-        code: "INVALID_ID",
-        title: "Invalid adapter id",
-        detail: "the id is not valid percent-encoding",
+        status: error.status,
+        code: error.code,
+        title: error.code.toLowerCase().replaceAll("_", " "),
+        detail: error.message,
+        ...error.extra,
       });
       return;
     }
-    const view = this.options.queries.get(adapterId);
-    if (!view) {
-      const problem: Problem = {
-        status: 404,
-        code: "ADAPTER_NOT_FOUND",
-        title: "Adapter not found",
-        detail: `no adapter with id ${JSON.stringify(adapterId)} in the catalog`,
-        adapter_id: adapterId,
-      };
-      sendProblem(response, problem);
+    this.options.logger.error({ err: error, path }, "HTTP handler failed");
+    sendProblem(response, { status: 500, code: "INTERNAL", title: "internal error" });
+  }
+
+  private noParameters(query: URLSearchParams): void {
+    const first = query.keys().next();
+    if (!first.done) {
+      throw new ApiError("UNKNOWN_PARAMETER", `unknown parameter ${JSON.stringify(first.value)}`, {
+        parameter: first.value,
+      });
+    }
+  }
+
+  /** Reads a JSON body up to the size limit; an empty body is undefined when allowed. */
+  private readJson(request: IncomingMessage, emptyAllowed: boolean): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const declared = Number(request.headers["content-length"] ?? Number.NaN);
+      if (declared > this.maxBodyBytes) {
+        request.resume();
+        reject(
+          new ApiError("PAYLOAD_TOO_LARGE", `request body over ${this.maxBodyBytes} bytes`, {
+            limit: this.maxBodyBytes,
+          }),
+        );
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      request.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > this.maxBodyBytes) {
+          request.destroy();
+          reject(
+            new ApiError("PAYLOAD_TOO_LARGE", `request body over ${this.maxBodyBytes} bytes`, {
+              limit: this.maxBodyBytes,
+            }),
+          );
+          return;
+        }
+        chunks.push(chunk);
+      });
+      request.on("error", reject);
+      request.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        if (text.trim() === "") {
+          if (emptyAllowed) resolve(undefined);
+          else reject(new ApiError("MALFORMED_JSON", "request body is empty; expected JSON"));
+          return;
+        }
+        try {
+          resolve(JSON.parse(text));
+        } catch (error) {
+          reject(
+            new ApiError(
+              "MALFORMED_JSON",
+              `request body is not valid JSON: ${(error as Error).message}`,
+            ),
+          );
+        }
+      });
+    });
+  }
+
+  private events({ request, response, query }: RequestContext): void {
+    const wantsStream = (request.headers.accept ?? "").includes("text/event-stream");
+    const parameters = queryObject(query);
+    if (!wantsStream) {
+      sendJson(response, 200, this.options.queries.events(parameters));
       return;
     }
-    sendJson(response, 200, view);
+    const lastEventId = request.headers["last-event-id"];
+    const cursorText =
+      typeof lastEventId === "string" && lastEventId !== ""
+        ? lastEventId
+        : (parameters.since ?? undefined);
+    const { limit: _ignored, since: _since, ...rest } = parameters;
+    if (Object.keys(rest).length > 0) {
+      throw new ApiError(
+        "UNKNOWN_PARAMETER",
+        `unknown parameter ${JSON.stringify(Object.keys(rest)[0])}`,
+        {
+          parameter: Object.keys(rest)[0],
+        },
+      );
+    }
+    let cursor = this.options.hub.newestSeq();
+    if (cursorText !== undefined) {
+      cursor = Number(cursorText);
+      if (!Number.isSafeInteger(cursor) || cursor < 0) {
+        throw new ApiError(
+          "INVALID_PARAMETER",
+          `Last-Event-ID/since: expected a non-negative integer seq, got ${JSON.stringify(cursorText)}`,
+          {
+            parameter: "since",
+          },
+        );
+      }
+    }
+    try {
+      this.options.hub.checkCursor(cursor);
+    } catch (error) {
+      throw this.options.queries.cursorError(error);
+    }
+    if (this.streams.full) {
+      throw new ApiError("NOT_READY", "too many event streams open; try again shortly");
+    }
+    // An event stream lives as long as the client wants it.
+    request.setTimeout(0);
+    this.streams.start(request, response, cursor);
   }
 
   private async metrics(response: ServerResponse): Promise<void> {
@@ -148,12 +365,12 @@ export class HttpApi {
   }
 
   private readiness(response: ServerResponse): void {
-    if (this.options.isReady()) sendJson(response, 200, { status: "ready" });
+    if (this.options.queries.isReady()) sendJson(response, 200, { status: "ready" });
     else
       sendProblem(response, {
         status: 503,
         code: "NOT_READY",
-        title: "Not ready",
+        title: "not ready",
         detail: "start-up has not finished",
       });
   }

@@ -1,0 +1,377 @@
+/**
+ * The OpenAPI 3.1 description of the HTTP API, served at /openapi.json.
+ * test/http-api.test.ts checks that every route the server answers is here.
+ */
+const problem = { $ref: "#/components/responses/Problem" };
+const stringParam = (name: string, description: string, required = false) => ({
+  name,
+  in: "query",
+  required,
+  description,
+  schema: { type: "string", minLength: 1, maxLength: 256 },
+});
+const adapterId = {
+  name: "adapter_id",
+  in: "path",
+  required: true,
+  description: "The adapter's id, percent-encoded.",
+  schema: { type: "string" },
+};
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "oneiric-healthd",
+      version: "0.1.0",
+      description:
+        "Last-known health of every adapter in the Oneiric registry, resolution with failover, and the event journal. Errors are application/problem+json with a stable `code`.",
+    },
+    paths: {
+      "/v1/adapters": {
+        get: {
+          summary: "List adapters with their last-known status",
+          parameters: [
+            stringParam("project", "Only this project"),
+            stringParam("domain", "Only this domain"),
+            stringParam("category", "Only this category"),
+            stringParam("provider", "Only this provider"),
+            { name: "status", in: "query", schema: { $ref: "#/components/schemas/Status" } },
+            {
+              name: "healthy_only",
+              in: "query",
+              schema: { type: "boolean" },
+              description: "Healthy and usable only",
+            },
+          ],
+          responses: {
+            "200": {
+              description: "Adapters and the registry link",
+              content: {
+                "application/json": { schema: { $ref: "#/components/schemas/AdapterList" } },
+              },
+            },
+            "400": problem,
+          },
+        },
+      },
+      "/v1/adapters/{adapter_id}": {
+        get: {
+          summary: "One adapter with its breaker state and recent checks",
+          parameters: [adapterId],
+          responses: {
+            "200": {
+              description: "The adapter",
+              content: {
+                "application/json": { schema: { $ref: "#/components/schemas/AdapterDetail" } },
+              },
+            },
+            "404": problem,
+          },
+        },
+      },
+      "/v1/adapters/{adapter_id}/health": {
+        get: {
+          summary: "The daemon's verdict beside the registry's (through the fallback chain)",
+          parameters: [adapterId],
+          responses: { "200": { description: "Both views" }, "404": problem },
+        },
+      },
+      "/v1/adapters/{adapter_id}/maintenance": {
+        put: {
+          summary: "Put an adapter in maintenance (out of resolution, no alarms)",
+          parameters: [adapterId],
+          requestBody: {
+            required: false,
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  additionalProperties: false,
+                  properties: {
+                    until: {
+                      type: "string",
+                      format: "date-time",
+                      description: "Omit for 'until lifted'",
+                    },
+                    reason: { type: "string", maxLength: 500 },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            "200": { description: "The adapter's status" },
+            "400": problem,
+            "404": problem,
+            "413": problem,
+          },
+        },
+        delete: {
+          summary: "Lift maintenance declared for an adapter",
+          parameters: [adapterId],
+          responses: { "200": { description: "The adapter's status" }, "404": problem },
+        },
+      },
+      "/v1/resolve": {
+        get: {
+          summary: "Which adapter should a workflow use?",
+          parameters: [
+            stringParam("domain", "Adapter domain, e.g. adapter", true),
+            stringParam("category", "e.g. storage", true),
+            stringParam("provider", "e.g. s3; any when omitted"),
+            stringParam("project", "any when omitted"),
+            {
+              name: "panic",
+              in: "query",
+              schema: { type: "boolean" },
+              description: "When nothing is usable, return the least-bad candidate, marked",
+            },
+          ],
+          responses: {
+            "200": {
+              description: "Choice, fallbacks, excluded candidates and the reason",
+              content: {
+                "application/json": { schema: { $ref: "#/components/schemas/Resolution" } },
+              },
+            },
+            "400": problem,
+          },
+        },
+        post: {
+          summary: "Resolve up to 100 requirements at once",
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  required: ["requirements"],
+                  additionalProperties: false,
+                  properties: {
+                    requirements: {
+                      type: "array",
+                      minItems: 1,
+                      maxItems: 100,
+                      items: { $ref: "#/components/schemas/Requirement" },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            "200": { description: "One resolution per requirement, in order" },
+            "400": problem,
+            "413": problem,
+          },
+        },
+      },
+      "/v1/events": {
+        get: {
+          summary:
+            "Journal events: a page as JSON, or a live stream with Accept: text/event-stream",
+          description:
+            "As SSE each event is `id: <seq>`, `event: <type>`, `data: <CloudEvent JSON>`; resume with `Last-Event-ID`; `: heartbeat` comments every 15 s. Without a cursor a stream starts from now. A cursor older than retention answers 410 CURSOR_EXPIRED with `oldest_seq`.",
+          parameters: [
+            {
+              name: "since",
+              in: "query",
+              schema: { type: "integer", minimum: 0 },
+              description: "Events after this seq (default 0 for a page)",
+            },
+            {
+              name: "limit",
+              in: "query",
+              schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+            },
+            {
+              name: "Last-Event-ID",
+              in: "header",
+              schema: { type: "string" },
+              description: "SSE resume cursor",
+            },
+          ],
+          responses: {
+            "200": {
+              description: "Events",
+              content: {
+                "application/json": { schema: { $ref: "#/components/schemas/EventPage" } },
+                "text/event-stream": { schema: { type: "string" } },
+              },
+            },
+            "400": problem,
+            "410": problem,
+          },
+        },
+      },
+      "/v1/cache/invalidate": {
+        post: {
+          summary: "Drop the registry client's cached adapter lists",
+          responses: { "200": { description: "Done" } },
+        },
+      },
+      "/v1/health": {
+        get: {
+          summary: "The daemon's and the registry link's health",
+          responses: { "200": { description: "Health" } },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          responses: { "200": { description: "Text exposition format" } },
+        },
+      },
+      "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "Alive" } } } },
+      "/readyz": {
+        get: {
+          summary: "Readiness: migrations applied, state restored, first sync attempted",
+          responses: { "200": { description: "Ready" }, "503": problem },
+        },
+      },
+      "/openapi.json": {
+        get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } },
+      },
+      "/mcp": {
+        post: {
+          summary: "MCP over streamable HTTP (see docs/mcp.md)",
+          responses: { "200": { description: "MCP" } },
+        },
+      },
+    },
+    components: {
+      responses: {
+        Problem: {
+          description: "RFC 9457 problem details with a stable code",
+          content: {
+            "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
+          },
+        },
+      },
+      schemas: {
+        Status: { type: "string", enum: ["unknown", "healthy", "degraded", "unhealthy"] },
+        Problem: {
+          type: "object",
+          required: ["type", "status", "code", "title"],
+          properties: {
+            type: { type: "string" },
+            status: { type: "integer" },
+            code: {
+              type: "string",
+              enum: [
+                "INVALID_PARAMETER",
+                "UNKNOWN_PARAMETER",
+                "MALFORMED_JSON",
+                "PAYLOAD_TOO_LARGE",
+                "ADAPTER_NOT_FOUND",
+                "CURSOR_EXPIRED",
+                "NOT_FOUND",
+                "METHOD_NOT_ALLOWED",
+                "NOT_ACCEPTABLE",
+                "REGISTRY_UNAVAILABLE",
+                "NOT_READY",
+                "INTERNAL",
+              ],
+            },
+            title: { type: "string" },
+            detail: { type: "string" },
+            parameter: { type: "string" },
+            oldest_seq: { type: "integer" },
+          },
+        },
+        AdapterStatus: {
+          type: "object",
+          properties: {
+            adapter_id: { type: "string" },
+            project: { type: "string" },
+            domain: { type: "string" },
+            category: { type: "string" },
+            provider: { type: "string" },
+            status: { $ref: "#/components/schemas/Status" },
+            since: { type: "string", format: "date-time" },
+            last_checked: { type: ["string", "null"], format: "date-time" },
+            latency_ms: { type: ["number", "null"] },
+            source: { type: "string", enum: ["probe", "registry", "none"] },
+            stale: { type: "boolean" },
+            reason: { type: "string" },
+            registry_status: { $ref: "#/components/schemas/Status" },
+            registry_disagrees: { type: "boolean" },
+            flapping: { type: "boolean" },
+            breaker: { type: "string", enum: ["closed", "open", "half-open", "isolated"] },
+            maintenance: { type: ["object", "null"] },
+            usable: { type: "boolean" },
+            health_check_url: { type: "string" },
+          },
+        },
+        AdapterDetail: {
+          allOf: [
+            { $ref: "#/components/schemas/AdapterStatus" },
+            {
+              type: "object",
+              properties: {
+                capabilities: { type: "array", items: { type: "string" } },
+                metadata: { type: "object", additionalProperties: { type: "string" } },
+                factory_path: { type: "string" },
+                last_heartbeat: { type: ["string", "null"] },
+                consecutive_successes: { type: "integer" },
+                consecutive_failures: { type: "integer" },
+                recent_checks: { type: "array", items: { type: "object" } },
+              },
+            },
+          ],
+        },
+        AdapterList: {
+          type: "object",
+          properties: {
+            adapters: { type: "array", items: { $ref: "#/components/schemas/AdapterStatus" } },
+            registry: {
+              type: "object",
+              properties: {
+                endpoint: { type: "string" },
+                reachable: { type: "boolean" },
+                last_sync: { type: ["string", "null"] },
+                last_error: { type: ["string", "null"] },
+              },
+            },
+          },
+        },
+        Requirement: {
+          type: "object",
+          required: ["domain", "category"],
+          additionalProperties: false,
+          properties: {
+            domain: { type: "string" },
+            category: { type: "string" },
+            provider: { type: "string" },
+            project: { type: "string" },
+            panic: { type: "boolean" },
+          },
+        },
+        Resolution: {
+          type: "object",
+          properties: {
+            requirement: { $ref: "#/components/schemas/Requirement" },
+            choice: { type: ["object", "null"] },
+            fallbacks: { type: "array", items: { type: "object" } },
+            excluded: { type: "array", items: { type: "object" } },
+            reason: { type: "string" },
+            panic: { type: "boolean" },
+            at: { type: "string", format: "date-time" },
+          },
+        },
+        EventPage: {
+          type: "object",
+          properties: {
+            events: {
+              type: "array",
+              items: { type: "object", description: "CloudEvents 1.0 JSON with seq" },
+            },
+            next_since: { type: "integer" },
+            oldest_seq: { type: ["integer", "null"] },
+          },
+        },
+      },
+    },
+  };
+}
