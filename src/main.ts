@@ -218,6 +218,9 @@ export async function startDaemon(
     hub,
     metrics: metricsRegistry,
     logger: logger.child({ component: "http" }),
+    maxBodyBytes: config.http.maxBodyBytes,
+    heartbeatMs: config.http.sseHeartbeatMs,
+    maxEventStreams: config.http.maxEventStreams,
   });
   const grpcServer = new Server();
   grpcServer.addService(

@@ -81,7 +81,7 @@ describe("parseConfigText: accepted files", () => {
       "seed.yaml",
       SEED_ENV,
     );
-    expect(config.http).toEqual({ listen: { host: "0.0.0.0", port: 9681 } });
+    expect(config.http.listen).toEqual({ host: "0.0.0.0", port: 9681 });
     expect(config.grpc).toEqual({ listen: { host: "::1", port: 9682 } });
     expect(config.storage).toEqual({
       path: "/var/lib/oneiric-healthd/state.db",
@@ -137,7 +137,12 @@ describe("parseConfigText: accepted files", () => {
         maxQueuedCalls: 256,
         jwtTtlMs: 300_000,
       },
-      http: { listen: { host: "127.0.0.1", port: 8681 } },
+      http: {
+        listen: { host: "127.0.0.1", port: 8681 },
+        maxBodyBytes: 65_536,
+        sseHeartbeatMs: 15_000,
+        maxEventStreams: 5_000,
+      },
       grpc: { listen: { host: "127.0.0.1", port: 8682 } },
       storage: { path: "oneiric-healthd.db", synchronous: "normal" },
       sync: { intervalMs: 60_000, cron: undefined },

@@ -43,7 +43,7 @@ export interface DaemonConfig {
     maxQueuedCalls: number;
     jwtTtlMs: number;
   };
-  http: { listen: HostPort };
+  http: { listen: HostPort; maxBodyBytes: number; sseHeartbeatMs: number; maxEventStreams: number };
   grpc: { listen: HostPort };
   storage: { path: string; synchronous: "normal" | "full" };
   sync: { intervalMs: number; cron: string | undefined };
@@ -58,7 +58,22 @@ export interface DaemonConfig {
   resolution: { panic: boolean; requirements: Requirement[] };
   maintenance: MaintenanceWindow[];
   journal: { maxAgeMs: number; maxEvents: number; retentionCron: string };
+  /** Webhook subscribers, in file order (names are unique). */
+  webhooks: WebhookConfig[];
   log: { level: string };
+}
+
+/** One webhook subscriber, resolved. `secret` must never be logged. */
+export interface WebhookConfig {
+  name: string;
+  url: string;
+  secret: string;
+  /** Event type globs; undefined: every event. */
+  types: string[] | undefined;
+  timeoutMs: number;
+  /** Failed attempts in a row (on one event) before the subscriber is parked. */
+  maxAttempts: number;
+  backoff: { initialMs: number; maxMs: number };
 }
 
 /** Values given on the command line, which win over the file. */
@@ -283,7 +298,12 @@ function resolveConfig(
       breakerThreshold: mcp.circuit_breaker_threshold,
       breakerDurationMs: mcp.circuit_breaker_duration_sec * 1000,
     },
-    http: { listen: address(overrides.httpListen ?? healthd.http.listen, "--http-listen") },
+    http: {
+      listen: address(overrides.httpListen ?? healthd.http.listen, "--http-listen"),
+      maxBodyBytes: healthd.http.max_body_bytes,
+      sseHeartbeatMs: healthd.http.sse_heartbeat_sec * 1000,
+      maxEventStreams: healthd.http.max_event_streams,
+    },
     grpc: { listen: address(overrides.grpcListen ?? healthd.grpc.listen, "--grpc-listen") },
     storage: {
       path: overrides.dbPath ?? healthd.storage.path,
@@ -331,6 +351,18 @@ function resolveConfig(
       maxEvents: healthd.journal.max_events,
       retentionCron: healthd.journal.retention_cron,
     },
+    webhooks: healthd.webhooks.map((webhook) => ({
+      name: webhook.name,
+      url: webhook.url,
+      secret: webhook.secret,
+      types: webhook.types,
+      timeoutMs: webhook.timeout_sec * 1000,
+      maxAttempts: webhook.max_attempts,
+      backoff: {
+        initialMs: webhook.backoff.initial_sec * 1000,
+        maxMs: webhook.backoff.max_sec * 1000,
+      },
+    })),
     log: { level: healthd.log.level },
   };
 }

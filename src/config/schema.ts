@@ -20,6 +20,36 @@ const breakerKind = z.enum(["consecutive", "count", "sampling"]);
 const positiveSeconds = z.number().positive();
 const port = z.number().int().min(1).max(65535);
 
+/** An event type glob: `*` and `?` over the type after `io.oneiric.healthd.` (or the full type). */
+const eventTypeGlob = z
+  .string()
+  .regex(/^[a-z0-9_.*?]+$/, 'an event type glob like "adapter.*" or "failover"');
+
+/** One webhook subscriber; the secret signs every delivery and is never logged. */
+const webhookSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9_-]+$/, "lower-case letters, digits, _ and - only")
+      .max(64),
+    url: z.httpUrl("an http:// or https:// URL"),
+    // 16+ characters: a short HMAC key is guessable offline from one signed delivery.
+    secret: z.string().min(16, "at least 16 characters (use 32 random bytes, e.g. from ${ENV})"),
+    types: z.array(eventTypeGlob).min(1).max(100).optional(),
+    timeout_sec: positiveSeconds.max(300).default(5),
+    max_attempts: z.number().int().min(1).max(1000).default(10),
+    backoff: z
+      .strictObject({
+        initial_sec: positiveSeconds.default(1),
+        max_sec: positiveSeconds.default(300),
+      })
+      .prefault({})
+      .refine((backoff) => backoff.max_sec >= backoff.initial_sec, {
+        error: "max_sec must not be less than initial_sec",
+        path: ["max_sec"],
+      }),
+  });
+
 /**
  * The `oneiric_mcp:` section exactly as Mahavishnu settings files write it, so a
  * user can copy it across. Keys are the contract page's.
@@ -43,7 +73,19 @@ export const oneiricSectionSchema = z.strictObject({
 
 /** The daemon's own settings. */
 export const healthdSectionSchema = z.strictObject({
-  http: z.strictObject({ listen: listenAddress.default("127.0.0.1:8681") }).prefault({}),
+  http: z
+    .strictObject({
+      listen: listenAddress.default("127.0.0.1:8681"),
+      max_body_bytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(16 * 1024 * 1024)
+        .default(64 * 1024),
+      sse_heartbeat_sec: positiveSeconds.default(15),
+      max_event_streams: z.number().int().min(1).max(100_000).default(5_000),
+    })
+    .prefault({}),
   grpc: z.strictObject({ listen: listenAddress.default("127.0.0.1:8682") }).prefault({}),
   storage: z
     .strictObject({
@@ -209,6 +251,24 @@ export const healthdSectionSchema = z.strictObject({
       retention_cron: cronExpression.default("*/10 * * * *"),
     })
     .prefault({}),
+  /** Subscribers that receive every committed event (matching `types`) as a signed POST. */
+  webhooks: z
+    .array(webhookSchema)
+    .max(50)
+    .default([])
+    .superRefine((webhooks, context) => {
+      const seen = new Set<string>();
+      webhooks.forEach((webhook, index) => {
+        if (seen.has(webhook.name)) {
+          context.addIssue({
+            code: "custom",
+            message: `duplicate webhook name "${webhook.name}"`,
+            path: [index, "name"],
+          });
+        }
+        seen.add(webhook.name);
+      });
+    }),
   log: z
     .strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -6,7 +6,13 @@ import type { EventType, JournalEvent, NewEvent } from "../domain/events.js";
 import type { BreakerState, HealthState, StatusSource } from "../domain/health.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
 import { MigrationError, migrate, readMigrations } from "./migrator.js";
-import type { CatalogChange, EndpointState, HealthStore, RegistryState } from "./store.js";
+import type {
+  CatalogChange,
+  EndpointState,
+  HealthStore,
+  RegistryState,
+  WebhookCursor,
+} from "./store.js";
 
 /** Where the numbered migration files ship, relative to this module (src/ or dist/). */
 export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL("../../migrations/", import.meta.url));
@@ -318,6 +324,37 @@ export class SqliteStore implements HealthStore {
     return { oldestSeq: row.oldest, newestSeq: row.newest };
   }
 
+  loadWebhookCursors(): WebhookCursor[] {
+    const rows = this.db.prepare("SELECT * FROM webhook_cursors ORDER BY name").all() as {
+      name: string;
+      cursor: number;
+      parked: number;
+      parked_reason: string | null;
+      failures: number;
+      config_hash: string | null;
+    }[];
+    return rows.map((row) => ({
+      name: row.name,
+      cursor: row.cursor,
+      parked: row.parked === 1,
+      parkedReason: row.parked_reason,
+      failures: row.failures,
+      configHash: row.config_hash,
+    }));
+  }
+
+  saveWebhookCursor(cursor: WebhookCursor, now: number): void {
+    this.writable.upsertWebhookCursor.run({
+      name: cursor.name,
+      cursor: cursor.cursor,
+      parked: cursor.parked ? 1 : 0,
+      parked_reason: cursor.parkedReason,
+      failures: cursor.failures,
+      config_hash: cursor.configHash,
+      now,
+    });
+  }
+
   setMeta(key: string, value: string): void {
     this.writable.setMeta.run(key, value);
   }
@@ -455,6 +492,12 @@ function prepareStatements(db: Database) {
     insertEvent: db.prepare(
       "INSERT INTO events (id, type, subject, time, data) VALUES (?, ?, ?, ?, ?)",
     ),
+    upsertWebhookCursor: db.prepare(`
+      INSERT INTO webhook_cursors (name, cursor, parked, parked_reason, failures, config_hash, updated_at)
+      VALUES (@name, @cursor, @parked, @parked_reason, @failures, @config_hash, @now)
+      ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, parked = excluded.parked,
+        parked_reason = excluded.parked_reason, failures = excluded.failures,
+        config_hash = excluded.config_hash, updated_at = excluded.updated_at`),
     setMeta: db.prepare(
       "INSERT INTO daemon_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ),

@@ -25,6 +25,19 @@ export interface EndpointState {
   lastError: string | null;
 }
 
+/** A webhook subscriber's delivery position, as persisted. */
+export interface WebhookCursor {
+  name: string;
+  /** seq of the last event delivered (or skipped by the subscriber's type filter). */
+  cursor: number;
+  parked: boolean;
+  parkedReason: string | null;
+  /** Failed attempts in a row on the event after `cursor`. */
+  failures: number;
+  /** Fingerprint of the url and secret the state was reached with; null if unknown. */
+  configHash: string | null;
+}
+
 /** A change to the catalog, applied atomically with its events. */
 export interface CatalogChange {
   upserted: AdapterEntry[];
@@ -61,6 +74,9 @@ export interface HealthStore {
     events: readonly NewEvent[],
     now: number,
   ): void;
+  loadWebhookCursors(): WebhookCursor[];
+  /** Upserts one subscriber's cursor; no events, so it never wakes journal listeners. */
+  saveWebhookCursor(cursor: WebhookCursor, now: number): void;
   setMeta(key: string, value: string): void;
   getMeta(key: string): string | undefined;
   close(): void;

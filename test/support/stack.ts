@@ -43,7 +43,7 @@ oneiric_mcp:
   grpc_port: ${registryPort}
   timeout_sec: 2
 healthd:
-  http: { listen: "127.0.0.1:0" }
+  http: { listen: "127.0.0.1:0", sse_heartbeat_sec: 0.2 }
   grpc: { listen: "127.0.0.1:0" }
   storage: { path: ${JSON.stringify(dbPath)} }
   sync: { interval_sec: 3600 }
