@@ -9,7 +9,13 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
+import { ApiError } from "./api/api-error.js";
+import { type ClientBackend, chooseBackend } from "./api/clients/choose-backend.js";
+import { eventsPageSchema, parseParameters } from "./api/query-service.js";
 import { formatEvent, formatStatusDetail, formatStatusTable } from "./cli/format.js";
+import { describeRequirement, formatCloudEvent, formatResolution } from "./cli/query-format.js";
+import { checkWorkflows, formatWorkflowReport } from "./cli/workflow-check.js";
+import { loadWorkflowFile, type WorkflowFile, WorkflowFileError } from "./cli/workflow-file.js";
 import { ConfigError, EXIT_CONFIG } from "./config/errors.js";
 import {
   type ConfigOverrides,
@@ -18,7 +24,9 @@ import {
   loadConfigFile,
   parseConfigText,
 } from "./config/load.js";
+import type { CloudEvent } from "./domain/events.js";
 import { createLogger, readStatusSnapshot, startDaemon } from "./main.js";
+import { packageVersion } from "./package-version.js";
 import { loadScenarioFile, ScenarioError } from "./simulator/scenario.js";
 import {
   DEFAULT_SIMULATOR_LISTEN,
@@ -28,6 +36,8 @@ import {
 
 const EXIT_USAGE = 64;
 const EXIT_FAILURE = 1;
+/** `workflow check`: the file itself is wrong (as opposed to a requirement not being met). */
+const EXIT_INVALID_WORKFLOW = 2;
 
 const USAGE = `oneiric-healthd: watches the adapters of an Oneiric adapter registry
 
@@ -45,7 +55,21 @@ Usage:
   oneiric-healthd demo [--scenario FILE] [--duration SEC]
       Daemon plus an embedded simulator on the demo scenario; prints what changes.
 
-Exit codes: 0 ok, 1 failure, 64 usage error, 78 configuration error.
+Queries (answered by a running daemon, or read from its database file while it is stopped):
+  oneiric-healthd resolve DOMAIN CATEGORY [PROVIDER] [--project P] [--panic] [--json] [SOURCE]
+      The adapter to use, its fallbacks in order, what is excluded and why. Exit 1 when none is usable.
+  oneiric-healthd events [--since SEQ] [--limit N] [--follow] [--json] [SOURCE]
+      Journal events, one line each (--json: CloudEvents, one per line); --follow streams until Ctrl-C.
+  oneiric-healthd workflow check FILE [--json] [SOURCE]
+      Resolves every adapter requirement of the workflows in FILE.
+      Exit 0 all met, 1 some not met (with the nearest adapters), 2 invalid file (with its line).
+  oneiric-healthd mcp [SOURCE]
+      An MCP server on stdin/stdout with the oneiric_* tools.
+  SOURCE is --url URL (a daemon's HTTP address), --db PATH (its database file, read-only) or
+  --config FILE (the daemon's config: ask the daemon it names, else read its file). With none,
+  the daemon at http://127.0.0.1:8681 is asked, else ./oneiric-healthd.db is read.
+
+Exit codes: 0 ok, 1 failure, 2 invalid workflow file, 64 usage error, 78 configuration error.
 `;
 
 class UsageError extends Error {}
@@ -60,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return command === undefined ? EXIT_USAGE : 0;
     case "--version":
-      process.stdout.write("oneiric-healthd 0.1.0\n");
+      process.stdout.write(`oneiric-healthd ${packageVersion()}\n`);
       return 0;
     case "run":
       return runCommand(rest);
@@ -72,6 +96,14 @@ async function main(argv: string[]): Promise<number> {
       return checkConfigCommand(rest);
     case "demo":
       return demoCommand(rest);
+    case "resolve":
+      return resolveCommand(rest);
+    case "events":
+      return eventsCommand(rest);
+    case "workflow":
+      return workflowCommand(rest);
+    case "mcp":
+      return mcpCommand(rest);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -304,6 +336,229 @@ healthd:
   await simulator.stop();
   process.stdout.write(`demo stopped; state kept in ${dbPath}\n`);
   return 0;
+}
+
+/** Where the query commands get their answers: see chooseBackend. */
+const SOURCE_OPTIONS = {
+  url: { type: "string" },
+  db: { type: "string" },
+  config: { type: "string" },
+} as const satisfies ParseArgsOptionsConfig;
+
+async function openBackend(values: {
+  url?: string | undefined;
+  db?: string | undefined;
+  config?: string | undefined;
+}): Promise<ClientBackend> {
+  if (values.url !== undefined && values.db !== undefined) {
+    throw new UsageError("pass --url or --db, not both");
+  }
+  const config = values.config === undefined ? undefined : loadConfig(values.config, {});
+  return usageOnBadParameter(() =>
+    chooseBackend({
+      url: values.url,
+      db: values.db,
+      config,
+      notice: (message) => process.stderr.write(`oneiric-healthd: ${message}\n`),
+    }),
+  );
+}
+
+/** A parameter the backend refuses came from the command line: that is a usage error. */
+async function usageOnBadParameter<T>(action: () => Promise<T> | T): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (
+      error instanceof ApiError &&
+      (error.code === "INVALID_PARAMETER" || error.code === "UNKNOWN_PARAMETER")
+    ) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
+}
+
+async function resolveCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      ...SOURCE_OPTIONS,
+      project: { type: "string" },
+      panic: { type: "boolean" },
+      json: { type: "boolean" },
+    },
+    3,
+  );
+  const [domain, category, provider] = positionals;
+  if (domain === undefined || category === undefined) {
+    throw new UsageError("resolve needs DOMAIN and CATEGORY (and optionally PROVIDER)");
+  }
+  const requirement = {
+    domain,
+    category,
+    ...(provider === undefined ? {} : { provider }),
+    ...(values.project === undefined ? {} : { project: values.project }),
+    // Without --panic the daemon's configured default (resolution.panic) applies.
+    ...(values.panic ? { panic: true } : {}),
+  };
+  const backend = await openBackend(values);
+  try {
+    const answer = await usageOnBadParameter(() => backend.resolve(requirement));
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify(answer, null, 2)}\n`
+        : formatResolution(answer, backend.description),
+    );
+    if (answer.choice !== null && !answer.panic) return 0;
+    // The reason already names the requirement and why each candidate is out.
+    process.stderr.write(`oneiric-healthd: ${answer.reason}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    backend.close();
+  }
+}
+
+async function eventsCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    ...SOURCE_OPTIONS,
+    since: { type: "string" },
+    limit: { type: "string" },
+    follow: { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  const page = await usageOnBadParameter(() =>
+    parseParameters(
+      eventsPageSchema,
+      {
+        ...(values.since === undefined ? {} : { since: values.since }),
+        ...(values.limit === undefined ? {} : { limit: values.limit }),
+      },
+      "option",
+    ),
+  );
+  const print = (event: CloudEvent) =>
+    process.stdout.write(`${values.json ? JSON.stringify(event) : formatCloudEvent(event)}\n`);
+  const backend = await openBackend(values);
+  try {
+    if (values.follow) {
+      const stop = new AbortController();
+      const abort = () => stop.abort();
+      process.once("SIGINT", abort);
+      process.once("SIGTERM", abort);
+      try {
+        // Without --since: only what happens from now on, as tail -f with no history.
+        await backend.followEvents(
+          values.since === undefined ? undefined : page.since,
+          print,
+          stop.signal,
+          (message) => process.stderr.write(`oneiric-healthd: ${message}\n`),
+        );
+      } finally {
+        process.off("SIGINT", abort);
+        process.off("SIGTERM", abort);
+      }
+      return 0;
+    }
+    let answer: Awaited<ReturnType<ClientBackend["events"]>>;
+    try {
+      answer = await backend.events(page);
+    } catch (error) {
+      const oldest = error instanceof ApiError ? error.extra.oldest_seq : undefined;
+      if (
+        !(error instanceof ApiError) ||
+        error.code !== "CURSOR_EXPIRED" ||
+        values.since !== undefined
+      ) {
+        throw error;
+      }
+      // No --since asked for "from the start": that is the oldest event still kept.
+      answer = await backend.events({ ...page, since: Math.max(0, Number(oldest) - 1) });
+    }
+    for (const event of answer.events) print(event);
+    if (answer.events.length === page.limit) {
+      process.stderr.write(
+        `oneiric-healthd: ${page.limit} events shown; there may be more: --since ${answer.next_since}\n`,
+      );
+    } else if (answer.events.length === 0 && !values.json) {
+      process.stderr.write(`oneiric-healthd: no events after seq ${answer.next_since}\n`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "CURSOR_EXPIRED") {
+      process.stderr.write(`oneiric-healthd: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    throw error;
+  } finally {
+    backend.close();
+  }
+}
+
+async function workflowCommand(args: string[]): Promise<number> {
+  const [subcommand, ...rest] = args;
+  if (subcommand !== "check") {
+    throw new UsageError(
+      subcommand === undefined
+        ? "workflow needs a subcommand: workflow check FILE"
+        : `unknown workflow subcommand ${JSON.stringify(subcommand)} (try: workflow check FILE)`,
+    );
+  }
+  const { values, positionals } = parse(rest, { ...SOURCE_OPTIONS, json: { type: "boolean" } }, 1);
+  const file = positionals[0];
+  if (file === undefined) throw new UsageError("workflow check needs a FILE");
+  // The file is checked before anything is asked: a broken file is broken whoever answers.
+  let definitions: WorkflowFile;
+  try {
+    definitions = loadWorkflowFile(file);
+  } catch (error) {
+    if (!(error instanceof WorkflowFileError)) throw error;
+    process.stderr.write(`oneiric-healthd: invalid workflow file: ${error.message}\n`);
+    return EXIT_INVALID_WORKFLOW;
+  }
+  for (const warning of definitions.warnings) {
+    process.stderr.write(`oneiric-healthd: warning: ${warning}\n`);
+  }
+  const backend = await openBackend(values);
+  try {
+    const report = await checkWorkflows(definitions, backend);
+    process.stdout.write(
+      values.json ? `${JSON.stringify(report, null, 2)}\n` : formatWorkflowReport(report),
+    );
+    if (report.met) return 0;
+    const unmet = report.workflows.flatMap((workflow) =>
+      workflow.requirements
+        .filter((check) => !check.met)
+        .map(
+          (check) =>
+            `${workflow.name}: ${describeRequirement(check.requirement)} (${file}:${check.line})`,
+        ),
+    );
+    process.stderr.write(`oneiric-healthd: requirements not met: ${unmet.join("; ")}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    backend.close();
+  }
+}
+
+async function mcpCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, SOURCE_OPTIONS);
+  const backend = await openBackend(values);
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  process.once("SIGINT", abort);
+  process.once("SIGTERM", abort);
+  try {
+    // Loaded only here: no other command needs the MCP SDK.
+    const { runMcpStdio } = await import("./api/mcp/mcp-stdio.js");
+    // Ends when the client closes stdin, or on SIGINT/SIGTERM.
+    await runMcpStdio(backend, { version: packageVersion(), signal: stop.signal });
+    return 0;
+  } finally {
+    process.off("SIGINT", abort);
+    process.off("SIGTERM", abort);
+    backend.close();
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -8,7 +8,12 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
 import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
+import { createHealthdService } from "./api/grpc/healthd-service.js";
+import { addReflection } from "./api/grpc/reflection-service.js";
+import { createRegistryService } from "./api/grpc/registry-service.js";
 import { HttpApi } from "./api/http/http-server.js";
+import { createMcpHttpHandler } from "./api/mcp/mcp-http.js";
+import { localBackend } from "./api/query-backend.js";
 import { QueryService } from "./api/query-service.js";
 import type { DaemonConfig } from "./config/load.js";
 import { type LocalRegistry, loadLocalRegistry } from "./config/local-registry-file.js";
@@ -18,7 +23,10 @@ import { maintenanceFor } from "./domain/maintenance.js";
 import type { AdapterStatusView, RegistryView } from "./domain/status-view.js";
 import { toStatusView } from "./domain/status-view.js";
 import { EventHub } from "./events/event-hub.js";
+import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
+import { HealthdService } from "./gen/oneiric/healthd/v1/healthd.js";
+import { AdapterRegistryService } from "./gen/oneiric/registry/v1/registry.js";
 import { DaemonMetrics } from "./metrics/metrics.js";
 import { AdapterBreakers } from "./monitor/adapter-breakers.js";
 import { AdapterChecker } from "./monitor/adapter-checker.js";
@@ -31,6 +39,7 @@ import { ProbeScheduler } from "./monitor/probe-scheduler.js";
 import { ResolutionService } from "./monitor/resolution-service.js";
 import { ResultCommitter } from "./monitor/result-committer.js";
 import { SettingsBook } from "./monitor/settings-book.js";
+import { packageVersion } from "./package-version.js";
 import { GrpcHealthProbe } from "./probes/grpc-health-probe.js";
 import { GrpcHealthWatcher } from "./probes/grpc-health-watcher.js";
 import { HttpProbe } from "./probes/http-probe.js";
@@ -61,6 +70,8 @@ export interface RunningDaemon {
   queries: QueryService;
   /** Committed journal events, live, for streaming consumers. */
   hub: EventHub;
+  /** Webhook subscribers: status, and `unpark(name)` to resume a parked one. */
+  webhooks: WebhookDispatcher;
   /** Runs one catalog sync now. */
   syncNow(): Promise<SyncResult>;
   /** Checks every adapter now and commits the results. */
@@ -131,6 +142,7 @@ export async function startDaemon(
     registryReachable: () => view.registryState().reachable,
     lastSyncMs: () => view.registryState().lastSync,
     endpoints: () => gateway.endpoints.map((endpoint) => endpoint.status()),
+    webhooks: () => webhooks.statuses(),
   });
   const gateway = buildRegistryGateway(config, { store, view, metrics, logger, now, localFile });
   const settings = new SettingsBook(
@@ -203,6 +215,21 @@ export async function startDaemon(
   );
 
   const hub = new EventHub(store);
+  // Loads (and, for new subscribers, fixes) cursors now; delivery starts once ready.
+  const webhooks = new WebhookDispatcher({
+    feed: hub,
+    journal: store,
+    subscribers: config.webhooks,
+    logger: logger.child({ component: "webhooks" }),
+    now,
+    onAttempt: (subscriber, result) => metrics.webhookDeliveries.inc({ subscriber, result }),
+  });
+  for (const { name } of config.webhooks) {
+    // Zero series from the start, so rate() and absent() alerts work before the first attempt.
+    for (const result of ["delivered", "failed"]) {
+      metrics.webhookDeliveries.inc({ subscriber: name, result }, 0);
+    }
+  }
   const queries = new QueryService({
     view,
     resolution,
@@ -221,12 +248,26 @@ export async function startDaemon(
     maxBodyBytes: config.http.maxBodyBytes,
     heartbeatMs: config.http.sseHeartbeatMs,
     maxEventStreams: config.http.maxEventStreams,
+    mcp: createMcpHttpHandler(() => localBackend(queries), {
+      version: packageVersion(),
+      hub,
+      logger: logger.child({ component: "mcp" }),
+    }),
   });
   const grpcServer = new Server();
   grpcServer.addService(
     HealthService,
     daemonHealthService(() => ready),
   );
+  const grpcLogger = logger.child({ component: "grpc" });
+  const healthd = createHealthdService({
+    queries,
+    hub,
+    onInternalError: (error) => grpcLogger.error({ err: error }, "gRPC call failed"),
+  });
+  grpcServer.addService(HealthdService, healthd.implementation);
+  grpcServer.addService(AdapterRegistryService, createRegistryService(view));
+  addReflection(grpcServer);
   let httpAddress: AddressInfo;
   let grpcPort: number;
   try {
@@ -274,6 +315,7 @@ export async function startDaemon(
   });
   ready = true;
   logger.info({ adapters: view.size }, "ready");
+  webhooks.start();
 
   return {
     httpAddress,
@@ -284,6 +326,7 @@ export async function startDaemon(
     maintenance,
     queries,
     hub,
+    webhooks,
     syncNow: () => catalogSync.syncOnce(),
     readEvents: (afterSeq, limit) => store.readEvents(afterSeq, limit),
     checkAllNow: async () => {
@@ -298,9 +341,13 @@ export async function startDaemon(
       watcher.close();
       await scheduler.stop(5_000);
       committer.stop();
+      // After the last commit (streams get its events), before tryShutdown, which waits for open calls.
+      healthd.close();
       await Promise.all([
         http.close(),
-        new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),
+        // A delivery in flight gets 2 s to be answered (and recorded), then is aborted.
+        webhooks.stop(2_000),
+        shutdownGrpc(grpcServer, 2_000),
       ]);
       hub.close();
       for (const probe of probes) probe.close();
@@ -418,6 +465,23 @@ export function buildRegistryGateway(config: DaemonConfig, parts: GatewayParts):
     },
     onRefreshError: (error) =>
       logger.warn({ err: error }, "background refresh of a cached adapter list failed"),
+  });
+}
+
+/**
+ * Lets gRPC calls finish, but not forever: a client that stopped reading a
+ * stream would otherwise hold the daemon's shutdown open.
+ */
+function shutdownGrpc(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
   });
 }
 

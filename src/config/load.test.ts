@@ -180,6 +180,7 @@ describe("parseConfigText: accepted files", () => {
       resolution: { panic: false, requirements: [] },
       maintenance: [],
       journal: { maxAgeMs: 30 * 86_400_000, maxEvents: 1_000_000, retentionCron: "*/10 * * * *" },
+      webhooks: [],
       log: { level: "info" },
     });
   });

@@ -26,29 +26,29 @@ const eventTypeGlob = z
   .regex(/^[a-z0-9_.*?]+$/, 'an event type glob like "adapter.*" or "failover"');
 
 /** One webhook subscriber; the secret signs every delivery and is never logged. */
-const webhookSchema = z
-  .strictObject({
-    name: z
-      .string()
-      .regex(/^[a-z0-9_-]+$/, "lower-case letters, digits, _ and - only")
-      .max(64),
-    url: z.httpUrl("an http:// or https:// URL"),
-    // 16+ characters: a short HMAC key is guessable offline from one signed delivery.
-    secret: z.string().min(16, "at least 16 characters (use 32 random bytes, e.g. from ${ENV})"),
-    types: z.array(eventTypeGlob).min(1).max(100).optional(),
-    timeout_sec: positiveSeconds.max(300).default(5),
-    max_attempts: z.number().int().min(1).max(1000).default(10),
-    backoff: z
-      .strictObject({
-        initial_sec: positiveSeconds.default(1),
-        max_sec: positiveSeconds.default(300),
-      })
-      .prefault({})
-      .refine((backoff) => backoff.max_sec >= backoff.initial_sec, {
-        error: "max_sec must not be less than initial_sec",
-        path: ["max_sec"],
-      }),
-  });
+const webhookSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9_-]+$/, "lower-case letters, digits, _ and - only")
+    .max(64),
+  // Not z.httpUrl(): it wants a domain name, and receivers are often IPs or localhost.
+  url: z.url({ protocol: /^https?$/, error: "an http:// or https:// URL" }),
+  // 16+ characters: a short HMAC key is guessable offline from one signed delivery.
+  secret: z.string().min(16, "at least 16 characters (use 32 random bytes, e.g. from ${ENV})"),
+  types: z.array(eventTypeGlob).min(1).max(100).optional(),
+  timeout_sec: positiveSeconds.max(300).default(5),
+  max_attempts: z.number().int().min(1).max(1000).default(10),
+  backoff: z
+    .strictObject({
+      initial_sec: positiveSeconds.default(1),
+      max_sec: positiveSeconds.default(300),
+    })
+    .prefault({})
+    .refine((backoff) => backoff.max_sec >= backoff.initial_sec, {
+      error: "max_sec must not be less than initial_sec",
+      path: ["max_sec"],
+    }),
+});
 
 /**
  * The `oneiric_mcp:` section exactly as Mahavishnu settings files write it, so a

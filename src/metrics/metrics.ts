@@ -10,6 +10,8 @@ export interface MetricsView {
   lastSyncMs(): number | null;
   /** Each registry endpoint (bounded by config: primary plus at most 16 secondaries). */
   endpoints(): { endpoint: string; role: string; breaker: string; reachable: boolean }[];
+  /** Each webhook subscriber (bounded by config: at most 50); absent when none are wired. */
+  webhooks?(): { subscriber: string; lagEvents: number; parked: boolean }[];
 }
 
 /**
@@ -30,6 +32,8 @@ export class DaemonMetrics {
   readonly committedResults: Counter;
   readonly failovers: Counter;
   readonly journalPruned: Counter;
+  /** result: delivered (2xx) or failed (one failed attempt: non-2xx, timeout, connection error). */
+  readonly webhookDeliveries: Counter<"subscriber" | "result">;
 
   constructor(
     readonly registry: Registry,
@@ -104,6 +108,37 @@ export class DaemonMetrics {
       name: "oneiric_healthd_journal_events_pruned_total",
       help: "Journal events deleted by retention.",
       registers,
+    });
+    this.webhookDeliveries = new Counter({
+      name: "oneiric_healthd_webhook_deliveries_total",
+      help: "Webhook delivery attempts, by subscriber and result (delivered, failed).",
+      labelNames: ["subscriber", "result"],
+      registers,
+    });
+    // Both webhook gauges read one status list per scrape; subscribers come from the config.
+    new Gauge({
+      name: "oneiric_healthd_webhook_lag_events",
+      help: "Journal events a webhook subscriber has not been given yet (newest seq minus its cursor).",
+      labelNames: ["subscriber"],
+      registers,
+      collect() {
+        this.reset();
+        for (const status of view.webhooks?.() ?? []) {
+          this.set({ subscriber: status.subscriber }, status.lagEvents);
+        }
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_webhook_parked",
+      help: "1 while a webhook subscriber is parked after max_attempts failures in a row, else 0.",
+      labelNames: ["subscriber"],
+      registers,
+      collect() {
+        this.reset();
+        for (const status of view.webhooks?.() ?? []) {
+          this.set({ subscriber: status.subscriber }, status.parked ? 1 : 0);
+        }
+      },
     });
     new Gauge({
       name: "oneiric_healthd_adapters",

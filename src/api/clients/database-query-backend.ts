@@ -7,7 +7,11 @@ import { type CloudEvent, toCloudEvent } from "../../domain/events.js";
 import type { HealthState } from "../../domain/health.js";
 import { type ManualMaintenance, maintenanceFor, openWindows } from "../../domain/maintenance.js";
 import { type Candidate, type Requirement, resolve } from "../../domain/resolution.js";
-import { type AdapterStatusView, type RegistryView, toStatusView } from "../../domain/status-view.js";
+import {
+  type AdapterStatusView,
+  type RegistryView,
+  toStatusView,
+} from "../../domain/status-view.js";
 import { CursorExpiredError } from "../../events/event-hub.js";
 import { toRegistryView } from "../../monitor/health-view.js";
 import { SqliteStore } from "../../storage/sqlite-store.js";
@@ -183,22 +187,29 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
   }
 
   async healthCheck(): Promise<HealthCheckAnswer> {
-    throw new ApiError("NOT_READY", "the daemon's health check needs a running daemon (pass --url)");
+    throw new ApiError(
+      "NOT_READY",
+      "the daemon's health check needs a running daemon (pass --url)",
+    );
   }
 
   /** Polls the file for new events until `signal` aborts (works with the daemon stopped). */
   async followEvents(
-    since: number,
+    since: number | undefined,
     onEvent: (event: CloudEvent) => void,
     signal: AbortSignal,
     _onNotice?: NoticeListener,
   ): Promise<void> {
-    let cursor = since;
+    let cursor =
+      since === undefined
+        ? (this.open().journalBounds().newestSeq ?? 0)
+        : parseParameters(eventsPageSchema, { since }, "parameter").since;
     while (!signal.aborted) {
       const page = await this.events({ since: cursor, limit: 1000 });
       for (const event of page.events) onEvent(event);
       cursor = page.next_since;
-      if (page.events.length < 1000) await delay(this.pollMs, undefined, { signal }).catch(() => undefined);
+      if (page.events.length < 1000)
+        await delay(this.pollMs, undefined, { signal }).catch(() => undefined);
     }
   }
 

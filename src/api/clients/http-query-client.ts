@@ -24,10 +24,13 @@ export const DEFAULT_DAEMON_URL = "http://127.0.0.1:8681";
 /** Told about connection trouble while following, so a person sees why nothing arrives. */
 export type NoticeListener = (message: string) => void;
 
-/** Follows the journal from `since` until `signal` aborts; both backends offer it. */
+/**
+ * Follows the journal after seq `since` (undefined: from now, no history)
+ * until `signal` aborts; both backends offer it.
+ */
 export interface EventFollower {
   followEvents(
-    since: number,
+    since: number | undefined,
     onEvent: (event: CloudEvent) => void,
     signal: AbortSignal,
     onNotice?: NoticeListener,
@@ -60,9 +63,13 @@ export function normalizeDaemonUrl(value: string): string {
     });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ApiError("INVALID_PARAMETER", `the daemon speaks http or https, not ${url.protocol}`, {
-      parameter: "url",
-    });
+    throw new ApiError(
+      "INVALID_PARAMETER",
+      `the daemon speaks http or https, not ${url.protocol}`,
+      {
+        parameter: "url",
+      },
+    );
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
@@ -151,18 +158,25 @@ export class HttpQueryBackend implements QueryBackend, EventFollower {
   /**
    * Streams events after `since` over SSE until `signal` aborts, resuming with
    * `Last-Event-ID` after a dropped connection so nothing is missed or repeated.
-   * A daemon that cannot stream (no SSE on this path) is polled instead. Only an
-   * expired cursor, a bad request or the abort end it.
+   * A daemon that cannot stream (no SSE on this path) is polled instead. No
+   * daemon at the first attempt, an expired cursor, a bad request or the abort
+   * end it.
    */
   async followEvents(
-    since: number,
+    since: number | undefined,
     onEvent: (event: CloudEvent) => void,
     signal: AbortSignal,
     onNotice: NoticeListener = () => undefined,
   ): Promise<void> {
-    let cursor = parseParameters(eventsPageSchema, { since }, "parameter").since;
-    let delayMs = this.retryMs;
+    let cursor =
+      since === undefined
+        ? await this.newestSeq()
+        : parseParameters(eventsPageSchema, { since }, "parameter").since;
+    // The daemon's `retry:` replaces the first delay; failures in a row double it.
+    let baseMs = this.retryMs;
+    let delayMs = baseMs;
     let lost = false;
+    let connected = false;
     const deliver = (event: CloudEvent) => {
       // A resumed stream may repeat the event it was cut after; the seq says so.
       if (event.seq <= cursor) return;
@@ -171,23 +185,29 @@ export class HttpQueryBackend implements QueryBackend, EventFollower {
     };
     while (!signal.aborted) {
       try {
-        const outcome = await this.streamOnce(cursor, deliver, signal, () => {
+        const outcome = await this.streamOnce(cursor, deliver, signal, onNotice, () => {
           if (lost) onNotice(`reconnected to ${this.description}`);
           lost = false;
-          delayMs = this.retryMs;
+          connected = true;
+          delayMs = baseMs;
         });
         if (outcome.kind === "unsupported") {
           onNotice(`${this.description} does not stream events (${outcome.why}); polling instead`);
           await this.poll(() => cursor, deliver, signal);
           return;
         }
-        if (outcome.retryMs !== undefined) delayMs = outcome.retryMs;
+        if (outcome.retryMs !== undefined) {
+          baseMs = outcome.retryMs;
+          delayMs = baseMs;
+        }
         if (signal.aborted) return;
         onNotice(`${outcome.why}; resuming after seq ${cursor}`);
         lost = true;
       } catch (error) {
         if (signal.aborted) return;
         if (error instanceof ApiError && !retryable(error)) throw error;
+        // A wrong address should fail at once; a daemon lost mid-stream is waited for.
+        if (!connected) throw error;
         onNotice(
           `${error instanceof Error ? error.message : String(error)}; retrying in ${Math.round(delayMs / 1000)} s`,
         );
@@ -200,11 +220,21 @@ export class HttpQueryBackend implements QueryBackend, EventFollower {
     }
   }
 
+  /**
+   * The newest seq in the journal, so following "from now" has a cursor to
+   * resume from even if the first connection drops before any event.
+   */
+  private async newestSeq(): Promise<number> {
+    const health = await this.healthCheck();
+    return health.journal.newest_seq ?? 0;
+  }
+
   /** One SSE connection: resolves when it ends (why, and any `retry:` it asked for). */
   private async streamOnce(
     cursor: number,
     deliver: (event: CloudEvent) => void,
     signal: AbortSignal,
+    onNotice: NoticeListener,
     onConnected: () => void,
   ): Promise<
     { kind: "ended"; why: string; retryMs?: number } | { kind: "unsupported"; why: string }
@@ -260,7 +290,15 @@ export class HttpQueryBackend implements QueryBackend, EventFollower {
               continue;
             }
             if (message.data === undefined) continue;
-            deliver(JSON.parse(message.data) as CloudEvent);
+            let event: CloudEvent;
+            try {
+              event = JSON.parse(message.data) as CloudEvent;
+            } catch {
+              // Reconnecting would only be sent the same bytes again: say so and go on.
+              onNotice(`skipped an event that is not JSON (id ${message.id ?? "none"})`);
+              continue;
+            }
+            deliver(event);
           }
           if (overflow) break;
         }

@@ -12,7 +12,11 @@ import {
 } from "../../gen/grpc/health/v1/health.js";
 
 /** The service names the daemon answers grpc.health.v1 for ("" is the whole server). */
-export const DAEMON_HEALTH_SERVICES = ["", "oneiric.healthd.v1.Healthd"] as const;
+export const DAEMON_HEALTH_SERVICES = [
+  "",
+  "oneiric.healthd.v1.Healthd",
+  "oneiric.registry.v1.AdapterRegistry",
+] as const;
 
 /**
  * grpc.health.v1 for the daemon itself: SERVING once ready. Watch sends the

@@ -305,7 +305,11 @@ class EventStream {
       return 0;
     } catch (error) {
       const oldest = error instanceof ApiError ? error.extra.oldest_seq : undefined;
-      if (error instanceof ApiError && error.code === "CURSOR_EXPIRED" && typeof oldest === "number")
+      if (
+        error instanceof ApiError &&
+        error.code === "CURSOR_EXPIRED" &&
+        typeof oldest === "number"
+      )
         return oldest - 1;
       throw error;
     }

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { EventHub } from "../../events/event-hub.js";
+import { packageVersion } from "../../package-version.js";
 import { ApiError } from "../api-error.js";
 import type { QueryService } from "../query-service.js";
 import { EventStreams } from "./event-stream.js";
@@ -151,7 +152,9 @@ export class HttpApi {
       { pattern: /^\/readyz$/, methods: { GET: ({ response }) => this.readiness(response) } },
       {
         pattern: /^\/openapi\.json$/,
-        methods: { GET: ({ response }) => sendJson(response, 200, openApiDocument()) },
+        methods: {
+          GET: ({ response }) => sendJson(response, 200, openApiDocument(packageVersion())),
+        },
       },
     ];
     this.server = createServer((request, response) => {

@@ -18,12 +18,12 @@ const adapterId = {
   schema: { type: "string" },
 };
 
-export function openApiDocument(): Record<string, unknown> {
+export function openApiDocument(version: string): Record<string, unknown> {
   return {
     openapi: "3.1.0",
     info: {
       title: "oneiric-healthd",
-      version: "0.1.0",
+      version,
       description:
         "Last-known health of every adapter in the Oneiric registry, resolution with failover, and the event journal. Errors are application/problem+json with a stable `code`.",
     },
