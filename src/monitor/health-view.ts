@@ -25,6 +25,8 @@ const RECENT_CHECKS = 10;
 export class HealthView implements LastKnownState {
   private readonly recent = new Map<string, RecentCheck[]>();
   private readonly catalog = new Map<string, AdapterEntry>();
+  /** domain/category → adapter ids: resolution looks up its candidates instead of scanning. */
+  private readonly byKind = new Map<string, Set<string>>();
   private readonly health = new Map<string, HealthState>();
   private registry: RegistryState;
 
@@ -50,7 +52,7 @@ export class HealthView implements LastKnownState {
     states: readonly HealthState[],
     registry?: RegistryState,
   ): void {
-    for (const entry of entries) this.catalog.set(entry.adapterId, entry);
+    for (const entry of entries) this.putEntry(entry);
     for (const state of states)
       if (this.catalog.has(state.adapterId)) this.health.set(state.adapterId, state);
     if (registry) this.registry = { ...registry, endpoint: this.registry.endpoint };
@@ -86,7 +88,27 @@ export class HealthView implements LastKnownState {
   }
 
   putEntry(entry: AdapterEntry): void {
+    const previous = this.catalog.get(entry.adapterId);
+    if (previous)
+      this.byKind.get(kindKey(previous.domain, previous.category))?.delete(entry.adapterId);
     this.catalog.set(entry.adapterId, entry);
+    const key = kindKey(entry.domain, entry.category);
+    let ids = this.byKind.get(key);
+    if (!ids) {
+      ids = new Set();
+      this.byKind.set(key, ids);
+    }
+    ids.add(entry.adapterId);
+  }
+
+  /** The catalog entries of one domain and category. */
+  entriesOfKind(domain: string, category: string): AdapterEntry[] {
+    const entries: AdapterEntry[] = [];
+    for (const id of this.byKind.get(kindKey(domain, category)) ?? []) {
+      const entry = this.catalog.get(id);
+      if (entry) entries.push(entry);
+    }
+    return entries;
   }
 
   /** Remembers a committed check result (the newest few per adapter). */
@@ -106,6 +128,8 @@ export class HealthView implements LastKnownState {
   }
 
   removeEntry(adapterId: string): void {
+    const entry = this.catalog.get(adapterId);
+    if (entry) this.byKind.get(kindKey(entry.domain, entry.category))?.delete(adapterId);
     this.catalog.delete(adapterId);
     this.health.delete(adapterId);
     this.recent.delete(adapterId);
@@ -183,6 +207,10 @@ export class HealthView implements LastKnownState {
     }
     return { flapping, maintenance, breakers };
   }
+}
+
+function kindKey(domain: string, category: string): string {
+  return `${domain}\u0000${category}`;
 }
 
 export function toRegistryView(state: RegistryState): RegistryView {

@@ -52,7 +52,7 @@ export class ResolutionService {
   }
 
   resolve(requirement: Requirement, panic = this.options.panic): Resolution {
-    const resolution = resolve(this.candidates(), requirement, { panic });
+    const resolution = resolve(this.candidates(requirement), requirement, { panic });
     this.track(requirement, resolution.panic ? null : (resolution.choice?.adapterId ?? null));
     return resolution;
   }
@@ -81,11 +81,13 @@ export class ResolutionService {
     for (const adapterId of changedElsewhere) note(adapterId);
     if (touched.size === 0) return [];
     const events: NewEvent[] = [];
-    let candidates: Candidate[] | undefined;
     for (const [key, tracked] of this.tracked) {
       if (!touched.has(`${tracked.requirement.domain}/${tracked.requirement.category}`)) continue;
-      candidates ??= this.candidates(pending);
-      const resolution = resolve(candidates, tracked.requirement, { panic: this.options.panic });
+      const resolution = resolve(
+        this.candidates(tracked.requirement, pending),
+        tracked.requirement,
+        { panic: this.options.panic },
+      );
       const usable = [resolution.choice, ...resolution.fallbacks]
         .filter((candidate) => candidate !== null && !resolution.panic)
         .map((candidate) => candidate?.adapterId);
@@ -124,11 +126,11 @@ export class ResolutionService {
 
   /** Configured requirements start from what the committed view resolves to. */
   private setBaselines(): void {
-    let candidates: Candidate[] | undefined;
     for (const tracked of this.tracked.values()) {
       if (tracked.initialized) continue;
-      candidates ??= this.candidates();
-      const resolution = resolve(candidates, tracked.requirement, { panic: false });
+      const resolution = resolve(this.candidates(tracked.requirement), tracked.requirement, {
+        panic: false,
+      });
       tracked.choice = resolution.choice?.adapterId ?? null;
       tracked.initialized = true;
     }
@@ -145,9 +147,13 @@ export class ResolutionService {
     }
   }
 
-  private candidates(pending?: ReadonlyMap<string, HealthState>): Candidate[] {
+  /** Adapters of the requirement's domain and category (an index lookup, not a scan). */
+  private candidates(
+    requirement: Requirement,
+    pending?: ReadonlyMap<string, HealthState>,
+  ): Candidate[] {
     const candidates: Candidate[] = [];
-    for (const entry of this.view.allEntries()) {
+    for (const entry of this.view.entriesOfKind(requirement.domain, requirement.category)) {
       const health = pending?.get(entry.adapterId) ?? this.view.state(entry.adapterId);
       if (!health) continue;
       candidates.push({
