@@ -31,6 +31,21 @@ export const listFilterSchema = z.strictObject({
 });
 export type ListFilter = z.input<typeof listFilterSchema>;
 
+/** Whether an adapter passes a validated list filter (the same rule for every backend). */
+export function matchesListFilter(
+  adapter: AdapterStatusView,
+  filter: z.output<typeof listFilterSchema>,
+): boolean {
+  return (
+    (!filter.project || adapter.project === filter.project) &&
+    (!filter.domain || adapter.domain === filter.domain) &&
+    (!filter.category || adapter.category === filter.category) &&
+    (!filter.provider || adapter.provider === filter.provider) &&
+    (!filter.status || adapter.status === filter.status) &&
+    (!filter.healthy_only || (adapter.status === "healthy" && adapter.usable))
+  );
+}
+
 export const requirementSchema = z.strictObject({
   domain: name,
   category: name,
@@ -115,17 +130,7 @@ export class QueryService {
 
   listAdapters(input: unknown = {}): { adapters: AdapterStatusView[]; registry: RegistryView } {
     const filter = parseParameters(listFilterSchema, input, "filter");
-    const adapters = this.parts.view
-      .list()
-      .filter(
-        (adapter) =>
-          (!filter.project || adapter.project === filter.project) &&
-          (!filter.domain || adapter.domain === filter.domain) &&
-          (!filter.category || adapter.category === filter.category) &&
-          (!filter.provider || adapter.provider === filter.provider) &&
-          (!filter.status || adapter.status === filter.status) &&
-          (!filter.healthy_only || (adapter.status === "healthy" && adapter.usable)),
-      );
+    const adapters = this.parts.view.list().filter((adapter) => matchesListFilter(adapter, filter));
     return { adapters, registry: this.parts.view.registryView() };
   }
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TOOL_NAMES } from "../api/mcp/mcp-server.js";
-import { ONEIRIC_TOOLS, parseWorkflowFile, WorkflowFileError } from "./workflow-file.js";
+import { parseWorkflowFile, WorkflowFileError } from "./workflow-file.js";
 
 function problem(text: string): string {
   try {
@@ -13,10 +12,6 @@ function problem(text: string): string {
 }
 
 describe("workflow files", () => {
-  it("know the same oneiric_* tools as the MCP server offers", () => {
-    expect([...ONEIRIC_TOOLS].sort()).toEqual([...TOOL_NAMES].sort());
-  });
-
   it("takes requirements from adapter_requirements and oneiric_resolve_adapter steps", () => {
     const file = parseWorkflowFile(
       `workflows:

@@ -1,24 +1,12 @@
 import { readFileSync } from "node:fs";
 import { type Document, LineCounter, parseAllDocuments } from "yaml";
 import { requirementSchema } from "../api/query-service.js";
+import { TOOL_NAMES } from "../api/tool-names.js";
 import { describeIssue, lineOfPath } from "../config/yaml-issues.js";
 import type { Requirement } from "../domain/resolution.js";
 
-/**
- * The Oneiric MCP tools a workflow step may name: the integration plan's four
- * (Phase 2) and the two more this daemon's MCP server offers. A step naming
- * another `oneiric_*` tool would fail when the workflow runs, so the file is
- * refused now. Kept here rather than imported from the MCP server so that
- * `workflow check` does not load the MCP SDK; a unit test keeps the lists equal.
- */
-export const ONEIRIC_TOOLS = [
-  "oneiric_list_adapters",
-  "oneiric_get_adapter",
-  "oneiric_check_health",
-  "oneiric_resolve_adapter",
-  "oneiric_invalidate_cache",
-  "oneiric_health_check",
-] as const;
+/** The oneiric_* tools a workflow step may call: the MCP server's tools. */
+export const ONEIRIC_TOOLS = TOOL_NAMES;
 
 const RESOLVE_TOOL = "oneiric_resolve_adapter";
 const RESOLVE_ARGS = new Set(["domain", "category", "provider", "project", "panic"]);

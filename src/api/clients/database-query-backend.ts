@@ -26,6 +26,7 @@ import {
   type AdapterDetail,
   eventsPageSchema,
   listFilterSchema,
+  matchesListFilter,
   parseParameters,
   type ResolutionAnswer,
   requirementSchema,
@@ -104,15 +105,7 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
   ): Promise<{ adapters: AdapterStatusView[]; registry: RegistryView | null }> {
     const wanted = parseParameters(listFilterSchema, filter ?? {}, "filter");
     const snapshot = this.read();
-    const adapters = this.views(snapshot).filter(
-      (adapter) =>
-        (!wanted.project || adapter.project === wanted.project) &&
-        (!wanted.domain || adapter.domain === wanted.domain) &&
-        (!wanted.category || adapter.category === wanted.category) &&
-        (!wanted.provider || adapter.provider === wanted.provider) &&
-        (!wanted.status || adapter.status === wanted.status) &&
-        (!wanted.healthy_only || (adapter.status === "healthy" && adapter.usable)),
-    );
+    const adapters = this.views(snapshot).filter((adapter) => matchesListFilter(adapter, wanted));
     const registry = this.open().loadRegistryState();
     return { adapters, registry: registry ? toRegistryView(registry) : null };
   }

@@ -34,15 +34,10 @@ import { ApiError } from "../api-error.js";
 import type { QueryBackend } from "../query-backend.js";
 import { listFilterSchema, parseParameters, requirementSchema } from "../query-service.js";
 
+import { TOOL_NAMES } from "../tool-names.js";
+
 export const MCP_SERVER_NAME = "oneiric-healthd";
-export const TOOL_NAMES = [
-  "oneiric_list_adapters",
-  "oneiric_get_adapter",
-  "oneiric_check_health",
-  "oneiric_resolve_adapter",
-  "oneiric_invalidate_cache",
-  "oneiric_health_check",
-] as const;
+export { TOOL_NAMES };
 export const ADAPTERS_URI = "oneiric://adapters";
 const ADAPTER_URI_PREFIX = `${ADAPTERS_URI}/`;
 /** Where a tool error's code and extra fields are, in the result's `_meta`. */
