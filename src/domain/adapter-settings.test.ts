@@ -32,6 +32,7 @@ const DEFAULTS: AdapterSettings = {
     intervalMs: 15_000,
     edgeIntervalMs: 5_000,
     openIntervalMs: 60_000,
+    watchedIntervalMs: 90_000,
     timeoutMs: 5_000,
     jitter: 0.1,
     rise: 2,

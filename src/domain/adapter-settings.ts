@@ -8,6 +8,8 @@ export interface ProbeSettings {
   edgeIntervalMs: number;
   /** Interval while the adapter's breaker is open. */
   openIntervalMs: number;
+  /** Interval while a grpc.health.v1 Watch stream pushes changes: the poll is only a safety net. */
+  watchedIntervalMs: number;
   timeoutMs: number;
   jitter: number;
   rise: number;

@@ -57,6 +57,10 @@ export class CheckRunner {
     if (run.breaker.state === "open") base = probes.openIntervalMs;
     else if (this.onEdge(entry.adapterId, run.ran ? run.result : undefined))
       base = probes.edgeIntervalMs;
+    else if (probes.watch && this.watcher?.streaming(entry.healthCheckUrl)) {
+      // Changes arrive on the Watch stream; polling only guards against a silent stream.
+      base = probes.watchedIntervalMs;
+    }
     const spread = base * probes.jitter;
     return Math.max(0, base + (this.random() * 2 - 1) * spread);
   }
@@ -67,6 +71,24 @@ export class CheckRunner {
     this.settings.forget(adapterId);
     for (const [target, adapters] of this.watchers) {
       if (adapters.delete(adapterId) && adapters.size === 0) {
+        this.watchers.delete(target);
+        this.watcher?.unwatch(target);
+      }
+    }
+  }
+
+  /**
+   * After a reload: stops Watch streams that no adapter wants any more
+   * (`watch: false` now), which checks alone would never do. Streams now wanted
+   * open at each adapter's next check.
+   */
+  reconcileWatches(): void {
+    for (const [target, adapters] of this.watchers) {
+      for (const adapterId of adapters) {
+        const entry = this.view.entry(adapterId);
+        if (!entry || !this.settings.of(entry).probes.watch) adapters.delete(adapterId);
+      }
+      if (adapters.size === 0) {
         this.watchers.delete(target);
         this.watcher?.unwatch(target);
       }

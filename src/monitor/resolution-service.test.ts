@@ -22,6 +22,7 @@ const DEFAULTS: AdapterSettings = {
     intervalMs: 15_000,
     edgeIntervalMs: 5_000,
     openIntervalMs: 60_000,
+    watchedIntervalMs: 90_000,
     timeoutMs: 5_000,
     jitter: 0.1,
     rise: 2,
@@ -299,5 +300,37 @@ describe("ResolutionService.failovers", () => {
     });
     expect(service.failovers(new Map(), clock)).toEqual([]);
     expect(commit(service, health("a", "healthy", 999), health("b", "healthy", 1))).toEqual([]);
+  });
+});
+
+describe("ResolutionService.reconfigure", () => {
+  it("keeps tracked choices, starts new requirements from the view, and applies panic", () => {
+    const cache: Requirement = { domain: "adapter", category: "cache" };
+    const service = setup({
+      entries: [entry("a"), entry("b"), entry("redis", { category: "cache" })],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50), health("redis", "healthy")],
+    });
+    // The baseline for storage is a.
+    expect(commit(service, health("b", "degraded", 1500))).toEqual([]);
+    service.reconfigure({ panic: true }, [STORAGE, cache]);
+    expect(service.trackedRequirements()).toEqual([STORAGE, cache]);
+    // The reload left a as the remembered choice: losing it fails over to b.
+    expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", "b", "unhealthy")]);
+    // The new requirement got its baseline (redis) without an event, so losing it reports one.
+    expect(commit(service, health("redis", "unhealthy"))).toEqual([
+      failover("redis", null, "unhealthy", cache, "adapter/cache//"),
+    ]);
+    // panic: true now applies to answers that do not say otherwise.
+    expect(service.resolve(cache).panic).toBe(true);
+  });
+
+  it("keeps watching a requirement dropped from the config, as if it had been asked", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    service.reconfigure({ panic: false }, []);
+    expect(service.trackedRequirements()).toEqual([STORAGE]);
+    expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", "b", "unhealthy")]);
   });
 });

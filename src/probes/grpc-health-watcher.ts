@@ -124,6 +124,15 @@ export class GrpcHealthWatcher {
     return this.watched.get(target)?.supported;
   }
 
+  /**
+   * True while the target's stream is open and has delivered a status: changes
+   * are being pushed, so polling can slow down to a safety net.
+   */
+  streaming(target: string): boolean {
+    const entry = this.watched.get(target);
+    return entry !== undefined && entry.call !== undefined && entry.supported === true;
+  }
+
   /** Ends every stream and closes the watcher's own channels. The watcher can be reused. */
   close(): void {
     const entries = [...this.watched.values()];
