@@ -118,6 +118,8 @@ healthd:
   # First checks spread over an hour: the queries measured here compete with little probing.
   probes: { interval_sec: 3600 }
   http: { max_event_streams: ${SUBSCRIBERS + 10} }
+  # Every client here is 127.0.0.1: the per-client limits would measure themselves.
+  limits: { requests_per_sec: 0, max_connections: ${SUBSCRIBERS + 100} }
   log: { level: info }
 `,
   );

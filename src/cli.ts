@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import type { Logger } from "pino";
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
@@ -25,7 +26,9 @@ import {
   parseConfigText,
 } from "./config/load.js";
 import type { CloudEvent } from "./domain/events.js";
-import { createLogger, readStatusSnapshot, startDaemon } from "./main.js";
+import { coalescing } from "./lifecycle/coalescing-task.js";
+import { createSystemdNotifier, type SystemdNotifier } from "./lifecycle/systemd-notifier.js";
+import { createLogger, type RunningDaemon, readStatusSnapshot, startDaemon } from "./main.js";
 import { packageVersion } from "./package-version.js";
 import { loadScenarioFile, ScenarioError } from "./simulator/scenario.js";
 import {
@@ -38,6 +41,8 @@ const EXIT_USAGE = 64;
 const EXIT_FAILURE = 1;
 /** `workflow check`: the file itself is wrong (as opposed to a requirement not being met). */
 const EXIT_INVALID_WORKFLOW = 2;
+/** How long `run` lets the daemon stop (systemd's default TimeoutStopSec is 90 s; ours is tighter). */
+const STOP_DEADLINE_MS = 10_000;
 
 const USAGE = `oneiric-healthd: watches the adapters of an Oneiric adapter registry
 
@@ -141,26 +146,156 @@ async function runCommand(args: string[]): Promise<number> {
     "http-listen": { type: "string" },
     "grpc-listen": { type: "string" },
   });
-  const config = loadConfig(values.config, {
-    dbPath: values.db,
-    httpListen: values["http-listen"],
-    grpcListen: values["grpc-listen"],
-  });
+  const source: ConfigSource = {
+    file: values.config,
+    overrides: {
+      dbPath: values.db,
+      httpListen: values["http-listen"],
+      grpcListen: values["grpc-listen"],
+    },
+  };
+  const config = loadConfig(source.file, source.overrides);
   const logger = createLogger(config.log.level);
-  const daemon = await startDaemon(config, { logger });
-  await untilSignal(logger.warn.bind(logger));
+  // Under systemd (Type=notify): STATUS= per start-up stage, READY=1, watchdog, STOPPING=1.
+  const notifier = createSystemdNotifier(process.env, {
+    logger: logger.child({ component: "systemd" }),
+  });
+  const daemon = await startDaemon(config, {
+    logger,
+    status: (text) => notifier.status(text),
+  }).catch((error: unknown) => {
+    notifier.status(`start failed: ${error instanceof Error ? error.message : String(error)}`);
+    notifier.close();
+    throw error;
+  });
+  const { address, port } = daemon.httpAddress;
+  notifier.ready(
+    `ready: ${daemon.view.size} adapters; HTTP ${address}:${port}, gRPC ${daemon.grpcAddress}`,
+  );
+  notifier.startWatchdog();
+  // One reload at a time: SIGHUPs during a reload make one more reload after it.
+  const reloads = coalescing(
+    () => reloadUnderSystemd(notifier, () => reloadFromFile(daemon, source, logger)),
+    (error) => logger.error({ err: error }, "configuration reload failed"),
+  );
+  await untilSignal(logger.warn.bind(logger), () => void reloads.run());
+  const disarm = guardStop(logger, STOP_DEADLINE_MS);
+  // A reload under way finishes first (it is quick): stop() must not run into it.
+  await reloads.idle();
+  notifier.stopping();
+  notifier.stopWatchdog();
+  notifier.status("stopping: finishing checks in flight, committing, closing servers");
   await daemon.stop();
+  disarm();
+  notifier.close();
   logger.flush();
   return 0;
 }
 
-/** Resolves on SIGTERM or SIGINT; SIGHUP is acknowledged but not yet acted on. */
-function untilSignal(warn: (message: string) => void): Promise<void> {
+/** Where `run` read its configuration, so SIGHUP reads the same again. */
+interface ConfigSource {
+  file: string | undefined;
+  overrides: ConfigOverrides;
+}
+
+/**
+ * A configuration reload (SIGHUP, `systemctl reload`): re-reads the file `run`
+ * was started with, command-line overrides applied again, validates it and
+ * applies what can change live. Never throws: an invalid file is logged at
+ * ERROR naming the file, line and key, `oneiric_healthd_config_last_reload_successful`
+ * goes to 0, and the daemon keeps running on its previous configuration.
+ * Returns one line saying what happened (systemd's STATUS=).
+ */
+async function reloadFromFile(
+  daemon: RunningDaemon,
+  source: ConfigSource,
+  logger: Logger,
+): Promise<string> {
+  try {
+    const { needsRestart } = daemon.reload(loadConfig(source.file, source.overrides));
+    return needsRestart.length > 0
+      ? `configuration reloaded; needs a restart to apply ${needsRestart.join(", ")}`
+      : "configuration reloaded";
+  } catch (error) {
+    daemon.reloadRejected();
+    const message = error instanceof Error ? error.message : String(error);
+    const where =
+      error instanceof ConfigError
+        ? { file: error.file, line: error.line, key: error.key || undefined }
+        : { file: source.file, err: error };
+    // ERROR, not WARN: the daemon cannot fix a bad file; a person has to.
+    logger.error(
+      where,
+      `configuration reload failed, still running the previous configuration: ${message}`,
+    );
+    return `configuration reload failed, running the previous one: ${message}`;
+  }
+}
+
+/**
+ * Arms the shutdown guards once a stop signal arrived: a second SIGTERM or
+ * SIGINT exits at once (code 1), SIGHUP is ignored (its default action would
+ * kill the process mid-commit), and a stop taking longer than `deadlineMs`
+ * exits with code 1 and an ERROR, so a stuck client or probe cannot keep a
+ * stopping daemon alive. Returns the disarm function.
+ */
+function guardStop(logger: Logger, deadlineMs: number): () => void {
+  const exitAtOnce = (signal: NodeJS.Signals) => {
+    logger.error({ signal }, `${signal} while stopping: exiting at once`);
+    process.exit(EXIT_FAILURE);
+  };
+  const ignoreHangup = () => logger.warn("SIGHUP ignored: the daemon is stopping");
+  const watchdog = setTimeout(() => {
+    logger.error(`stopping took longer than ${deadlineMs / 1000} s: exiting without finishing`);
+    process.exit(EXIT_FAILURE);
+  }, deadlineMs);
+  process.on("SIGTERM", exitAtOnce);
+  process.on("SIGINT", exitAtOnce);
+  process.on("SIGHUP", ignoreHangup);
+  return () => {
+    clearTimeout(watchdog);
+    process.off("SIGTERM", exitAtOnce);
+    process.off("SIGINT", exitAtOnce);
+    process.off("SIGHUP", ignoreHangup);
+  };
+}
+
+/**
+ * Brackets a configuration reload with systemd's RELOADING=1 and READY=1, so
+ * `systemctl reload` and `systemctl status` show it. `reload` returns the
+ * STATUS= line sent with READY=1. A reload that throws leaves the daemon on its
+ * previous configuration: READY=1 is still sent, with a STATUS= saying so, and
+ * the error is rethrown for the caller to log.
+ */
+export async function reloadUnderSystemd(
+  notifier: SystemdNotifier,
+  reload: () => Promise<string>,
+): Promise<void> {
+  notifier.reloading();
+  notifier.status("reloading the configuration");
+  let outcome: string;
+  try {
+    outcome = await reload();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    notifier.ready(`configuration reload failed, running the previous one: ${reason}`);
+    throw error;
+  }
+  notifier.ready(outcome);
+}
+
+const RELOAD_NOT_IMPLEMENTED =
+  "SIGHUP received: configuration reload is not implemented yet; restart to apply changes";
+
+/**
+ * Resolves on SIGTERM or SIGINT. SIGHUP calls `onHangup`, by default a warning
+ * that reload is not implemented.
+ */
+function untilSignal(
+  warn: (message: string) => void,
+  onHangup: () => void = () => warn(RELOAD_NOT_IMPLEMENTED),
+): Promise<void> {
   return new Promise((resolve) => {
-    const onHangup = () =>
-      warn(
-        "SIGHUP received: configuration reload is not implemented yet; restart to apply changes",
-      );
     process.on("SIGHUP", onHangup);
     const done = () => {
       process.off("SIGHUP", onHangup);

@@ -4,30 +4,35 @@
  */
 
 import type { AddressInfo } from "node:net";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
+import { surfaceSecurity } from "./api/auth/surface-security.js";
 import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
 import { createHealthdService } from "./api/grpc/healthd-service.js";
 import { addReflection } from "./api/grpc/reflection-service.js";
 import { createRegistryService } from "./api/grpc/registry-service.js";
+import { grpcServerSecurity } from "./api/grpc/server-security.js";
 import { HttpApi } from "./api/http/http-server.js";
 import { createMcpHttpHandler } from "./api/mcp/mcp-http.js";
 import { localBackend } from "./api/query-backend.js";
 import { QueryService } from "./api/query-service.js";
+import { appliedConfig, type ConfigChanges, diffConfigs } from "./config/config-diff.js";
 import type { DaemonConfig } from "./config/load.js";
 import { type LocalRegistry, loadLocalRegistry } from "./config/local-registry-file.js";
+import type { AdapterEntry } from "./domain/adapter.js";
 import type { JournalEvent } from "./domain/events.js";
 import { formatHostPort } from "./domain/host-port.js";
 import { maintenanceFor } from "./domain/maintenance.js";
 import type { AdapterStatusView, RegistryView } from "./domain/status-view.js";
-import { toStatusView } from "./domain/status-view.js";
+import { isStale, toStatusView } from "./domain/status-view.js";
 import { EventHub } from "./events/event-hub.js";
 import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
 import { HealthdService } from "./gen/oneiric/healthd/v1/healthd.js";
 import { AdapterRegistryService } from "./gen/oneiric/registry/v1/registry.js";
-import { DaemonMetrics } from "./metrics/metrics.js";
+import { withDeadline } from "./lifecycle/deadline.js";
+import { type CategoryCount, DaemonMetrics, type MetricsView } from "./metrics/metrics.js";
 import { AdapterBreakers } from "./monitor/adapter-breakers.js";
 import { AdapterChecker } from "./monitor/adapter-checker.js";
 import { CatalogSync, type SyncResult } from "./monitor/catalog-sync.js";
@@ -55,6 +60,8 @@ export interface DaemonDependencies {
   logger: Logger;
   now?: () => number;
   random?: () => number;
+  /** Told what start-up is doing, one line per stage (systemd's `STATUS=`). */
+  status?: (text: string) => void;
 }
 
 export interface RunningDaemon {
@@ -78,16 +85,41 @@ export interface RunningDaemon {
   checkAllNow(): Promise<void>;
   /** Journal events after `afterSeq`, oldest first. */
   readEvents(afterSeq: number, limit: number): JournalEvent[];
-  /** Stops scheduling, lets checks in flight finish, commits, closes everything. */
+  /**
+   * Applies a new configuration without losing state: what can change live does
+   * at once, what cannot keeps its running value and is named in a WARN (see
+   * docs/configuration.md, "Reloading"). Throws only once stop() has begun.
+   */
+  reload(next: DaemonConfig): ConfigChanges;
+  /** Records a reload refused for an invalid file: the daemon keeps its configuration. */
+  reloadRejected(): void;
+  /**
+   * Stops scheduling, lets checks in flight finish (up to 5 s), commits, closes
+   * servers and streams (up to 3 s more: each stage is bounded, so a stuck client
+   * cannot hold the daemon).
+   */
   stop(): Promise<void>;
 }
 
-/** Builds the root logger: pino JSON, secrets redacted wherever they appear. */
+/**
+ * Builds the root logger: pino JSON, secrets redacted wherever they appear. Every
+ * line has `component` (the child's binding, else "daemon") and errors go under
+ * `err` as `{type, message, stack?}`, a plain failure message included; see
+ * docs/observability.md.
+ */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     {
       name: "oneiric-healthd",
       level,
+      mixin: (_object, _level, instance) =>
+        "component" in instance.bindings() ? {} : { component: "daemon" },
+      serializers: {
+        err: (value: unknown) =>
+          typeof value === "string"
+            ? { type: "Error", message: value }
+            : pino.stdSerializers.err(value as Error),
+      },
       redact: {
         paths: [
           "jwt_secret",
@@ -96,6 +128,9 @@ export function createLogger(level: string, destination?: pino.DestinationStream
           "*.jwtSecret",
           "authorization",
           "*.authorization",
+          "hs256Secret",
+          "*.hs256Secret",
+          "*.tokens",
         ],
         censor: "[redacted]",
       },
@@ -111,7 +146,9 @@ export async function startDaemon(
   const now = deps.now ?? Date.now;
   const logger = deps.logger;
   let ready = false;
+  const status = deps.status ?? (() => undefined);
 
+  status(`opening ${config.storage.path} and applying migrations`);
   const store = new SqliteStore({
     path: config.storage.path,
     synchronous: config.storage.synchronous,
@@ -132,18 +169,26 @@ export async function startDaemon(
   const view = new HealthView(primaryEndpoint, config.probes.staleAfterMs, now, (adapterId) =>
     maintenance.current(adapterId),
   );
+  status(`restoring state from ${config.storage.path}`);
   view.restore(store.loadCatalog(), store.loadHealth(), store.loadRegistryState());
   logger.info({ db: config.storage.path, adapters: view.size }, "state restored");
 
   const metricsRegistry = new MetricsRegistry();
-  const metrics = new DaemonMetrics(metricsRegistry, {
-    countByStatus: () => view.countByStatus(),
-    countConditions: () => view.countConditions(),
-    registryReachable: () => view.registryState().reachable,
-    lastSyncMs: () => view.registryState().lastSync,
-    endpoints: () => gateway.endpoints.map((endpoint) => endpoint.status()),
-    webhooks: () => webhooks.statuses(),
-  });
+  const metrics = new DaemonMetrics(
+    metricsRegistry,
+    {
+      countByStatus: () => view.countByStatus(),
+      countConditions: () => view.countConditions(),
+      registryReachable: () => view.registryState().reachable,
+      lastSyncMs: () => view.registryState().lastSync,
+      endpoints: () => gateway.endpoints.map((endpoint) => endpoint.status()),
+      webhooks: () => webhooks.statuses(),
+      ...scrapeTimeCounts(view, config.probes.staleAfterMs, now, maintenance),
+      journalNewestSeq: () => hub.newestSeq(),
+      requirements: () => resolution.countUnresolvable(),
+    },
+    { maxCategoryLabels: config.metrics.maxCategoryLabels },
+  );
   const gateway = buildRegistryGateway(config, { store, view, metrics, logger, now, localFile });
   const settings = new SettingsBook(
     config.adapters.defaults,
@@ -195,13 +240,14 @@ export async function startDaemon(
     now,
     deps.random,
   );
+  const schedulerOptions = (current: DaemonConfig) => ({
+    firstSpreadMs: (entry: AdapterEntry) => settings.of(entry).probes.intervalMs,
+    concurrency: current.probes.concurrency,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
   const scheduler = new ProbeScheduler(
     runner,
-    {
-      firstSpreadMs: (entry) => settings.of(entry).probes.intervalMs,
-      concurrency: config.probes.concurrency,
-      ...(deps.random ? { random: deps.random } : {}),
-    },
+    schedulerOptions(config),
     logger.child({ component: "scheduler" }),
   );
   const catalogSync = new CatalogSync(
@@ -240,7 +286,14 @@ export async function startDaemon(
     now,
     isReady: () => ready,
   });
+  // Reads the TLS and JWKS files; throws naming a bad one.
+  const security = surfaceSecurity(config);
+  for (const warning of security.warnings) logger.warn(warning);
   const http = new HttpApi({
+    access: security.access,
+    tls: security.httpTls,
+    maxConnections: config.limits.maxConnections,
+    slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
     queries,
     hub,
     metrics: metricsRegistry,
@@ -252,9 +305,16 @@ export async function startDaemon(
       version: packageVersion(),
       hub,
       logger: logger.child({ component: "mcp" }),
+      scopesEnforced: config.auth.enabled,
     }),
   });
-  const grpcServer = new Server();
+  const grpcSecurity = grpcServerSecurity({
+    access: security.access,
+    tls: security.grpcTls,
+    maxReceiveBytes: config.http.maxBodyBytes,
+    onInternalError: (error) => logger.error({ err: error }, "gRPC admission failed"),
+  });
+  const grpcServer = new Server(grpcSecurity.serverOptions);
   grpcServer.addService(
     HealthService,
     daemonHealthService(() => ready),
@@ -270,12 +330,13 @@ export async function startDaemon(
   addReflection(grpcServer);
   let httpAddress: AddressInfo;
   let grpcPort: number;
+  status("starting the HTTP and gRPC listeners");
   try {
     httpAddress = await http.listen(config.http.listen.host, config.http.listen.port);
     grpcPort = await new Promise<number>((resolve, reject) =>
       grpcServer.bindAsync(
         formatHostPort(config.grpc.listen.host, config.grpc.listen.port),
-        ServerCredentials.createInsecure(),
+        grpcSecurity.credentials,
         (error, port) => (error ? reject(error) : resolve(port)),
       ),
     );
@@ -292,27 +353,95 @@ export async function startDaemon(
     "listening",
   );
 
+  // Both schedules are restarted by a reload that changes them; what they run keeps its state.
+  const startSync = (current: DaemonConfig): PeriodicTask | undefined => {
+    if (!current.registry.enabled) return undefined;
+    return current.sync.cron
+      ? runOnCron(current.sync.cron, () => catalogSync.syncOnce())
+      : runPeriodically(current.sync.intervalMs, () => catalogSync.syncOnce());
+  };
+  const startRetention = (current: DaemonConfig): PeriodicTask =>
+    runOnCron(current.journal.retentionCron, async () => {
+      const { maxAgeMs, maxEvents } = current.journal;
+      const pruned = store.pruneEvents(now() - maxAgeMs, maxEvents);
+      if (pruned > 0) {
+        metrics.journalPruned.inc(pruned);
+        logger.info({ pruned }, "journal retention removed old events");
+      }
+    });
   let syncTask: PeriodicTask | undefined;
   if (config.registry.enabled) {
+    status(
+      `listening on ${httpAddress.address}:${httpAddress.port} and ${grpcAddress}; syncing the catalog from ${primaryEndpoint}`,
+    );
     const first = await catalogSync.syncOnce();
     if (!first.ok)
-      logger.warn({ error: first.error }, "first sync failed; monitoring the last-known catalog");
-    syncTask = config.sync.cron
-      ? runOnCron(config.sync.cron, () => catalogSync.syncOnce())
-      : runPeriodically(config.sync.intervalMs, () => catalogSync.syncOnce());
+      logger.warn({ err: first.error }, "first sync failed; monitoring the last-known catalog");
+    syncTask = startSync(config);
   } else {
     logger.warn("oneiric_mcp.enabled is false: no catalog sync; monitoring the last-known catalog");
   }
   // Adapters known from the last run are checked even when the registry is down.
   scheduler.reconcile(view.allEntries());
   maintenance.start();
-  const retention = runOnCron(config.journal.retentionCron, async () => {
-    const pruned = store.pruneEvents(now() - config.journal.maxAgeMs, config.journal.maxEvents);
-    if (pruned > 0) {
-      metrics.journalPruned.inc(pruned);
-      logger.info({ pruned }, "journal retention removed old events");
+  let retention = startRetention(config);
+  // The configuration in effect: a reload's live changes, with restart-only keys as started.
+  let running = config;
+  let stopping = false;
+  metrics.configReloadSuccessful.set(1);
+  metrics.configReloadSuccessTimestamp.set(now() / 1000);
+
+  const reload = (next: DaemonConfig): ConfigChanges => {
+    if (stopping) throw new Error("the daemon is stopping; configuration reload skipped");
+    const changes = diffConfigs(running, next);
+    const target = appliedConfig(running, next);
+    const changed = (pick: (current: DaemonConfig) => unknown) =>
+      JSON.stringify(pick(running)) !== JSON.stringify(pick(target));
+    const settingsChanged = changed((current) => [current.adapters, current.flap]);
+    if (settingsChanged) {
+      // Timers pick the new intervals up as they run; breakers keep their state where the kind is unchanged.
+      settings.reconfigure(target.adapters.defaults, target.adapters.overrides, target.flap);
+      runner?.reconcileWatches();
     }
-  });
+    if (settingsChanged || changed((current) => current.probes.concurrency)) {
+      scheduler.reconfigure(schedulerOptions(target), settingsChanged);
+    }
+    if (changed((current) => current.probes.staleAfterMs)) {
+      view.setStaleAfter(target.probes.staleAfterMs);
+      // `status` and the read-only backends judge staleness by what the file says.
+      store.setMeta("stale_after_ms", String(target.probes.staleAfterMs));
+    }
+    if (changed((current) => current.resolution)) {
+      resolution.reconfigure({ panic: target.resolution.panic }, target.resolution.requirements);
+    }
+    if (changed((current) => current.maintenance)) maintenance.replaceWindows(target.maintenance);
+    if (changed((current) => current.journal)) {
+      retention.stop();
+      retention = startRetention(target);
+    }
+    if (changed((current) => current.sync)) {
+      syncTask?.stop();
+      syncTask = startSync(target);
+    }
+    const level = changed((current) => current.log.level) ? target.log.level : undefined;
+    running = target;
+    metrics.configReloadSuccessful.set(1);
+    metrics.configReloadSuccessTimestamp.set(now() / 1000);
+    logger.info(
+      { file: next.source, applied: changes.applied, needsRestart: changes.needsRestart },
+      "configuration reloaded",
+    );
+    if (changes.needsRestart.length > 0) {
+      logger.warn(
+        { needsRestart: changes.needsRestart },
+        `changed but needs a restart: ${changes.needsRestart.join(", ")}`,
+      );
+    }
+    // Last, so this reload's own lines are written whatever the new level.
+    if (level !== undefined) logger.level = level;
+    return changes;
+  };
+
   ready = true;
   logger.info({ adapters: view.size }, "ready");
   webhooks.start();
@@ -333,7 +462,10 @@ export async function startDaemon(
       await scheduler.checkAllNow();
       committer.flush();
     },
+    reload,
+    reloadRejected: () => metrics.configReloadSuccessful.set(0),
     async stop() {
+      stopping = true;
       ready = false;
       syncTask?.stop();
       retention.stop();
@@ -343,10 +475,15 @@ export async function startDaemon(
       committer.stop();
       // After the last commit (streams get its events), before tryShutdown, which waits for open calls.
       healthd.close();
+      // Each bounded, so all of stop stays well inside the 10 s `run` allows it.
       await Promise.all([
-        http.close(),
+        withDeadline(http.close(), 2_000, () =>
+          logger.warn("HTTP connections still open after 2 s; closing without them"),
+        ),
         // A delivery in flight gets 2 s to be answered (and recorded), then is aborted.
-        webhooks.stop(2_000),
+        withDeadline(webhooks.stop(2_000), 3_000, () =>
+          logger.warn("webhook deliveries did not stop within 3 s; closing without them"),
+        ),
         shutdownGrpc(grpcServer, 2_000),
       ]);
       hub.close();
@@ -368,6 +505,51 @@ interface GatewayParts {
   logger: Logger;
   now: () => number;
   localFile: LocalRegistry | undefined;
+}
+
+/**
+ * The metrics computed from the view at scrape time: adapters by domain and
+ * category, stale verdicts (both leaving out maintenance, like the status gauge),
+ * and the newest committed check.
+ */
+function scrapeTimeCounts(
+  view: HealthView,
+  staleAfterMs: number,
+  now: () => number,
+  maintenance: MaintenanceService,
+): Pick<MetricsView, "countByCategory" | "countStale" | "lastCheckMs"> {
+  const current = () => {
+    const at = now();
+    const byKind = new Map<string, CategoryCount>();
+    let stale = 0;
+    let lastCheck: number | null = null;
+    for (const entry of view.allEntries()) {
+      const state = view.state(entry.adapterId);
+      if (!state) continue;
+      if (state.lastChecked !== null && (lastCheck === null || state.lastChecked > lastCheck)) {
+        lastCheck = state.lastChecked;
+      }
+      if (maintenance.current(entry.adapterId) !== undefined) continue;
+      if (isStale(state, at, staleAfterMs)) stale++;
+      const key = `${entry.domain}\u0000${entry.category}`;
+      let item = byKind.get(key);
+      if (!item) {
+        item = {
+          domain: entry.domain,
+          category: entry.category,
+          counts: { unknown: 0, healthy: 0, degraded: 0, unhealthy: 0 },
+        };
+        byKind.set(key, item);
+      }
+      item.counts[state.status]++;
+    }
+    return { byKind: [...byKind.values()], stale, lastCheck };
+  };
+  return {
+    countByCategory: () => current().byKind,
+    countStale: () => current().stale,
+    lastCheckMs: () => current().lastCheck,
+  };
 }
 
 function toEndpointState(status: EndpointStatus): EndpointState {
@@ -435,7 +617,7 @@ export function buildRegistryGateway(config: DaemonConfig, parts: GatewayParts):
         store.saveEndpoint(toEndpointState(status), [], now());
         if (status.breaker === "open") {
           logger.warn(
-            { endpoint: status.endpoint, error: status.lastError },
+            { endpoint: status.endpoint, err: status.lastError ?? undefined },
             "registry circuit breaker opened",
           );
         } else if (status.breaker === "closed" && status.reachable) {

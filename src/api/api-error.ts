@@ -11,6 +11,9 @@ export type ApiErrorCode =
   | "NOT_ACCEPTABLE"
   | "REGISTRY_UNAVAILABLE"
   | "NOT_READY"
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "RATE_LIMITED"
   | "INTERNAL";
 
 export const HTTP_STATUS: Record<ApiErrorCode, number> = {
@@ -25,6 +28,9 @@ export const HTTP_STATUS: Record<ApiErrorCode, number> = {
   NOT_ACCEPTABLE: 406,
   REGISTRY_UNAVAILABLE: 503,
   NOT_READY: 503,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  RATE_LIMITED: 429,
   INTERNAL: 500,
 };
 

@@ -94,6 +94,7 @@ describe("parseConfigText: accepted files", () => {
       // Not given: a third of the interval, and four intervals while the breaker is open.
       edgeIntervalMs: (10 / 3) * 1000,
       openIntervalMs: 40_000,
+      watchedIntervalMs: 60_000,
       timeoutMs: 2_000,
       jitter: 0.25,
       rise: 3,
@@ -142,8 +143,22 @@ describe("parseConfigText: accepted files", () => {
         maxBodyBytes: 65_536,
         sseHeartbeatMs: 15_000,
         maxEventStreams: 5_000,
+        tls: undefined,
       },
-      grpc: { listen: { host: "127.0.0.1", port: 8682 } },
+      grpc: { listen: { host: "127.0.0.1", port: 8682 }, tls: undefined },
+      // Off by default: both servers listen on loopback only.
+      auth: {
+        enabled: false,
+        tokens: [],
+        jwt: undefined,
+        openPaths: { healthz: true, metrics: true, reflection: true },
+      },
+      limits: {
+        requestsPerSec: 50,
+        burst: 100,
+        maxConnections: 1_000,
+        slowClientTimeoutMs: 10_000,
+      },
       storage: { path: "oneiric-healthd.db", synchronous: "normal" },
       sync: { intervalMs: 60_000, cron: undefined },
       probes: { concurrency: 64, staleAfterMs: 45_000 },
@@ -153,6 +168,7 @@ describe("parseConfigText: accepted files", () => {
             intervalMs: 15_000,
             edgeIntervalMs: 5_000,
             openIntervalMs: 60_000,
+            watchedIntervalMs: 90_000,
             timeoutMs: 5_000,
             jitter: 0.1,
             rise: 2,
@@ -182,6 +198,7 @@ describe("parseConfigText: accepted files", () => {
       journal: { maxAgeMs: 30 * 86_400_000, maxEvents: 1_000_000, retentionCron: "*/10 * * * *" },
       webhooks: [],
       log: { level: "info" },
+      metrics: { maxCategoryLabels: 50 },
     });
   });
 

@@ -43,8 +43,24 @@ export interface DaemonConfig {
     maxQueuedCalls: number;
     jwtTtlMs: number;
   };
-  http: { listen: HostPort; maxBodyBytes: number; sseHeartbeatMs: number; maxEventStreams: number };
-  grpc: { listen: HostPort };
+  http: {
+    listen: HostPort;
+    maxBodyBytes: number;
+    sseHeartbeatMs: number;
+    maxEventStreams: number;
+    tls: TlsFiles | undefined;
+  };
+  grpc: { listen: HostPort; tls: TlsFiles | undefined };
+  /** Who may use the HTTP, gRPC and MCP surfaces. */
+  auth: AuthConfig;
+  /** Per-client rate limit and connection bounds of the daemon's own servers. */
+  limits: {
+    /** 0: no rate limit. */
+    requestsPerSec: number;
+    burst: number;
+    maxConnections: number;
+    slowClientTimeoutMs: number;
+  };
   storage: { path: string; synchronous: "normal" | "full" };
   sync: { intervalMs: number; cron: string | undefined };
   probes: {
@@ -61,6 +77,8 @@ export interface DaemonConfig {
   /** Webhook subscribers, in file order (names are unique). */
   webhooks: WebhookConfig[];
   log: { level: string };
+  /** Bounds on metric label values. */
+  metrics: { maxCategoryLabels: number };
 }
 
 /** One webhook subscriber, resolved. `secret` must never be logged. */
@@ -74,6 +92,30 @@ export interface WebhookConfig {
   /** Failed attempts in a row (on one event) before the subscriber is parked. */
   maxAttempts: number;
   backoff: { initialMs: number; maxMs: number };
+}
+
+/** A server's certificate files; `clientCaPath` set means clients must present a certificate. */
+export interface TlsFiles {
+  certPath: string;
+  keyPath: string;
+  clientCaPath: string | undefined;
+}
+
+/** Bearer-token authentication of the daemon's surfaces. Tokens and secrets must never be logged. */
+export interface AuthConfig {
+  enabled: boolean;
+  tokens: { name: string; token: string; scopes: ("read" | "admin")[] }[];
+  jwt:
+    | {
+        hs256Secret: string | undefined;
+        jwksFile: string | undefined;
+        issuer: string | undefined;
+        audience: string | undefined;
+        scopeClaim: string;
+      }
+    | undefined;
+  /** What answers without a token while auth is enabled. */
+  openPaths: { healthz: boolean; metrics: boolean; reflection: boolean };
 }
 
 /** Values given on the command line, which win over the file. */
@@ -172,6 +214,54 @@ function verifyReferencedFiles(
       lineOf(["healthd", "registry", "local_file"]),
     );
   }
+  for (const server of ["http", "grpc"] as const) {
+    const tls = data.healthd[server].tls;
+    for (const key of ["cert_path", "key_path", "client_ca_path"] as const) {
+      const path = tls?.[key];
+      if (path !== undefined && !existsSync(path)) {
+        throw new ConfigError(
+          file,
+          `healthd.${server}.tls.${key}`,
+          `file ${path} does not exist`,
+          lineOf(["healthd", server, "tls", key]),
+        );
+      }
+    }
+  }
+  const jwksFile = data.healthd.auth.jwt?.jwks_file;
+  if (jwksFile !== undefined) {
+    const problem = jwksFileProblem(jwksFile);
+    if (problem !== undefined) {
+      throw new ConfigError(
+        file,
+        "healthd.auth.jwt.jwks_file",
+        problem,
+        lineOf(["healthd", "auth", "jwt", "jwks_file"]),
+      );
+    }
+  }
+}
+
+/** Why a JWKS file cannot be used, or undefined; the keys themselves are checked at start-up. */
+function jwksFileProblem(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? `file ${path} does not exist` : `cannot read ${path} (${code})`;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return `${path} is not JSON (expected a JSON Web Key Set: {"keys": [...]})`;
+  }
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    return `${path} has no "keys" list (expected a JSON Web Key Set: {"keys": [...]})`;
+  }
+  return undefined;
 }
 
 function resolveConfig(
@@ -204,6 +294,7 @@ function resolveConfig(
       lineOf(["oneiric_mcp", mcp.tls_cert_path === undefined ? "tls_key_path" : "tls_cert_path"]),
     );
   }
+  checkAuth(data, file, lineOf);
   if (checkFiles) verifyReferencedFiles(data, file, lineOf);
   const probes = healthd.probes;
   const breakerKind = healthd.breaker.kind;
@@ -213,6 +304,7 @@ function resolveConfig(
       // Like Envoy's unhealthy_edge_interval: look again sooner while a verdict is in the balance.
       edgeIntervalMs: (probes.edge_interval_sec ?? probes.interval_sec / 3) * 1000,
       openIntervalMs: (probes.open_interval_sec ?? probes.interval_sec * 4) * 1000,
+      watchedIntervalMs: (probes.watched_interval_sec ?? probes.interval_sec * 6) * 1000,
       timeoutMs: probes.timeout_sec * 1000,
       jitter: probes.jitter,
       rise: probes.rise,
@@ -244,6 +336,7 @@ function resolveConfig(
       intervalMs: seconds(override.probes?.interval_sec),
       edgeIntervalMs: seconds(override.probes?.edge_interval_sec),
       openIntervalMs: seconds(override.probes?.open_interval_sec),
+      watchedIntervalMs: seconds(override.probes?.watched_interval_sec),
       timeoutMs: seconds(override.probes?.timeout_sec),
       jitter: override.probes?.jitter,
       rise: override.probes?.rise,
@@ -303,8 +396,34 @@ function resolveConfig(
       maxBodyBytes: healthd.http.max_body_bytes,
       sseHeartbeatMs: healthd.http.sse_heartbeat_sec * 1000,
       maxEventStreams: healthd.http.max_event_streams,
+      tls: tlsFiles(healthd.http.tls),
     },
-    grpc: { listen: address(overrides.grpcListen ?? healthd.grpc.listen, "--grpc-listen") },
+    grpc: {
+      listen: address(overrides.grpcListen ?? healthd.grpc.listen, "--grpc-listen"),
+      tls: tlsFiles(healthd.grpc.tls),
+    },
+    auth: {
+      enabled: healthd.auth.enabled,
+      tokens: healthd.auth.tokens.map((token) => ({
+        name: token.name,
+        token: token.token,
+        scopes: token.scopes,
+      })),
+      jwt: healthd.auth.jwt && {
+        hs256Secret: healthd.auth.jwt.hs256_secret,
+        jwksFile: healthd.auth.jwt.jwks_file,
+        issuer: healthd.auth.jwt.issuer,
+        audience: healthd.auth.jwt.audience,
+        scopeClaim: healthd.auth.jwt.scope_claim,
+      },
+      openPaths: { ...healthd.auth.open_paths },
+    },
+    limits: {
+      requestsPerSec: healthd.limits.requests_per_sec,
+      burst: healthd.limits.burst,
+      maxConnections: healthd.limits.max_connections,
+      slowClientTimeoutMs: healthd.limits.slow_client_timeout_sec * 1000,
+    },
     storage: {
       path: overrides.dbPath ?? healthd.storage.path,
       synchronous: healthd.storage.synchronous,
@@ -364,10 +483,36 @@ function resolveConfig(
       },
     })),
     log: { level: healthd.log.level },
+    metrics: { maxCategoryLabels: healthd.metrics.max_category_labels },
   };
 }
 
 const seconds = (value: number | undefined) => (value === undefined ? undefined : value * 1000);
+
+function tlsFiles(
+  tls: { cert_path: string; key_path: string; client_ca_path?: string | undefined } | undefined,
+): TlsFiles | undefined {
+  return (
+    tls && { certPath: tls.cert_path, keyPath: tls.key_path, clientCaPath: tls.client_ca_path }
+  );
+}
+
+/** Auth switched on must have some way to let a client in. */
+function checkAuth(
+  data: ConfigFile,
+  file: string,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined,
+): void {
+  const auth = data.healthd.auth;
+  if (auth.enabled && auth.tokens.length === 0 && auth.jwt === undefined) {
+    throw new ConfigError(
+      file,
+      "healthd.auth.enabled",
+      "auth is enabled but no tokens or jwt are configured, so nothing could get in",
+      lineOf(["healthd", "auth", "enabled"]),
+    );
+  }
+}
 
 /** A consecutive breaker counts failures; count and sampling breakers take a failure ratio. */
 function checkBreakerThreshold(

@@ -50,6 +50,94 @@ const webhookSchema = z.strictObject({
     }),
 });
 
+/** A server certificate and key; with `client_ca_path`, clients must present a certificate it signed. */
+const tlsFiles = z.strictObject({
+  cert_path: z.string().min(1),
+  key_path: z.string().min(1),
+  client_ca_path: z.string().min(1).optional(),
+});
+
+/** RFC 6750 `b64token` characters, so a token always fits an `Authorization: Bearer` header. */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** One static bearer token; the token itself is a secret and is never logged or echoed. */
+const authTokenSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9_-]+$/, "lower-case letters, digits, _ and - only")
+    .max(64),
+  // 16+ characters: shorter tokens are guessable by a client allowed 50 attempts a second.
+  token: z
+    .string()
+    .min(16, "at least 16 characters (use 32 random bytes, e.g. from ${ENV})")
+    .max(4096)
+    .regex(BEARER_TOKEN, "letters, digits and - . _ ~ + / only (base64, base64url or hex)"),
+  scopes: z
+    .array(z.enum(["read", "admin"]))
+    .min(1)
+    .max(2),
+});
+
+/** Who may use the daemon's own HTTP, gRPC and MCP surfaces; off by default (loopback only). */
+const authSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    tokens: z
+      .array(authTokenSchema)
+      .max(1000)
+      .default([])
+      .superRefine((tokens, context) => {
+        const names = new Map<string, number>();
+        const values = new Map<string, number>();
+        tokens.forEach((token, index) => {
+          if (names.has(token.name)) {
+            context.addIssue({
+              code: "custom",
+              message: `duplicate token name "${token.name}"`,
+              path: [index, "name"],
+            });
+          }
+          const same = values.get(token.token);
+          if (same !== undefined) {
+            // Names the other entry, never the value: the message is printed.
+            context.addIssue({
+              code: "custom",
+              message: `the same token as tokens[${same}] ("${tokens[same]?.name}")`,
+              path: [index, "token"],
+            });
+          }
+          names.set(token.name, index);
+          values.set(token.token, index);
+        });
+      }),
+    jwt: z
+      .strictObject({
+        // 32+ characters: an HS256 key shorter than the hash output weakens it (RFC 7518 3.2).
+        hs256_secret: z
+          .string()
+          .min(32, "at least 32 characters (256 bits), e.g. from ${ENV}")
+          .optional(),
+        /** A JSON Web Key Set file with the RS256/ES256 public keys tokens are signed with. */
+        jwks_file: z.string().min(1).optional(),
+        issuer: z.string().min(1).optional(),
+        audience: z.string().min(1).optional(),
+        scope_claim: z.string().min(1).default("scope"),
+      })
+      .refine(
+        (jwt) => jwt.hs256_secret !== undefined || jwt.jwks_file !== undefined,
+        "give hs256_secret, jwks_file or both",
+      )
+      .optional(),
+    open_paths: z
+      .strictObject({
+        healthz: z.boolean().default(true),
+        metrics: z.boolean().default(true),
+        reflection: z.boolean().default(true),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 /**
  * The `oneiric_mcp:` section exactly as Mahavishnu settings files write it, so a
  * user can copy it across. Keys are the contract page's.
@@ -84,9 +172,22 @@ export const healthdSectionSchema = z.strictObject({
         .default(64 * 1024),
       sse_heartbeat_sec: positiveSeconds.default(15),
       max_event_streams: z.number().int().min(1).max(100_000).default(5_000),
+      tls: tlsFiles.optional(),
     })
     .prefault({}),
-  grpc: z.strictObject({ listen: listenAddress.default("127.0.0.1:8682") }).prefault({}),
+  grpc: z
+    .strictObject({ listen: listenAddress.default("127.0.0.1:8682"), tls: tlsFiles.optional() })
+    .prefault({}),
+  auth: authSchema,
+  limits: z
+    .strictObject({
+      /** Sustained requests per second per client; 0 turns rate limiting off. */
+      requests_per_sec: z.number().min(0).max(1_000_000).default(50),
+      burst: z.number().int().min(1).max(1_000_000).default(100),
+      max_connections: z.number().int().min(1).max(1_000_000).default(1_000),
+      slow_client_timeout_sec: positiveSeconds.max(3_600).default(10),
+    })
+    .prefault({}),
   storage: z
     .strictObject({
       path: z.string().min(1).default("oneiric-healthd.db"),
@@ -127,6 +228,7 @@ export const healthdSectionSchema = z.strictObject({
       interval_sec: positiveSeconds.default(15),
       edge_interval_sec: positiveSeconds.optional(),
       open_interval_sec: positiveSeconds.optional(),
+      watched_interval_sec: positiveSeconds.optional(),
       timeout_sec: positiveSeconds.default(5),
       jitter: z.number().min(0).max(1).default(0.1),
       rise: count.default(2),
@@ -176,6 +278,7 @@ export const healthdSectionSchema = z.strictObject({
             interval_sec: positiveSeconds,
             edge_interval_sec: positiveSeconds,
             open_interval_sec: positiveSeconds,
+            watched_interval_sec: positiveSeconds,
             timeout_sec: positiveSeconds,
             jitter: z.number().min(0).max(1),
             rise: count,
@@ -269,6 +372,12 @@ export const healthdSectionSchema = z.strictObject({
         seen.add(webhook.name);
       });
     }),
+  metrics: z
+    .strictObject({
+      /** Domain/category pairs with their own label values; the rest are summed as "other". */
+      max_category_labels: z.number().int().min(1).max(1000).default(50),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
@@ -109,6 +109,17 @@ describe("DaemonMetrics", () => {
     expect(text).toContain(
       'oneiric_healthd_requirements_unresolvable{origin="asked",reason="no_match"} 2',
     );
+  });
+
+  it("is documented: every oneiric_ metric has a row in docs/observability.md", async () => {
+    const registry = new Registry();
+    new DaemonMetrics(registry, view(), { maxCategoryLabels: 50 });
+    const doc = readFileSync(join(import.meta.dirname, "../../docs/observability.md"), "utf8");
+    const names = [...(await registry.metrics()).matchAll(/^# TYPE (oneiric_\S+) /gm)].map(
+      (match) => match[1],
+    );
+    expect(names.length).toBeGreaterThan(20);
+    expect(names.filter((name) => !doc.includes(`| \`${name}\``))).toEqual([]);
   });
 
   it("exports 0 as the newest check before any", async () => {

@@ -2,10 +2,39 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 
 import type { HealthStatus } from "../domain/adapter.js";
 import { HEALTH_STATUSES } from "../domain/adapter.js";
 
+/** Adapters of one domain and category, by status (maintenance left out). */
+export interface CategoryCount {
+  domain: string;
+  category: string;
+  counts: Record<HealthStatus, number>;
+}
+
+/** Where a tracked requirement comes from: the config file, or a recent resolve call. */
+export type RequirementOrigin = "configured" | "asked";
+
+/** Tracked requirements of one origin, and those with no usable candidate right now. */
+export interface RequirementCounts {
+  tracked: number;
+  /** No adapter in the catalog matches at all. */
+  noMatch: number;
+  /** Adapters match, but every one is excluded (unhealthy, breaker open, flapping, maintenance). */
+  noneUsable: number;
+}
+
 /** Reads the live view on each scrape, so gauges never lag the state. */
 export interface MetricsView {
   countByStatus(): Record<HealthStatus, number>;
   countConditions(): { flapping: number; maintenance: number; breakers: Record<string, number> };
+  /** Adapters by domain and category (unbounded here: the metric groups the excess as "other"). */
+  countByCategory(): CategoryCount[];
+  /** Adapters whose verdict is older than the staleness limit (maintenance left out). */
+  countStale(): number;
+  /** Unix ms of the newest committed check of any adapter, or null before the first. */
+  lastCheckMs(): number | null;
+  /** The newest sequence number in the event journal (0 when it is empty). */
+  journalNewestSeq(): number;
+  /** Requirements watched for failover, by origin, with the unresolvable ones. */
+  requirements(): Record<RequirementOrigin, RequirementCounts>;
   registryReachable(): boolean;
   lastSyncMs(): number | null;
   /** Each registry endpoint (bounded by config: primary plus at most 16 secondaries). */
@@ -14,10 +43,65 @@ export interface MetricsView {
   webhooks?(): { subscriber: string; lagEvents: number; parked: boolean }[];
 }
 
+export interface MetricsOptions {
+  /**
+   * Most distinct domain/category pairs given their own label values; the rest
+   * are summed under `domain="other",category="other"` (healthd.metrics.max_category_labels).
+   */
+  maxCategoryLabels: number;
+}
+
+/**
+ * prom-client's default gauges that end in `_total` (which promtool reserves for
+ * counters). Each is the sum over the `type` label of the same name without the
+ * suffix (e.g. `sum(nodejs_active_handles)`), so nothing is lost by leaving them out.
+ */
+const DROPPED_DEFAULT_METRICS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
+
+const OTHER = "other";
+
+/**
+ * Sums the counts of each domain/category pair: the first `max` pairs in sorted
+ * order keep their own labels (so the grouping is the same on every scrape and
+ * restart for the same catalog), the rest are added up as other/other.
+ */
+export function boundCategories(counts: readonly CategoryCount[], max: number): CategoryCount[] {
+  const merged = new Map<string, CategoryCount>();
+  const add = (domain: string, category: string, from: Record<HealthStatus, number>) => {
+    const key = `${domain}\u0000${category}`;
+    let into = merged.get(key);
+    if (!into) {
+      into = { domain, category, counts: { unknown: 0, healthy: 0, degraded: 0, unhealthy: 0 } };
+      merged.set(key, into);
+    }
+    for (const status of HEALTH_STATUSES) into.counts[status] += from[status];
+  };
+  const sorted = [...counts].sort(
+    (a, b) => a.domain.localeCompare(b.domain) || a.category.localeCompare(b.category),
+  );
+  const own = new Set<string>();
+  for (const item of sorted) {
+    const key = `${item.domain}\u0000${item.category}`;
+    if (own.has(key) || own.size < max) {
+      own.add(key);
+      add(item.domain, item.category, item.counts);
+    } else {
+      add(OTHER, OTHER, item.counts);
+    }
+  }
+  return [...merged.values()];
+}
+
 /**
  * Every metric the daemon exports, registered on one prom-client Registry made by
  * the caller. Names from the contract page keep the `oneiric_` prefix users expect;
- * the daemon's own carry `oneiric_healthd_`.
+ * the daemon's own carry `oneiric_healthd_`. Every label's values are bounded: by
+ * fixed sets (status, kind, result, operation, reason, state, origin) or by config
+ * (subscriber, endpoint, domain/category). The list is in docs/observability.md.
  */
 export class DaemonMetrics {
   readonly registryQueries: Counter<"operation" | "result">;
@@ -34,13 +118,30 @@ export class DaemonMetrics {
   readonly journalPruned: Counter;
   /** result: delivered (2xx) or failed (one failed attempt: non-2xx, timeout, connection error). */
   readonly webhookDeliveries: Counter<"subscriber" | "result">;
+  /** 1 when the last configuration reload was applied, 0 when it was refused (as Prometheus' own). */
+  readonly configReloadSuccessful: Gauge;
+  /** Unix time of the last configuration applied (start-up or a successful reload). */
+  readonly configReloadSuccessTimestamp: Gauge;
 
   constructor(
     readonly registry: Registry,
     view: MetricsView,
+    options: MetricsOptions,
   ) {
     const registers = [registry];
+    // Standard names (process_*, nodejs_*), no prefix: shared dashboards and alerts expect them.
     collectDefaultMetrics({ register: registry });
+    for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+    this.configReloadSuccessful = new Gauge({
+      name: "oneiric_healthd_config_last_reload_successful",
+      help: "1 when the last configuration reload (SIGHUP) was applied, 0 when the file was invalid and the previous configuration kept.",
+      registers,
+    });
+    this.configReloadSuccessTimestamp = new Gauge({
+      name: "oneiric_healthd_config_last_reload_success_timestamp_seconds",
+      help: "Unix time the running configuration was applied: start-up or the last successful reload.",
+      registers,
+    });
     this.registryQueries = new Counter({
       name: "oneiric_adapter_queries_total",
       help: "Queries sent to the Oneiric registry, by RPC and result.",
@@ -219,6 +320,69 @@ export class DaemonMetrics {
       collect() {
         const last = view.lastSyncMs();
         this.set(last === null ? 0 : last / 1000);
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_category_adapters",
+      help: "Adapters by domain, category and health verdict, leaving out those in maintenance; pairs beyond healthd.metrics.max_category_labels are summed as other/other.",
+      labelNames: ["domain", "category", "status"],
+      registers,
+      collect() {
+        this.reset();
+        for (const item of boundCategories(view.countByCategory(), options.maxCategoryLabels)) {
+          for (const status of HEALTH_STATUSES) {
+            this.set({ domain: item.domain, category: item.category, status }, item.counts[status]);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_adapters_stale",
+      help: "Adapters whose verdict is older than the staleness limit (probes.stale_after_sec), leaving out those in maintenance.",
+      registers,
+      collect() {
+        this.set(view.countStale());
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_last_check_timestamp_seconds",
+      help: "Unix time of the newest committed check of any adapter (0 if none): the daemon is stale when this stops moving.",
+      registers,
+      collect() {
+        const last = view.lastCheckMs();
+        this.set(last === null ? 0 : last / 1000);
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_journal_newest_seq",
+      help: "Sequence number of the newest event in the journal (0 when empty).",
+      registers,
+      collect() {
+        this.set(view.journalNewestSeq());
+      },
+    });
+    const origins: readonly RequirementOrigin[] = ["configured", "asked"];
+    new Gauge({
+      name: "oneiric_healthd_requirements_tracked",
+      help: "Requirements watched for failover: configured (healthd.resolution.requirements) or asked through the API (the newest 1000).",
+      labelNames: ["origin"],
+      registers,
+      collect() {
+        const counts = view.requirements();
+        for (const origin of origins) this.set({ origin }, counts[origin].tracked);
+      },
+    });
+    new Gauge({
+      name: "oneiric_healthd_requirements_unresolvable",
+      help: "Tracked requirements with no usable candidate now, by origin and reason (no_match: no adapter matches; none_usable: every match is excluded).",
+      labelNames: ["origin", "reason"],
+      registers,
+      collect() {
+        const counts = view.requirements();
+        for (const origin of origins) {
+          this.set({ origin, reason: "no_match" }, counts[origin].noMatch);
+          this.set({ origin, reason: "none_usable" }, counts[origin].noneUsable);
+        }
       },
     });
   }

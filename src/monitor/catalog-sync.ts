@@ -203,7 +203,7 @@ export class CatalogSync {
         data: { endpoint: next.endpoint, error },
       });
       this.logger.warn(
-        { endpoint: next.endpoint, error },
+        { endpoint: next.endpoint, err: { type: "RegistryError", message: error } },
         firstAttempt
           ? "registry unreachable at start; will keep retrying"
           : "registry unreachable; serving last-known state",

@@ -32,7 +32,7 @@ export class HealthView implements LastKnownState {
 
   constructor(
     endpoint: string,
-    private readonly staleAfterMs: number,
+    private staleAfterMs: number,
     private readonly now: () => number,
     private readonly maintenanceOf: (adapterId: string) => ActiveMaintenance | undefined = () =>
       undefined,
@@ -56,6 +56,11 @@ export class HealthView implements LastKnownState {
     for (const state of states)
       if (this.catalog.has(state.adapterId)) this.health.set(state.adapterId, state);
     if (registry) this.registry = { ...registry, endpoint: this.registry.endpoint };
+  }
+
+  /** A reloaded staleness limit: verdicts are judged by it from the next query on. */
+  setStaleAfter(staleAfterMs: number): void {
+    this.staleAfterMs = staleAfterMs;
   }
 
   entry(adapterId: string): AdapterEntry | undefined {

@@ -19,9 +19,10 @@ export class MaintenanceService {
   private readonly lastFired = new Map<number, number>();
   private readonly manual = new Map<string, ManualMaintenance>();
   private readonly tasks: PeriodicTask[] = [];
+  private started = false;
 
   constructor(
-    private readonly windows: readonly MaintenanceWindow[],
+    private windows: readonly MaintenanceWindow[],
     private readonly store: HealthStore,
     private readonly now: () => number,
     /** Told when an adapter enters or leaves maintenance, so failovers are re-checked. */
@@ -32,6 +33,7 @@ export class MaintenanceService {
 
   /** Starts the cron schedules of recurring windows. */
   start(): void {
+    this.started = true;
     this.windows.forEach((window, index) => {
       if (window.cron === undefined) return;
       this.tasks.push(
@@ -47,7 +49,32 @@ export class MaintenanceService {
   }
 
   stop(): void {
+    this.started = false;
     for (const task of this.tasks.splice(0)) task.stop();
+  }
+
+  /**
+   * Replaces the config windows (a reload) and restarts their cron schedules. A
+   * recurring window open now stays open when the new config has it unchanged,
+   * so a reload does not end maintenance early; failovers are re-checked since
+   * windows may have opened or closed.
+   */
+  replaceWindows(windows: readonly MaintenanceWindow[]): void {
+    const wasStarted = this.started;
+    this.stop();
+    const fired = new Map<string, number[]>();
+    for (const [index, at] of this.lastFired) {
+      const key = JSON.stringify(this.windows[index]);
+      fired.set(key, [...(fired.get(key) ?? []), at]);
+    }
+    this.lastFired.clear();
+    windows.forEach((window, index) => {
+      const at = fired.get(JSON.stringify(window))?.shift();
+      if (at !== undefined) this.lastFired.set(index, at);
+    });
+    this.windows = windows;
+    if (wasStarted) this.start();
+    this.onChange("all");
   }
 
   /** The maintenance applying to an adapter now, if any. */

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { type BulkheadPolicy, bulkhead } from "cockatiel";
 import type { Logger } from "pino";
 import type { AdapterEntry } from "../domain/adapter.js";
@@ -19,6 +20,8 @@ export interface SchedulerOptions {
 interface Slot {
   entry: AdapterEntry;
   timer: NodeJS.Timeout | undefined;
+  /** performance.now() at which the timer fires. */
+  dueAt: number;
   running: boolean;
 }
 
@@ -30,14 +33,14 @@ interface Slot {
  */
 export class ProbeScheduler {
   private readonly slots = new Map<string, Slot>();
-  private readonly limiter: BulkheadPolicy;
+  private limiter: BulkheadPolicy;
   private readonly random: () => number;
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly check: AdapterCheck,
-    private readonly options: SchedulerOptions,
+    private options: SchedulerOptions,
     private readonly logger: Logger,
   ) {
     // The queue holds at most one waiting check per adapter, since checks of one adapter never overlap.
@@ -62,9 +65,30 @@ export class ProbeScheduler {
         slot.entry = entry;
         continue;
       }
-      const created: Slot = { entry, timer: undefined, running: false };
+      const created: Slot = { entry, timer: undefined, dueAt: 0, running: false };
       this.slots.set(entry.adapterId, created);
       this.schedule(created, this.random() * this.options.firstSpreadMs(entry));
+    }
+  }
+
+  /**
+   * Applies reloaded settings. A new concurrency gets a new bulkhead; checks
+   * already admitted by the old one finish under it, so the old cap drains away
+   * over one round rather than checks being cancelled. When per-adapter settings
+   * changed, a wait longer than the adapter's new spread (its interval got
+   * shorter) is brought in, at random within it, rather than waited out.
+   */
+  reconfigure(options: SchedulerOptions, settingsChanged: boolean): void {
+    if (options.concurrency !== this.options.concurrency) {
+      this.limiter = bulkhead(options.concurrency, Number.MAX_SAFE_INTEGER);
+    }
+    this.options = options;
+    if (!settingsChanged || this.stopped) return;
+    const now = performance.now();
+    for (const slot of this.slots.values()) {
+      if (slot.running || slot.timer === undefined) continue;
+      const spread = this.options.firstSpreadMs(slot.entry);
+      if (slot.dueAt - now > spread) this.schedule(slot, this.random() * spread);
     }
   }
 
@@ -90,7 +114,9 @@ export class ProbeScheduler {
   private schedule(slot: Slot, delayMs: number): void {
     if (this.stopped) return;
     clearTimeout(slot.timer);
+    slot.dueAt = performance.now() + delayMs;
     slot.timer = setTimeout(() => {
+      slot.timer = undefined;
       void this.run(slot);
     }, delayMs);
   }

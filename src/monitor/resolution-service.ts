@@ -7,6 +7,7 @@ import {
   requirementKey,
   resolve,
 } from "../domain/resolution.js";
+import type { RequirementCounts, RequirementOrigin } from "../metrics/metrics.js";
 import type { HealthView } from "./health-view.js";
 import type { MaintenanceService } from "./maintenance-service.js";
 import type { SettingsBook } from "./settings-book.js";
@@ -34,6 +35,8 @@ export class ResolutionService {
     string,
     { requirement: Requirement; choice: string | null; initialized: boolean }
   >();
+  /** The requirements from the config, by key (they stay configured when also asked). */
+  private readonly configured = new Map<string, Requirement>();
 
   constructor(
     private readonly view: HealthView,
@@ -43,11 +46,31 @@ export class ResolutionService {
     configured: readonly Requirement[],
   ) {
     for (const requirement of configured) {
+      this.configured.set(requirementKey(requirement), requirement);
       this.tracked.set(requirementKey(requirement), {
         requirement,
         choice: null,
         initialized: false,
       });
+    }
+  }
+
+  /**
+   * Applies a reloaded `resolution` section. Tracked requirements keep their
+   * current choice, so a reload by itself never moves a workflow or emits a
+   * failover; newly configured ones start from the committed view, as at
+   * start-up; ones dropped from the config stay watched like requirements asked
+   * through the API, until they age out.
+   */
+  reconfigure(options: { panic: boolean }, configured: readonly Requirement[]): void {
+    this.options.panic = options.panic;
+    this.configured.clear();
+    for (const requirement of configured) {
+      const key = requirementKey(requirement);
+      this.configured.set(key, requirement);
+      if (!this.tracked.has(key)) {
+        this.tracked.set(key, { requirement, choice: null, initialized: false });
+      }
     }
   }
 
@@ -122,6 +145,31 @@ export class ResolutionService {
   /** The requirements watched for failover (configured and recently asked). */
   trackedRequirements(): Requirement[] {
     return [...this.tracked.values()].map((tracked) => tracked.requirement);
+  }
+
+  /**
+   * For metrics: configured and recently asked requirements, with how many have
+   * no usable candidate against the committed view (a panic-mode answer does not
+   * count as usable). Resolves each one, from the by-kind index.
+   */
+  countUnresolvable(): Record<RequirementOrigin, RequirementCounts> {
+    const counts: Record<RequirementOrigin, RequirementCounts> = {
+      configured: { tracked: 0, noMatch: 0, noneUsable: 0 },
+      asked: { tracked: 0, noMatch: 0, noneUsable: 0 },
+    };
+    const count = (origin: RequirementOrigin, requirement: Requirement) => {
+      const into = counts[origin];
+      into.tracked++;
+      const resolution = resolve(this.candidates(requirement), requirement, { panic: false });
+      if (resolution.choice !== null) return;
+      if (resolution.excluded.length === 0) into.noMatch++;
+      else into.noneUsable++;
+    };
+    for (const requirement of this.configured.values()) count("configured", requirement);
+    for (const [key, tracked] of this.tracked) {
+      if (!this.configured.has(key)) count("asked", tracked.requirement);
+    }
+    return counts;
   }
 
   /** Configured requirements start from what the committed view resolves to. */

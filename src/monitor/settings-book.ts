@@ -14,10 +14,26 @@ export class SettingsBook {
   private readonly memo = new Map<string, { entry: AdapterEntry; settings: AdapterSettings }>();
 
   constructor(
-    private readonly defaults: AdapterSettings,
-    private readonly overrides: readonly SettingsOverride[],
-    private readonly flap: HealthPolicy["flap"],
+    private defaults: AdapterSettings,
+    private overrides: readonly SettingsOverride[],
+    private flap: HealthPolicy["flap"],
   ) {}
+
+  /**
+   * Replaces the settings (a config reload). Every adapter's settings are worked
+   * out afresh on next use, so a timer picks up a new interval when it next runs
+   * and a breaker is rebuilt with its state kept (see AdapterBreakers).
+   */
+  reconfigure(
+    defaults: AdapterSettings,
+    overrides: readonly SettingsOverride[],
+    flap: HealthPolicy["flap"],
+  ): void {
+    this.defaults = defaults;
+    this.overrides = overrides;
+    this.flap = flap;
+    this.memo.clear();
+  }
 
   of(entry: AdapterEntry): AdapterSettings {
     const known = this.memo.get(entry.adapterId);

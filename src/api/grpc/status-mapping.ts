@@ -14,6 +14,9 @@ export const GRPC_STATUS: Record<ApiErrorCode, GrpcStatus> = {
   CURSOR_EXPIRED: GrpcStatus.OUT_OF_RANGE,
   REGISTRY_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   NOT_READY: GrpcStatus.UNAVAILABLE,
+  UNAUTHENTICATED: GrpcStatus.UNAUTHENTICATED,
+  FORBIDDEN: GrpcStatus.PERMISSION_DENIED,
+  RATE_LIMITED: GrpcStatus.RESOURCE_EXHAUSTED,
   MALFORMED_JSON: GrpcStatus.INTERNAL,
   PAYLOAD_TOO_LARGE: GrpcStatus.INTERNAL,
   METHOD_NOT_ALLOWED: GrpcStatus.INTERNAL,
@@ -42,8 +45,15 @@ export function toGrpcStatus(
     return { code: GrpcStatus.INTERNAL, details: "internal error", metadata };
   }
   metadata.set("error-code", error.code);
-  const { parameter, oldest_seq: oldestSeq } = error.extra;
+  const {
+    parameter,
+    oldest_seq: oldestSeq,
+    required_scope: requiredScope,
+    retry_after_sec: retryAfterSec,
+  } = error.extra;
   if (typeof parameter === "string") metadata.set("parameter", parameter);
+  if (typeof requiredScope === "string") metadata.set("required-scope", requiredScope);
+  if (typeof retryAfterSec === "number") metadata.set("retry-after", String(retryAfterSec));
   let details = error.message;
   if (typeof oldestSeq === "number") {
     metadata.set("oldest-seq", String(oldestSeq));

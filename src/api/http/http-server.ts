@@ -1,10 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { EventHub } from "../../events/event-hub.js";
 import { packageVersion } from "../../package-version.js";
 import { ApiError } from "../api-error.js";
+import {
+  type AccessControl,
+  type Admission,
+  challengeHeaders,
+  type OpenPaths,
+  type Requirement,
+} from "../auth/access-control.js";
+import type { TlsMaterial } from "../auth/tls-material.js";
 import type { QueryService } from "../query-service.js";
 import { EventStreams } from "./event-stream.js";
 import { openApiDocument } from "./openapi.js";
@@ -26,6 +35,21 @@ export interface HttpApiOptions {
   maxBodyBytes?: number;
   heartbeatMs?: number;
   maxEventStreams?: number;
+  /** Authentication, scopes and rate limits; without it every route is open and unlimited. */
+  access?: AccessControl | undefined;
+  /** Serve HTTPS (and with a client CA, require client certificates). */
+  tls?: TlsMaterial | undefined;
+  /** Most connections open at once; more are closed as they arrive. */
+  maxConnections?: number;
+  /** A client has this long to send a request's headers, and to send the whole request. */
+  slowClientTimeoutMs?: number;
+}
+
+/** The auth info the MCP SDK hands tool handlers as `extra.authInfo` (it reads `request.auth`). */
+interface McpAuthInfo {
+  token: string;
+  clientId: string;
+  scopes: string[];
 }
 
 type Method = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
@@ -41,9 +65,14 @@ interface RequestContext {
 interface Route {
   pattern: RegExp;
   methods: Partial<Record<Method, Handler>>;
+  /** Answers without a token while this `auth.open_paths` switch is on. */
+  open?: keyof OpenPaths;
+  /** Methods that need the `admin` scope; the others need `read`. */
+  admin?: readonly Method[];
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024;
+const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 10_000;
 
 /** Query parameters as an object; a repeated parameter is an error, not a silent pick. */
 function queryObject(query: URLSearchParams): Record<string, string> {
@@ -69,9 +98,14 @@ function decodeId(raw: string): string {
   }
 }
 
+function hasBody(request: IncomingMessage): boolean {
+  const length = Number(request.headers["content-length"] ?? 0);
+  return request.headers["transfer-encoding"] !== undefined || length > 0;
+}
+
 /** The daemon's HTTP API: a thin transport over the query service. */
 export class HttpApi {
-  private readonly server: Server;
+  private readonly server: Server | ReturnType<typeof createHttpsServer>;
   private readonly routes: Route[];
   private readonly streams: EventStreams;
   private readonly maxBodyBytes: number;
@@ -120,6 +154,7 @@ export class HttpApi {
           DELETE: ({ response, params }) =>
             sendJson(response, 200, queries.liftMaintenance(decodeId(params[0] ?? ""))),
         },
+        admin: ["PUT", "DELETE"],
       },
       {
         pattern: /^\/v1\/resolve$/,
@@ -139,32 +174,65 @@ export class HttpApi {
       {
         pattern: /^\/v1\/cache\/invalidate$/,
         methods: { POST: ({ response }) => sendJson(response, 200, queries.invalidateCache()) },
+        admin: ["POST"],
       },
       {
         pattern: /^\/v1\/health$/,
         methods: { GET: ({ response }) => sendJson(response, 200, queries.healthCheck()) },
       },
-      { pattern: /^\/metrics$/, methods: { GET: ({ response }) => this.metrics(response) } },
+      {
+        pattern: /^\/metrics$/,
+        methods: { GET: ({ response }) => this.metrics(response) },
+        open: "metrics",
+      },
       {
         pattern: /^\/healthz$/,
         methods: { GET: ({ response }) => sendJson(response, 200, { status: "ok" }) },
+        open: "healthz",
       },
-      { pattern: /^\/readyz$/, methods: { GET: ({ response }) => this.readiness(response) } },
+      {
+        pattern: /^\/readyz$/,
+        methods: { GET: ({ response }) => this.readiness(response) },
+        open: "healthz",
+      },
       {
         pattern: /^\/openapi\.json$/,
         methods: {
           GET: ({ response }) => sendJson(response, 200, openApiDocument(packageVersion())),
         },
+        open: "reflection",
       },
     ];
-    this.server = createServer((request, response) => {
+    const slowClientMs = options.slowClientTimeoutMs ?? DEFAULT_SLOW_CLIENT_TIMEOUT_MS;
+    const serverOptions = {
+      // Node checks the request timeouts this often (default 30 s, longer than the timeouts themselves).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, slowClientMs / 4)),
+    };
+    const handle = (request: IncomingMessage, response: ServerResponse) => {
       void this.dispatch(request, response);
-    });
+    };
+    const tls = options.tls;
+    this.server = tls
+      ? createHttpsServer(
+          {
+            ...serverOptions,
+            cert: tls.cert,
+            key: tls.key,
+            // A client that opens a connection and never finishes the handshake is a slow client too.
+            handshakeTimeout: slowClientMs,
+            ...(tls.clientCa
+              ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }
+              : {}),
+          },
+          handle,
+        )
+      : createServer(serverOptions, handle);
     // Slow or idle clients cannot hold connections open indefinitely; event streams are exempt below.
-    this.server.requestTimeout = 30_000;
-    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = slowClientMs;
+    this.server.headersTimeout = slowClientMs;
     this.server.keepAliveTimeout = 5_000;
     this.server.maxHeadersCount = 100;
+    this.server.maxConnections = options.maxConnections ?? 1_000;
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -202,14 +270,26 @@ export class HttpApi {
     }
     const path = url.pathname;
     try {
+      const route = this.routes.find((candidate) => candidate.pattern.test(path));
+      const method = (request.method === "HEAD" ? "GET" : request.method) as Method;
+      // Before anything else, 404s included: an unauthenticated client learns nothing.
+      const admission = await this.admit(request, route, method);
       if (path === "/mcp") {
         if (!this.options.mcp) throw new ApiError("NOT_FOUND", "MCP over HTTP is not enabled");
+        if (admission.principal) {
+          // The tools check scopes (the cache invalidation needs admin). The token
+          // itself is left out: one more place holding it is one more place to leak it.
+          const auth: McpAuthInfo = {
+            token: "",
+            clientId: admission.principal.name,
+            scopes: [...admission.principal.scopes],
+          };
+          (request as IncomingMessage & { auth?: McpAuthInfo }).auth = auth;
+        }
         await this.options.mcp.handle(request, response);
         return;
       }
-      const route = this.routes.find((candidate) => candidate.pattern.test(path));
       if (!route) throw new ApiError("NOT_FOUND", `no resource at ${path}`);
-      const method = (request.method === "HEAD" ? "GET" : request.method) as Method;
       const handler = route.methods[method];
       if (!handler) {
         const allowed = Object.keys(route.methods).flatMap((name) =>
@@ -231,23 +311,66 @@ export class HttpApi {
       const params = (route.pattern.exec(path) ?? []).slice(1);
       await handler({ request, response, query: url.searchParams, params });
     } catch (error) {
-      this.fail(response, error, path);
+      this.fail(request, response, error, path);
     }
   }
 
-  private fail(response: ServerResponse, error: unknown, path: string): void {
+  /** Lets the request in, or throws UNAUTHENTICATED, FORBIDDEN or RATE_LIMITED. */
+  private async admit(
+    request: IncomingMessage,
+    route: Route | undefined,
+    method: Method,
+  ): Promise<Admission> {
+    const access = this.options.access;
+    if (!access) return { principal: undefined };
+    const requirement: Requirement =
+      route?.open !== undefined && access.openPaths[route.open]
+        ? "open"
+        : route?.admin?.includes(method)
+          ? "admin"
+          : "read";
+    const result = await access.admit({
+      authorization: request.headers.authorization,
+      clientAddress: request.socket.remoteAddress ?? "unknown",
+      requirement,
+      rateLimited: route?.open !== "healthz",
+    });
+    if (result instanceof ApiError) throw result;
+    return result;
+  }
+
+  private fail(
+    request: IncomingMessage,
+    response: ServerResponse,
+    error: unknown,
+    path: string,
+  ): void {
     if (response.headersSent) {
       response.destroy();
       return;
     }
     if (error instanceof ApiError) {
-      sendProblem(response, {
-        status: error.status,
-        code: error.code,
-        title: error.code.toLowerCase().replaceAll("_", " "),
-        detail: error.message,
-        ...error.extra,
-      });
+      const headers = challengeHeaders(error);
+      if (
+        (error.code === "UNAUTHENTICATED" ||
+          error.code === "FORBIDDEN" ||
+          error.code === "RATE_LIMITED") &&
+        hasBody(request)
+      ) {
+        // Refused before its body was read: closing beats reading a body nobody wants.
+        headers.connection = "close";
+      }
+      sendProblem(
+        response,
+        {
+          status: error.status,
+          code: error.code,
+          title: error.code.toLowerCase().replaceAll("_", " "),
+          detail: error.message,
+          ...error.extra,
+        },
+        headers,
+      );
       return;
     }
     this.options.logger.error({ err: error, path }, "HTTP handler failed");

@@ -241,6 +241,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
       },
     },
     components: {
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "With healthd.auth.enabled: a static token or a JWT (HS256, RS256, ES256) with scope `read` (queries, events, /mcp) or `admin` (maintenance, cache invalidation; includes read). 401 UNAUTHENTICATED, 403 FORBIDDEN (names required_scope), 429 RATE_LIMITED (Retry-After). See docs/security.md.",
+        },
+      },
       responses: {
         Problem: {
           description: "RFC 9457 problem details with a stable code",
@@ -271,6 +279,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
                 "NOT_ACCEPTABLE",
                 "REGISTRY_UNAVAILABLE",
                 "NOT_READY",
+                "UNAUTHENTICATED",
+                "FORBIDDEN",
+                "RATE_LIMITED",
                 "INTERNAL",
               ],
             },
@@ -278,6 +289,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
             detail: { type: "string" },
             parameter: { type: "string" },
             oldest_seq: { type: "integer" },
+            required_scope: { type: "string", enum: ["read", "admin"] },
+            retry_after_sec: { type: "integer" },
           },
         },
         AdapterStatus: {

@@ -24,6 +24,9 @@
  * ORIGIN_NOT_ALLOWED (an `Origin` header that is not allowed: DNS-rebinding
  * protection), 503 TOO_MANY_SESSIONS (every session busy) and 503 NOT_READY
  * (after `close()`). Everything else is the SDK's StreamableHTTPServerTransport.
+ * Authentication, scopes and rate limits (401, 403, 429) are the HTTP server's,
+ * before `handle`; with `scopesEnforced` it attaches each request's scopes as
+ * `request.auth`, which reaches tool handlers as `extra.authInfo`.
  *
  * Sessions are stateful (`mcp-session-id`), one McpServer per session, since
  * resource subscriptions live in a session. At most `maxSessions` (100) exist:
@@ -67,6 +70,8 @@ export interface McpHttpHandlerOptions {
    */
   allowedOrigins?: readonly string[] | undefined;
   now?: (() => number) | undefined;
+  /** Authentication is on: the HTTP server attaches each request's scopes, tools check them. */
+  scopesEnforced?: boolean | undefined;
 }
 
 interface Session {
@@ -222,6 +227,7 @@ export class McpHttpHandler {
       version: this.options.version,
       hub: this.options.hub,
       logger: this.options.logger,
+      scopesEnforced: this.options.scopesEnforced,
     });
     let session: Session | undefined;
     const transport = new StreamableHTTPServerTransport({

@@ -31,6 +31,7 @@ import { HEALTH_STATUSES } from "../../domain/adapter.js";
 import type { AdapterStatusView } from "../../domain/status-view.js";
 import type { EventHub, Subscription } from "../../events/event-hub.js";
 import { ApiError } from "../api-error.js";
+import { forbidden } from "../auth/access-control.js";
 import type { QueryBackend } from "../query-backend.js";
 import { listFilterSchema, parseParameters, requirementSchema } from "../query-service.js";
 
@@ -63,6 +64,12 @@ export interface McpServerOptions {
   pollIntervalMs?: number | undefined;
   /** Where to report trouble following the journal; must not write to stdout under stdio. */
   logger?: Logger | undefined;
+  /**
+   * MCP over HTTP with authentication on: tools that change something (the
+   * cache invalidation) need the `admin` scope of the request's auth info,
+   * which the HTTP server attaches (`extra.authInfo`); without it they refuse.
+   */
+  scopesEnforced?: boolean | undefined;
 }
 
 // --- Input schemas -----------------------------------------------------------
@@ -459,13 +466,13 @@ export function createMcpServer(backend: QueryBackend, options: McpServerOptions
     },
   );
 
-  registerTools(mcp, backend);
+  registerTools(mcp, backend, options.scopesEnforced ?? false);
   registerResources(mcp, backend);
   enableSubscriptions(mcp, backend, options);
   return mcp;
 }
 
-function registerTools(mcp: McpServer, backend: QueryBackend): void {
+function registerTools(mcp: McpServer, backend: QueryBackend, scopesEnforced: boolean): void {
   const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true };
 
   mcp.registerTool(
@@ -590,9 +597,12 @@ function registerTools(mcp: McpServer, backend: QueryBackend): void {
         openWorldHint: false,
       },
     },
-    (args) =>
+    (args, extra) =>
       answer(
         async () => {
+          // Every MCP request already needed `read` at the HTTP layer; this one changes state.
+          const scopes = extra.authInfo?.scopes ?? [];
+          if (scopesEnforced && !scopes.includes("admin")) throw forbidden("admin", scopes);
           parseParameters(z.strictObject({}), args, "argument");
           return backend.invalidateCache();
         },
