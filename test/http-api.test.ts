@@ -114,6 +114,8 @@ describe("the HTTP API", () => {
   it("resolves one requirement and a batch, and rejects bad bodies", async () => {
     const one = await call("/v1/resolve?domain=adapter&category=storage&provider=s3");
     expect(one.body.choice.adapterId).toBe("h.adapter.storage.s3");
+    const listed = await call("/v1/resolve?domain=adapter&category=storage&limit=0");
+    expect(listed.body).toMatchObject({ fallbacks: [], fallbacks_total: 1, excluded_total: 0 });
     await breakAdapter("h.adapter.storage.s3");
     const batch = await call("/v1/resolve", {
       method: "POST",

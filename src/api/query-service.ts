@@ -52,7 +52,12 @@ export const requirementSchema = z.strictObject({
   provider: name.optional(),
   project: name.optional(),
   panic: flag.optional(),
+  /** Most fallbacks and excluded candidates listed (the totals are always given). */
+  limit: z.coerce.number().int().min(0).max(1000).optional(),
 });
+
+/** Fallbacks and excluded candidates listed in a resolution unless `limit` says otherwise. */
+export const DEFAULT_LISTED = 10;
 
 /** Most requirements in one batch resolve. */
 export const MAX_BATCH = 100;
@@ -101,8 +106,29 @@ export interface AdapterDetail extends AdapterStatusView {
 }
 
 export interface ResolutionAnswer extends Resolution {
+  /** How many usable fallbacks there are; `fallbacks` lists the first `limit`. */
+  fallbacks_total: number;
+  /** How many matching candidates are excluded; `excluded` lists the first `limit`. */
+  excluded_total: number;
   /** When this answer was given. */
   at: string;
+}
+
+/**
+ * Lists at most `limit` fallbacks and excluded candidates, with their totals: a
+ * category of thousands of adapters must not make every answer thousands long.
+ */
+export function limitResolution(
+  resolution: Resolution,
+  limit: number,
+): Omit<ResolutionAnswer, "at"> {
+  return {
+    ...resolution,
+    fallbacks: resolution.fallbacks.slice(0, limit),
+    fallbacks_total: resolution.fallbacks.length,
+    excluded: resolution.excluded.slice(0, limit),
+    excluded_total: resolution.excluded.length,
+  };
 }
 
 export interface QueryParts {
@@ -161,9 +187,16 @@ export class QueryService {
   }
 
   resolve(input: unknown): ResolutionAnswer {
-    const { panic, ...requirement } = parseParameters(requirementSchema, input, "requirement");
+    const { panic, limit, ...requirement } = parseParameters(
+      requirementSchema,
+      input,
+      "requirement",
+    );
     const resolution = this.parts.resolution.resolve(requirement as Requirement, panic);
-    return { ...resolution, at: new Date(this.parts.now()).toISOString() };
+    return {
+      ...limitResolution(resolution, limit ?? DEFAULT_LISTED),
+      at: new Date(this.parts.now()).toISOString(),
+    };
   }
 
   resolveBatch(input: unknown): ResolutionAnswer[] {

@@ -24,7 +24,9 @@ import type {
 } from "../query-backend.js";
 import {
   type AdapterDetail,
+  DEFAULT_LISTED,
   eventsPageSchema,
+  limitResolution,
   listFilterSchema,
   matchesListFilter,
   parseParameters,
@@ -273,7 +275,7 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
   }
 
   private resolveAll(
-    requirements: readonly (Requirement & { panic?: boolean | undefined })[],
+    requirements: readonly (Requirement & { panic?: boolean | undefined; limit?: number })[],
     snapshot: Snapshot,
   ): DatabaseResolutionAnswer[] {
     const config = this.options.config;
@@ -292,8 +294,11 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
     }
     const at = new Date(snapshot.now).toISOString();
     const note = this.note;
-    return requirements.map(({ panic, ...requirement }) => ({
-      ...resolve(candidates, requirement, { panic: panic ?? config?.resolution.panic ?? false }),
+    return requirements.map(({ panic, limit, ...requirement }) => ({
+      ...limitResolution(
+        resolve(candidates, requirement, { panic: panic ?? config?.resolution.panic ?? false }),
+        limit ?? DEFAULT_LISTED,
+      ),
       at,
       note,
     }));

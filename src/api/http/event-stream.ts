@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { toCloudEvent } from "../../domain/events.js";
+import { type JournalEvent, toCloudEvent } from "../../domain/events.js";
 import type { EventHub, Subscription } from "../../events/event-hub.js";
 
 export interface EventStreamOptions {
@@ -23,6 +23,21 @@ export class EventStreams {
     private readonly hub: EventHub,
     private readonly options: EventStreamOptions,
   ) {}
+
+  /**
+   * Each event is encoded once however many streams carry it: the hub hands
+   * every live subscriber the same event objects.
+   */
+  private readonly encoded = new WeakMap<JournalEvent, string>();
+
+  private encode(event: JournalEvent): string {
+    let text = this.encoded.get(event);
+    if (text === undefined) {
+      text = `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(toCloudEvent(event))}\n\n`;
+      this.encoded.set(event, text);
+    }
+    return text;
+  }
 
   get count(): number {
     return this.open.size;
@@ -60,9 +75,7 @@ export class EventStreams {
     request.on("close", entry.close);
     subscription = this.hub.subscribe(afterSeq, (events) => {
       let chunk = "";
-      for (const event of events) {
-        chunk += `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(toCloudEvent(event))}\n\n`;
-      }
+      for (const event of events) chunk += this.encode(event);
       response.write(chunk);
       if (response.writableLength > this.options.maxQueuedBytes) {
         response.write(

@@ -127,6 +127,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
               schema: { type: "boolean" },
               description: "When nothing is usable, return the least-bad candidate, marked",
             },
+            {
+              name: "limit",
+              in: "query",
+              schema: { type: "integer", minimum: 0, maximum: 1000, default: 10 },
+              description:
+                "Most fallbacks and excluded candidates listed; the totals are always given",
+            },
           ],
           responses: {
             "200": {
