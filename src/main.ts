@@ -523,13 +523,14 @@ function scrapeTimeCounts(
     const byKind = new Map<string, CategoryCount>();
     let stale = 0;
     let lastCheck: number | null = null;
+    const inMaintenance = maintenance.lookup();
     for (const entry of view.allEntries()) {
       const state = view.state(entry.adapterId);
       if (!state) continue;
       if (state.lastChecked !== null && (lastCheck === null || state.lastChecked > lastCheck)) {
         lastCheck = state.lastChecked;
       }
-      if (maintenance.current(entry.adapterId) !== undefined) continue;
+      if (inMaintenance(entry.adapterId) !== undefined) continue;
       if (isStale(state, at, staleAfterMs)) stale++;
       const key = `${entry.domain}\u0000${entry.category}`;
       let item = byKind.get(key);

@@ -77,6 +77,16 @@ export class MaintenanceService {
     this.onChange("all");
   }
 
+  /**
+   * A lookup for many adapters at one instant: the open windows are worked out
+   * once, not once per adapter (resolution asks for every candidate).
+   */
+  lookup(): (adapterId: string) => ActiveMaintenance | undefined {
+    const now = this.now();
+    const open = openWindows(this.windows, this.lastFired, now);
+    return (adapterId) => maintenanceFor(adapterId, open, this.manual, now);
+  }
+
   /** The maintenance applying to an adapter now, if any. */
   current(adapterId: string): ActiveMaintenance | undefined {
     const now = this.now();

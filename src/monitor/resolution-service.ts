@@ -201,13 +201,14 @@ export class ResolutionService {
     pending?: ReadonlyMap<string, HealthState>,
   ): Candidate[] {
     const candidates: Candidate[] = [];
+    const inMaintenance = this.maintenance.lookup();
     for (const entry of this.view.entriesOfKind(requirement.domain, requirement.category)) {
       const health = pending?.get(entry.adapterId) ?? this.view.state(entry.adapterId);
       if (!health) continue;
       candidates.push({
         entry,
         health,
-        maintenance: this.maintenance.current(entry.adapterId) !== undefined,
+        maintenance: inMaintenance(entry.adapterId) !== undefined,
         priority: this.settings.of(entry).priority,
       });
     }
