@@ -494,6 +494,8 @@ async function openBackend(values: {
       url: values.url,
       db: values.db,
       config,
+      // From the environment, never a flag: a token on the command line shows in `ps`.
+      http: { token: process.env.ONEIRIC_HEALTHD_TOKEN },
       notice: (message) => process.stderr.write(`oneiric-healthd: ${message}\n`),
     }),
   );

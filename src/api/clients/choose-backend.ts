@@ -40,7 +40,9 @@ export interface BackendChoiceOptions {
 export function daemonUrlFor(config: DaemonConfig): string {
   const { host, port } = config.http.listen;
   const reachable = host === "0.0.0.0" || host === "" ? "127.0.0.1" : host === "::" ? "::1" : host;
-  return `http://${formatHostPort(reachable, port)}`;
+  // A daemon serving HTTPS is reached over HTTPS (trust its CA with NODE_EXTRA_CA_CERTS).
+  const scheme = config.http.tls ? "https" : "http";
+  return `${scheme}://${formatHostPort(reachable, port)}`;
 }
 
 /**

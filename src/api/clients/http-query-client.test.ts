@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeDaemonUrl, SseParser } from "./http-query-client.js";
+import { HttpQueryBackend, normalizeDaemonUrl, SseParser } from "./http-query-client.js";
 
 describe("SseParser", () => {
   it("dispatches on a blank line, skips comments and joins data lines", () => {
@@ -34,5 +34,24 @@ describe("normalizeDaemonUrl", () => {
     expect(normalizeDaemonUrl("https://healthd.example/")).toBe("https://healthd.example");
     expect(normalizeDaemonUrl("http://[::1]:8681/base/")).toBe("http://[::1]:8681/base");
     expect(() => normalizeDaemonUrl("grpc://x:1")).toThrow(/http or https/);
+  });
+});
+
+describe("HttpQueryBackend with a token", () => {
+  it("sends it as a bearer token on queries, and none without one", async () => {
+    const seen: (string | null)[] = [];
+    const fakeFetch = (async (_url: string | URL | Request, init?: RequestInit) => {
+      seen.push(new Headers(init?.headers).get("authorization"));
+      return new Response(JSON.stringify({ invalidated: true }), {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
+    }) as typeof fetch;
+    await new HttpQueryBackend("127.0.0.1:8681", {
+      token: "t0ken-t0ken-t0ken",
+      fetch: fakeFetch,
+    }).invalidateCache();
+    await new HttpQueryBackend("127.0.0.1:8681", { fetch: fakeFetch }).invalidateCache();
+    expect(seen).toEqual(["Bearer t0ken-t0ken-t0ken", null]);
   });
 });

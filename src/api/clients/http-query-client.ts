@@ -45,6 +45,8 @@ export interface HttpQueryBackendOptions {
   /** The first reconnect delay when the daemon does not send `retry:`; doubles up to 30 s. */
   retryMs?: number;
   fetch?: typeof fetch;
+  /** Sent as `authorization: Bearer …` to a daemon with `healthd.auth` on. */
+  token?: string | undefined;
 }
 
 const KNOWN_CODES = new Set<string>(Object.keys(HTTP_STATUS));
@@ -88,8 +90,10 @@ export class HttpQueryBackend implements QueryBackend, EventFollower {
   private readonly idleTimeoutMs: number;
   private readonly retryMs: number;
   private readonly fetch: typeof fetch;
+  private readonly auth: Record<string, string>;
 
   constructor(baseUrl: string, options: HttpQueryBackendOptions = {}) {
+    this.auth = options.token ? { authorization: `Bearer ${options.token}` } : {};
     this.baseUrl = normalizeDaemonUrl(baseUrl);
     this.description = `daemon at ${this.baseUrl}`;
     this.timeoutMs = options.timeoutMs ?? 5_000;
@@ -249,7 +253,7 @@ export class HttpQueryBackend implements QueryBackend, EventFollower {
     let response: Response;
     try {
       response = await this.fetch(`${this.baseUrl}/v1/events?since=${cursor}`, {
-        headers: { accept: "text/event-stream", "last-event-id": String(cursor) },
+        headers: { accept: "text/event-stream", "last-event-id": String(cursor), ...this.auth },
         signal: AbortSignal.any([signal, idle.signal]),
       });
     } catch (error) {
@@ -354,6 +358,7 @@ export class HttpQueryBackend implements QueryBackend, EventFollower {
         method,
         headers: {
           accept: "application/json",
+          ...this.auth,
           ...(options.body === undefined ? {} : { "content-type": "application/json" }),
         },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
