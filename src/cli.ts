@@ -284,16 +284,15 @@ export async function reloadUnderSystemd(
   notifier.ready(outcome);
 }
 
-const RELOAD_NOT_IMPLEMENTED =
-  "SIGHUP received: configuration reload is not implemented yet; restart to apply changes";
+const NOTHING_TO_RELOAD = "SIGHUP ignored: this command has no configuration to reload";
 
 /**
- * Resolves on SIGTERM or SIGINT. SIGHUP calls `onHangup`, by default a warning
- * that reload is not implemented.
+ * Resolves on SIGTERM or SIGINT. SIGHUP calls `onHangup` (`run` reloads its
+ * config); other long-running commands say there is nothing to reload.
  */
 function untilSignal(
   warn: (message: string) => void,
-  onHangup: () => void = () => warn(RELOAD_NOT_IMPLEMENTED),
+  onHangup: () => void = () => warn(NOTHING_TO_RELOAD),
 ): Promise<void> {
   return new Promise((resolve) => {
     process.on("SIGHUP", onHangup);
