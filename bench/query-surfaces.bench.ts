@@ -150,6 +150,8 @@ healthd:
 
   console.log("\nsurface  query                                      p50        p99");
   const rows: [string, string, () => Promise<unknown>][] = [
+    // The floor: the same HTTP stack and client, with a handler that does no work.
+    ["HTTP", "GET /healthz (floor)", () => get(httpPort, "/healthz")],
     [
       "HTTP",
       "GET /v1/adapters/{id}",
