@@ -105,7 +105,7 @@ export interface AdapterDetail extends AdapterStatusView {
   recent_checks: RecentCheck[];
 }
 
-export interface ResolutionAnswer extends Resolution {
+export interface ResolutionAnswer extends Omit<Resolution, "fallbacksTotal" | "excludedTotal"> {
   /** How many usable fallbacks there are; `fallbacks` lists the first `limit`. */
   fallbacks_total: number;
   /** How many matching candidates are excluded; `excluded` lists the first `limit`. */
@@ -122,12 +122,13 @@ export function limitResolution(
   resolution: Resolution,
   limit: number,
 ): Omit<ResolutionAnswer, "at"> {
+  const { fallbacksTotal, excludedTotal, ...answer } = resolution;
   return {
-    ...resolution,
-    fallbacks: resolution.fallbacks.slice(0, limit),
-    fallbacks_total: resolution.fallbacks.length,
-    excluded: resolution.excluded.slice(0, limit),
-    excluded_total: resolution.excluded.length,
+    ...answer,
+    fallbacks: answer.fallbacks.slice(0, limit),
+    fallbacks_total: fallbacksTotal,
+    excluded: answer.excluded.slice(0, limit),
+    excluded_total: excludedTotal,
   };
 }
 
@@ -192,9 +193,10 @@ export class QueryService {
       input,
       "requirement",
     );
-    const resolution = this.parts.resolution.resolve(requirement as Requirement, panic);
+    const listed = limit ?? DEFAULT_LISTED;
+    const resolution = this.parts.resolution.resolve(requirement as Requirement, panic, listed);
     return {
-      ...limitResolution(resolution, limit ?? DEFAULT_LISTED),
+      ...limitResolution(resolution, listed),
       at: new Date(this.parts.now()).toISOString(),
     };
   }

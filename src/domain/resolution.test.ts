@@ -272,6 +272,8 @@ describe("resolve filters", () => {
       choice: null,
       fallbacks: [],
       excluded: [],
+      fallbacksTotal: 0,
+      excludedTotal: 0,
       reason: "no adapter matches adapter/storage/azure in project mahavishnu",
       panic: false,
     });
@@ -335,5 +337,33 @@ describe("requirementKey", () => {
     expect(requirementKey({ ...STORAGE, provider: "s3" })).not.toBe(
       requirementKey({ ...STORAGE, project: "s3" }),
     );
+  });
+});
+
+describe("resolve with a limit", () => {
+  it("lists at most `limit` fallbacks and excluded candidates, in the same order a full ranking gives", () => {
+    const many = Array.from({ length: 40 }, (_, index) =>
+      candidate(`p.adapter.storage.s${String(index).padStart(2, "0")}`, {
+        status: index % 3 === 0 ? "unhealthy" : "healthy",
+        latencyMs: (index * 7) % 13,
+      }),
+    );
+    const full = resolve(many, STORAGE);
+    const limited = resolve(many, STORAGE, { panic: false, limit: 3 });
+    expect(limited.choice).toEqual(full.choice);
+    expect(limited.fallbacks).toEqual(full.fallbacks.slice(0, 3));
+    expect(limited.excluded).toEqual(full.excluded.slice(0, 3));
+    expect([limited.fallbacksTotal, limited.excludedTotal]).toEqual([
+      full.fallbacks.length,
+      full.excluded.length,
+    ]);
+    expect(resolve(many, STORAGE, { panic: false, limit: 0 }).choice).toEqual(full.choice);
+  });
+
+  it("names only the first causes when nothing is usable, and counts the rest", () => {
+    const down = Array.from({ length: 5 }, (_, index) =>
+      candidate(`p.adapter.storage.d${index}`, { status: "unhealthy" }),
+    );
+    expect(resolve(down, STORAGE, { panic: false, limit: 2 }).reason).toMatch(/; and 3 more\)$/);
   });
 });

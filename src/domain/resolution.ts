@@ -36,10 +36,14 @@ export interface Resolution {
   requirement: Requirement;
   /** The adapter to use, or null when none is usable (and panic mode is off). */
   choice: RankedCandidate | null;
-  /** Usable alternatives, best first. */
+  /** Usable alternatives, best first (at most `limit`). */
   fallbacks: RankedCandidate[];
-  /** Candidates that match but may not be used, with the reason each. */
+  /** Candidates that match but may not be used, with the reason each (at most `limit`). */
   excluded: RankedCandidate[];
+  /** How many usable alternatives there are in all. */
+  fallbacksTotal: number;
+  /** How many matching candidates are excluded in all. */
+  excludedTotal: number;
   /** Why this answer, in words. */
   reason: string;
   /** True when the choice is the least-bad of unusable candidates (panic mode). */
@@ -100,7 +104,7 @@ function compare(a: RankedCandidate, b: RankedCandidate): number {
     Number(a.maintenance) - Number(b.maintenance) ||
     a.priority - b.priority ||
     (a.latencyMs ?? Number.POSITIVE_INFINITY) - (b.latencyMs ?? Number.POSITIVE_INFINITY) ||
-    a.adapterId.localeCompare(b.adapterId)
+    (a.adapterId < b.adapterId ? -1 : a.adapterId > b.adapterId ? 1 : 0)
   );
 }
 
@@ -112,67 +116,77 @@ function compare(a: RankedCandidate, b: RankedCandidate): number {
 export function resolve(
   candidates: readonly Candidate[],
   requirement: Requirement,
-  options: { panic: boolean } = { panic: false },
+  options: { panic: boolean; limit?: number } = { panic: false },
 ): Resolution {
-  const ranked = candidates
-    .filter((candidate) => matches(candidate.entry, requirement))
-    .map((candidate): RankedCandidate => {
-      const breaker = candidate.health.breaker?.state ?? "closed";
-      return {
-        adapterId: candidate.entry.adapterId,
-        provider: candidate.entry.provider,
-        status: candidate.health.status,
-        breaker,
-        flapping: candidate.health.flapping,
-        maintenance: candidate.maintenance,
-        priority: candidate.priority,
-        latencyMs: candidate.health.latencyMs,
-        excludedBecause: exclusion(candidate, breaker),
-      };
-    })
-    .sort(compare);
-  const usable = ranked.filter((candidate) => candidate.excludedBecause === null);
-  const excluded = ranked.filter((candidate) => candidate.excludedBecause !== null);
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  const usable: RankedCandidate[] = [];
+  const excludedAll: RankedCandidate[] = [];
+  for (const candidate of candidates) {
+    if (!matches(candidate.entry, requirement)) continue;
+    const breaker = candidate.health.breaker?.state ?? "closed";
+    const ranked: RankedCandidate = {
+      adapterId: candidate.entry.adapterId,
+      provider: candidate.entry.provider,
+      status: candidate.health.status,
+      breaker,
+      flapping: candidate.health.flapping,
+      maintenance: candidate.maintenance,
+      priority: candidate.priority,
+      latencyMs: candidate.health.latencyMs,
+      excludedBecause: exclusion(candidate, breaker),
+    };
+    (ranked.excludedBecause === null ? usable : excludedAll).push(ranked);
+  }
   const wanted = describe(requirement);
-  if (ranked.length === 0) {
+  const excluded = best(excludedAll, limit);
+  const totals = {
+    fallbacksTotal: Math.max(0, usable.length - 1),
+    excludedTotal: excludedAll.length,
+  };
+  if (usable.length === 0 && excludedAll.length === 0) {
     return {
       requirement,
       choice: null,
       fallbacks: [],
       excluded,
+      ...totals,
       reason: `no adapter matches ${wanted}`,
       panic: false,
     };
   }
-  const [first, ...rest] = usable;
+  const [first, ...rest] = best(usable, limit + 1);
   if (first) {
     const why =
       first.status === "healthy" && first.breaker === "closed"
         ? "healthy"
         : `${first.status}, breaker ${first.breaker}`;
+    const count = totals.fallbacksTotal;
     const others =
-      rest.length === 0
-        ? "no usable fallback"
-        : `${rest.length} usable fallback${rest.length > 1 ? "s" : ""}`;
+      count === 0 ? "no usable fallback" : `${count} usable fallback${count > 1 ? "s" : ""}`;
     return {
       requirement,
       choice: first,
       fallbacks: rest,
       excluded,
+      ...totals,
       reason: `${first.adapterId} is the best match for ${wanted} (${why}); ${others}`,
       panic: false,
     };
   }
-  const causes = excluded
-    .map((candidate) => `${candidate.adapterId}: ${candidate.excludedBecause}`)
-    .join("; ");
+  const listed = excluded.map(
+    (candidate) => `${candidate.adapterId}: ${candidate.excludedBecause}`,
+  );
+  const unlisted = excludedAll.length - excluded.length;
+  const causes = `${listed.join("; ")}${unlisted > 0 ? `; and ${unlisted} more` : ""}`;
   if (options.panic) {
-    const [leastBad, ...others] = excluded;
+    const [leastBad, ...others] = best(excludedAll, limit + 1);
     return {
       requirement,
       choice: leastBad ?? null,
       fallbacks: others,
       excluded,
+      fallbacksTotal: Math.max(0, excludedAll.length - 1),
+      excludedTotal: excludedAll.length,
       reason: `PANIC: no usable adapter for ${wanted}; returning the least-bad candidate (${causes})`,
       panic: true,
     };
@@ -182,9 +196,34 @@ export function resolve(
     choice: null,
     fallbacks: [],
     excluded,
+    ...totals,
     reason: `no usable adapter for ${wanted} (${causes})`,
     panic: false,
   };
+}
+
+/**
+ * The `k` best items in rank order. For a small `k` over many candidates this
+ * keeps a short sorted buffer instead of sorting everything: a category of
+ * thousands of adapters costs one comparison per adapter, not a full sort.
+ */
+function best(items: RankedCandidate[], k: number): RankedCandidate[] {
+  if (k >= items.length) return items.sort(compare);
+  if (k <= 0) return [];
+  const top: RankedCandidate[] = [];
+  for (const item of items) {
+    if (top.length === k && compare(item, top[k - 1] as RankedCandidate) >= 0) continue;
+    let low = 0;
+    let high = top.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (compare(item, top[middle] as RankedCandidate) < 0) high = middle;
+      else low = middle + 1;
+    }
+    top.splice(low, 0, item);
+    if (top.length > k) top.pop();
+  }
+  return top;
 }
 
 function describe(requirement: Requirement): string {

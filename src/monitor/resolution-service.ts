@@ -74,8 +74,12 @@ export class ResolutionService {
     }
   }
 
-  resolve(requirement: Requirement, panic = this.options.panic): Resolution {
-    const resolution = resolve(this.candidates(requirement), requirement, { panic });
+  /** `limit` caps the fallbacks and excluded candidates listed (the choice is the same). */
+  resolve(requirement: Requirement, panic = this.options.panic, limit?: number): Resolution {
+    const resolution = resolve(this.candidates(requirement), requirement, {
+      panic,
+      ...(limit === undefined ? {} : { limit }),
+    });
     this.track(requirement, resolution.panic ? null : (resolution.choice?.adapterId ?? null));
     return resolution;
   }
@@ -160,9 +164,13 @@ export class ResolutionService {
     const count = (origin: RequirementOrigin, requirement: Requirement) => {
       const into = counts[origin];
       into.tracked++;
-      const resolution = resolve(this.candidates(requirement), requirement, { panic: false });
+      // Only the choice and the totals matter here: list nothing.
+      const resolution = resolve(this.candidates(requirement), requirement, {
+        panic: false,
+        limit: 0,
+      });
       if (resolution.choice !== null) return;
-      if (resolution.excluded.length === 0) into.noMatch++;
+      if (resolution.excludedTotal === 0) into.noMatch++;
       else into.noneUsable++;
     };
     for (const requirement of this.configured.values()) count("configured", requirement);
@@ -178,6 +186,7 @@ export class ResolutionService {
       if (tracked.initialized) continue;
       const resolution = resolve(this.candidates(tracked.requirement), tracked.requirement, {
         panic: false,
+        limit: 0,
       });
       tracked.choice = resolution.choice?.adapterId ?? null;
       tracked.initialized = true;

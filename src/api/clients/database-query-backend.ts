@@ -296,7 +296,10 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
     const note = this.note;
     return requirements.map(({ panic, limit, ...requirement }) => ({
       ...limitResolution(
-        resolve(candidates, requirement, { panic: panic ?? config?.resolution.panic ?? false }),
+        resolve(candidates, requirement, {
+          panic: panic ?? config?.resolution.panic ?? false,
+          limit: limit ?? DEFAULT_LISTED,
+        }),
         limit ?? DEFAULT_LISTED,
       ),
       at,
