@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { HEALTH_STATUSES } from "../domain/adapter.js";
+import { type AdapterEntry, HEALTH_STATUSES } from "../domain/adapter.js";
 import { type CloudEvent, toCloudEvent } from "../domain/events.js";
+import type { HealthState } from "../domain/health.js";
 import type { Requirement, Resolution } from "../domain/resolution.js";
 import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
 import { CursorExpiredError, type EventHub } from "../events/event-hub.js";
@@ -105,6 +106,26 @@ export interface AdapterDetail extends AdapterStatusView {
   recent_checks: RecentCheck[];
 }
 
+/** One adapter in full, as every backend answers it. */
+export function toAdapterDetail(
+  view: AdapterStatusView,
+  entry: AdapterEntry,
+  state: HealthState,
+  recentChecks: RecentCheck[],
+): AdapterDetail {
+  return {
+    ...view,
+    capabilities: entry.capabilities,
+    metadata: entry.metadata,
+    factory_path: entry.factoryPath,
+    last_heartbeat:
+      entry.lastHeartbeat > 0 ? new Date(entry.lastHeartbeat * 1000).toISOString() : null,
+    consecutive_successes: state.consecutiveSuccesses,
+    consecutive_failures: state.consecutiveFailures,
+    recent_checks: recentChecks,
+  };
+}
+
 export interface ResolutionAnswer extends Omit<Resolution, "fallbacksTotal" | "excludedTotal"> {
   /** How many usable fallbacks there are; `fallbacks` lists the first `limit`. */
   fallbacks_total: number;
@@ -174,17 +195,7 @@ export class QueryService {
         },
       );
     }
-    return {
-      ...view,
-      capabilities: entry.capabilities,
-      metadata: entry.metadata,
-      factory_path: entry.factoryPath,
-      last_heartbeat:
-        entry.lastHeartbeat > 0 ? new Date(entry.lastHeartbeat * 1000).toISOString() : null,
-      consecutive_successes: state.consecutiveSuccesses,
-      consecutive_failures: state.consecutiveFailures,
-      recent_checks: this.parts.view.recentChecks(adapterId),
-    };
+    return toAdapterDetail(view, entry, state, this.parts.view.recentChecks(adapterId));
   }
 
   resolve(input: unknown): ResolutionAnswer {

@@ -1,6 +1,6 @@
 import { ApiError } from "../../src/api/api-error.js";
 import type { QueryBackend } from "../../src/api/query-backend.js";
-import { listFilterSchema, parseParameters } from "../../src/api/query-service.js";
+import { listFilterSchema, parseParameters, toAdapterDetail } from "../../src/api/query-service.js";
 import { readStatusSnapshot } from "../../src/main.js";
 import { SqliteStore } from "../../src/storage/sqlite-store.js";
 
@@ -45,17 +45,7 @@ export function testFileBackend(dbPath: string, now: () => number = Date.now): Q
             { adapter_id: adapterId },
           );
         }
-        return {
-          ...view,
-          capabilities: entry.capabilities,
-          metadata: entry.metadata,
-          factory_path: entry.factoryPath,
-          last_heartbeat:
-            entry.lastHeartbeat > 0 ? new Date(entry.lastHeartbeat * 1000).toISOString() : null,
-          consecutive_successes: state.consecutiveSuccesses,
-          consecutive_failures: state.consecutiveFailures,
-          recent_checks: [],
-        };
+        return toAdapterDetail(view, entry, state, []);
       } finally {
         store.close();
       }

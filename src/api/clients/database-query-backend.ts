@@ -33,6 +33,7 @@ import {
   type ResolutionAnswer,
   requirementSchema,
   resolveBatchSchema,
+  toAdapterDetail,
 } from "../query-service.js";
 import type { EventFollower, NoticeListener } from "./http-query-client.js";
 
@@ -117,18 +118,8 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
     const entry = snapshot.entries.find((candidate) => candidate.adapterId === adapterId);
     const state = snapshot.health.get(adapterId);
     if (!entry || !state) throw notFound(adapterId, this.options.path);
-    return {
-      ...this.view(snapshot, entry, state),
-      capabilities: entry.capabilities,
-      metadata: entry.metadata,
-      factory_path: entry.factoryPath,
-      last_heartbeat:
-        entry.lastHeartbeat > 0 ? new Date(entry.lastHeartbeat * 1000).toISOString() : null,
-      consecutive_successes: state.consecutiveSuccesses,
-      consecutive_failures: state.consecutiveFailures,
-      // Recent checks live in the daemon's memory only.
-      recent_checks: [],
-    };
+    // Recent checks live in the daemon's memory only.
+    return toAdapterDetail(this.view(snapshot, entry, state), entry, state, []);
   }
 
   async checkHealth(adapterId: string): Promise<CheckHealthAnswer> {
