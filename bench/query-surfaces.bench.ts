@@ -3,17 +3,29 @@
  * latency over loopback HTTP and gRPC, and event delivery latency from commit
  * to 1,000 concurrent SSE subscribers. The simulator and the daemon each run
  * in their own process; this process is the client.
+ *
+ * The rows that measure the daemon use lean clients (one raw keep-alive
+ * HTTP/1.1 socket; gRPC framed by hand over one node:http2 session; SSE
+ * subscribers on raw sockets), because on a 2-core machine a heavyweight
+ * client's own CPU and garbage collection show up in every sample. Rows marked
+ * "node:http" and "grpc-js" repeat the floor and a query with the stock
+ * clients, so the difference the client makes is printed beside the figures.
  * Run: npm run bench:queries   (prints figures; asserts nothing)
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { type AddressInfo, createServer } from "node:net";
+import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
+import { type AddressInfo, createServer, connect as netConnect, type Socket } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { HealthdClient } from "../src/gen/oneiric/healthd/v1/healthd.js";
+import {
+  GetAdapterRequest,
+  HealthdClient,
+  ResolveRequest,
+} from "../src/gen/oneiric/healthd/v1/healthd.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const ADAPTERS = 10_000;
@@ -76,6 +88,91 @@ function get(
     });
     req.on("error", reject);
     req.end(body);
+  });
+}
+
+/**
+ * One keep-alive HTTP/1.1 connection, one request at a time, parsing no more
+ * than the status line and Content-Length (the daemon's JSON answers carry one).
+ */
+class LeanHttpClient {
+  private buffer: Buffer = Buffer.alloc(0);
+  private waiting: ((response: { status: number; body: Buffer }) => void) | null = null;
+
+  private constructor(private readonly socket: Socket) {
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+      const headerEnd = this.buffer.indexOf("\r\n\r\n");
+      if (headerEnd < 0) return;
+      const head = this.buffer.toString("latin1", 0, headerEnd);
+      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+      if (!length) throw new Error(`response without Content-Length: ${head}`);
+      const end = headerEnd + 4 + Number(length[1]);
+      if (this.buffer.length < end) return;
+      const body = this.buffer.subarray(headerEnd + 4, end);
+      this.buffer = this.buffer.subarray(end);
+      const done = this.waiting;
+      this.waiting = null;
+      done?.({ status: Number(head.slice(9, 12)), body });
+    });
+  }
+
+  static async connect(port: number): Promise<LeanHttpClient> {
+    const socket = netConnect(port, "127.0.0.1");
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    return new LeanHttpClient(socket);
+  }
+
+  async get(path: string): Promise<Buffer> {
+    const response = await new Promise<{ status: number; body: Buffer }>((resolve) => {
+      this.waiting = resolve;
+      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    });
+    if (response.status !== 200) throw new Error(`GET ${path}: HTTP ${response.status}`);
+    return response.body;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** gRPC unary calls framed by hand over one HTTP/2 session: the daemon's cost, little of the client's. */
+function leanUnary(
+  session: ClientHttp2Session,
+  path: string,
+  message: Uint8Array,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    frame.set(message, 5);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const chunks: Buffer[] = [];
+    let status: string | undefined;
+    stream.on("response", (headers) => {
+      // A failure without a body comes as a trailers-only response.
+      if (headers["grpc-status"] !== undefined) status = String(headers["grpc-status"]);
+    });
+    stream.on("trailers", (trailers) => {
+      status = String(trailers["grpc-status"]);
+    });
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("error", reject);
+    stream.on("end", () => {
+      if (status !== "0") reject(new Error(`${path}: grpc-status ${status}`));
+      else resolve(Buffer.concat(chunks).subarray(5));
+    });
+    stream.end(frame);
   });
 }
 
@@ -148,107 +245,149 @@ healthd:
   let next = 0;
   const someId = () => ids[next++ % ids.length] ?? "";
 
-  console.log("\nsurface  query                                      p50        p99");
-  const rows: [string, string, () => Promise<unknown>][] = [
+  const http = await LeanHttpClient.connect(httpPort);
+  const session = http2Connect(`http://127.0.0.1:${grpcPort}`);
+  const storageQuery = ResolveRequest.encode({
+    domain: "adapter",
+    category: "storage",
+    provider: "",
+    project: "",
+    panic: false,
+  }).finish();
+  const providerQuery = ResolveRequest.encode({
+    domain: "adapter",
+    category: "storage",
+    provider,
+    project: "",
+    panic: false,
+  }).finish();
+  const path = (method: string) => `/oneiric.healthd.v1.Healthd/${method}`;
+  console.log("\nsurface  client     query                                      p50        p99");
+  const rows: [string, string, string, () => Promise<unknown>][] = [
     // The floor: the same HTTP stack and client, with a handler that does no work.
-    ["HTTP", "GET /healthz (floor)", () => get(httpPort, "/healthz")],
+    ["HTTP", "lean", "GET /healthz (floor)", () => http.get("/healthz")],
     [
       "HTTP",
+      "lean",
       "GET /v1/adapters/{id}",
-      () => get(httpPort, `/v1/adapters/${encodeURIComponent(someId())}`),
+      () => http.get(`/v1/adapters/${encodeURIComponent(someId())}`),
     ],
     [
       "HTTP",
+      "lean",
+      "GET /v1/resolve (domain, category)",
+      () => http.get("/v1/resolve?domain=adapter&category=storage"),
+    ],
+    [
+      "HTTP",
+      "lean",
+      `GET /v1/resolve (… provider=${provider})`,
+      () => http.get(`/v1/resolve?domain=adapter&category=storage&provider=${provider}`),
+    ],
+    [
+      "gRPC",
+      "lean",
+      "Healthd.GetAdapter",
+      () =>
+        leanUnary(
+          session,
+          path("GetAdapter"),
+          GetAdapterRequest.encode({ adapterId: someId() }).finish(),
+        ),
+    ],
+    [
+      "gRPC",
+      "lean",
+      "Healthd.Resolve (domain, category)",
+      () => leanUnary(session, path("Resolve"), storageQuery),
+    ],
+    [
+      "gRPC",
+      "lean",
+      `Healthd.Resolve (… provider=${provider})`,
+      () => leanUnary(session, path("Resolve"), providerQuery),
+    ],
+    // The same floor and one query through the stock clients, for comparison.
+    ["HTTP", "node:http", "GET /healthz (floor)", () => get(httpPort, "/healthz")],
+    [
+      "HTTP",
+      "node:http",
       "GET /v1/resolve (domain, category)",
       () => get(httpPort, "/v1/resolve?domain=adapter&category=storage"),
     ],
-    [
-      "HTTP",
-      `GET /v1/resolve (… provider=${provider})`,
-      () => get(httpPort, `/v1/resolve?domain=adapter&category=storage&provider=${provider}`),
-    ],
   ];
   const client = new HealthdClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
-  rows.push(
-    [
-      "gRPC",
-      "Healthd.GetAdapter",
-      () => unary((done) => client.getAdapter({ adapterId: someId() }, new Metadata(), done)),
-    ],
-    [
-      "gRPC",
-      "Healthd.Resolve (domain, category)",
-      () =>
-        unary((done) =>
-          client.resolve(
-            { domain: "adapter", category: "storage", provider: "", project: "", panic: false },
-            new Metadata(),
-            done,
-          ),
+  rows.push([
+    "gRPC",
+    "grpc-js",
+    "Healthd.Resolve (domain, category)",
+    () =>
+      unary((done) =>
+        client.resolve(
+          { domain: "adapter", category: "storage", provider: "", project: "", panic: false },
+          new Metadata(),
+          done,
         ),
-    ],
-    [
-      "gRPC",
-      `Healthd.Resolve (… provider=${provider})`,
-      () =>
-        unary((done) =>
-          client.resolve(
-            { domain: "adapter", category: "storage", provider, project: "", panic: false },
-            new Metadata(),
-            done,
-          ),
-        ),
-    ],
-  );
-  for (const [surface, name, call] of rows) {
+      ),
+  ]);
+  for (const [surface, clientName, name, call] of rows) {
     const { p50, p99 } = await measure(call);
-    console.log(`${surface.padEnd(8)} ${name.padEnd(42)} ${fmt(p50).padEnd(10)} ${fmt(p99)}`);
+    console.log(
+      `${surface.padEnd(8)} ${clientName.padEnd(10)} ${name.padEnd(42)} ${fmt(p50).padEnd(10)} ${fmt(p99)}`,
+    );
   }
   client.close();
+  session.close();
 
-  // SSE fan-out: 1,000 subscribers, then events committed one at a time.
+  // SSE fan-out: 1,000 subscribers on raw sockets, then events committed one at a time.
+  // Each subscriber counts the maintenance events it has seen, so the n-th one it
+  // sees is event n; the marker is searched across chunk boundaries.
+  const marker = Buffer.from("event: adapter.maintenance_");
   const received: number[][] = Array.from({ length: EVENTS }, () => []);
-  let sent = 0;
   const starts: number[] = [];
-  const controllers: AbortController[] = [];
-  let connected = 0;
+  const sockets: Socket[] = [];
   await Promise.all(
-    Array.from({ length: SUBSCRIBERS }, async () => {
-      const controller = new AbortController();
-      controllers.push(controller);
-      const response = await fetch(`http://127.0.0.1:${httpPort}/v1/events`, {
-        headers: { accept: "text/event-stream" },
-        signal: controller.signal,
-      });
-      connected++;
-      void (async () => {
-        const decoder = new TextDecoder();
-        let buffer = "";
-        try {
-          for await (const chunk of response.body ?? []) {
-            buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-            let end = buffer.indexOf("\n\n");
-            while (end >= 0) {
-              const block = buffer.slice(0, end);
-              buffer = buffer.slice(end + 2);
-              if (block.includes("event: adapter.maintenance_")) {
-                const index = sent - 1;
-                received[index]?.push(performance.now() - (starts[index] ?? 0));
+    Array.from(
+      { length: SUBSCRIBERS },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const socket = netConnect(httpPort, "127.0.0.1");
+          sockets.push(socket);
+          let seen = 0;
+          let carry: Buffer = Buffer.alloc(0);
+          let connected = false;
+          socket.on("error", (error) => (connected ? undefined : reject(error)));
+          socket.on("connect", () =>
+            socket.write(
+              "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
+            ),
+          );
+          socket.on("data", (chunk: Buffer) => {
+            const arrived = performance.now();
+            if (!connected) {
+              if (!chunk.toString("latin1", 0, 12).startsWith("HTTP/1.1 200")) {
+                reject(new Error(`SSE subscription refused: ${chunk.toString("latin1", 0, 80)}`));
+                return;
               }
-              end = buffer.indexOf("\n\n");
+              connected = true;
+              resolve();
             }
-          }
-        } catch {
-          // aborted at the end
-        }
-      })();
-    }),
+            const text = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
+            let at = text.indexOf(marker);
+            while (at >= 0) {
+              received[seen]?.push(arrived - (starts[seen] ?? arrived));
+              seen++;
+              at = text.indexOf(marker, at + marker.length);
+            }
+            carry = text.subarray(Math.max(0, text.length - marker.length + 1));
+          });
+        }),
+    ),
   );
-  console.log(`\n${connected} SSE subscribers connected`);
+  console.log(`\n${sockets.length} SSE subscribers connected`);
   const target = encodeURIComponent(ids[0] ?? "");
   for (let event = 0; event < EVENTS; event++) {
     starts[event] = performance.now();
-    sent = event + 1;
     // Each PUT/DELETE commits one maintenance event; the clock starts before the commit.
     await get(
       httpPort,
@@ -260,6 +399,9 @@ healthd:
     while ((received[event]?.length ?? 0) < SUBSCRIBERS && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
+    // A pause between events, as between real commits, so one event's fan-out
+    // is not measured while the previous one is still being read.
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const slowest = received.map((latencies) => Math.max(...latencies));
   const complete = received.filter((latencies) => latencies.length === SUBSCRIBERS).length;
@@ -273,7 +415,11 @@ healthd:
   console.log(
     `time until the LAST subscriber had each event: median ${fmt(slowestMedian)}, worst ${fmt(Math.max(...slowest))}`,
   );
-  for (const controller of controllers) controller.abort();
+  console.log(
+    `per event, the last subscriber: ${slowest.map((ms) => ms.toFixed(1)).join(", ")} ms`,
+  );
+  for (const socket of sockets) socket.destroy();
+  http.close();
 }
 
 await main();

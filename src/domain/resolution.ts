@@ -81,7 +81,23 @@ function matches(entry: AdapterEntry, requirement: Requirement): boolean {
   );
 }
 
-function exclusion(candidate: Candidate, breaker: BreakerState): string | null {
+function breakerOf(candidate: Candidate): BreakerState {
+  return candidate.health.breaker?.state ?? "closed";
+}
+
+function isExcluded(candidate: Candidate): boolean {
+  const breaker = breakerOf(candidate);
+  return (
+    candidate.maintenance ||
+    breaker === "open" ||
+    breaker === "isolated" ||
+    candidate.health.flapping ||
+    candidate.health.status === "unhealthy"
+  );
+}
+
+function exclusion(candidate: Candidate): string | null {
+  const breaker = breakerOf(candidate);
   if (candidate.maintenance) return "in a maintenance window";
   if (breaker === "open" || breaker === "isolated") return `circuit breaker ${breaker}`;
   if (candidate.health.flapping) return "flapping";
@@ -89,29 +105,46 @@ function exclusion(candidate: Candidate, breaker: BreakerState): string | null {
   return null;
 }
 
+function ranked(candidate: Candidate): RankedCandidate {
+  return {
+    adapterId: candidate.entry.adapterId,
+    provider: candidate.entry.provider,
+    status: candidate.health.status,
+    breaker: breakerOf(candidate),
+    flapping: candidate.health.flapping,
+    maintenance: candidate.maintenance,
+    priority: candidate.priority,
+    latencyMs: candidate.health.latencyMs,
+    excludedBecause: exclusion(candidate),
+  };
+}
+
 /**
- * Orders candidates: usable before excluded; then healthy > degraded > unknown >
- * unhealthy; breaker closed before half-open; configured priority; lower recent
- * latency (unknown latency last); and the id, so equal candidates always rank
- * the same way.
+ * Orders candidates of the same usability (callers never mix usable and
+ * excluded): healthy > degraded > unknown > unhealthy; breaker closed before
+ * half-open; not flapping, not in maintenance; configured priority; lower
+ * recent latency (unknown latency last); and the id by code point, so equal
+ * candidates always rank the same way.
  */
-function compare(a: RankedCandidate, b: RankedCandidate): number {
+function compare(a: Candidate, b: Candidate): number {
   return (
-    Number(a.excludedBecause !== null) - Number(b.excludedBecause !== null) ||
-    STATUS_RANK[a.status] - STATUS_RANK[b.status] ||
-    BREAKER_RANK[a.breaker] - BREAKER_RANK[b.breaker] ||
-    Number(a.flapping) - Number(b.flapping) ||
+    STATUS_RANK[a.health.status] - STATUS_RANK[b.health.status] ||
+    BREAKER_RANK[breakerOf(a)] - BREAKER_RANK[breakerOf(b)] ||
+    Number(a.health.flapping) - Number(b.health.flapping) ||
     Number(a.maintenance) - Number(b.maintenance) ||
     a.priority - b.priority ||
-    (a.latencyMs ?? Number.POSITIVE_INFINITY) - (b.latencyMs ?? Number.POSITIVE_INFINITY) ||
-    (a.adapterId < b.adapterId ? -1 : a.adapterId > b.adapterId ? 1 : 0)
+    (a.health.latencyMs ?? Number.POSITIVE_INFINITY) -
+      (b.health.latencyMs ?? Number.POSITIVE_INFINITY) ||
+    (a.entry.adapterId < b.entry.adapterId ? -1 : a.entry.adapterId > b.entry.adapterId ? 1 : 0)
   );
 }
 
 /**
  * Picks the adapter a workflow should use for `requirement`, with the ordered
  * fallbacks and the reason. With `panic`, when nothing is usable the least-bad
- * candidate is returned, marked as such, rather than nothing.
+ * candidate is returned, marked as such, rather than nothing. Only the listed
+ * candidates (at most `limit` of each kind) are described in full: a category
+ * of thousands costs a comparison per adapter, not an object per adapter.
  */
 export function resolve(
   candidates: readonly Candidate[],
@@ -119,26 +152,14 @@ export function resolve(
   options: { panic: boolean; limit?: number } = { panic: false },
 ): Resolution {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  const usable: RankedCandidate[] = [];
-  const excludedAll: RankedCandidate[] = [];
+  const usable: Candidate[] = [];
+  const excludedAll: Candidate[] = [];
   for (const candidate of candidates) {
     if (!matches(candidate.entry, requirement)) continue;
-    const breaker = candidate.health.breaker?.state ?? "closed";
-    const ranked: RankedCandidate = {
-      adapterId: candidate.entry.adapterId,
-      provider: candidate.entry.provider,
-      status: candidate.health.status,
-      breaker,
-      flapping: candidate.health.flapping,
-      maintenance: candidate.maintenance,
-      priority: candidate.priority,
-      latencyMs: candidate.health.latencyMs,
-      excludedBecause: exclusion(candidate, breaker),
-    };
-    (ranked.excludedBecause === null ? usable : excludedAll).push(ranked);
+    (isExcluded(candidate) ? excludedAll : usable).push(candidate);
   }
   const wanted = describe(requirement);
-  const excluded = best(excludedAll, limit);
+  const excluded = best(excludedAll, limit).map(ranked);
   const totals = {
     fallbacksTotal: Math.max(0, usable.length - 1),
     excludedTotal: excludedAll.length,
@@ -154,7 +175,7 @@ export function resolve(
       panic: false,
     };
   }
-  const [first, ...rest] = best(usable, limit + 1);
+  const [first, ...rest] = best(usable, limit + 1).map(ranked);
   if (first) {
     const why =
       first.status === "healthy" && first.breaker === "closed"
@@ -179,7 +200,7 @@ export function resolve(
   const unlisted = excludedAll.length - excluded.length;
   const causes = `${listed.join("; ")}${unlisted > 0 ? `; and ${unlisted} more` : ""}`;
   if (options.panic) {
-    const [leastBad, ...others] = best(excludedAll, limit + 1);
+    const [leastBad, ...others] = best(excludedAll, limit + 1).map(ranked);
     return {
       requirement,
       choice: leastBad ?? null,
@@ -207,17 +228,17 @@ export function resolve(
  * keeps a short sorted buffer instead of sorting everything: a category of
  * thousands of adapters costs one comparison per adapter, not a full sort.
  */
-function best(items: RankedCandidate[], k: number): RankedCandidate[] {
+function best(items: Candidate[], k: number): Candidate[] {
   if (k >= items.length) return items.sort(compare);
   if (k <= 0) return [];
-  const top: RankedCandidate[] = [];
+  const top: Candidate[] = [];
   for (const item of items) {
-    if (top.length === k && compare(item, top[k - 1] as RankedCandidate) >= 0) continue;
+    if (top.length === k && compare(item, top[k - 1] as Candidate) >= 0) continue;
     let low = 0;
     let high = top.length;
     while (low < high) {
       const middle = (low + high) >> 1;
-      if (compare(item, top[middle] as RankedCandidate) < 0) high = middle;
+      if (compare(item, top[middle] as Candidate) < 0) high = middle;
       else low = middle + 1;
     }
     top.splice(low, 0, item);

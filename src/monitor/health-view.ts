@@ -22,13 +22,29 @@ export interface RecentCheck {
 /** Checks remembered per adapter. */
 const RECENT_CHECKS = 10;
 
+/** An adapter's catalog entry with its committed state, as resolution reads them. */
+export interface KindMember {
+  readonly entry: AdapterEntry;
+  readonly health: HealthState | undefined;
+}
+
+interface MutableKindMember {
+  entry: AdapterEntry;
+  health: HealthState | undefined;
+}
+
 export class HealthView implements LastKnownState {
   private readonly recent = new Map<string, RecentCheck[]>();
   private readonly catalog = new Map<string, AdapterEntry>();
-  /** domain/category → adapter ids: resolution looks up its candidates instead of scanning. */
-  private readonly byKind = new Map<string, Set<string>>();
+  /**
+   * domain/category → adapter id → entry and state. Resolution walks one kind's
+   * members on every query; keeping entry and state side by side saves two map
+   * lookups per candidate.
+   */
+  private readonly byKind = new Map<string, Map<string, MutableKindMember>>();
   private readonly health = new Map<string, HealthState>();
   private registry: RegistryState;
+  private changes = 0;
 
   constructor(
     endpoint: string,
@@ -53,9 +69,16 @@ export class HealthView implements LastKnownState {
     registry?: RegistryState,
   ): void {
     for (const entry of entries) this.putEntry(entry);
-    for (const state of states)
-      if (this.catalog.has(state.adapterId)) this.health.set(state.adapterId, state);
+    for (const state of states) this.putState(state);
     if (registry) this.registry = { ...registry, endpoint: this.registry.endpoint };
+  }
+
+  /**
+   * Counts changes to entries and states: an answer computed from the view
+   * stays right while this number stays the same.
+   */
+  get generation(): number {
+    return this.changes;
   }
 
   /** A reloaded staleness limit: verdicts are judged by it from the next query on. */
@@ -97,23 +120,22 @@ export class HealthView implements LastKnownState {
     if (previous)
       this.byKind.get(kindKey(previous.domain, previous.category))?.delete(entry.adapterId);
     this.catalog.set(entry.adapterId, entry);
+    this.changes++;
     const key = kindKey(entry.domain, entry.category);
-    let ids = this.byKind.get(key);
-    if (!ids) {
-      ids = new Set();
-      this.byKind.set(key, ids);
+    let members = this.byKind.get(key);
+    if (!members) {
+      members = new Map();
+      this.byKind.set(key, members);
     }
-    ids.add(entry.adapterId);
+    members.set(entry.adapterId, { entry, health: this.health.get(entry.adapterId) });
   }
 
-  /** The catalog entries of one domain and category. */
-  entriesOfKind(domain: string, category: string): AdapterEntry[] {
-    const entries: AdapterEntry[] = [];
-    for (const id of this.byKind.get(kindKey(domain, category)) ?? []) {
-      const entry = this.catalog.get(id);
-      if (entry) entries.push(entry);
-    }
-    return entries;
+  /**
+   * The catalog entries of one domain and category with their committed states,
+   * read in place: callers iterate, they do not keep or change what they get.
+   */
+  membersOfKind(domain: string, category: string): Iterable<KindMember> {
+    return this.byKind.get(kindKey(domain, category))?.values() ?? [];
   }
 
   /** Remembers a committed check result (the newest few per adapter). */
@@ -137,11 +159,17 @@ export class HealthView implements LastKnownState {
     if (entry) this.byKind.get(kindKey(entry.domain, entry.category))?.delete(adapterId);
     this.catalog.delete(adapterId);
     this.health.delete(adapterId);
+    this.changes++;
     this.recent.delete(adapterId);
   }
 
   putState(state: HealthState): void {
-    if (this.catalog.has(state.adapterId)) this.health.set(state.adapterId, state);
+    const entry = this.catalog.get(state.adapterId);
+    if (!entry) return;
+    this.health.set(state.adapterId, state);
+    this.changes++;
+    const member = this.byKind.get(kindKey(entry.domain, entry.category))?.get(state.adapterId);
+    if (member) member.health = state;
   }
 
   setRegistry(state: RegistryState): void {

@@ -20,6 +20,8 @@ export class MaintenanceService {
   private readonly manual = new Map<string, ManualMaintenance>();
   private readonly tasks: PeriodicTask[] = [];
   private started = false;
+  /** Counts declarations and lifts, for `signature()`. */
+  private manualChanges = 0;
 
   constructor(
     private windows: readonly MaintenanceWindow[],
@@ -84,7 +86,29 @@ export class MaintenanceService {
   lookup(): (adapterId: string) => ActiveMaintenance | undefined {
     const now = this.now();
     const open = openWindows(this.windows, this.lastFired, now);
+    // The usual case on the query path: nothing in maintenance, nothing to match.
+    if (open.length === 0 && this.manual.size === 0) return () => undefined;
     return (adapterId) => maintenanceFor(adapterId, open, this.manual, now);
+  }
+
+  /**
+   * A short text that changes whenever the set of adapters in maintenance may
+   * have: which windows are open now, declarations and lifts, and how many
+   * declarations are still in force (they only ever expire between changes).
+   * Answers computed under one signature are right while it stays the same.
+   */
+  signature(): string {
+    const now = this.now();
+    let inForce = 0;
+    for (const declared of this.manual.values()) {
+      if (declared.untilMs === null || now < declared.untilMs) inForce++;
+    }
+    const open = openWindows(this.windows, this.lastFired, now);
+    const windows =
+      open.length === 0
+        ? ""
+        : open.map((window) => `${window.adapters}@${window.untilMs}`).join(",");
+    return `${this.manualChanges}:${inForce}:${windows}`;
   }
 
   /** The maintenance applying to an adapter now, if any. */
@@ -114,6 +138,7 @@ export class MaintenanceService {
     };
     this.store.saveMaintenance(adapterId, declared, [event], now);
     this.manual.set(adapterId, declared);
+    this.manualChanges++;
     this.onChange([adapterId]);
   }
 
@@ -129,6 +154,7 @@ export class MaintenanceService {
     };
     this.store.saveMaintenance(adapterId, null, [event], now);
     this.manual.delete(adapterId);
+    this.manualChanges++;
     this.onChange([adapterId]);
     return true;
   }

@@ -334,3 +334,96 @@ describe("ResolutionService.reconfigure", () => {
     expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", "b", "unhealthy")]);
   });
 });
+
+describe("ResolutionService.resolve answers between changes", () => {
+  const choiceOf = (service: ResolutionService, requirement: Requirement = STORAGE) =>
+    service.resolve(requirement, false, 10).choice?.adapterId ?? null;
+
+  it("answers a repeated question the same, and anew once a commit changes a state", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    const first = service.resolve(STORAGE, false, 10);
+    expect(service.resolve(STORAGE, false, 10)).toBe(first);
+    expect(first.choice?.adapterId).toBe("a");
+    commit(service, health("a", "healthy", 90));
+    // Only the latency changed, and that ranks b first now.
+    expect(choiceOf(service)).toBe("b");
+    commit(service, health("b", "unhealthy"));
+    expect(choiceOf(service)).toBe("a");
+  });
+
+  it("keeps answers apart by provider, project, panic and limit", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b", { provider: "gcs", project: "other" })],
+      states: [health("a", "unhealthy"), health("b", "healthy", 50)],
+    });
+    expect(choiceOf(service)).toBe("b");
+    expect(choiceOf(service, { ...STORAGE, provider: "s3" })).toBeNull();
+    expect(service.resolve({ ...STORAGE, provider: "s3" }, true, 10).choice?.adapterId).toBe("a");
+    expect(choiceOf(service, { ...STORAGE, project: "mahavishnu" })).toBeNull();
+    expect(service.resolve(STORAGE, false, 0).fallbacks).toEqual([]);
+    expect(service.resolve(STORAGE, false, 10).excluded.map((c) => c.adapterId)).toEqual(["a"]);
+  });
+
+  it("sees maintenance declared and lifted, and declared maintenance running out", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    expect(choiceOf(service)).toBe("a");
+    maintenance.declare("a", clock + 60_000, "patching");
+    expect(choiceOf(service)).toBe("b");
+    maintenance.lift("a");
+    expect(choiceOf(service)).toBe("a");
+    maintenance.declare("a", clock + 60_000, "patching");
+    expect(choiceOf(service)).toBe("b");
+    // Nothing else changes: only the clock passes the end of the declaration.
+    clock += 60_001;
+    expect(choiceOf(service)).toBe("a");
+  });
+
+  it("sees a configured window open and close by the clock alone", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    maintenance.replaceWindows([
+      {
+        adapters: "a",
+        fromMs: clock + 1_000,
+        untilMs: clock + 2_000,
+        cron: undefined,
+        durationMs: undefined,
+        reason: "window",
+      },
+    ]);
+    expect(choiceOf(service)).toBe("a");
+    clock += 1_000;
+    expect(choiceOf(service)).toBe("b");
+    clock += 1_000;
+    expect(choiceOf(service)).toBe("a");
+  });
+
+  it("ranks by the new priorities after the settings are reconfigured", () => {
+    store.applyCatalogChange(
+      {
+        upserted: [entry("a"), entry("b")],
+        removed: [],
+        initialHealth: [health("a", "healthy", 10), health("b", "healthy", 50)],
+      },
+      [],
+      clock,
+    );
+    maintenance = new MaintenanceService([], store, () => clock);
+    view = new HealthView("registry:8679", 45_000, () => clock);
+    view.restore(store.loadCatalog(), store.loadHealth());
+    const flap = { transitions: 4, windowMs: 120_000 };
+    const settings = new SettingsBook(DEFAULTS, [], flap);
+    const service = new ResolutionService(view, maintenance, settings, { panic: false }, []);
+    expect(choiceOf(service)).toBe("a");
+    settings.reconfigure(DEFAULTS, [{ match: { adapter: "b" }, priority: 1 }], flap);
+    expect(choiceOf(service)).toBe("b");
+  });
+});

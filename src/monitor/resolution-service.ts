@@ -24,6 +24,9 @@ function sameUsability(a: HealthState, b: HealthState): boolean {
 /** How many requirements asked through the API are remembered for failover events. */
 const MAX_TRACKED = 1000;
 
+/** Distinct questions whose answers are kept between changes (then all are dropped). */
+const MAX_ANSWERS = 1000;
+
 /**
  * Answers "which adapter should I use?" from the view, and remembers the
  * requirements it was asked (plus those in the config) with their last choice,
@@ -37,6 +40,14 @@ export class ResolutionService {
   >();
   /** The requirements from the config, by key (they stay configured when also asked). */
   private readonly configured = new Map<string, Requirement>();
+  /**
+   * Answers to the questions asked since the view, the settings or maintenance
+   * last changed. Between commits many workflows ask the same few questions;
+   * each is ranked once, not once per query. Answers are shared: callers do not
+   * change them.
+   */
+  private readonly answers = new Map<string, Resolution>();
+  private answersFor = "";
 
   constructor(
     private readonly view: HealthView,
@@ -76,10 +87,27 @@ export class ResolutionService {
 
   /** `limit` caps the fallbacks and excluded candidates listed (the choice is the same). */
   resolve(requirement: Requirement, panic = this.options.panic, limit?: number): Resolution {
-    const resolution = resolve(this.candidates(requirement), requirement, {
+    const current = `${this.view.generation}/${this.settings.generation}/${this.maintenance.signature()}`;
+    if (current !== this.answersFor || this.answers.size >= MAX_ANSWERS) {
+      this.answers.clear();
+      this.answersFor = current;
+    }
+    const question = [
+      requirement.domain,
+      requirement.category,
+      requirement.provider ?? "",
+      requirement.project ?? "",
       panic,
-      ...(limit === undefined ? {} : { limit }),
-    });
+      limit ?? "",
+    ].join("\u0000");
+    let resolution = this.answers.get(question);
+    if (resolution === undefined) {
+      resolution = resolve(this.candidates(requirement), requirement, {
+        panic,
+        ...(limit === undefined ? {} : { limit }),
+      });
+      this.answers.set(question, resolution);
+    }
     this.track(requirement, resolution.panic ? null : (resolution.choice?.adapterId ?? null));
     return resolution;
   }
@@ -211,8 +239,10 @@ export class ResolutionService {
   ): Candidate[] {
     const candidates: Candidate[] = [];
     const inMaintenance = this.maintenance.lookup();
-    for (const entry of this.view.entriesOfKind(requirement.domain, requirement.category)) {
-      const health = pending?.get(entry.adapterId) ?? this.view.state(entry.adapterId);
+    for (const member of this.view.membersOfKind(requirement.domain, requirement.category)) {
+      const { entry } = member;
+      const health =
+        (pending === undefined ? undefined : pending.get(entry.adapterId)) ?? member.health;
       if (!health) continue;
       candidates.push({
         entry,

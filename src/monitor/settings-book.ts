@@ -12,6 +12,7 @@ import type { HealthPolicy } from "../domain/health.js";
  */
 export class SettingsBook {
   private readonly memo = new Map<string, { entry: AdapterEntry; settings: AdapterSettings }>();
+  private reconfigurations = 0;
 
   constructor(
     private defaults: AdapterSettings,
@@ -33,6 +34,12 @@ export class SettingsBook {
     this.overrides = overrides;
     this.flap = flap;
     this.memo.clear();
+    this.reconfigurations++;
+  }
+
+  /** Changes with every reconfiguration: settings read before it may be out of date. */
+  get generation(): number {
+    return this.reconfigurations;
   }
 
   of(entry: AdapterEntry): AdapterSettings {

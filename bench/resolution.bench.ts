@@ -1,0 +1,138 @@
+/**
+ * Resolution in process, without a transport: what `/v1/resolve` costs the
+ * daemon itself with 10,000 adapters loaded (1,429 of them in the category
+ * asked for), and the JSON encoding of the answer. Builds the same parts the
+ * daemon wires (a real SQLite store, the view, maintenance, settings).
+ * Run: npm run bench:resolution   (prints figures; asserts nothing)
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AdapterEntry, HealthStatus } from "../src/domain/adapter.js";
+import { initialHealth } from "../src/domain/health.js";
+import type { Requirement } from "../src/domain/resolution.js";
+import { HealthView } from "../src/monitor/health-view.js";
+import { MaintenanceService } from "../src/monitor/maintenance-service.js";
+import { ResolutionService } from "../src/monitor/resolution-service.js";
+import { SettingsBook } from "../src/monitor/settings-book.js";
+import { SqliteStore } from "../src/storage/sqlite-store.js";
+
+const ADAPTERS = 10_000;
+const CATEGORIES = ["storage", "cache", "queue", "database", "orchestration", "secrets", "search"];
+const PROVIDERS = ["s3", "gcs", "azure-blob", "minio", "local", "r2"];
+const ITERATIONS = 20_000;
+
+function percentiles(samples: number[]): { p50: number; p99: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
+  return { p50: at(50), p99: at(99) };
+}
+
+const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`);
+
+const dir = mkdtempSync(join(tmpdir(), "oneiric-healthd-bench-resolution-"));
+try {
+  const now = Date.now();
+  const entries: AdapterEntry[] = Array.from({ length: ADAPTERS }, (_, index) => ({
+    adapterId: `adapter-${String(index).padStart(5, "0")}`,
+    project: `project-${index % 5}`,
+    domain: "adapter",
+    category: CATEGORIES[index % CATEGORIES.length] ?? "storage",
+    provider: PROVIDERS[Math.floor(index / CATEGORIES.length) % PROVIDERS.length] ?? "s3",
+    capabilities: [],
+    factoryPath: "bench.adapters:Adapter",
+    healthCheckUrl: "",
+    metadata: {},
+    registeredAt: 1_700_000_000,
+    lastHeartbeat: 1_700_000_000,
+    registryStatus: "healthy",
+  }));
+  // Mostly healthy, with some degraded, unknown and unhealthy so every rank is exercised.
+  const statuses: HealthStatus[] = ["healthy", "healthy", "healthy", "degraded", "unknown"];
+  const states = entries.map((entry, index) => ({
+    ...initialHealth(entry.adapterId, "healthy", now),
+    status:
+      index % 97 === 0 ? ("unhealthy" as const) : (statuses[index % statuses.length] ?? "healthy"),
+    reason: "bench",
+    lastChecked: now,
+    latencyMs: process.env.ALL_UNKNOWN ? null : 1 + (index % 50),
+    source: "probe" as const,
+  }));
+  const store = new SqliteStore({ path: join(dir, "healthd.db") });
+  store.applyCatalogChange({ upserted: entries, removed: [], initialHealth: states }, [], now);
+  const maintenance = new MaintenanceService([], store, () => Date.now());
+  const view = new HealthView(
+    "bench:0",
+    45_000,
+    () => Date.now(),
+    (id) => maintenance.current(id),
+  );
+  view.restore(store.loadCatalog(), store.loadHealth());
+  const settings = new SettingsBook(
+    {
+      probes: {
+        intervalMs: 10_000,
+        edgeIntervalMs: 5_000,
+        openIntervalMs: 60_000,
+        watchedIntervalMs: 60_000,
+        timeoutMs: 5_000,
+        jitter: 0.1,
+        rise: 2,
+        fall: 3,
+        degradedLatencyMs: 1000,
+        expectBody: undefined,
+        heartbeatTtlMs: undefined,
+        watch: true,
+        registryCheck: true,
+      },
+      breaker: {
+        kind: "consecutive",
+        threshold: 3,
+        halfOpenAfterMs: 30_000,
+        size: 20,
+        minCalls: 5,
+        durationMs: 60_000,
+      },
+      priority: 100,
+    },
+    [{ match: { provider: "minio" }, priority: 50 }],
+    { transitions: 4, windowMs: 120_000 },
+  );
+  const service = new ResolutionService(view, maintenance, settings, { panic: false }, []);
+  console.log(
+    `resolution benchmark: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${new Date().toISOString()}`,
+  );
+  const queries: [string, Requirement][] = [
+    ["domain, category (1,429 candidates)", { domain: "adapter", category: "storage" }],
+    [
+      "… and provider (238 candidates)",
+      { domain: "adapter", category: "storage", provider: "gcs" },
+    ],
+  ];
+  console.log(
+    "\nquery                                   resolve p50   p99        + JSON p50   p99",
+  );
+  for (const [name, requirement] of queries) {
+    for (let i = 0; i < 2_000; i++) JSON.stringify(service.resolve(requirement, false, 10));
+    const bare: number[] = [];
+    const encoded: number[] = [];
+    for (let i = 0; i < ITERATIONS; i++) {
+      const began = performance.now();
+      const resolution = service.resolve(requirement, false, 10);
+      const resolved = performance.now();
+      JSON.stringify(resolution);
+      const done = performance.now();
+      bare.push(resolved - began);
+      encoded.push(done - began);
+    }
+    const a = percentiles(bare);
+    const b = percentiles(encoded);
+    console.log(
+      `${name.padEnd(40)} ${fmt(a.p50).padEnd(13)} ${fmt(a.p99).padEnd(10)} ${fmt(b.p50).padEnd(12)} ${fmt(b.p99)}`,
+    );
+  }
+  store.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
