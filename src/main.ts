@@ -25,7 +25,7 @@ import type { JournalEvent } from "./domain/events.js";
 import { formatHostPort } from "./domain/host-port.js";
 import { maintenanceFor } from "./domain/maintenance.js";
 import type { AdapterStatusView, RegistryView } from "./domain/status-view.js";
-import { isStale, toStatusView } from "./domain/status-view.js";
+import { toStatusView } from "./domain/status-view.js";
 import { EventHub } from "./events/event-hub.js";
 import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
@@ -166,8 +166,14 @@ export async function startDaemon(
       adapterIds === "all" ? view.allEntries().map((entry) => entry.adapterId) : adapterIds;
     for (const adapterId of ids) committerRef?.touch(adapterId);
   });
-  const view = new HealthView(primaryEndpoint, config.probes.staleAfterMs, now, (adapterId) =>
-    maintenance.current(adapterId),
+  // Watched adapters are not stale while their stream is open: the runner knows which.
+  let runnerRef: CheckRunner | undefined;
+  const view = new HealthView(
+    primaryEndpoint,
+    config.probes.staleAfterMs,
+    now,
+    (adapterId) => maintenance.current(adapterId),
+    (adapterId) => runnerRef?.pushingLive(adapterId) ?? false,
   );
   status(`restoring state from ${config.storage.path}`);
   view.restore(store.loadCatalog(), store.loadHealth(), store.loadRegistryState());
@@ -183,7 +189,7 @@ export async function startDaemon(
       lastSyncMs: () => view.registryState().lastSync,
       endpoints: () => gateway.endpoints.map((endpoint) => endpoint.status()),
       webhooks: () => webhooks.statuses(),
-      ...scrapeTimeCounts(view, config.probes.staleAfterMs, now, maintenance),
+      ...scrapeTimeCounts(view, now, maintenance),
       journalNewestSeq: () => hub.newestSeq(),
       requirements: () => resolution.countUnresolvable(),
     },
@@ -240,6 +246,7 @@ export async function startDaemon(
     now,
     deps.random,
   );
+  runnerRef = runner;
   const schedulerOptions = (current: DaemonConfig) => ({
     firstSpreadMs: (entry: AdapterEntry) => settings.of(entry).probes.intervalMs,
     concurrency: current.probes.concurrency,
@@ -514,7 +521,6 @@ interface GatewayParts {
  */
 function scrapeTimeCounts(
   view: HealthView,
-  staleAfterMs: number,
   now: () => number,
   maintenance: MaintenanceService,
 ): Pick<MetricsView, "countByCategory" | "countStale" | "lastCheckMs"> {
@@ -531,7 +537,7 @@ function scrapeTimeCounts(
         lastCheck = state.lastChecked;
       }
       if (inMaintenance(entry.adapterId) !== undefined) continue;
-      if (isStale(state, at, staleAfterMs)) stale++;
+      if (view.isStale(state, at)) stale++;
       const key = `${entry.domain}\u0000${entry.category}`;
       let item = byKind.get(key);
       if (!item) {

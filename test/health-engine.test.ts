@@ -9,6 +9,15 @@ import { type RunningSimulator, startSimulator } from "../src/simulator/simulato
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import { ManualClock, tempDir } from "./support/stack.js";
 
+/** Waits (real time, up to 5 s) until `condition` holds; fails the test otherwise. */
+async function eventually(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met within 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** `type subject-suffix detail` lines for one adapter, in journal order. */
 function sequence(events: JournalEvent[], adapterId: string): string[] {
   return events
@@ -236,6 +245,44 @@ adapters:
     expect(running.view.countByStatus().healthy).toBe(1);
     running.maintenance.lift("t.adapter.cache.redis");
     expect(running.view.get("t.adapter.cache.redis")?.usable).toBe(true);
+  });
+
+  it("takes a watched adapter's change from its Watch stream, and does not call its silent verdict stale", async () => {
+    const running = await start(
+      `project: t
+adapters:
+  - { category: cache, provider: redis, endpoint: grpc, dies_at_sec: 120 }
+  - { category: queue, provider: nats, endpoint: grpc }
+`,
+      `  probes: { interval_sec: 3600, timeout_sec: 1, rise: 1, fall: 1, stale_after_sec: 30, watch: true }
+  overrides:
+    - { match: { provider: nats }, probes: { watch: false } }
+`,
+    );
+    const watched = "t.adapter.cache.redis";
+    const polled = "t.adapter.queue.nats";
+    // The first check opens the stream; there is no other check in this test.
+    await running.checkAllNow();
+    expect(running.view.get(watched)).toMatchObject({ status: "healthy", stale: false });
+    clock.advance(31_000);
+    // Both last checked 31 s ago: the polled verdict is stale, the watched one is current
+    // once its stream has delivered a status.
+    await eventually(() => running.view.get(watched)?.stale === false);
+    expect(running.view.get(polled)).toMatchObject({ status: "healthy", stale: true });
+    expect(running.view.get(watched)).toMatchObject({ status: "healthy", stale: false });
+    const lastChecked = running.view.get(watched)?.last_checked;
+
+    clock.advance(90_000);
+    // The simulator's adapter dies now; no poll runs, the stream pushes NOT_SERVING.
+    await eventually(() => running.view.get(watched)?.status === "unhealthy");
+    expect(running.view.get(watched)?.reason).toMatch(/pushed by Watch/);
+    expect(running.view.get(watched)?.last_checked).not.toBe(lastChecked);
+    expect(sequence(running.readEvents(0, 1000), watched)).toEqual([
+      "adapter.discovered",
+      "health unknown->healthy",
+      "health healthy->unhealthy",
+    ]);
+    expect(running.view.get(polled)).toMatchObject({ status: "healthy", stale: true });
   });
 
   it("keeps an open breaker open, windows intact, across a restart", async () => {

@@ -46,8 +46,19 @@ export interface RegistryView {
   last_error: string | null;
 }
 
-export function isStale(health: HealthState, now: number, staleAfterMs: number): boolean {
-  return health.lastChecked === null || now - health.lastChecked > staleAfterMs;
+/**
+ * A verdict is stale when its last check is older than the limit, unless the
+ * adapter's status is being pushed (`live`: an open grpc.health.v1 Watch
+ * stream), in which case silence means "no change", not "no news".
+ */
+export function isStale(
+  health: HealthState,
+  now: number,
+  staleAfterMs: number,
+  live = false,
+): boolean {
+  if (health.lastChecked === null) return true;
+  return !live && now - health.lastChecked > staleAfterMs;
 }
 
 export function toStatusView(
@@ -56,6 +67,7 @@ export function toStatusView(
   now: number,
   staleAfterMs: number,
   maintenance?: ActiveMaintenance,
+  live = false,
 ): AdapterStatusView {
   const breaker = health.breaker?.state ?? "closed";
   return {
@@ -69,7 +81,7 @@ export function toStatusView(
     last_checked: health.lastChecked === null ? null : new Date(health.lastChecked).toISOString(),
     latency_ms: health.latencyMs === null ? null : Math.round(health.latencyMs * 1000) / 1000,
     source: health.source,
-    stale: isStale(health, now, staleAfterMs),
+    stale: isStale(health, now, staleAfterMs, live),
     reason: health.reason,
     registry_status: health.registryStatus,
     registry_disagrees: registryDisagrees(health),

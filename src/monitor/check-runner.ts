@@ -65,6 +65,17 @@ export class CheckRunner {
     return Math.max(0, base + (this.random() * 2 - 1) * spread);
   }
 
+  /**
+   * True while the adapter's status arrives on an open Watch stream that has
+   * delivered a status: its verdict is current without a poll.
+   */
+  pushingLive(adapterId: string): boolean {
+    const entry = this.view.entry(adapterId);
+    if (!entry || !this.watcher) return false;
+    const url = entry.healthCheckUrl;
+    return (this.watchers.get(url)?.has(adapterId) ?? false) && this.watcher.streaming(url);
+  }
+
   /** Stops watching adapters that left the catalog and forgets their breakers. */
   forget(adapterId: string): void {
     this.breakers.forget(adapterId);

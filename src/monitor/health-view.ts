@@ -1,7 +1,12 @@
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
 import type { BreakerState, HealthState } from "../domain/health.js";
 import type { ActiveMaintenance } from "../domain/maintenance.js";
-import { type AdapterStatusView, type RegistryView, toStatusView } from "../domain/status-view.js";
+import {
+  type AdapterStatusView,
+  isStale,
+  type RegistryView,
+  toStatusView,
+} from "../domain/status-view.js";
 import type { LastKnownState } from "../registry/registry-gateway.js";
 import type { RegistryState } from "../storage/store.js";
 
@@ -52,6 +57,8 @@ export class HealthView implements LastKnownState {
     private readonly now: () => number,
     private readonly maintenanceOf: (adapterId: string) => ActiveMaintenance | undefined = () =>
       undefined,
+    /** True while an adapter's status is pushed to the daemon (an open Watch stream). */
+    private readonly pushedLive: (adapterId: string) => boolean = () => false,
   ) {
     this.registry = {
       endpoint,
@@ -79,6 +86,11 @@ export class HealthView implements LastKnownState {
    */
   get generation(): number {
     return this.changes;
+  }
+
+  /** Whether a committed verdict is stale now (see `isStale`). */
+  isStale(state: HealthState, now: number): boolean {
+    return isStale(state, now, this.staleAfterMs, this.pushedLive(state.adapterId));
   }
 
   /** A reloaded staleness limit: verdicts are judged by it from the next query on. */
@@ -191,7 +203,14 @@ export class HealthView implements LastKnownState {
       const state = this.health.get(entry.adapterId);
       if (state) {
         views.push(
-          toStatusView(entry, state, now, this.staleAfterMs, this.maintenanceOf(entry.adapterId)),
+          toStatusView(
+            entry,
+            state,
+            now,
+            this.staleAfterMs,
+            this.maintenanceOf(entry.adapterId),
+            this.pushedLive(entry.adapterId),
+          ),
         );
       }
     }
@@ -202,7 +221,14 @@ export class HealthView implements LastKnownState {
     const entry = this.catalog.get(adapterId);
     const state = this.health.get(adapterId);
     if (!entry || !state) return undefined;
-    return toStatusView(entry, state, this.now(), this.staleAfterMs, this.maintenanceOf(adapterId));
+    return toStatusView(
+      entry,
+      state,
+      this.now(),
+      this.staleAfterMs,
+      this.maintenanceOf(adapterId),
+      this.pushedLive(adapterId),
+    );
   }
 
   /** Adapters by status, leaving out those in maintenance (they must not raise alarms). */
