@@ -36,9 +36,17 @@ import { type RunningSimulator, startSimulator } from "../src/simulator/simulato
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const BLACKBOX = "prometheus-blackbox-exporter";
 
-const SIZES = [1_000, 10_000];
+/** `BENCH_SIZES=10000` runs one size (the Watch row runs at the largest). */
+const SIZES = (process.env.BENCH_SIZES ?? "1000,10000").split(",").map(Number);
 const INTERVAL_SEC = 10;
 const WINDOW_SEC = 30;
+/**
+ * With Watch, the safety-net poll interval (`watched_interval_sec`); the daemon's default
+ * unless `BENCH_WATCHED_INTERVAL_SEC` is set. The Watch window spans one whole such cycle, so
+ * it holds on average one safety-net poll per adapter, not a lucky gap between them.
+ */
+const WATCHED_INTERVAL_SEC = Number(process.env.BENCH_WATCHED_INTERVAL_SEC ?? 0) || undefined;
+const DEFAULT_WATCHED_INTERVAL_SEC = INTERVAL_SEC * 6;
 const DAEMON_CONCURRENCY = 256;
 const BLACKBOX_CONCURRENCY = 64;
 const WARMUP_SEC = 5;
@@ -434,12 +442,22 @@ interface DaemonFigures extends Figures {
   loopLagP99Ms: number;
 }
 
-async function daemonPhase(count: number, simulator: Child, simPort: number, watch = false) {
+async function daemonPhase(
+  count: number,
+  simulator: Child,
+  simPort: number,
+  watch = false,
+  windowSec = WINDOW_SEC,
+) {
   const startedAt = performance.now();
+  const watched =
+    watch && WATCHED_INTERVAL_SEC !== undefined
+      ? `, watched_interval_sec: ${WATCHED_INTERVAL_SEC}`
+      : "";
   const daemon = await startDaemonProcess(
     `daemon-${count}${watch ? "-watch" : ""}`,
     simPort,
-    `{ interval_sec: ${INTERVAL_SEC}, timeout_sec: 5, watch: ${watch}, registry_check: false, concurrency: ${DAEMON_CONCURRENCY} }`,
+    `{ interval_sec: ${INTERVAL_SEC}, timeout_sec: 5, watch: ${watch}${watched}, registry_check: false, concurrency: ${DAEMON_CONCURRENCY} }`,
   );
   try {
     await waitForVerdicts(daemon, count, (INTERVAL_SEC * 3 + 60) * 1000);
@@ -451,7 +469,7 @@ async function daemonPhase(count: number, simulator: Child, simPort: number, wat
     const sim0 = cpuSeconds(simulator.pid);
     const rssStart = rssMiB(daemon.child.pid);
     const t0 = performance.now();
-    await sleep(WINDOW_SEC * 1000);
+    await sleep(windowSec * 1000);
     const cpu1 = cpuSeconds(daemon.child.pid);
     const othersPct = load.othersPct();
     const sim1 = cpuSeconds(simulator.pid);
@@ -836,10 +854,11 @@ async function main(): Promise<void> {
       if (count === Math.max(...SIZES)) {
         // With Watch, changes are pushed and the poll every watched_interval_sec (6 intervals)
         // is only a safety net: the steady-state cost of keeping N adapters current.
-        const w = await daemonPhase(count, simulator, simPort, true);
+        const cycleSec = WATCHED_INTERVAL_SEC ?? DEFAULT_WATCHED_INTERVAL_SEC;
+        const w = await daemonPhase(count, simulator, simPort, true, cycleSec);
         windows.push({ what: `daemon with Watch at ${count}`, othersPct: w.othersPct });
         console.log(
-          `    daemon with Watch (polls every ${INTERVAL_SEC * 6} s as a safety net): CPU ${fixed((w.cpuSeconds / w.seconds) * 100)} % of a core, ${fixed(w.probes / w.seconds)} polls/s, RSS ${fixed(w.rssMiB)} MiB; CPU per adapter kept current per ${INTERVAL_SEC} s: ${fixed(((w.cpuSeconds / w.seconds) * INTERVAL_SEC * 1e6) / count)} µs`,
+          `    daemon with Watch (polls every ${cycleSec} s as a safety net; window ${cycleSec} s, one whole cycle): CPU ${fixed((w.cpuSeconds / w.seconds) * 100)} % of a core, ${fixed(w.probes / w.seconds)} polls/s, RSS ${fixed(w.rssMiB)} MiB; CPU per adapter kept current per ${INTERVAL_SEC} s: ${fixed(((w.cpuSeconds / w.seconds) * INTERVAL_SEC * 1e6) / count)} µs`,
         );
         if (b) {
           const perAdapter = ((w.cpuSeconds / w.seconds) * INTERVAL_SEC) / count;

@@ -234,7 +234,12 @@ export async function startDaemon(
   );
   committerRef = committer;
   let runner: CheckRunner | undefined;
-  const watcher = new GrpcHealthWatcher((update) => void runner?.pushed(update), { now });
+  let schedulerRef: ProbeScheduler | undefined;
+  const watcher = new GrpcHealthWatcher((update) => void runner?.pushed(update), {
+    now,
+    // Nothing is pushed until the stream is back: its adapters are polled within an interval.
+    onStreamLost: (target) => schedulerRef?.pollSoon(runner?.adaptersWatching(target) ?? []),
+  });
   runner = new CheckRunner(
     checker,
     breakers,
@@ -257,6 +262,7 @@ export async function startDaemon(
     schedulerOptions(config),
     logger.child({ component: "scheduler" }),
   );
+  schedulerRef = scheduler;
   const catalogSync = new CatalogSync(
     gateway,
     store,
@@ -517,7 +523,8 @@ interface GatewayParts {
 /**
  * The metrics computed from the view at scrape time: adapters by domain and
  * category, stale verdicts (both leaving out maintenance, like the status gauge),
- * and the newest committed check.
+ * and the newest committed check, an open Watch stream counting as checking now
+ * (it pushes any change, so a quiet stream is not a daemon that stopped looking).
  */
 function scrapeTimeCounts(
   view: HealthView,
@@ -533,8 +540,10 @@ function scrapeTimeCounts(
     for (const entry of view.allEntries()) {
       const state = view.state(entry.adapterId);
       if (!state) continue;
-      if (state.lastChecked !== null && (lastCheck === null || state.lastChecked > lastCheck)) {
-        lastCheck = state.lastChecked;
+      const checkedAt =
+        state.lastChecked !== null && view.isPushedLive(entry.adapterId) ? at : state.lastChecked;
+      if (checkedAt !== null && (lastCheck === null || checkedAt > lastCheck)) {
+        lastCheck = checkedAt;
       }
       if (inMaintenance(entry.adapterId) !== undefined) continue;
       if (view.isStale(state, at)) stale++;

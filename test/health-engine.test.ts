@@ -285,6 +285,25 @@ adapters:
     expect(running.view.get(polled)).toMatchObject({ status: "healthy", stale: true });
   });
 
+  it("polls a watched adapter within an interval once its Watch stream is lost", async () => {
+    const running = await start(
+      "project: t\nadapters:\n  - { category: cache, provider: redis, endpoint: grpc }\n",
+      "  probes: { interval_sec: 1, watched_interval_sec: 3600, timeout_sec: 1, rise: 1, fall: 1, stale_after_sec: 30 }\n",
+    );
+    const id = "t.adapter.cache.redis";
+    await running.checkAllNow();
+    clock.advance(31_000);
+    // Current despite its age: the stream is open, and the next poll is an hour away.
+    await eventually(() => running.view.get(id)?.stale === false);
+    expect(running.view.get(id)?.status).toBe("healthy");
+    await simulator?.stop();
+    simulator = undefined;
+    // The stream ends with the server; a poll within the 1 s interval finds it gone.
+    await eventually(() => running.view.get(id)?.status === "unhealthy");
+    expect(running.view.get(id)?.reason).not.toMatch(/pushed by Watch/);
+    expect(running.view.get(id)?.stale).toBe(false);
+  });
+
   it("keeps an open breaker open, windows intact, across a restart", async () => {
     const healthd = `${PROBES}  breaker: { kind: count, threshold: 0.5, size: 10, min_calls: 4, half_open_after_sec: 3600 }\n`;
     const running = await start(

@@ -94,7 +94,7 @@ describe("parseConfigText: accepted files", () => {
       // Not given: a third of the interval, and four intervals while the breaker is open.
       edgeIntervalMs: (10 / 3) * 1000,
       openIntervalMs: 40_000,
-      watchedIntervalMs: 60_000,
+      watchedIntervalMs: 300_000,
       timeoutMs: 2_000,
       jitter: 0.25,
       rise: 3,
@@ -168,7 +168,7 @@ describe("parseConfigText: accepted files", () => {
             intervalMs: 15_000,
             edgeIntervalMs: 5_000,
             openIntervalMs: 60_000,
-            watchedIntervalMs: 90_000,
+            watchedIntervalMs: 450_000,
             timeoutMs: 5_000,
             jitter: 0.1,
             rise: 2,

@@ -304,7 +304,9 @@ function resolveConfig(
       // Like Envoy's unhealthy_edge_interval: look again sooner while a verdict is in the balance.
       edgeIntervalMs: (probes.edge_interval_sec ?? probes.interval_sec / 3) * 1000,
       openIntervalMs: (probes.open_interval_sec ?? probes.interval_sec * 4) * 1000,
-      watchedIntervalMs: (probes.watched_interval_sec ?? probes.interval_sec * 6) * 1000,
+      // With a stream open, a change is pushed and a lost stream brings the next poll in at
+      // once: the poll is a rare safety net (and the only latency measurement).
+      watchedIntervalMs: (probes.watched_interval_sec ?? probes.interval_sec * 30) * 1000,
       timeoutMs: probes.timeout_sec * 1000,
       jitter: probes.jitter,
       rise: probes.rise,

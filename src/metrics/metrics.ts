@@ -346,7 +346,7 @@ export class DaemonMetrics {
     });
     new Gauge({
       name: "oneiric_healthd_last_check_timestamp_seconds",
-      help: "Unix time of the newest committed check of any adapter (0 if none): the daemon is stale when this stops moving.",
+      help: "Unix time of the newest committed check of any adapter, an open Watch stream counting as now (0 if none): the daemon is stale when this stops moving.",
       registers,
       collect() {
         const last = view.lastCheckMs();

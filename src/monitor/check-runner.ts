@@ -76,6 +76,11 @@ export class CheckRunner {
     return (this.watchers.get(url)?.has(adapterId) ?? false) && this.watcher.streaming(url);
   }
 
+  /** The adapters whose status a Watch stream to `target` pushes. */
+  adaptersWatching(target: string): string[] {
+    return [...(this.watchers.get(target) ?? [])];
+  }
+
   /** Stops watching adapters that left the catalog and forgets their breakers. */
   forget(adapterId: string): void {
     this.breakers.forget(adapterId);

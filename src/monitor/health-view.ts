@@ -88,6 +88,11 @@ export class HealthView implements LastKnownState {
     return this.changes;
   }
 
+  /** True while the adapter's status is pushed to the daemon (an open Watch stream). */
+  isPushedLive(adapterId: string): boolean {
+    return this.pushedLive(adapterId);
+  }
+
   /** Whether a committed verdict is stale now (see `isStale`). */
   isStale(state: HealthState, now: number): boolean {
     return isStale(state, now, this.staleAfterMs, this.pushedLive(state.adapterId));

@@ -72,3 +72,30 @@ describe("ProbeScheduler.reconfigure", () => {
     await expect.poll(() => stats.maxInFlight, { timeout: 2_000 }).toBe(4);
   });
 });
+
+describe("ProbeScheduler.pollSoon", () => {
+  it("brings the named adapters' far-off checks within their interval, and only theirs", async () => {
+    const runs: string[] = [];
+    const check: AdapterCheck = {
+      async run(checked) {
+        runs.push(checked.adapterId);
+        // After the first check, the next is an hour away (as while a Watch stream is open).
+        return HOUR;
+      },
+      forget: () => undefined,
+    };
+    const options = {
+      firstSpreadMs: (checked: AdapterEntry) => (checked.adapterId === "c" ? HOUR : 40),
+      concurrency: 4,
+      random: () => 0.5,
+    };
+    scheduler = new ProbeScheduler(check, options, pino({ level: "silent" }));
+    scheduler.reconcile([entry("a"), entry("b"), entry("c")]);
+    await expect.poll(() => runs.length, { timeout: 1_000 }).toBe(2);
+    expect(runs.sort()).toEqual(["a", "b"]);
+    scheduler.pollSoon(["a", "unknown-id"]);
+    await expect.poll(() => runs.length, { timeout: 1_000 }).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(runs).toEqual(["a", "b", "a"]);
+  });
+});

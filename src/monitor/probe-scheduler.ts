@@ -85,10 +85,20 @@ export class ProbeScheduler {
     this.options = options;
     if (!settingsChanged || this.stopped) return;
     const now = performance.now();
-    for (const slot of this.slots.values()) {
-      if (slot.running || slot.timer === undefined) continue;
-      const spread = this.options.firstSpreadMs(slot.entry);
-      if (slot.dueAt - now > spread) this.schedule(slot, this.random() * spread);
+    for (const slot of this.slots.values()) this.bringIn(slot, now);
+  }
+
+  /**
+   * Checks these adapters within their regular interval (at random within it,
+   * so many at once do not probe in one burst) when their next check is
+   * further off: a Watch stream that stood in for polling has ended.
+   */
+  pollSoon(adapterIds: Iterable<string>): void {
+    if (this.stopped) return;
+    const now = performance.now();
+    for (const adapterId of adapterIds) {
+      const slot = this.slots.get(adapterId);
+      if (slot) this.bringIn(slot, now);
     }
   }
 
@@ -109,6 +119,13 @@ export class ProbeScheduler {
       }),
     ]);
     clearTimeout(timeout);
+  }
+
+  /** Reschedules a waiting check due later than one spread from now to a random point within it. */
+  private bringIn(slot: Slot, now: number): void {
+    if (slot.running || slot.timer === undefined) return;
+    const spread = this.options.firstSpreadMs(slot.entry);
+    if (slot.dueAt - now > spread) this.schedule(slot, this.random() * spread);
   }
 
   private schedule(slot: Slot, delayMs: number): void {

@@ -322,6 +322,31 @@ describe("GrpcHealthWatcher", () => {
     expect(restartedHealth.watchCalls).toEqual(["adapter.Storage"]);
   });
 
+  it("tells the owner once when a delivering stream is lost, not when it is unwatched", async () => {
+    const lost: string[] = [];
+    const owned = new GrpcHealthWatcher((update) => updates.push(update), {
+      ...fastReconnect,
+      onStreamLost: (target) => lost.push(target),
+    });
+    try {
+      const storage = `${base}/adapter.Storage`;
+      const queue = `${base}/adapter.Queue`;
+      owned.watch(storage);
+      owned.watch(queue);
+      await eventually(() => updates.length === 2);
+      owned.unwatch(queue);
+      await pause(50);
+      expect(lost).toEqual([]);
+      server.forceShutdown();
+      await eventually(() => lost.length === 1);
+      // Re-opening keeps failing while the server is down: still one notice.
+      await pause(200);
+      expect(lost).toEqual([storage]);
+    } finally {
+      owned.close();
+    }
+  });
+
   it("keeps retrying a server that is down and picks it up when it starts", async () => {
     const port = await closedPort();
     const target = `grpc://127.0.0.1:${port}/adapter.Storage`;

@@ -37,6 +37,12 @@ export interface GrpcHealthWatcherOptions {
    * closes them. Without it the watcher keeps one client of its own per address.
    */
   clientFor?: (target: GrpcHealthTarget) => HealthClient;
+  /**
+   * Told when a stream that had been delivering statuses ends without being asked to (the
+   * server went away, a proxy cut it, keepalive found the peer gone). The watcher re-opens
+   * it with backoff; meanwhile nothing is pushed, so the owner should poll again soon.
+   */
+  onStreamLost?: (target: string) => void;
 }
 
 const DEFAULT_RECONNECT_DELAY_MS = { initial: 1_000, max: 60_000 };
@@ -75,6 +81,7 @@ export class GrpcHealthWatcher {
   private readonly reconnectDelayMs: { initial: number; max: number };
   private readonly now: () => number;
   private readonly clientProvider: ((target: GrpcHealthTarget) => HealthClient) | undefined;
+  private readonly onStreamLost: (target: string) => void;
 
   /** `onUpdate` runs inside a stream's event handler: it must not throw. */
   constructor(
@@ -84,6 +91,7 @@ export class GrpcHealthWatcher {
     this.reconnectDelayMs = options.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS;
     this.now = options.now ?? Date.now;
     this.clientProvider = options.clientFor;
+    this.onStreamLost = options.onStreamLost ?? (() => undefined);
   }
 
   /**
@@ -177,6 +185,7 @@ export class GrpcHealthWatcher {
     call.on("status", (outcome: StatusObject) => {
       if (this.watched.get(entry.target) !== entry || entry.call !== call) return;
       entry.call = undefined;
+      const wasDelivering = entry.supported === true && entry.failures === 0;
       if (outcome.code === grpcStatus.UNIMPLEMENTED) {
         // A server without Watch will not grow one by being asked again; the poller covers it.
         entry.supported = false;
@@ -184,6 +193,7 @@ export class GrpcHealthWatcher {
         return;
       }
       this.scheduleReopen(entry, parsed);
+      if (wasDelivering) this.onStreamLost(entry.target);
     });
   }
 
