@@ -46,7 +46,7 @@ const WINDOW_SEC = 30;
  * it holds on average one safety-net poll per adapter, not a lucky gap between them.
  */
 const WATCHED_INTERVAL_SEC = Number(process.env.BENCH_WATCHED_INTERVAL_SEC ?? 0) || undefined;
-const DEFAULT_WATCHED_INTERVAL_SEC = INTERVAL_SEC * 6;
+const DEFAULT_WATCHED_INTERVAL_SEC = INTERVAL_SEC * 30;
 const DAEMON_CONCURRENCY = 256;
 const BLACKBOX_CONCURRENCY = 64;
 const WARMUP_SEC = 5;
@@ -802,6 +802,7 @@ async function main(): Promise<void> {
   /** Each measurement window and how busy the rest of the machine was during it. */
   const windows: { what: string; othersPct: number }[] = [];
   const ratios: { count: number; ratio: number }[] = [];
+  const watchRatios: { count: number; ratio: number; cycleSec: number }[] = [];
   const daemonBySize = new Map<number, DaemonFigures>();
   /** Figures of every process by name, then by size, for the marginal costs. */
   const bySize = new Map<string, Map<number, Figures>>();
@@ -852,7 +853,7 @@ async function main(): Promise<void> {
         `    daemon: first round done ${fixed(d.firstRoundSec)} s after spawn; ${d.failures} failed probes in the window; mean probe ${fixed(d.meanProbeMs, 2)} ms; event-loop lag p99 ${fixed(d.loopLagP99Ms, 1)} ms; RSS ${fixed(d.rssStartMiB)} → ${fixed(d.rssMiB)} MiB over the window; simulator CPU ${fixed((d.simulatorCpuSeconds / d.seconds) * 100)} %`,
       );
       if (count === Math.max(...SIZES)) {
-        // With Watch, changes are pushed and the poll every watched_interval_sec (6 intervals)
+        // With Watch, changes are pushed and the poll every watched_interval_sec (30 intervals)
         // is only a safety net: the steady-state cost of keeping N adapters current.
         const cycleSec = WATCHED_INTERVAL_SEC ?? DEFAULT_WATCHED_INTERVAL_SEC;
         const w = await daemonPhase(count, simulator, simPort, true, cycleSec);
@@ -866,6 +867,7 @@ async function main(): Promise<void> {
           console.log(
             `    with Watch, CPU per adapter per interval ÷ blackbox_exporter's per probe: ${fixed(ratio, 3)} (goal < 0.1: ${verdict(ratio < 0.1)})`,
           );
+          watchRatios.push({ count, ratio, cycleSec });
         }
       }
       if (b) {
@@ -969,7 +971,12 @@ async function main(): Promise<void> {
   }
   for (const { count, ratio } of ratios) {
     goals.push(
-      `under 1/10 of blackbox_exporter's CPU per probe at ${fixed(count, 0)}: ratio ${fixed(ratio, 3)}: ${verdict(ratio < 0.1)}`,
+      `under 1/10 of blackbox_exporter's CPU per probe at ${fixed(count, 0)}, polling every adapter: ratio ${fixed(ratio, 3)}: ${verdict(ratio < 0.1)}`,
+    );
+  }
+  for (const { count, ratio, cycleSec } of watchRatios) {
+    goals.push(
+      `under 1/10 of blackbox_exporter's CPU per adapter per interval at ${fixed(count, 0)}, with Watch (safety-net poll every ${cycleSec} s): ratio ${fixed(ratio, 3)}: ${verdict(ratio < 0.1)}`,
     );
   }
   for (const d of detections) {

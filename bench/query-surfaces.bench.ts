@@ -12,7 +12,7 @@
  * clients, so the difference the client makes is printed beside the figures.
  * Run: npm run bench:queries   (prints figures; asserts nothing)
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
@@ -338,6 +338,40 @@ healthd:
   }
   client.close();
   session.close();
+
+  // gRPC again from grpcio (C core) in its own process, when Debian's python3-grpcio is there.
+  const python = "/usr/bin/python3";
+  const script = fileURLToPath(new URL("./grpc_latency.py", import.meta.url));
+  const grpcio = spawnSync(python, ["-c", "import grpc"], { stdio: "ignore" }).status === 0;
+  if (!grpcio) {
+    console.log("(python3-grpcio not installed: no grpcio rows)");
+  } else {
+    const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+    const pythonRows: [string, string, string[]][] = [
+      [
+        "Healthd.GetAdapter",
+        path("GetAdapter"),
+        ids.slice(0, 100).map((adapterId) => hex(GetAdapterRequest.encode({ adapterId }).finish())),
+      ],
+      ["Healthd.Resolve (domain, category)", path("Resolve"), [hex(storageQuery)]],
+      [`Healthd.Resolve (… provider=${provider})`, path("Resolve"), [hex(providerQuery)]],
+    ];
+    for (const [name, method, requests] of pythonRows) {
+      const run = spawnSync(
+        python,
+        [script, `127.0.0.1:${grpcPort}`, String(ITERATIONS), method, ...requests],
+        { encoding: "utf8" },
+      );
+      if (run.status !== 0) {
+        console.log(`gRPC     grpcio     ${name}: failed: ${run.stderr.trim().split("\n").pop()}`);
+        continue;
+      }
+      const { p50_ms, p99_ms } = JSON.parse(run.stdout) as { p50_ms: number; p99_ms: number };
+      console.log(
+        `${"gRPC".padEnd(8)} ${"grpcio".padEnd(10)} ${name.padEnd(42)} ${fmt(p50_ms).padEnd(10)} ${fmt(p99_ms)}`,
+      );
+    }
+  }
 
   // SSE fan-out: 1,000 subscribers on raw sockets, then events committed one at a time.
   // Each subscriber counts the maintenance events it has seen, so the n-th one it
