@@ -10,6 +10,13 @@
  * client's own CPU and garbage collection show up in every sample. Rows marked
  * "node:http" and "grpc-js" repeat the floor and a query with the stock
  * clients, so the difference the client makes is printed beside the figures.
+ *
+ * Two ways to load the 10,000 adapters: by default ("quiet") they have no
+ * health endpoint of their own and their first checks are spread over an
+ * hour, so the queries meet almost no other work; with
+ * BENCH_QUERIES_LOAD=watch every adapter is a grpc.health.v1 target on the
+ * simulator and the daemon runs its default probe settings (Watch streams,
+ * safety-net polls, commits), as it would in production.
  * Run: npm run bench:queries   (prints figures; asserts nothing)
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -32,6 +39,7 @@ const ADAPTERS = 10_000;
 const ITERATIONS = 5_000;
 const SUBSCRIBERS = 1_000;
 const EVENTS = 20;
+const LOAD = process.env.BENCH_QUERIES_LOAD === "watch" ? "watch" : "quiet";
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -201,7 +209,15 @@ async function main(): Promise<void> {
   );
   const dir = mkdtempSync(join(tmpdir(), "oneiric-healthd-bench-queries-"));
   dirs.push(dir);
-  writeFileSync(join(dir, "scenario.yaml"), `generate: { count: ${ADAPTERS}, endpoint: none }\n`);
+  console.log(
+    LOAD === "watch"
+      ? "load: every adapter a grpc.health.v1 target, default probe settings (Watch on)"
+      : "load: quiet (no health endpoints, first checks spread over an hour)",
+  );
+  writeFileSync(
+    join(dir, "scenario.yaml"),
+    `generate: { count: ${ADAPTERS}, endpoint: ${LOAD === "watch" ? "grpc" : "none"} }\n`,
+  );
   const [registryPort, httpPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
   await start(
     ["simulate", "--scenario", join(dir, "scenario.yaml"), "--listen", `127.0.0.1:${registryPort}`],
@@ -212,9 +228,13 @@ async function main(): Promise<void> {
     `oneiric_mcp: { grpc_host: 127.0.0.1, grpc_port: ${registryPort} }
 healthd:
   storage: { path: ${JSON.stringify(join(dir, "healthd.db"))} }
-  # First checks spread over an hour: the queries measured here compete with little probing.
+${
+  LOAD === "watch"
+    ? ""
+    : `  # First checks spread over an hour: the queries measured here compete with little probing.
   probes: { interval_sec: 3600 }
-  http: { max_event_streams: ${SUBSCRIBERS + 10} }
+`
+}  http: { max_event_streams: ${SUBSCRIBERS + 10} }
   # Every client here is 127.0.0.1: the per-client limits would measure themselves.
   limits: { requests_per_sec: 0, max_connections: ${SUBSCRIBERS + 100} }
   log: { level: info }
@@ -232,6 +252,15 @@ healthd:
     ],
     '"msg":"ready"',
   );
+  if (LOAD === "watch") {
+    // The first round (spread over the 15 s default interval) and the streams it opens.
+    await new Promise((resolve) => setTimeout(resolve, 25_000));
+    const metrics = (await get(httpPort, "/metrics")).text;
+    const unknown = /^oneiric_healthd_adapters\{status="unknown"\} (\d+)/gm;
+    let stillUnknown = 0;
+    for (const match of metrics.matchAll(unknown)) stillUnknown += Number(match[1]);
+    console.log(`after 25 s: ${stillUnknown} adapters still unknown`);
+  }
   const list = JSON.parse((await get(httpPort, "/v1/adapters?category=storage")).text) as {
     adapters: { adapter_id: string; provider: string }[];
   };

@@ -49,7 +49,8 @@ export class HealthView implements LastKnownState {
   private readonly byKind = new Map<string, Map<string, MutableKindMember>>();
   private readonly health = new Map<string, HealthState>();
   private registry: RegistryState;
-  private changes = 0;
+  /** domain/category → how many times its entries or states changed. */
+  private readonly kindChanges = new Map<string, number>();
 
   constructor(
     endpoint: string,
@@ -81,11 +82,12 @@ export class HealthView implements LastKnownState {
   }
 
   /**
-   * Counts changes to entries and states: an answer computed from the view
-   * stays right while this number stays the same.
+   * Counts changes to the entries and states of one domain and category: an
+   * answer computed from that kind's members stays right while this number
+   * stays the same, whatever happens to other kinds.
    */
-  get generation(): number {
-    return this.changes;
+  kindGeneration(domain: string, category: string): number {
+    return this.kindChanges.get(kindKey(domain, category)) ?? 0;
   }
 
   /** True while the adapter's status is pushed to the daemon (an open Watch stream). */
@@ -134,11 +136,14 @@ export class HealthView implements LastKnownState {
 
   putEntry(entry: AdapterEntry): void {
     const previous = this.catalog.get(entry.adapterId);
-    if (previous)
-      this.byKind.get(kindKey(previous.domain, previous.category))?.delete(entry.adapterId);
+    if (previous) {
+      const previousKey = kindKey(previous.domain, previous.category);
+      this.byKind.get(previousKey)?.delete(entry.adapterId);
+      this.changed(previousKey);
+    }
     this.catalog.set(entry.adapterId, entry);
-    this.changes++;
     const key = kindKey(entry.domain, entry.category);
+    this.changed(key);
     let members = this.byKind.get(key);
     if (!members) {
       members = new Map();
@@ -173,10 +178,13 @@ export class HealthView implements LastKnownState {
 
   removeEntry(adapterId: string): void {
     const entry = this.catalog.get(adapterId);
-    if (entry) this.byKind.get(kindKey(entry.domain, entry.category))?.delete(adapterId);
+    if (entry) {
+      const key = kindKey(entry.domain, entry.category);
+      this.byKind.get(key)?.delete(adapterId);
+      this.changed(key);
+    }
     this.catalog.delete(adapterId);
     this.health.delete(adapterId);
-    this.changes++;
     this.recent.delete(adapterId);
   }
 
@@ -184,9 +192,14 @@ export class HealthView implements LastKnownState {
     const entry = this.catalog.get(state.adapterId);
     if (!entry) return;
     this.health.set(state.adapterId, state);
-    this.changes++;
-    const member = this.byKind.get(kindKey(entry.domain, entry.category))?.get(state.adapterId);
+    const key = kindKey(entry.domain, entry.category);
+    this.changed(key);
+    const member = this.byKind.get(key)?.get(state.adapterId);
     if (member) member.health = state;
+  }
+
+  private changed(key: string): void {
+    this.kindChanges.set(key, (this.kindChanges.get(key) ?? 0) + 1);
   }
 
   setRegistry(state: RegistryState): void {

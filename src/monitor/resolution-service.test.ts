@@ -354,6 +354,20 @@ describe("ResolutionService.resolve answers between changes", () => {
     expect(choiceOf(service)).toBe("a");
   });
 
+  it("keeps an answer through commits to other categories, not through one to its own", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b"), entry("q", { category: "queue" })],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50), health("q", "healthy")],
+    });
+    const first = service.resolve(STORAGE, false, 10);
+    commit(service, health("q", "unhealthy"));
+    expect(service.resolve(STORAGE, false, 10)).toBe(first);
+    commit(service, health("b", "healthy", 40));
+    const second = service.resolve(STORAGE, false, 10);
+    expect(second).not.toBe(first);
+    expect(second.fallbacks[0]?.latencyMs).toBe(40);
+  });
+
   it("keeps answers apart by provider, project, panic and limit", () => {
     const service = setup({
       entries: [entry("a"), entry("b", { provider: "gcs", project: "other" })],

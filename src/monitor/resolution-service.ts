@@ -24,7 +24,7 @@ function sameUsability(a: HealthState, b: HealthState): boolean {
 /** How many requirements asked through the API are remembered for failover events. */
 const MAX_TRACKED = 1000;
 
-/** Distinct questions whose answers are kept between changes (then all are dropped). */
+/** Distinct questions whose answers are kept (when more are asked, all are dropped). */
 const MAX_ANSWERS = 1000;
 
 /**
@@ -41,13 +41,14 @@ export class ResolutionService {
   /** The requirements from the config, by key (they stay configured when also asked). */
   private readonly configured = new Map<string, Requirement>();
   /**
-   * Answers to the questions asked since the view, the settings or maintenance
-   * last changed. Between commits many workflows ask the same few questions;
-   * each is ranked once, not once per query. Answers are shared: callers do not
-   * change them.
+   * Answers to the questions asked, each with what it was computed from: the
+   * generation of its domain/category in the view, the settings' generation and
+   * the maintenance signature. While those stay the same, many workflows asking
+   * the same few questions cost one ranking, not one per query; a commit
+   * invalidates only the answers of the kinds it touched. Answers are shared:
+   * callers do not change them.
    */
-  private readonly answers = new Map<string, Resolution>();
-  private answersFor = "";
+  private readonly answers = new Map<string, { resolution: Resolution; computedFrom: string }>();
 
   constructor(
     private readonly view: HealthView,
@@ -87,11 +88,7 @@ export class ResolutionService {
 
   /** `limit` caps the fallbacks and excluded candidates listed (the choice is the same). */
   resolve(requirement: Requirement, panic = this.options.panic, limit?: number): Resolution {
-    const current = `${this.view.generation}/${this.settings.generation}/${this.maintenance.signature()}`;
-    if (current !== this.answersFor || this.answers.size >= MAX_ANSWERS) {
-      this.answers.clear();
-      this.answersFor = current;
-    }
+    const computedFrom = `${this.view.kindGeneration(requirement.domain, requirement.category)}/${this.settings.generation}/${this.maintenance.signature()}`;
     const question = [
       requirement.domain,
       requirement.category,
@@ -100,13 +97,15 @@ export class ResolutionService {
       panic,
       limit ?? "",
     ].join("\u0000");
-    let resolution = this.answers.get(question);
-    if (resolution === undefined) {
+    const kept = this.answers.get(question);
+    let resolution = kept?.resolution;
+    if (resolution === undefined || kept?.computedFrom !== computedFrom) {
       resolution = resolve(this.candidates(requirement), requirement, {
         panic,
         ...(limit === undefined ? {} : { limit }),
       });
-      this.answers.set(question, resolution);
+      if (kept === undefined && this.answers.size >= MAX_ANSWERS) this.answers.clear();
+      this.answers.set(question, { resolution, computedFrom });
     }
     this.track(requirement, resolution.panic ? null : (resolution.choice?.adapterId ?? null));
     return resolution;
