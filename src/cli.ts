@@ -51,10 +51,11 @@ Usage:
       Run the daemon. Defaults: HTTP 127.0.0.1:8681, gRPC 127.0.0.1:8682, registry localhost:8679.
   oneiric-healthd status [ID] [--json] [--db PATH | --config FILE]
       Last-known status from the database file; works while the daemon is stopped.
-  oneiric-healthd simulate --scenario FILE [--listen HOST:PORT]
+  oneiric-healthd simulate --scenario FILE [--listen HOST:PORT] [--watch-interval-ms MS]
         [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--jwt-secret-env VAR [--jwt-project P]]
       Serve a simulated registry (default ${DEFAULT_SIMULATOR_LISTEN}) and adapter health endpoints,
       optionally requiring TLS, mTLS (client certificates signed by --tls-client-ca) and an HS256 JWT.
+      Watch streams see a scripted change within --watch-interval-ms (default 100).
   oneiric-healthd check-config FILE
       Validate a config file and exit (0 valid, 78 invalid).
   oneiric-healthd demo [--scenario FILE] [--duration SEC]
@@ -343,6 +344,7 @@ async function simulateCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
     scenario: { type: "string" },
     listen: { type: "string" },
+    "watch-interval-ms": { type: "string" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     "tls-client-ca": { type: "string" },
@@ -350,6 +352,10 @@ async function simulateCommand(args: string[]): Promise<number> {
     "jwt-project": { type: "string" },
   });
   if (!values.scenario) throw new UsageError("simulate needs --scenario FILE");
+  const watchIntervalMs =
+    values["watch-interval-ms"] === undefined ? undefined : Number(values["watch-interval-ms"]);
+  if (watchIntervalMs !== undefined && !(Number.isInteger(watchIntervalMs) && watchIntervalMs > 0))
+    throw new UsageError("--watch-interval-ms must be a positive whole number of milliseconds");
   const scenario = await loadScenarioFile(values.scenario);
   const security: SimulatorSecurity = {};
   if (values["tls-cert"] || values["tls-key"]) {
@@ -375,6 +381,7 @@ async function simulateCommand(args: string[]): Promise<number> {
     scenario,
     listen: values.listen ?? DEFAULT_SIMULATOR_LISTEN,
     security,
+    ...(watchIntervalMs === undefined ? {} : { watchIntervalMs }),
   });
   const guards = [
     security.tls ? (security.tls.clientCaPem ? "mTLS" : "TLS") : "",

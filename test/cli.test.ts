@@ -43,6 +43,20 @@ describe("command line", () => {
     expect(unknown.stderr).toContain('unknown command "frobnicate"');
   });
 
+  it("refuses a simulator Watch interval that is not a positive whole number, naming the flag", async () => {
+    const scenario = write("one.yaml", "adapters:\n  - { category: cache, provider: redis }\n");
+    for (const value of ["0", "-5", "fast", "1.5"]) {
+      const result = await cli([
+        "simulate",
+        "--scenario",
+        scenario,
+        `--watch-interval-ms=${value}`,
+      ]);
+      expect(result.code).toBe(64);
+      expect(result.stderr).toContain("--watch-interval-ms must be a positive whole number");
+    }
+  });
+
   it.each([
     [
       "an unknown key",
