@@ -210,6 +210,52 @@ function unary<T>(
   );
 }
 
+const CHECK_PATH = "/grpc.health.v1.Health/Check";
+
+/** A health Check answered SERVING by a bare node:http2 server: no gRPC library at all. */
+const BARE_HTTP2_SERVER = `
+import http2 from "node:http2";
+const server = http2.createServer();
+const serving = Buffer.from([0, 0, 0, 0, 2, 8, 1]);
+server.on("stream", (stream) => {
+  stream.on("data", () => {});
+  stream.on("end", () => {
+    stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+    stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+    stream.end(serving);
+  });
+});
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`;
+
+/** The same Check answered by grpc-js with a handler that does nothing else. */
+const BARE_GRPC_JS_SERVER = `
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+const server = new Server();
+const identity = (bytes) => bytes;
+server.register("${CHECK_PATH}", (call, done) => done(null, Buffer.from([8, 1])), identity, identity, "unary");
+server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, port) => console.log(port));
+`;
+
+async function startGrpcFloorServers(): Promise<{ http2: string; grpcJs: string }> {
+  const startScript = (source: string) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--input-type=module", "-e", source], {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      children.push(child);
+      child.stdout?.once("data", (chunk: Buffer) =>
+        resolve(`127.0.0.1:${chunk.toString().trim()}`),
+      );
+      child.on("exit", (code) => reject(new Error(`floor server exited with ${code}`)));
+    });
+  return {
+    http2: await startScript(BARE_HTTP2_SERVER),
+    grpcJs: await startScript(BARE_GRPC_JS_SERVER),
+  };
+}
+
 async function main(): Promise<void> {
   console.log(
     `query surfaces benchmark: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${new Date().toISOString()}`,
@@ -408,12 +454,25 @@ ${
       ["Healthd.Resolve (domain, category)", path("Resolve"), [hex(storageQuery)]],
       [`Healthd.Resolve (… provider=${provider})`, path("Resolve"), [hex(providerQuery)]],
     ];
-    for (const [name, method, requests] of pythonRows) {
-      const run = spawnSync(
-        python,
-        [script, `127.0.0.1:${grpcPort}`, String(ITERATIONS), method, ...requests],
-        { encoding: "utf8" },
-      );
+    // The floors under the daemon's gRPC: the same health Check answered by a bare
+    // node:http2 server (a canned gRPC response) and by a bare grpc-js server, each in
+    // its own process, so the stack's own latency is printed beside the daemon's.
+    const floors = await startGrpcFloorServers();
+    const rowsToRun: [string, string, string, string[]][] = [
+      ...pythonRows.map(([name, method, requests]): [string, string, string, string[]] => [
+        name,
+        `127.0.0.1:${grpcPort}`,
+        method,
+        requests,
+      ]),
+      ["health Check: bare node:http2 (floor)", floors.http2, CHECK_PATH, [""]],
+      ["health Check: bare grpc-js (floor)", floors.grpcJs, CHECK_PATH, [""]],
+      ["health Check: the daemon's own", `127.0.0.1:${grpcPort}`, CHECK_PATH, [""]],
+    ];
+    for (const [name, target, method, requests] of rowsToRun) {
+      const run = spawnSync(python, [script, target, String(ITERATIONS), method, ...requests], {
+        encoding: "utf8",
+      });
       if (run.status !== 0) {
         console.log(`gRPC     grpcio     ${name}: failed: ${run.stderr.trim().split("\n").pop()}`);
         continue;
