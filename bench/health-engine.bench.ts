@@ -20,7 +20,6 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, get as httpGet } from "node:http";
-import { type AddressInfo, createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -32,6 +31,7 @@ import {
 } from "../src/gen/grpc/health/v1/health.js";
 import { parseScenario } from "../src/simulator/scenario.js";
 import { type RunningSimulator, startSimulator } from "../src/simulator/simulator.js";
+import { freePort } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const BLACKBOX = "prometheus-blackbox-exporter";
@@ -244,14 +244,6 @@ class LoadMeter {
 function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return match ? Number(match[1]) / 1024 : Number.NaN;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function request(

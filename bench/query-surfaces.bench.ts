@@ -23,7 +23,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
-import { type AddressInfo, createServer, connect as netConnect, type Socket } from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +33,7 @@ import {
   HealthdClient,
   ResolveRequest,
 } from "../src/gen/oneiric/healthd/v1/healthd.js";
+import { formatMs, freePort, percentiles } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const ADAPTERS = 10_000;
@@ -55,14 +56,6 @@ process.on("exit", () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 function start(args: string[], readyText: string): Promise<void> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
@@ -76,14 +69,7 @@ function start(args: string[], readyText: string): Promise<void> {
   });
 }
 
-function percentiles(samples: number[]): { p50: number; p99: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number) =>
-    sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
-  return { p50: at(50), p99: at(99) };
-}
-
-const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
+const fmt = (ms: number) => formatMs(ms);
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 function get(

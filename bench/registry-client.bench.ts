@@ -5,7 +5,6 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +12,7 @@ import pino from "pino";
 import { parseConfigText } from "../src/config/load.js";
 import { type RunningDaemon, startDaemon } from "../src/main.js";
 import { GrpcRegistryClient } from "../src/registry/registry-client.js";
+import { freePort } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 
@@ -53,14 +53,6 @@ healthd:
     {},
   );
   return startDaemon(config, { logger: pino({ level: "silent" }) });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function startSimulatorProcess(

@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseConfigText } from "../src/config/load.js";
 import type { AdapterEntry, HealthStatus } from "../src/domain/adapter.js";
 import { initialHealth } from "../src/domain/health.js";
 import type { Requirement } from "../src/domain/resolution.js";
@@ -18,20 +19,14 @@ import { MaintenanceService } from "../src/monitor/maintenance-service.js";
 import { ResolutionService } from "../src/monitor/resolution-service.js";
 import { SettingsBook } from "../src/monitor/settings-book.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
+import { formatMs, percentiles } from "./support.js";
 
 const ADAPTERS = 10_000;
 const CATEGORIES = ["storage", "cache", "queue", "database", "orchestration", "secrets", "search"];
 const PROVIDERS = ["s3", "gcs", "azure-blob", "minio", "local", "r2"];
 const ITERATIONS = 20_000;
 
-function percentiles(samples: number[]): { p50: number; p99: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number) =>
-    sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
-  return { p50: at(50), p99: at(99) };
-}
-
-const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`);
+const fmt = (ms: number) => formatMs(ms, 1);
 
 const dir = mkdtempSync(join(tmpdir(), "oneiric-healthd-bench-resolution-"));
 try {
@@ -71,35 +66,12 @@ try {
     (id) => maintenance.current(id),
   );
   view.restore(store.loadCatalog(), store.loadHealth());
+  // The daemon's own defaults (an empty config file), plus one priority override.
+  const defaults = parseConfigText("", "bench.yaml", {});
   const settings = new SettingsBook(
-    {
-      probes: {
-        intervalMs: 10_000,
-        edgeIntervalMs: 5_000,
-        openIntervalMs: 60_000,
-        watchedIntervalMs: 60_000,
-        timeoutMs: 5_000,
-        jitter: 0.1,
-        rise: 2,
-        fall: 3,
-        degradedLatencyMs: 1000,
-        expectBody: undefined,
-        heartbeatTtlMs: undefined,
-        watch: true,
-        registryCheck: true,
-      },
-      breaker: {
-        kind: "consecutive",
-        threshold: 3,
-        halfOpenAfterMs: 30_000,
-        size: 20,
-        minCalls: 5,
-        durationMs: 60_000,
-      },
-      priority: 100,
-    },
+    defaults.adapters.defaults,
     [{ match: { provider: "minio" }, priority: 50 }],
-    { transitions: 4, windowMs: 120_000 },
+    defaults.flap,
   );
   const service = new ResolutionService(view, maintenance, settings, { panic: false }, []);
   console.log(
