@@ -1,3 +1,4 @@
+import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { AdapterEntry } from "../domain/adapter.js";
 import { changedFields, diffCatalog, isSuspectShrink } from "../domain/catalog.js";
@@ -89,6 +90,9 @@ export class CatalogSync {
       const seeded = this.seedFromLocalFile(attemptAt);
       return { ok: false, added: seeded, updated: 0, removed: 0, held: 0, error: message };
     }
+    // Screening the answer and comparing it with the catalog each take tens of
+    // milliseconds at 10,000 adapters: queries and event streams get a turn between.
+    await setImmediatePromise();
     const diff = diffCatalog(this.view.allEntries(), entries);
     let removed = diff.removed;
     let held = 0;

@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import {
   type ChannelCredentials,
   type ClientOptions,
@@ -10,8 +12,42 @@ import {
 import type { AdapterEntry } from "../domain/adapter.js";
 import {
   AdapterRegistryClient,
-  type AdapterEntry as WireAdapterEntry,
+  AdapterRegistryService,
+  AdapterEntry as WireAdapterEntry,
 } from "../gen/oneiric/registry/v1/registry.js";
+
+/** Entries decoded between two turns of the event loop. */
+const ENTRIES_PER_SLICE = 500;
+
+/**
+ * Decodes a `ListResponse` (field 1: repeated AdapterEntry) a slice of entries
+ * at a time, giving the event loop a turn between slices: a catalog of 10,000
+ * entries is 1.6 MB whose decoding in one piece held every query and event
+ * stream for tens of milliseconds. Other fields are skipped, as the generated
+ * decoder does.
+ */
+export async function decodeListInSlices(
+  bytes: Uint8Array,
+  perSlice = ENTRIES_PER_SLICE,
+): Promise<AdapterEntry[]> {
+  const reader = new BinaryReader(bytes);
+  const entries: AdapterEntry[] = [];
+  let inSlice = 0;
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag === 10) {
+      entries.push(fromWireEntry(WireAdapterEntry.decode(reader, reader.uint32())));
+      if (++inSlice === perSlice) {
+        inSlice = 0;
+        await nextTurn();
+      }
+      continue;
+    }
+    if ((tag & 7) === 4 || tag === 0) break;
+    reader.skip(tag & 7);
+  }
+  return entries;
+}
 
 /** Why a registry call failed, in terms the daemon acts on. */
 export type RegistryErrorKind =
@@ -122,8 +158,13 @@ export class GrpcRegistryClient implements Registry {
   }
 
   listAdapters(filter: ListFilter = {}): Promise<AdapterEntry[]> {
+    const method = AdapterRegistryService.listAdapters;
     return this.call("ListAdapters", (metadata, callOptions, done) =>
-      this.client.listAdapters(
+      // The answer arrives as bytes and is decoded in slices (see decodeListInSlices).
+      this.client.makeUnaryRequest<Parameters<typeof method.requestSerialize>[0], Buffer>(
+        method.path,
+        method.requestSerialize,
+        (bytes) => bytes,
         {
           project: filter.project ?? "",
           domain: filter.domain ?? "",
@@ -132,7 +173,21 @@ export class GrpcRegistryClient implements Registry {
         },
         metadata,
         callOptions,
-        (error, response) => done(error, response?.adapters.map(fromWireEntry)),
+        (error, bytes) => {
+          if (error || bytes === undefined) {
+            done(error, undefined);
+            return;
+          }
+          decodeListInSlices(bytes).then(
+            (entries) => done(null, entries),
+            (decodeError: unknown) =>
+              done(
+                null,
+                undefined,
+                `answer could not be decoded: ${decodeError instanceof Error ? decodeError.message : String(decodeError)}`,
+              ),
+          );
+        },
       ),
     );
   }
