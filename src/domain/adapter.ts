@@ -130,7 +130,8 @@ export function sameEntry(a: AdapterEntry, b: AdapterEntry): boolean {
     a.factoryPath === b.factoryPath &&
     a.healthCheckUrl === b.healthCheckUrl &&
     a.registeredAt === b.registeredAt &&
-    JSON.stringify(a.capabilities) === JSON.stringify(b.capabilities) &&
+    a.capabilities.length === b.capabilities.length &&
+    a.capabilities.every((capability, index) => capability === b.capabilities[index]) &&
     sameMetadata(a.metadata, b.metadata)
   );
 }
