@@ -11,12 +11,14 @@
  * "node:http" and "grpc-js" repeat the floor and a query with the stock
  * clients, so the difference the client makes is printed beside the figures.
  *
- * Two ways to load the 10,000 adapters: by default ("quiet") they have no
+ * Three ways to load the 10,000 adapters: by default ("quiet") they have no
  * health endpoint of their own and their first checks are spread over an
  * hour, so the queries meet almost no other work; with
  * BENCH_QUERIES_LOAD=watch every adapter is a grpc.health.v1 target on the
  * simulator and the daemon runs its default probe settings (Watch streams,
- * safety-net polls, commits), as it would in production.
+ * safety-net polls, commits), as it would in production; with
+ * BENCH_QUERIES_LOAD=poll the same targets are polled every 10 s without
+ * Watch (1,000 checks a second: the heaviest steady load).
  * Run: npm run bench:queries   (prints figures; asserts nothing)
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -47,7 +49,8 @@ const EVENTS = 20;
  * daemon's clients see.
  */
 const SETTLE_SEC = 20;
-const LOAD = process.env.BENCH_QUERIES_LOAD === "watch" ? "watch" : "quiet";
+const LOAD =
+  (["watch", "poll"] as const).find((load) => load === process.env.BENCH_QUERIES_LOAD) ?? "quiet";
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -249,13 +252,15 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "oneiric-healthd-bench-queries-"));
   dirs.push(dir);
   console.log(
-    LOAD === "watch"
-      ? "load: every adapter a grpc.health.v1 target, default probe settings (Watch on)"
-      : "load: quiet (no health endpoints, first checks spread over an hour)",
+    {
+      watch: "load: every adapter a grpc.health.v1 target, default probe settings (Watch on)",
+      poll: "load: every adapter a grpc.health.v1 target, polled every 10 s (Watch off)",
+      quiet: "load: quiet (no health endpoints, first checks spread over an hour)",
+    }[LOAD],
   );
   writeFileSync(
     join(dir, "scenario.yaml"),
-    `generate: { count: ${ADAPTERS}, endpoint: ${LOAD === "watch" ? "grpc" : "none"} }\n`,
+    `generate: { count: ${ADAPTERS}, endpoint: ${LOAD === "quiet" ? "none" : "grpc"} }\n`,
   );
   const [registryPort, httpPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
   await start(
@@ -278,11 +283,13 @@ async function main(): Promise<void> {
 healthd:
   storage: { path: ${JSON.stringify(join(dir, "healthd.db"))} }
 ${
-  LOAD === "watch"
-    ? ""
-    : `  # First checks spread over an hour: the queries measured here compete with little probing.
+  {
+    watch: "",
+    poll: "  probes: { interval_sec: 10, watch: false, registry_check: false, concurrency: 256 }\n",
+    quiet: `  # First checks spread over an hour: the queries measured here compete with little probing.
   probes: { interval_sec: 3600 }
-`
+`,
+  }[LOAD]
 }  http: { max_event_streams: ${SUBSCRIBERS + 10} }
   # Every client here is 127.0.0.1: the per-client limits would measure themselves.
   limits: { requests_per_sec: 0, max_connections: ${SUBSCRIBERS + 100} }
@@ -301,8 +308,8 @@ ${
     ],
     '"msg":"ready"',
   );
-  if (LOAD === "watch") {
-    // The first round (spread over the 15 s default interval) and the streams it opens.
+  if (LOAD !== "quiet") {
+    // The first round (spread over the 15 s default interval, or 10 s) and what it opens.
     await new Promise((resolve) => setTimeout(resolve, 25_000));
     const metrics = (await get(httpPort, "/metrics")).text;
     const unknown = /^oneiric_healthd_adapters\{status="unknown"\} (\d+)/gm;
