@@ -25,6 +25,7 @@ import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata } from "@grpc/grpc-js";
+import { parseConfigText } from "../src/config/load.js";
 import {
   HealthCheckResponse_ServingStatus,
   HealthClient,
@@ -46,7 +47,10 @@ const WINDOW_SEC = 30;
  * it holds on average one safety-net poll per adapter, not a lucky gap between them.
  */
 const WATCHED_INTERVAL_SEC = Number(process.env.BENCH_WATCHED_INTERVAL_SEC ?? 0) || undefined;
-const DEFAULT_WATCHED_INTERVAL_SEC = INTERVAL_SEC * 30;
+/** The daemon's own default for this interval, from its config loader. */
+const DEFAULT_WATCHED_INTERVAL_SEC =
+  parseConfigText(`healthd: { probes: { interval_sec: ${INTERVAL_SEC} } }`, "bench.yaml", {})
+    .adapters.defaults.probes.watchedIntervalMs / 1000;
 const DAEMON_CONCURRENCY = 256;
 const BLACKBOX_CONCURRENCY = 64;
 const WARMUP_SEC = 5;
