@@ -11,13 +11,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfigText } from "../src/config/load.js";
+import { SettingsBook } from "../src/config/settings-book.js";
 import type { AdapterEntry, HealthStatus } from "../src/domain/adapter.js";
 import { initialHealth } from "../src/domain/health.js";
 import type { Requirement } from "../src/domain/resolution.js";
-import { HealthView } from "../src/monitor/health-view.js";
-import { MaintenanceService } from "../src/monitor/maintenance-service.js";
-import { ResolutionService } from "../src/monitor/resolution-service.js";
-import { SettingsBook } from "../src/monitor/settings-book.js";
+import { HealthView } from "../src/engine/health-view.js";
+import { MaintenanceService } from "../src/maintenance/maintenance-service.js";
+import { ResolutionService } from "../src/resolution/resolution-service.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import { formatMs, percentiles } from "./support.js";
 

@@ -4,15 +4,15 @@ import { type CloudEvent, toCloudEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
 import type { Requirement, Resolution } from "../domain/resolution.js";
 import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
+import type { HealthView, RecentCheck } from "../engine/health-view.js";
 import { CursorExpiredError, type EventHub } from "../events/event-hub.js";
-import type { HealthView, RecentCheck } from "../monitor/health-view.js";
-import type { MaintenanceService } from "../monitor/maintenance-service.js";
-import type { ResolutionService } from "../monitor/resolution-service.js";
+import type { MaintenanceService } from "../maintenance/maintenance-service.js";
 import {
   AdapterNotFoundError,
   type RegistryGateway,
   RegistryUnavailableError,
 } from "../registry/registry-gateway.js";
+import type { ResolutionService } from "../resolution/resolution-service.js";
 import type { HealthStore } from "../storage/store.js";
 import { ApiError } from "./api-error.js";
 

@@ -3,7 +3,7 @@ import type { HealthStatus } from "./adapter.js";
 /** Where an adapter's current status came from. */
 export type StatusSource = "probe" | "registry" | "none";
 
-/** A circuit breaker's state, as the domain sees it (the breaker itself lives in monitor/). */
+/** A circuit breaker's state, as the domain sees it (the breaker itself lives in schedule/). */
 export type BreakerState = "closed" | "open" | "half-open" | "isolated";
 
 /** The breaker's state and its serialised form (cockatiel `toJSON()`, windows included). */

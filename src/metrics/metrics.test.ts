@@ -4,13 +4,13 @@ import { join } from "node:path";
 import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defaultConfig } from "../config/load.js";
+import { SettingsBook } from "../config/settings-book.js";
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
 import { initialHealth } from "../domain/health.js";
 import type { Requirement } from "../domain/resolution.js";
-import { HealthView } from "../monitor/health-view.js";
-import { MaintenanceService } from "../monitor/maintenance-service.js";
-import { ResolutionService } from "../monitor/resolution-service.js";
-import { SettingsBook } from "../monitor/settings-book.js";
+import { HealthView } from "../engine/health-view.js";
+import { MaintenanceService } from "../maintenance/maintenance-service.js";
+import { ResolutionService } from "../resolution/resolution-service.js";
 import { SqliteStore } from "../storage/sqlite-store.js";
 import { boundCategories, type CategoryCount, DaemonMetrics, type MetricsView } from "./metrics.js";
 

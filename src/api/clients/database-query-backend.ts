@@ -12,8 +12,8 @@ import {
   type RegistryView,
   toStatusView,
 } from "../../domain/status-view.js";
+import { toRegistryView } from "../../engine/health-view.js";
 import { CursorExpiredError } from "../../events/event-hub.js";
-import { toRegistryView } from "../../monitor/health-view.js";
 import { SqliteStore } from "../../storage/sqlite-store.js";
 import { ApiError } from "../api-error.js";
 import type {

@@ -1,13 +1,13 @@
 import { status as GrpcStatus, type handleUnaryCall, Metadata } from "@grpc/grpc-js";
 import type { AdapterEntry as CatalogEntry, HealthStatus } from "../../domain/adapter.js";
 import type { AdapterStatusView } from "../../domain/status-view.js";
+import type { HealthView } from "../../engine/health-view.js";
 import type {
   AdapterEntry,
   AdapterRegistryServer,
   HealthCheckResponse,
   ListRequest,
 } from "../../gen/oneiric/registry/v1/registry.js";
-import type { HealthView } from "../../monitor/health-view.js";
 
 /** The daemon's verdict on one catalog entry, as the registry's fields carry it. */
 interface Verdict {

@@ -6,8 +6,8 @@ import {
   maintenanceFor,
   openWindows,
 } from "../domain/maintenance.js";
+import { type PeriodicTask, runOnCron } from "../schedule/periodic.js";
 import type { HealthStore } from "../storage/store.js";
-import { type PeriodicTask, runOnCron } from "./periodic.js";
 
 /**
  * Which adapters are in maintenance: windows from the config (fixed, or opened

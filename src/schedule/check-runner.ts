@@ -1,13 +1,13 @@
 import type { Logger } from "pino";
+import type { SettingsBook } from "../config/settings-book.js";
 import type { AdapterEntry } from "../domain/adapter.js";
 import type { NewEvent } from "../domain/events.js";
 import type { CheckOutcome } from "../domain/health.js";
+import type { HealthView } from "../engine/health-view.js";
+import type { ResultCommitter } from "../engine/result-committer.js";
 import type { GrpcHealthWatcher, WatchUpdate } from "../probes/grpc-health-watcher.js";
 import type { AdapterBreakers } from "./adapter-breakers.js";
 import type { AdapterChecker } from "./adapter-checker.js";
-import type { HealthView } from "./health-view.js";
-import type { ResultCommitter } from "./result-committer.js";
-import type { SettingsBook } from "./settings-book.js";
 
 /**
  * Runs one adapter's checks through its breaker and hands the results to the

@@ -1,3 +1,4 @@
+import type { SettingsBook } from "../config/settings-book.js";
 import type { NewEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
 import {
@@ -7,10 +8,9 @@ import {
   requirementKey,
   resolve,
 } from "../domain/resolution.js";
+import type { HealthView } from "../engine/health-view.js";
+import type { MaintenanceService } from "../maintenance/maintenance-service.js";
 import type { RequirementCounts, RequirementOrigin } from "../metrics/metrics.js";
-import type { HealthView } from "./health-view.js";
-import type { MaintenanceService } from "./maintenance-service.js";
-import type { SettingsBook } from "./settings-book.js";
 
 /** Whether two states rank an adapter the same for resolution purposes. */
 function sameUsability(a: HealthState, b: HealthState): boolean {

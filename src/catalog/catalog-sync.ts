@@ -4,8 +4,8 @@ import type { AdapterEntry } from "../domain/adapter.js";
 import { changedFields, diffCatalog, isSuspectShrink } from "../domain/catalog.js";
 import type { NewEvent } from "../domain/events.js";
 import { initialHealth } from "../domain/health.js";
+import type { HealthView } from "../engine/health-view.js";
 import type { HealthStore, RegistryState } from "../storage/store.js";
-import type { HealthView } from "./health-view.js";
 
 /** Where the catalog comes from: registries only, never a cache or fallback. */
 export interface CatalogSource {
