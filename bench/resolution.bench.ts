@@ -15,6 +15,7 @@ import { SettingsBook } from "../src/config/settings-book.js";
 import type { AdapterEntry, HealthStatus } from "../src/domain/adapter.js";
 import { initialHealth } from "../src/domain/health.js";
 import type { Requirement } from "../src/domain/resolution.js";
+import { DEFAULT_OFFLINE_STALE_RULE } from "../src/domain/status-view.js";
 import { HealthView } from "../src/engine/health-view.js";
 import { MaintenanceService } from "../src/maintenance/maintenance-service.js";
 import { ResolutionService } from "../src/resolution/resolution-service.js";
@@ -57,11 +58,11 @@ try {
     source: "probe" as const,
   }));
   const store = new SqliteStore({ path: join(dir, "healthd.db") });
-  store.applyCatalogChange({ upserted: entries, removed: [], initialHealth: states }, [], now);
-  const maintenance = new MaintenanceService([], store, () => Date.now());
+  store.commit({ upserted: entries, states, events: [] }, now);
+  const maintenance = new MaintenanceService([], store.loadMaintenance(), () => Date.now());
   const view = new HealthView(
     "bench:0",
-    45_000,
+    DEFAULT_OFFLINE_STALE_RULE,
     () => Date.now(),
     (id) => maintenance.current(id),
   );

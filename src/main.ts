@@ -17,7 +17,7 @@ import { HttpApi } from "./api/http/http-server.js";
 import { createMcpHttpHandler } from "./api/mcp/mcp-http.js";
 import { localBackend } from "./api/query-backend.js";
 import { QueryService } from "./api/query-service.js";
-import { CatalogSync, type SyncResult } from "./catalog/catalog-sync.js";
+import { CatalogSync, reachabilityEvents, type SyncResult } from "./catalog/catalog-sync.js";
 import { appliedConfig, type ConfigChanges, diffConfigs } from "./config/config-diff.js";
 import type { DaemonConfig } from "./config/load.js";
 import { type LocalRegistry, loadLocalRegistry } from "./config/local-registry-file.js";
@@ -26,18 +26,29 @@ import type { AdapterEntry } from "./domain/adapter.js";
 import type { JournalEvent } from "./domain/events.js";
 import { formatHostPort } from "./domain/host-port.js";
 import { maintenanceFor } from "./domain/maintenance.js";
-import type { AdapterStatusView, RegistryView } from "./domain/status-view.js";
-import { toStatusView } from "./domain/status-view.js";
+import {
+  type AdapterStatusView,
+  DEFAULT_OFFLINE_STALE_RULE,
+  decodeStaleRule,
+  encodeStaleRule,
+  isStale,
+  type RegistryView,
+  STALE_RULE_META,
+  toStatusView,
+} from "./domain/status-view.js";
+import { HealthEngine } from "./engine/health-engine.js";
 import { HealthView, toRegistryView } from "./engine/health-view.js";
-import { ResultCommitter } from "./engine/result-committer.js";
 import { EventHub } from "./events/event-hub.js";
 import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
 import { HealthdService } from "./gen/oneiric/healthd/v1/healthd.js";
 import { AdapterRegistryService } from "./gen/oneiric/registry/v1/registry.js";
 import { withDeadline } from "./lifecycle/deadline.js";
+import { readiness } from "./lifecycle/readiness.js";
+import { MaintenanceDesk } from "./maintenance/maintenance-desk.js";
 import { MaintenanceService } from "./maintenance/maintenance-service.js";
-import { type CategoryCount, DaemonMetrics, type MetricsView } from "./metrics/metrics.js";
+import { DaemonMetrics, engineMetrics } from "./metrics/metrics.js";
+import { scrapeTimeCounts } from "./metrics/scrape-time-counts.js";
 import { packageVersion } from "./package-version.js";
 import { GrpcHealthProbe } from "./probes/grpc-health-probe.js";
 import { GrpcHealthWatcher } from "./probes/grpc-health-watcher.js";
@@ -50,6 +61,7 @@ import { RegistryGateway } from "./registry/registry-gateway.js";
 import { ResolutionService } from "./resolution/resolution-service.js";
 import { AdapterBreakers } from "./schedule/adapter-breakers.js";
 import { AdapterChecker } from "./schedule/adapter-checker.js";
+import { CheckLoop, PushedChecks } from "./schedule/check-loop.js";
 import { CheckRunner } from "./schedule/check-runner.js";
 import { type PeriodicTask, runOnCron, runPeriodically } from "./schedule/periodic.js";
 import { ProbeScheduler } from "./schedule/probe-scheduler.js";
@@ -58,7 +70,13 @@ import type { EndpointState } from "./storage/store.js";
 
 export interface DaemonDependencies {
   logger: Logger;
+  /** The wall clock (ms since the epoch): times in state and events are read off it. */
   now?: () => number;
+  /**
+   * A clock that never steps, for durations (staleness). `performance.now` by
+   * default; when only `now` is given (a test clock), `now` serves as both.
+   */
+  monotonic?: () => number;
   random?: () => number;
   /** Told what start-up is doing, one line per stage (systemd's `STATUS=`). */
   status?: (text: string) => void;
@@ -72,7 +90,8 @@ export interface RunningDaemon {
   gateway: RegistryGateway;
   /** "Which adapter should I use?", with failover tracking. */
   resolution: ResolutionService;
-  maintenance: MaintenanceService;
+  /** Maintenance declared and lifted through the API. */
+  maintenance: MaintenanceDesk;
   /** The one query service behind every transport. */
   queries: QueryService;
   /** Committed journal events, live, for streaming consumers. */
@@ -154,59 +173,31 @@ export async function startDaemon(
     synchronous: config.storage.synchronous,
     now,
   });
-  store.setMeta("stale_after_ms", String(config.probes.staleAfterMs));
+  store.setMeta(STALE_RULE_META, encodeStaleRule(config.probes.stale));
   const localFile = config.fallback.localFile
     ? loadLocalRegistry(config.fallback.localFile)
     : undefined;
   const primaryEndpoint = formatHostPort(config.registry.host, config.registry.port);
-  // Maintenance changes resolution without a health change: the committer re-checks failovers.
-  let committerRef: ResultCommitter | undefined;
-  const maintenance = new MaintenanceService(config.maintenance, store, now, (adapterIds) => {
-    const ids =
-      adapterIds === "all" ? view.allEntries().map((entry) => entry.adapterId) : adapterIds;
-    for (const adapterId of ids) committerRef?.touch(adapterId);
-  });
-  // Watched adapters are not stale while their stream is open: the runner knows which.
-  let runnerRef: CheckRunner | undefined;
+  const maintenance = new MaintenanceService(config.maintenance, store.loadMaintenance(), now);
+  const monotonic = deps.monotonic ?? (deps.now ? deps.now : () => performance.now());
   const view = new HealthView(
     primaryEndpoint,
-    config.probes.staleAfterMs,
+    config.probes.stale,
     now,
     (adapterId) => maintenance.current(adapterId),
-    (adapterId) => runnerRef?.pushingLive(adapterId) ?? false,
+    monotonic,
   );
   status(`restoring state from ${config.storage.path}`);
   view.restore(store.loadCatalog(), store.loadHealth(), store.loadRegistryState());
   logger.info({ db: config.storage.path, adapters: view.size }, "state restored");
 
+  const hub = new EventHub(store);
   const metricsRegistry = new MetricsRegistry();
-  const metrics = new DaemonMetrics(
-    metricsRegistry,
-    {
-      countByStatus: () => view.countByStatus(),
-      countConditions: () => view.countConditions(),
-      registryReachable: () => view.registryState().reachable,
-      lastSyncMs: () => view.registryState().lastSync,
-      endpoints: () => gateway.endpoints.map((endpoint) => endpoint.status()),
-      webhooks: () => webhooks.statuses(),
-      ...scrapeTimeCounts(view, now, maintenance),
-      journalNewestSeq: () => hub.newestSeq(),
-      requirements: () => resolution.countUnresolvable(),
-    },
-    { maxCategoryLabels: config.metrics.maxCategoryLabels },
-  );
-  const gateway = buildRegistryGateway(config, { store, view, metrics, logger, now, localFile });
   const settings = new SettingsBook(
     config.adapters.defaults,
     config.adapters.overrides,
     config.flap,
   );
-  const breakers = new AdapterBreakers();
-  // Breakers come back as they were saved, windows and open state included.
-  for (const entry of view.allEntries()) {
-    const saved = view.state(entry.adapterId)?.breaker;
-    if (saved) breakers.restore(entry.adapterId, settings.of(entry).breaker, saved.snapshot);
-  }
   const resolution = new ResolutionService(
     view,
     maintenance,
@@ -214,66 +205,93 @@ export async function startDaemon(
     { panic: config.resolution.panic },
     config.resolution.requirements,
   );
+  const metrics = new DaemonMetrics(metricsRegistry, undefined, {
+    maxCategoryLabels: config.metrics.maxCategoryLabels,
+  });
+  const syncLogger = logger.child({ component: "sync" });
+  const engine = new HealthEngine({
+    store,
+    mirror: view,
+    failovers: resolution,
+    publisher: hub,
+    maintenance,
+    metrics: engineMetrics(metrics),
+    logger: logger.child({ component: "engine" }),
+    now,
+    contextOf: (entry) => {
+      const adapterSettings = settings.of(entry);
+      return {
+        policy: settings.policyOf(entry),
+        probes: adapterSettings.probes,
+        halfOpenAfterMs: adapterSettings.breaker.halfOpenAfterMs,
+        maintenance: maintenance.current(entry.adapterId) !== undefined,
+      };
+    },
+  });
+  // Windows opening or closing change resolution without a health change.
+  maintenance.onWindowsChanged((adapterIds) =>
+    engine.touch(
+      adapterIds === "all" ? view.allEntries().map((entry) => entry.adapterId) : adapterIds,
+    ),
+  );
+  const gateway = buildRegistryGateway(config, { store, view, metrics, logger, now, localFile });
+  // Reachability follows the registry link on every call, not only the catalog sync.
+  gateway.onLinkChange((link) => {
+    const previous = engine.latestRegistry();
+    const next = { ...previous, ...link, lastAttempt: now() };
+    if (previous.reachable === next.reachable && previous.lastAttempt !== null) return;
+    engine.recordRegistry(next, reachabilityEvents(previous, next, now(), syncLogger));
+  });
+  const breakers = new AdapterBreakers();
+  // Breakers come back as they were saved, windows and open state included.
+  for (const entry of view.allEntries()) {
+    const saved = view.state(entry.adapterId)?.breaker;
+    if (saved) breakers.restore(entry.adapterId, settings.of(entry).breaker, saved.snapshot);
+  }
   const grpcProbe = new GrpcHealthProbe();
   const probes = [new HttpProbe(), grpcProbe, new TcpProbe()];
   const checker = new AdapterChecker(gateway, probes, metrics, now);
-  const committer = new ResultCommitter(
-    store,
-    view,
-    {
-      policyOf: (adapterId) => {
-        const entry = view.entry(adapterId);
-        return entry ? settings.policyOf(entry) : undefined;
-      },
-      inMaintenance: (adapterId) => maintenance.current(adapterId) !== undefined,
-      failovers: (pending, at, touched) => resolution.failovers(pending, at, touched),
-    },
-    metrics,
-    logger.child({ component: "committer" }),
-    now,
-  );
-  committerRef = committer;
-  let runner: CheckRunner | undefined;
-  let schedulerRef: ProbeScheduler | undefined;
-  const watcher = new GrpcHealthWatcher((update) => void runner?.pushed(update), {
-    now,
-    // Nothing is pushed until the stream is back: its adapters are polled within an interval.
-    onStreamLost: (target) => schedulerRef?.pollSoon(runner?.adaptersWatching(target) ?? []),
-  });
-  runner = new CheckRunner(
+  const watcher = new GrpcHealthWatcher(undefined, { now });
+  const runner = new CheckRunner(
     checker,
     breakers,
-    committer,
     settings,
-    view,
     watcher,
     logger.child({ component: "checks" }),
     now,
     deps.random,
   );
-  runnerRef = runner;
   const schedulerOptions = (current: DaemonConfig) => ({
     firstSpreadMs: (entry: AdapterEntry) => settings.of(entry).probes.intervalMs,
+    startupRatePerSec: current.probes.startupRatePerSec,
     concurrency: current.probes.concurrency,
     ...(deps.random ? { random: deps.random } : {}),
   });
   const scheduler = new ProbeScheduler(
-    runner,
+    new CheckLoop(runner, engine),
     schedulerOptions(config),
     logger.child({ component: "scheduler" }),
   );
-  schedulerRef = scheduler;
+  engine.onCatalogCommitted((entries) => scheduler.reconcile(entries));
+  const pushes = new PushedChecks(runner, engine, scheduler);
+  watcher.subscribe({
+    update: (update) => void pushes.record(update),
+    // Nothing is pushed until the stream is back: its adapters are polled within an interval.
+    streamLost: (target) => scheduler.pollSoon(runner.adaptersWatching(target)),
+  });
   const catalogSync = new CatalogSync(
     gateway,
-    store,
-    view,
-    logger.child({ component: "sync" }),
+    {
+      entries: () => view.allEntries(),
+      registryState: () => engine.latestRegistry(),
+      commitCatalog: (step) => engine.commitCatalog(step),
+      recordRegistry: (state, events) => engine.recordRegistry(state, events),
+    },
+    syncLogger,
     now,
-    (entries) => scheduler.reconcile(entries),
     localFile,
   );
 
-  const hub = new EventHub(store);
   // Loads (and, for new subscribers, fixes) cursors now; delivery starts once ready.
   const webhooks = new WebhookDispatcher({
     feed: hub,
@@ -289,15 +307,31 @@ export async function startDaemon(
       metrics.webhookDeliveries.inc({ subscriber: name, result }, 0);
     }
   }
+  metrics.readFrom({
+    countByStatus: () => view.countByStatus(),
+    countConditions: () => view.countConditions(),
+    registryReachable: () => view.registryState().reachable,
+    lastSyncMs: () => view.registryState().lastSync,
+    endpoints: () => gateway.endpoints.map((endpoint) => endpoint.status()),
+    webhooks: () => webhooks.statuses(),
+    ...scrapeTimeCounts(view, maintenance, monotonic),
+    journalNewestSeq: () => hub.newestSeq(),
+    requirements: () => resolution.countUnresolvable(),
+  });
+  const maintenanceDesk = new MaintenanceDesk({
+    commit: (change, event) => engine.commitMaintenance(change, event),
+    isDeclared: (adapterId) => maintenance.isDeclared(adapterId),
+    now,
+  });
   const queries = new QueryService({
     view,
     resolution,
-    maintenance,
+    maintenance: maintenanceDesk,
     gateway,
     hub,
     store,
     now,
-    isReady: () => ready,
+    readiness: () => readiness(ready, engine.status()),
   });
   // Reads the TLS and JWKS files; throws naming a bad one.
   const security = surfaceSecurity(config);
@@ -330,7 +364,7 @@ export async function startDaemon(
   const grpcServer = new Server(grpcSecurity.serverOptions);
   grpcServer.addService(
     HealthService,
-    daemonHealthService(() => ready),
+    daemonHealthService(() => readiness(ready, engine.status()).ready),
   );
   const grpcLogger = logger.child({ component: "grpc" });
   const healthd = createHealthdService({
@@ -377,10 +411,13 @@ export async function startDaemon(
     runOnCron(current.journal.retentionCron, async () => {
       const { maxAgeMs, maxEvents } = current.journal;
       const pruned = store.pruneEvents(now() - maxAgeMs, maxEvents);
+      // Adapters removed from the catalog keep their rows as long as the journal keeps events.
+      const forgotten = store.pruneRemovedAdapters(now() - maxAgeMs);
       if (pruned > 0) {
         metrics.journalPruned.inc(pruned);
         logger.info({ pruned }, "journal retention removed old events");
       }
+      if (forgotten > 0) logger.info({ forgotten }, "retention forgot adapters removed long ago");
     });
   let syncTask: PeriodicTask | undefined;
   if (config.registry.enabled) {
@@ -388,6 +425,8 @@ export async function startDaemon(
       `listening on ${httpAddress.address}:${httpAddress.port} and ${grpcAddress}; syncing the catalog from ${primaryEndpoint}`,
     );
     const first = await catalogSync.syncOnce();
+    // Ready means the first sync's outcome is committed and shown, reachable or not.
+    engine.flush();
     if (!first.ok)
       logger.warn({ err: first.error }, "first sync failed; monitoring the last-known catalog");
     syncTask = startSync(config);
@@ -414,15 +453,15 @@ export async function startDaemon(
     if (settingsChanged) {
       // Timers pick the new intervals up as they run; breakers keep their state where the kind is unchanged.
       settings.reconfigure(target.adapters.defaults, target.adapters.overrides, target.flap);
-      runner?.reconcileWatches();
+      runner.reconcileWatches((adapterId) => view.entry(adapterId));
     }
     if (settingsChanged || changed((current) => current.probes.concurrency)) {
       scheduler.reconfigure(schedulerOptions(target), settingsChanged);
     }
-    if (changed((current) => current.probes.staleAfterMs)) {
-      view.setStaleAfter(target.probes.staleAfterMs);
+    if (changed((current) => current.probes.stale)) {
+      view.setStaleRule(target.probes.stale);
       // `status` and the read-only backends judge staleness by what the file says.
-      store.setMeta("stale_after_ms", String(target.probes.staleAfterMs));
+      store.setMeta(STALE_RULE_META, encodeStaleRule(target.probes.stale));
     }
     if (changed((current) => current.resolution)) {
       resolution.reconfigure({ panic: target.resolution.panic }, target.resolution.requirements);
@@ -465,7 +504,7 @@ export async function startDaemon(
     view,
     gateway,
     resolution,
-    maintenance,
+    maintenance: maintenanceDesk,
     queries,
     hub,
     webhooks,
@@ -473,7 +512,7 @@ export async function startDaemon(
     readEvents: (afterSeq, limit) => store.readEvents(afterSeq, limit),
     checkAllNow: async () => {
       await scheduler.checkAllNow();
-      committer.flush();
+      engine.flush();
     },
     reload,
     reloadRejected: () => metrics.configReloadSuccessful.set(0),
@@ -485,7 +524,13 @@ export async function startDaemon(
       maintenance.stop();
       watcher.close();
       await scheduler.stop(5_000);
-      committer.stop();
+      if (!engine.stop()) {
+        const pending = engine.status();
+        logger.error(
+          { pendingEvents: pending.pendingEvents, pendingStates: pending.pendingStates },
+          "stopping with results the database refused; they are lost",
+        );
+      }
       // After the last commit (streams get its events), before tryShutdown, which waits for open calls.
       healthd.close();
       // Each bounded, so all of stop stays well inside the 10 s `run` allows it.
@@ -502,7 +547,7 @@ export async function startDaemon(
       hub.close();
       for (const probe of probes) probe.close();
       for (const endpoint of gateway.endpoints) {
-        store.saveEndpoint(toEndpointState(endpoint.status()), [], now());
+        store.saveEndpoint(toEndpointState(endpoint.status()), now());
         endpoint.close();
       }
       store.close();
@@ -518,54 +563,6 @@ interface GatewayParts {
   logger: Logger;
   now: () => number;
   localFile: LocalRegistry | undefined;
-}
-
-/**
- * The metrics computed from the view at scrape time: adapters by domain and
- * category, stale verdicts (both leaving out maintenance, like the status gauge),
- * and the newest committed check, an open Watch stream counting as checking now
- * (it pushes any change, so a quiet stream is not a daemon that stopped looking).
- */
-function scrapeTimeCounts(
-  view: HealthView,
-  now: () => number,
-  maintenance: MaintenanceService,
-): Pick<MetricsView, "countByCategory" | "countStale" | "lastCheckMs"> {
-  const current = () => {
-    const at = now();
-    const byKind = new Map<string, CategoryCount>();
-    let stale = 0;
-    let lastCheck: number | null = null;
-    const inMaintenance = maintenance.lookup();
-    for (const entry of view.allEntries()) {
-      const state = view.state(entry.adapterId);
-      if (!state) continue;
-      const checkedAt =
-        state.lastChecked !== null && view.isPushedLive(entry.adapterId) ? at : state.lastChecked;
-      if (checkedAt !== null && (lastCheck === null || checkedAt > lastCheck)) {
-        lastCheck = checkedAt;
-      }
-      if (inMaintenance(entry.adapterId) !== undefined) continue;
-      if (view.isStale(state, at)) stale++;
-      const key = `${entry.domain}\u0000${entry.category}`;
-      let item = byKind.get(key);
-      if (!item) {
-        item = {
-          domain: entry.domain,
-          category: entry.category,
-          counts: { unknown: 0, healthy: 0, degraded: 0, unhealthy: 0 },
-        };
-        byKind.set(key, item);
-      }
-      item.counts[state.status]++;
-    }
-    return { byKind: [...byKind.values()], stale, lastCheck };
-  };
-  return {
-    countByCategory: () => current().byKind,
-    countStale: () => current().stale,
-    lastCheckMs: () => current().lastCheck,
-  };
 }
 
 function toEndpointState(status: EndpointStatus): EndpointState {
@@ -630,7 +627,7 @@ export function buildRegistryGateway(config: DaemonConfig, parts: GatewayParts):
         initialBreakerState: previous?.breaker ?? undefined,
       },
       (status) => {
-        store.saveEndpoint(toEndpointState(status), [], now());
+        store.saveEndpoint(toEndpointState(status), now());
         if (status.breaker === "open") {
           logger.warn(
             { endpoint: status.endpoint, err: status.lastError ?? undefined },
@@ -692,7 +689,7 @@ export interface StatusSnapshot {
 export function readStatusSnapshot(dbPath: string, now: number): StatusSnapshot {
   const store = new SqliteStore({ path: dbPath, readonly: true });
   try {
-    const staleAfterMs = Number(store.getMeta("stale_after_ms") ?? 45_000);
+    const rule = decodeStaleRule(store.getMeta(STALE_RULE_META), DEFAULT_OFFLINE_STALE_RULE);
     const health = new Map(store.loadHealth().map((state) => [state.adapterId, state]));
     // Maintenance declared through the API is in the file; config windows are not visible here.
     const declared = new Map(store.loadMaintenance().map((item) => [item.adapterId, item]));
@@ -701,7 +698,8 @@ export function readStatusSnapshot(dbPath: string, now: number): StatusSnapshot 
       const state = health.get(entry.adapterId);
       if (!state) continue;
       const maintenance = maintenanceFor(entry.adapterId, [], declared, now);
-      adapters.push(toStatusView(entry, state, now, staleAfterMs, maintenance));
+      const ageMs = state.lastChecked === null ? 0 : now - state.lastChecked;
+      adapters.push(toStatusView(entry, state, isStale(state, ageMs, rule), maintenance));
     }
     const registry = store.loadRegistryState();
     return { adapters, registry: registry ? toRegistryView(registry) : null };

@@ -410,17 +410,23 @@ describe("query commands against a stopped daemon's database (--db)", () => {
     const writeEvent = (reason: string) => {
       // As the daemon would: state and event in one transaction.
       const store = new SqliteStore({ path: copy });
-      store.saveMaintenance(
-        "mahavishnu.adapter.storage.s3",
-        { adapterId: "mahavishnu.adapter.storage.s3", untilMs: null, reason },
-        [
-          {
-            type: "adapter.maintenance_started",
-            subject: "mahavishnu.adapter.storage.s3",
-            time: Date.now(),
-            data: { reason },
-          },
-        ],
+      store.commit(
+        {
+          maintenance: [
+            {
+              adapterId: "mahavishnu.adapter.storage.s3",
+              declared: { adapterId: "mahavishnu.adapter.storage.s3", untilMs: null, reason },
+            },
+          ],
+          events: [
+            {
+              type: "adapter.maintenance_started",
+              subject: "mahavishnu.adapter.storage.s3",
+              time: Date.now(),
+              data: { reason },
+            },
+          ],
+        },
         Date.now(),
       );
       store.close();

@@ -6,7 +6,6 @@ import type { Requirement, Resolution } from "../domain/resolution.js";
 import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
 import type { HealthView, RecentCheck } from "../engine/health-view.js";
 import { CursorExpiredError, type EventHub } from "../events/event-hub.js";
-import type { MaintenanceService } from "../maintenance/maintenance-service.js";
 import {
   AdapterNotFoundError,
   type RegistryGateway,
@@ -153,15 +152,24 @@ export function limitResolution(
   };
 }
 
+/** Maintenance declared and lifted through the API (committed before it shows). */
+export interface MaintenanceWrites {
+  declare(adapterId: string, untilMs: number | null, reason: string): void;
+  lift(adapterId: string): boolean;
+}
+
+/** Whether the daemon is ready, and if not, why (start-up, a database refusing commits). */
+export type Readiness = { ready: true } | { ready: false; reason: string };
+
 export interface QueryParts {
   view: HealthView;
   resolution: ResolutionService;
-  maintenance: MaintenanceService;
+  maintenance: MaintenanceWrites;
   gateway: RegistryGateway;
   hub: EventHub;
   store: HealthStore;
   now: () => number;
-  isReady: () => boolean;
+  readiness: () => Readiness;
 }
 
 /**
@@ -173,7 +181,11 @@ export class QueryService {
   constructor(private readonly parts: QueryParts) {}
 
   isReady(): boolean {
-    return this.parts.isReady();
+    return this.parts.readiness().ready;
+  }
+
+  readiness(): Readiness {
+    return this.parts.readiness();
   }
 
   listAdapters(input: unknown = {}): { adapters: AdapterStatusView[]; registry: RegistryView } {
@@ -252,14 +264,26 @@ export class QueryService {
         parameter: "until",
       });
     }
-    this.parts.maintenance.declare(adapterId, untilMs, reason);
+    this.storeWrite(() => this.parts.maintenance.declare(adapterId, untilMs, reason));
     return this.parts.view.get(adapterId) as AdapterStatusView;
   }
 
   liftMaintenance(adapterId: string): AdapterStatusView {
     this.getAdapter(adapterId);
-    this.parts.maintenance.lift(adapterId);
+    this.storeWrite(() => this.parts.maintenance.lift(adapterId));
     return this.parts.view.get(adapterId) as AdapterStatusView;
+  }
+
+  /** A write the database refused is a 503 that says so, and nothing was changed. */
+  private storeWrite(write: () => unknown): void {
+    try {
+      write();
+    } catch (error) {
+      if (error instanceof Error && "code" in error && error.code === "STORE_UNAVAILABLE") {
+        throw new ApiError("NOT_READY", `${error.message}; nothing was changed, try again later`);
+      }
+      throw error;
+    }
   }
 
   /** The registry's view of one adapter (through the fallback chain) beside the daemon's. */
@@ -310,6 +334,7 @@ export class QueryService {
   healthCheck(): {
     status: "healthy" | "degraded" | "unhealthy";
     ready: boolean;
+    not_ready_reason?: string;
     adapters: {
       by_status: Record<string, number>;
       flapping: number;
@@ -321,9 +346,11 @@ export class QueryService {
   } {
     const registry = this.parts.gateway.healthCheck();
     const bounds = this.parts.store.journalBounds();
+    const readiness = this.parts.readiness();
     return {
-      status: this.parts.isReady() ? registry.status : "unhealthy",
-      ready: this.parts.isReady(),
+      status: readiness.ready ? registry.status : "unhealthy",
+      ready: readiness.ready,
+      ...(readiness.ready ? {} : { not_ready_reason: readiness.reason }),
       adapters: {
         by_status: this.parts.view.countByStatus(),
         ...this.parts.view.countConditions(),

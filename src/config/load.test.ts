@@ -209,9 +209,16 @@ describe("parseConfigText: accepted files", () => {
     expect({ ...defaultConfig(), source: "x.yaml" }).toEqual(fromEmpty);
   });
 
-  it("derives stale_after from three probe intervals when not given", () => {
-    const config = parseConfigText("healthd:\n  probes:\n    interval_sec: 7\n", "x.yaml", {});
-    expect(config.probes.staleAfterMs).toBe(21_000);
+  it("lets a check be late by its timeout and a second before its verdict is stale, unless stale_after_sec says", () => {
+    const config = parseConfigText(
+      "healthd:\n  probes:\n    interval_sec: 7\n  overrides:\n    - { match: { provider: s3 }, probes: { timeout_sec: 9 } }\n",
+      "x.yaml",
+      {},
+    );
+    // The longest timeout any adapter has (9 s, by an override) and a second for the commit.
+    expect(config.probes.stale).toEqual({ graceMs: 10_000, fallbackAfterMs: 31_000 });
+    const given = parseConfigText("healthd:\n  probes:\n    stale_after_sec: 2\n", "x.yaml", {});
+    expect(given.probes.stale).toEqual({ graceMs: 2_000, fallbackAfterMs: 47_000 });
   });
 
   it("uses the default of ${VAR:-default} when the variable is unset, the value when set", () => {

@@ -10,6 +10,7 @@ import type { FlapPolicy } from "../domain/health.js";
 import { type HostPort, parseHostPort } from "../domain/host-port.js";
 import type { MaintenanceWindow } from "../domain/maintenance.js";
 import type { Requirement } from "../domain/resolution.js";
+import { STALE_SLACK_MS, type StaleRule } from "../domain/status-view.js";
 import { ConfigError } from "./errors.js";
 import { type ConfigFile, configFileSchema } from "./schema.js";
 import { describeIssue, formatPath, lineOfPath } from "./yaml-issues.js";
@@ -66,7 +67,10 @@ export interface DaemonConfig {
   probes: {
     /** Most checks in flight across all adapters. */
     concurrency: number;
-    staleAfterMs: number;
+    /** When verdicts go stale (see `StaleRule`). */
+    stale: StaleRule;
+    /** First checks per second after start or a catalog change (see ProbeScheduler). */
+    startupRatePerSec: number;
   };
   /** Per-adapter probe, breaker and priority settings: defaults plus overrides in file order. */
   adapters: { defaults: AdapterSettings; overrides: SettingsOverride[] };
@@ -445,8 +449,11 @@ function resolveConfig(
     sync: { intervalMs: healthd.sync.interval_sec * 1000, cron: healthd.sync.cron },
     probes: {
       concurrency: healthd.probes.concurrency,
-      // Three missed rounds before a verdict is called stale.
-      staleAfterMs: (healthd.probes.stale_after_sec ?? healthd.probes.interval_sec * 3) * 1000,
+      stale: staleRule(healthd.probes.stale_after_sec, healthd.probes.interval_sec, [
+        defaults.probes.timeoutMs,
+        ...adapterOverrides.map((override) => override.probes?.timeoutMs ?? 0),
+      ]),
+      startupRatePerSec: healthd.probes.startup_rate_per_sec,
     },
     adapters: { defaults, overrides: adapterOverrides },
     flap: { transitions: healthd.flap.transitions, windowMs: healthd.flap.window_sec * 1000 },
@@ -487,6 +494,21 @@ function resolveConfig(
     log: { level: healthd.log.level },
     metrics: { maxCategoryLabels: healthd.metrics.max_category_labels },
   };
+}
+
+/**
+ * How late a check may be before its verdict is stale: `stale_after_sec` when
+ * set, else the longest check time any adapter is allowed and a second for its
+ * commit. A verdict stored without its interval counts three intervals.
+ */
+function staleRule(
+  staleAfterSec: number | undefined,
+  intervalSec: number,
+  timeoutsMs: readonly number[],
+): StaleRule {
+  const graceMs =
+    staleAfterSec === undefined ? Math.max(...timeoutsMs) + STALE_SLACK_MS : staleAfterSec * 1000;
+  return { graceMs, fallbackAfterMs: intervalSec * 3 * 1000 + graceMs };
 }
 
 const seconds = (value: number | undefined) => (value === undefined ? undefined : value * 1000);

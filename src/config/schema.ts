@@ -239,6 +239,7 @@ export const healthdSectionSchema = z.strictObject({
       watch: z.boolean().default(true),
       registry_check: z.boolean().default(true),
       concurrency: z.number().int().min(1).max(10_000).default(64),
+      startup_rate_per_sec: z.number().positive().max(100_000).default(200),
       stale_after_sec: positiveSeconds.optional(),
     })
     .prefault({}),

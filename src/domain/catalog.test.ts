@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { type AdapterEntry, type HealthStatus, sameEntry } from "./adapter.js";
-import { changedFields, diffCatalog, isSuspectShrink, screenEntries } from "./catalog.js";
+import {
+  changedFields,
+  DEFAULT_REMOVAL_RULE,
+  diffCatalog,
+  type HeldRemoval,
+  isSuspectShrink,
+  SUSPECT_REMOVAL_MIN_ANSWERS,
+  SUSPECT_REMOVAL_MIN_SPAN_MS,
+  screenEntries,
+  screenRemoval,
+} from "./catalog.js";
 
 function entry(adapterId: string, overrides: Partial<AdapterEntry> = {}): AdapterEntry {
   return {
@@ -199,6 +209,212 @@ describe("isSuspectShrink", () => {
     [10, 10, true],
   ])("catalog of %i losing %i: %s", (size, removed, suspect) => {
     expect(isSuspectShrink(size, removed)).toBe(suspect);
+  });
+});
+
+describe("screenRemoval", () => {
+  const T0 = 1_700_000_000_000;
+  const MINUTE = 60_000;
+  const ids = (...names: string[]) => names;
+
+  /** Feeds the answers' removals in order, as the catalog sync would, and returns each verdict. */
+  function run(
+    currentSize: number,
+    answers: { at: number; removed: string[] }[],
+    start?: HeldRemoval,
+  ): ReturnType<typeof screenRemoval>[] {
+    let held = start;
+    return answers.map(({ at, removed }) => {
+      const verdict = screenRemoval(held, currentSize, removed, at);
+      held = verdict.held;
+      return verdict;
+    });
+  }
+
+  it("defaults to three answers over five minutes", () => {
+    expect(SUSPECT_REMOVAL_MIN_ANSWERS).toBe(3);
+    expect(SUSPECT_REMOVAL_MIN_SPAN_MS).toBe(300_000);
+    expect(DEFAULT_REMOVAL_RULE).toEqual({ minAnswers: 3, minSpanMs: 300_000 });
+  });
+
+  it("holds a suspect removal at the first answer", () => {
+    expect(screenRemoval(undefined, 4, ids("a", "b", "c"), T0)).toEqual({
+      remove: [],
+      held: { ids: new Set(["a", "b", "c"]), firstSeenAt: T0, answers: 1 },
+    });
+  });
+
+  it("holds an empty answer for a catalog of two", () => {
+    expect(screenRemoval(undefined, 2, ids("a", "b"), T0)).toMatchObject({ remove: [] });
+    expect(screenRemoval(undefined, 2, ids("a", "b"), T0).held?.answers).toBe(1);
+  });
+
+  it("still holds at the second answer one second later (the next sync alone does not confirm)", () => {
+    const [, second] = run(3, [
+      { at: T0, removed: ids("a", "b", "c") },
+      { at: T0 + 1_000, removed: ids("a", "b", "c") },
+    ]);
+    expect(second?.remove).toEqual([]);
+    expect(second?.held).toEqual({ ids: new Set(["a", "b", "c"]), firstSeenAt: T0, answers: 2 });
+  });
+
+  it("still holds at the second answer even ten minutes later (too few answers)", () => {
+    const [, second] = run(3, [
+      { at: T0, removed: ids("a", "b", "c") },
+      { at: T0 + 10 * MINUTE, removed: ids("a", "b", "c") },
+    ]);
+    expect(second?.remove).toEqual([]);
+    expect(second?.held?.answers).toBe(2);
+  });
+
+  it("still holds at three answers within five minutes, and at a fourth before the span is reached", () => {
+    const verdicts = run(3, [
+      { at: T0, removed: ids("a", "b", "c") },
+      { at: T0 + MINUTE, removed: ids("a", "b", "c") },
+      { at: T0 + 2 * MINUTE, removed: ids("a", "b", "c") },
+      { at: T0 + 5 * MINUTE - 1, removed: ids("a", "b", "c") },
+    ]);
+    expect(verdicts.map((verdict) => verdict.remove)).toEqual([[], [], [], []]);
+    expect(verdicts[3]?.held).toEqual({
+      ids: new Set(["a", "b", "c"]),
+      firstSeenAt: T0,
+      answers: 4,
+    });
+  });
+
+  it("confirms at the third answer five minutes after the first, removing all of it", () => {
+    const verdicts = run(3, [
+      { at: T0, removed: ids("a", "b", "c") },
+      { at: T0 + 2 * MINUTE, removed: ids("c", "b", "a") },
+      { at: T0 + 5 * MINUTE, removed: ids("a", "b", "c") },
+    ]);
+    expect(verdicts[1]?.remove).toEqual([]);
+    expect(verdicts[2]?.remove.sort()).toEqual(["a", "b", "c"]);
+    expect(verdicts[2]?.held).toBeUndefined();
+  });
+
+  it("restarts the count when an answer removes a different set", () => {
+    const verdicts = run(4, [
+      { at: T0, removed: ids("a", "b", "c") },
+      { at: T0 + 2 * MINUTE, removed: ids("a", "b", "c") },
+      // "c" is back, "d" is gone: a different set, counted from here.
+      { at: T0 + 5 * MINUTE, removed: ids("a", "b", "d") },
+      { at: T0 + 7 * MINUTE, removed: ids("a", "b", "d") },
+      { at: T0 + 9 * MINUTE, removed: ids("a", "b", "d") },
+      { at: T0 + 10 * MINUTE, removed: ids("a", "b", "d") },
+    ]);
+    expect(verdicts[2]).toEqual({
+      remove: [],
+      held: { ids: new Set(["a", "b", "d"]), firstSeenAt: T0 + 5 * MINUTE, answers: 1 },
+    });
+    expect(verdicts[3]?.remove).toEqual([]);
+    // Three answers, but only four minutes since the new set was first seen.
+    expect(verdicts[4]?.remove).toEqual([]);
+    expect(verdicts[5]?.remove.sort()).toEqual(["a", "b", "d"]);
+  });
+
+  it("restarts when an answer removes fewer (some came back) while still suspect", () => {
+    const verdicts = run(5, [
+      { at: T0, removed: ids("a", "b", "c", "d") },
+      { at: T0 + 3 * MINUTE, removed: ids("a", "b", "c") },
+      { at: T0 + 6 * MINUTE, removed: ids("a", "b", "c") },
+    ]);
+    expect(verdicts[1]?.held).toEqual({
+      ids: new Set(["a", "b", "c"]),
+      firstSeenAt: T0 + 3 * MINUTE,
+      answers: 1,
+    });
+    expect(verdicts[2]?.remove).toEqual([]);
+    expect(verdicts[2]?.held?.answers).toBe(2);
+  });
+
+  it("lets a non-suspect removal pass at once and clears what was held", () => {
+    const [first, second, third] = run(4, [
+      { at: T0, removed: ids("a", "b", "c") },
+      { at: T0 + MINUTE, removed: ids("a") },
+      { at: T0 + 2 * MINUTE, removed: ids("a", "b", "c") },
+    ]);
+    expect(first?.held?.answers).toBe(1);
+    expect(second).toEqual({ remove: ["a"], held: undefined });
+    // Held afresh: the earlier answer no longer counts.
+    expect(third?.held).toEqual({
+      ids: new Set(["a", "b", "c"]),
+      firstSeenAt: T0 + 2 * MINUTE,
+      answers: 1,
+    });
+  });
+
+  it("passes half of a catalog, or a removal from a catalog of one, at once", () => {
+    expect(screenRemoval(undefined, 4, ids("a", "b"), T0)).toEqual({
+      remove: ["a", "b"],
+      held: undefined,
+    });
+    expect(screenRemoval(undefined, 1, ids("a"), T0)).toEqual({ remove: ["a"], held: undefined });
+    expect(screenRemoval(undefined, 10, [], T0)).toEqual({ remove: [], held: undefined });
+  });
+
+  it("clears a hold when an answer removes nothing", () => {
+    const [, second] = run(3, [
+      { at: T0, removed: ids("a", "b", "c") },
+      { at: T0 + MINUTE, removed: [] },
+    ]);
+    expect(second).toEqual({ remove: [], held: undefined });
+  });
+
+  it("continues the count when an answer removes more than the held set, and screens the extra afresh", () => {
+    // A catalog of 10: a..f (6) held; later answers also lose g and h.
+    const held = ids("a", "b", "c", "d", "e", "f");
+    const verdicts = run(10, [
+      { at: T0, removed: held },
+      { at: T0 + 3 * MINUTE, removed: [...held, "g"] },
+      { at: T0 + 5 * MINUTE, removed: [...held, "g", "h"] },
+    ]);
+    expect(verdicts[1]?.held).toEqual({ ids: new Set(held), firstSeenAt: T0, answers: 2 });
+    // The six are confirmed; g and h are half of the four left: not suspect, removed too.
+    expect(verdicts[2]?.remove.sort()).toEqual([...held, "g", "h"]);
+    expect(verdicts[2]?.held).toBeUndefined();
+  });
+
+  it("holds the extra ids afresh when they are most of what is left after the confirmed removal", () => {
+    const held = ids("a", "b", "c", "d", "e", "f");
+    const verdicts = run(10, [
+      { at: T0, removed: held },
+      { at: T0 + 3 * MINUTE, removed: held },
+      { at: T0 + 5 * MINUTE, removed: [...held, "g", "h", "i"] },
+    ]);
+    expect(verdicts[2]?.remove.sort()).toEqual(held);
+    expect(verdicts[2]?.held).toEqual({
+      ids: new Set(["g", "h", "i"]),
+      firstSeenAt: T0 + 5 * MINUTE,
+      answers: 1,
+    });
+  });
+
+  it("does not confirm early when the clock goes back", () => {
+    const verdicts = run(3, [
+      { at: T0, removed: ids("a", "b", "c") },
+      { at: T0 - 60 * MINUTE, removed: ids("a", "b", "c") },
+      { at: T0 - 58 * MINUTE, removed: ids("a", "b", "c") },
+      { at: T0 - 55 * MINUTE, removed: ids("a", "b", "c") },
+    ]);
+    expect(verdicts[1]?.held?.firstSeenAt).toBe(T0 - 60 * MINUTE);
+    expect(verdicts[2]?.remove).toEqual([]);
+    expect(verdicts[3]?.remove.sort()).toEqual(["a", "b", "c"]);
+  });
+
+  it("follows a custom rule, and ignores repeated ids", () => {
+    const rule = { minAnswers: 2, minSpanMs: 1_000 };
+    const first = screenRemoval(undefined, 2, ids("a", "b", "a"), T0, rule);
+    expect(first.held?.ids).toEqual(new Set(["a", "b"]));
+    expect(screenRemoval(first.held, 2, ids("a", "b"), T0 + 999, rule).remove).toEqual([]);
+    expect(screenRemoval(first.held, 2, ids("b", "a"), T0 + 1_000, rule).remove.sort()).toEqual([
+      "a",
+      "b",
+    ]);
+    // A rule asking for no evidence applies a suspect removal at once.
+    expect(screenRemoval(undefined, 2, ids("a", "b"), T0, { minAnswers: 1, minSpanMs: 0 })).toEqual(
+      { remove: ["a", "b"], held: undefined },
+    );
   });
 });
 

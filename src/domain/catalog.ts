@@ -78,12 +78,96 @@ export function diffCatalog(
 }
 
 /**
- * A registry answer that would remove most of a catalog at once (an empty list
- * after a registry restart, say) is more likely a registry fault than a fleet
- * retirement, so it is held until a second sync confirms it.
+ * A registry answer that would remove most of a catalog at once (more than half
+ * of a catalog of at least 2; an empty list after a registry restart, say) is
+ * more likely a registry fault than a fleet retirement, so it is held until
+ * later answers confirm it (see {@link screenRemoval}).
  */
 export function isSuspectShrink(currentSize: number, removedCount: number): boolean {
   return currentSize >= 2 && removedCount * 2 > currentSize;
+}
+
+/** A suspect removal awaiting confirmation, carried from one sync to the next. */
+export interface HeldRemoval {
+  /** The ids the first answer removed; every later answer must remove them too. */
+  readonly ids: ReadonlySet<string>;
+  /** When the first answer removing them came (ms, the caller's clock). */
+  readonly firstSeenAt: number;
+  /** Consecutive answers that removed them, the first included. */
+  readonly answers: number;
+}
+
+/** How much evidence confirms a suspect removal: both must hold. */
+export interface RemovalRule {
+  /** Consecutive answers removing the held set, the first included. */
+  minAnswers: number;
+  /** Time from the first of those answers to the confirming one (ms). */
+  minSpanMs: number;
+}
+
+/** Answers that must agree before a suspect removal is applied. */
+export const SUSPECT_REMOVAL_MIN_ANSWERS = 3;
+/** Five minutes: longer than a registry restart and its adapters' re-registration. */
+export const SUSPECT_REMOVAL_MIN_SPAN_MS = 300_000;
+export const DEFAULT_REMOVAL_RULE: Readonly<RemovalRule> = Object.freeze({
+  minAnswers: SUSPECT_REMOVAL_MIN_ANSWERS,
+  minSpanMs: SUSPECT_REMOVAL_MIN_SPAN_MS,
+});
+
+export interface RemovalVerdict {
+  /** Ids to remove now. */
+  remove: string[];
+  /** What to pass as `held` with the next answer. */
+  held: HeldRemoval | undefined;
+}
+
+/**
+ * Decides which of an answer's removals to apply, for one sync. Pure: the
+ * caller keeps `held` between syncs and supplies the clock.
+ *
+ * - A removal that is not suspect ({@link isSuspectShrink} of `currentSize`)
+ *   is applied at once and clears anything held.
+ * - A suspect one is held. It is confirmed once `rule.minAnswers` consecutive
+ *   answers (the first included) have each removed at least the held set, over
+ *   at least `rule.minSpanMs` from the first; then the held set is removed.
+ *   An answer removing more than the held set continues the count; the extra
+ *   ids, seen missing fewer times, are screened afresh against the catalog left
+ *   after the confirmed removal (applied at once if that is not suspect, else
+ *   held as a new removal from this answer).
+ * - An answer that does not remove all of the held set (some came back)
+ *   restarts the count with its own set.
+ *
+ * A clock that goes back never confirms early: the span then counts from the
+ * earliest time seen, and must reach `minSpanMs` on the caller's clock.
+ */
+export function screenRemoval(
+  held: HeldRemoval | undefined,
+  currentSize: number,
+  removedIds: readonly string[],
+  now: number,
+  rule: RemovalRule = DEFAULT_REMOVAL_RULE,
+): RemovalVerdict {
+  const removing = new Set(removedIds);
+  if (!isSuspectShrink(currentSize, removing.size)) {
+    return { remove: [...removing], held: undefined };
+  }
+  const continues = held !== undefined && [...held.ids].every((id) => removing.has(id));
+  const next: HeldRemoval = continues
+    ? {
+        ids: held.ids,
+        // A clock that went back restarts the span, not the count.
+        firstSeenAt: Math.min(held.firstSeenAt, now),
+        answers: held.answers + 1,
+      }
+    : { ids: removing, firstSeenAt: now, answers: 1 };
+  if (next.answers < rule.minAnswers || now - next.firstSeenAt < rule.minSpanMs) {
+    return { remove: [], held: next };
+  }
+  const confirmed = [...next.ids];
+  const extra = [...removing].filter((id) => !next.ids.has(id));
+  if (extra.length === 0) return { remove: confirmed, held: undefined };
+  const rest = screenRemoval(undefined, currentSize - confirmed.length, extra, now, rule);
+  return { remove: [...confirmed, ...rest.remove], held: rest.held };
 }
 
 /** Which fields changed, for the `adapter.updated` event. */

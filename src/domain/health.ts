@@ -68,6 +68,12 @@ export interface HealthState {
   recentTransitions: number[];
   /** The adapter's circuit breaker, or null before it first reported. */
   breaker: BreakerSnapshot | null;
+  /**
+   * The interval the next check was scheduled at when this state was decided
+   * (edge, open, watched or normal), or null before the first check: the verdict
+   * is stale once that check is overdue.
+   */
+  checkIntervalMs: number | null;
 }
 
 /** What changed, for the journal. Breaker events are added by the breaker's owner. */
@@ -107,6 +113,7 @@ export function initialHealth(
     flapping: false,
     recentTransitions: [],
     breaker: null,
+    checkIntervalMs: null,
   };
 }
 
@@ -184,13 +191,15 @@ export function applyOutcome(
       lastChecked: at,
       latencyMs: outcome.latencyMs,
       source: outcome.source,
-      reason: changed || state.status === "unknown" ? verdict.reason : state.reason,
+      // Always the latest result, even when it did not change the status.
+      reason: verdict.reason,
       consecutiveSuccesses: successes,
       consecutiveFailures: failures,
       registryStatus: outcome.registryStatus ?? state.registryStatus,
       flapping,
       recentTransitions: transitions,
       breaker: outcome.breaker ?? state.breaker,
+      checkIntervalMs: state.checkIntervalMs,
     },
     events,
   };
@@ -212,17 +221,20 @@ function decide(
         reason: `${usable.reason} (${successes} consecutive successes)`,
       };
     }
-    return { status: state.status, reason: state.reason };
-  }
-  if (state.status === "unknown") return { status: "unhealthy", reason: outcome.detail };
-  if (state.status !== "unhealthy" && failures >= policy.fall) {
     return {
-      status: "unhealthy",
-      reason:
-        failures === 1 ? outcome.detail : `${outcome.detail} (${failures} consecutive failures)`,
+      status: state.status,
+      reason: `${usable.reason} (${successes} of ${policy.rise} consecutive successes needed to recover)`,
     };
   }
-  return { status: state.status, reason: state.reason };
+  if (state.status === "unknown") return { status: "unhealthy", reason: outcome.detail };
+  const inARow =
+    failures === 1 ? outcome.detail : `${outcome.detail} (${failures} consecutive failures)`;
+  if (state.status === "unhealthy") return { status: state.status, reason: inARow };
+  if (failures >= policy.fall) return { status: "unhealthy", reason: inARow };
+  return {
+    status: state.status,
+    reason: `${outcome.detail} (${failures} of ${policy.fall} consecutive failures before unhealthy)`,
+  };
 }
 
 function usableVerdict(

@@ -47,27 +47,72 @@ export interface RegistryView {
 }
 
 /**
- * A verdict is stale when its last check is older than the limit, unless the
- * adapter's status is being pushed (`live`: an open grpc.health.v1 Watch
- * stream), in which case silence means "no change", not "no news".
+ * When a verdict is stale: when its adapter's next check is overdue, that is its
+ * last result is older than the interval that check was scheduled at (edge,
+ * open, watched or normal, jitter included; see `HealthState.checkIntervalMs`)
+ * plus `graceMs`: `probes.stale_after_sec` when set, else the longest a check may
+ * take plus a second for its commit.
  */
-export function isStale(
-  health: HealthState,
-  now: number,
-  staleAfterMs: number,
-  live = false,
-): boolean {
+export interface StaleRule {
+  graceMs: number;
+  /** For a verdict stored without its interval (written before intervals were kept). */
+  fallbackAfterMs: number;
+}
+
+/** What the grace adds to the longest check time: the commit and a turn of the event loop. */
+export const STALE_SLACK_MS = 1_000;
+
+/** The limit past which this verdict is stale, in ms after its last check. */
+export function staleLimitMs(health: HealthState, rule: StaleRule): number {
+  if (health.checkIntervalMs === null) return rule.fallbackAfterMs;
+  return health.checkIntervalMs + rule.graceMs;
+}
+
+/**
+ * Whether a verdict is stale, given how long ago its last check finished
+ * (`ageMs`; the daemon measures it on a monotonic clock, readers of the file by
+ * the wall clock). A verdict never checked is stale.
+ */
+export function isStale(health: HealthState, ageMs: number, rule: StaleRule): boolean {
   if (health.lastChecked === null) return true;
-  return !live && now - health.lastChecked > staleAfterMs;
+  return ageMs > staleLimitMs(health, rule);
+}
+
+/** The daemon_meta key under which the daemon keeps its rule for readers of the file. */
+export const STALE_RULE_META = "stale_rule";
+
+/** The defaults' rule (15 s interval, 5 s timeout), for a file that does not say. */
+export const DEFAULT_OFFLINE_STALE_RULE: StaleRule = {
+  graceMs: 5_000 + STALE_SLACK_MS,
+  fallbackAfterMs: 45_000,
+};
+
+/** The rule as kept in the database file, so that readers of the file judge alike. */
+export function encodeStaleRule(rule: StaleRule): string {
+  return JSON.stringify(rule);
+}
+
+export function decodeStaleRule(text: string | undefined, fallback: StaleRule): StaleRule {
+  if (text === undefined) return fallback;
+  try {
+    const value = JSON.parse(text) as Partial<StaleRule>;
+    return {
+      graceMs: typeof value.graceMs === "number" ? value.graceMs : fallback.graceMs,
+      fallbackAfterMs:
+        typeof value.fallbackAfterMs === "number"
+          ? value.fallbackAfterMs
+          : fallback.fallbackAfterMs,
+    };
+  } catch {
+    return fallback;
+  }
 }
 
 export function toStatusView(
   entry: AdapterEntry,
   health: HealthState,
-  now: number,
-  staleAfterMs: number,
+  stale: boolean,
   maintenance?: ActiveMaintenance,
-  live = false,
 ): AdapterStatusView {
   const breaker = health.breaker?.state ?? "closed";
   return {
@@ -81,7 +126,7 @@ export function toStatusView(
     last_checked: health.lastChecked === null ? null : new Date(health.lastChecked).toISOString(),
     latency_ms: health.latencyMs === null ? null : Math.round(health.latencyMs * 1000) / 1000,
     source: health.source,
-    stale: isStale(health, now, staleAfterMs, live),
+    stale,
     reason: health.reason,
     registry_status: health.registryStatus,
     registry_disagrees: registryDisagrees(health),

@@ -5,16 +5,12 @@ import {
   type AdapterStatusView,
   isStale,
   type RegistryView,
+  type StaleRule,
   toStatusView,
 } from "../domain/status-view.js";
 import type { LastKnownState } from "../registry/registry-gateway.js";
 import type { RegistryState } from "../storage/store.js";
 
-/**
- * The in-memory mirror of the last commit. Queries read it, never the network,
- * so they answer at once whatever the registry is doing. Only the committer and
- * the catalog sync write it, and only after their transaction committed.
- */
 /** One finished check, kept in memory for the "recent checks" of an adapter. */
 export interface RecentCheck {
   at: string;
@@ -38,7 +34,17 @@ interface MutableKindMember {
   health: HealthState | undefined;
 }
 
+/**
+ * The in-memory mirror of the last commit. Queries read it, never the network,
+ * so they answer at once whatever the registry is doing. Only the engine writes
+ * it, and only after the transaction committed.
+ */
 export class HealthView implements LastKnownState {
+  /**
+   * Monotonic time (see `monotonic`) of each adapter's last check: staleness is a
+   * duration, so a wall clock stepped back or forward does not change it.
+   */
+  private readonly checkedAtMono = new Map<string, number>();
   private readonly recent = new Map<string, RecentCheck[]>();
   private readonly catalog = new Map<string, AdapterEntry>();
   /**
@@ -54,12 +60,11 @@ export class HealthView implements LastKnownState {
 
   constructor(
     endpoint: string,
-    private staleAfterMs: number,
+    private staleRule: StaleRule,
     private readonly now: () => number,
     private readonly maintenanceOf: (adapterId: string) => ActiveMaintenance | undefined = () =>
       undefined,
-    /** True while an adapter's status is pushed to the daemon (an open Watch stream). */
-    private readonly pushedLive: (adapterId: string) => boolean = () => false,
+    private readonly monotonic: () => number = () => performance.now(),
   ) {
     this.registry = {
       endpoint,
@@ -90,19 +95,16 @@ export class HealthView implements LastKnownState {
     return this.kindChanges.get(kindKey(domain, category)) ?? 0;
   }
 
-  /** True while the adapter's status is pushed to the daemon (an open Watch stream). */
-  isPushedLive(adapterId: string): boolean {
-    return this.pushedLive(adapterId);
+  /** Whether a committed verdict is stale now (see `StaleRule`). */
+  isStale(state: HealthState): boolean {
+    const checkedAt = this.checkedAtMono.get(state.adapterId);
+    const ageMs = checkedAt === undefined ? Number.POSITIVE_INFINITY : this.monotonic() - checkedAt;
+    return isStale(state, ageMs, this.staleRule);
   }
 
-  /** Whether a committed verdict is stale now (see `isStale`). */
-  isStale(state: HealthState, now: number): boolean {
-    return isStale(state, now, this.staleAfterMs, this.pushedLive(state.adapterId));
-  }
-
-  /** A reloaded staleness limit: verdicts are judged by it from the next query on. */
-  setStaleAfter(staleAfterMs: number): void {
-    this.staleAfterMs = staleAfterMs;
+  /** A reloaded staleness rule: verdicts are judged by it from the next query on. */
+  setStaleRule(rule: StaleRule): void {
+    this.staleRule = rule;
   }
 
   entry(adapterId: string): AdapterEntry | undefined {
@@ -186,12 +188,20 @@ export class HealthView implements LastKnownState {
     this.catalog.delete(adapterId);
     this.health.delete(adapterId);
     this.recent.delete(adapterId);
+    this.checkedAtMono.delete(adapterId);
   }
 
   putState(state: HealthState): void {
     const entry = this.catalog.get(state.adapterId);
     if (!entry) return;
+    const previous = this.health.get(state.adapterId);
     this.health.set(state.adapterId, state);
+    if (state.lastChecked !== null && state.lastChecked !== previous?.lastChecked) {
+      // How long ago the check finished, by the wall clock, is all a stored time
+      // tells; a check in the future (a clock stepped back) counts as just now.
+      const ago = Math.max(0, this.now() - state.lastChecked);
+      this.checkedAtMono.set(state.adapterId, this.monotonic() - ago);
+    }
     const key = kindKey(entry.domain, entry.category);
     this.changed(key);
     const member = this.byKind.get(key)?.get(state.adapterId);
@@ -215,20 +225,12 @@ export class HealthView implements LastKnownState {
   }
 
   list(): AdapterStatusView[] {
-    const now = this.now();
     const views: AdapterStatusView[] = [];
     for (const entry of this.catalog.values()) {
       const state = this.health.get(entry.adapterId);
       if (state) {
         views.push(
-          toStatusView(
-            entry,
-            state,
-            now,
-            this.staleAfterMs,
-            this.maintenanceOf(entry.adapterId),
-            this.pushedLive(entry.adapterId),
-          ),
+          toStatusView(entry, state, this.isStale(state), this.maintenanceOf(entry.adapterId)),
         );
       }
     }
@@ -239,14 +241,7 @@ export class HealthView implements LastKnownState {
     const entry = this.catalog.get(adapterId);
     const state = this.health.get(adapterId);
     if (!entry || !state) return undefined;
-    return toStatusView(
-      entry,
-      state,
-      this.now(),
-      this.staleAfterMs,
-      this.maintenanceOf(adapterId),
-      this.pushedLive(adapterId),
-    );
+    return toStatusView(entry, state, this.isStale(state), this.maintenanceOf(adapterId));
   }
 
   /** Adapters by status, leaving out those in maintenance (they must not raise alarms). */

@@ -3,7 +3,6 @@ import type { JournalEvent } from "../domain/events.js";
 /** What the hub needs from the journal. */
 export interface JournalSource {
   readEvents(afterSeq: number, limit: number): JournalEvent[];
-  onCommitted(listener: (events: readonly JournalEvent[]) => void): () => void;
   journalBounds(): { oldestSeq: number | null; newestSeq: number | null };
 }
 
@@ -35,17 +34,15 @@ const REPLAY_PAGE = 500;
 
 /**
  * Fans committed journal events out to live consumers (SSE, gRPC streams, MCP,
- * webhooks). A consumer resumes from a cursor: missed events are replayed from
+ * webhooks). The engine publishes each commit's events here after the mirror
+ * has them, so a consumer told of a change finds it in every query. A consumer resumes from a cursor: missed events are replayed from
  * SQLite in pages, then it follows live commits, in seq order, with no gap and
  * no repeat.
  */
 export class EventHub {
   private readonly subscribers = new Set<Subscriber>();
-  private readonly unlisten: () => void;
 
-  constructor(private readonly journal: JournalSource) {
-    this.unlisten = journal.onCommitted((events) => this.fanOut(events));
-  }
+  constructor(private readonly journal: JournalSource) {}
 
   get subscriberCount(): number {
     return this.subscribers.size;
@@ -92,11 +89,11 @@ export class EventHub {
   }
 
   close(): void {
-    this.unlisten();
     this.subscribers.clear();
   }
 
-  private fanOut(events: readonly JournalEvent[]): void {
+  /** Delivers one commit's events (in seq order) to every live subscriber. */
+  publish(events: readonly JournalEvent[]): void {
     for (const subscriber of this.subscribers) {
       if (!subscriber.live) continue;
       const fresh = events.filter((event) => event.seq > subscriber.cursor);

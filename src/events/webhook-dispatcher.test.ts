@@ -112,7 +112,8 @@ function commit(count: number, type: EventType = "adapter.health_changed"): void
     time: clock,
     data: { index },
   }));
-  store.commitHealth([], events);
+  // As the engine does: commit, then publish what the journal holds.
+  hub.publish(store.commit({ events }, clock));
 }
 
 function webhook(url: string, overrides: Partial<WebhookConfig> = {}): WebhookConfig {

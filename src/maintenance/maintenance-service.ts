@@ -1,4 +1,3 @@
-import type { NewEvent } from "../domain/events.js";
 import {
   type ActiveMaintenance,
   type MaintenanceWindow,
@@ -7,13 +6,14 @@ import {
   openWindows,
 } from "../domain/maintenance.js";
 import { type PeriodicTask, runOnCron } from "../schedule/periodic.js";
-import type { HealthStore } from "../storage/store.js";
+import type { MaintenanceChange } from "../storage/store.js";
 
 /**
  * Which adapters are in maintenance: windows from the config (fixed, or opened
  * by a cron schedule for a duration) and per-adapter maintenance declared
- * through the API (kept in SQLite). Adapters in maintenance are out of
- * resolution and out of the alerting gauges, but still checked.
+ * through the API (committed by the engine, then applied here). Adapters in
+ * maintenance are out of resolution and out of the alerting gauges, but still
+ * checked.
  */
 export class MaintenanceService {
   private readonly lastFired = new Map<number, number>();
@@ -23,14 +23,28 @@ export class MaintenanceService {
   /** Counts declarations and lifts, for `signature()`. */
   private manualChanges = 0;
 
+  private readonly listeners = new Set<(adapterIds: readonly string[] | "all") => void>();
+
   constructor(
     private windows: readonly MaintenanceWindow[],
-    private readonly store: HealthStore,
+    declared: readonly ManualMaintenance[],
     private readonly now: () => number,
-    /** Told when an adapter enters or leaves maintenance, so failovers are re-checked. */
-    private readonly onChange: (adapterIds: readonly string[] | "all") => void = () => undefined,
   ) {
-    for (const declared of store.loadMaintenance()) this.manual.set(declared.adapterId, declared);
+    for (const item of declared) this.manual.set(item.adapterId, item);
+  }
+
+  /**
+   * Calls `listener` when config windows may have opened or closed (a cron window
+   * firing or ending, a reload), so failovers are judged again; returns an
+   * unsubscribe. Declarations are judged by the engine that commits them.
+   */
+  onWindowsChanged(listener: (adapterIds: readonly string[] | "all") => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private onChange(adapterIds: readonly string[] | "all"): void {
+    for (const listener of this.listeners) listener(adapterIds);
   }
 
   /** Starts the cron schedules of recurring windows. */
@@ -122,40 +136,17 @@ export class MaintenanceService {
     );
   }
 
-  /** Declares maintenance for one adapter until `untilMs` (null: until lifted). */
-  declare(adapterId: string, untilMs: number | null, reason: string): void {
-    const now = this.now();
-    const declared: ManualMaintenance = { adapterId, untilMs, reason };
-    const event: NewEvent = {
-      type: "adapter.maintenance_started",
-      subject: adapterId,
-      time: now,
-      data: {
-        adapter_id: adapterId,
-        until: untilMs === null ? null : new Date(untilMs).toISOString(),
-        reason,
-      },
-    };
-    this.store.saveMaintenance(adapterId, declared, [event], now);
-    this.manual.set(adapterId, declared);
-    this.manualChanges++;
-    this.onChange([adapterId]);
+  /** Whether the adapter has maintenance declared through the API (in force or not). */
+  isDeclared(adapterId: string): boolean {
+    return this.manual.has(adapterId);
   }
 
-  /** Lifts declared maintenance; returns false when there was none. */
-  lift(adapterId: string): boolean {
-    if (!this.manual.has(adapterId)) return false;
-    const now = this.now();
-    const event: NewEvent = {
-      type: "adapter.maintenance_ended",
-      subject: adapterId,
-      time: now,
-      data: { adapter_id: adapterId },
-    };
-    this.store.saveMaintenance(adapterId, null, [event], now);
-    this.manual.delete(adapterId);
-    this.manualChanges++;
-    this.onChange([adapterId]);
-    return true;
+  /** Applies declarations and lifts once the engine has committed them. */
+  applyCommitted(changes: readonly MaintenanceChange[]): void {
+    for (const { adapterId, declared } of changes) {
+      if (declared) this.manual.set(adapterId, declared);
+      else this.manual.delete(adapterId);
+      this.manualChanges++;
+    }
   }
 }

@@ -8,6 +8,7 @@ import { SettingsBook } from "../config/settings-book.js";
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
 import { initialHealth } from "../domain/health.js";
 import type { Requirement } from "../domain/resolution.js";
+import { DEFAULT_OFFLINE_STALE_RULE } from "../domain/status-view.js";
 import { HealthView } from "../engine/health-view.js";
 import { MaintenanceService } from "../maintenance/maintenance-service.js";
 import { ResolutionService } from "../resolution/resolution-service.js";
@@ -160,8 +161,8 @@ describe("ResolutionService.countUnresolvable", () => {
   }
 
   function service(statuses: [AdapterEntry, HealthStatus][], configured: Requirement[]) {
-    const view = new HealthView("registry:8679", 45_000, () => T0);
-    const maintenance = new MaintenanceService([], store, () => T0);
+    const view = new HealthView("registry:8679", DEFAULT_OFFLINE_STALE_RULE, () => T0);
+    const maintenance = new MaintenanceService([], store.loadMaintenance(), () => T0);
     for (const [adapter, status] of statuses) {
       view.putEntry(adapter);
       view.putState({ ...initialHealth(adapter.adapterId, "healthy", T0), status });

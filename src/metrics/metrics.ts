@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
 import type { HealthStatus } from "../domain/adapter.js";
 import { HEALTH_STATUSES } from "../domain/adapter.js";
+import type { JournalEvent } from "../domain/events.js";
 
 /** Adapters of one domain and category, by status (maintenance left out). */
 export interface CategoryCount {
@@ -122,11 +123,21 @@ export class DaemonMetrics {
   readonly configReloadSuccessful: Gauge;
   /** Unix time of the last configuration applied (start-up or a successful reload). */
   readonly configReloadSuccessTimestamp: Gauge;
+  /** 1 while the database takes the engine's commits, 0 while it refuses them. */
+  readonly storeWritable: Gauge;
+  readonly commitFailures: Counter;
+  /** Events decided but not yet committed (non-zero only while commits fail). */
+  readonly pendingEvents: Gauge;
 
+  /**
+   * Registers the counters at once, and the gauges read from the daemon's parts
+   * at scrape time once `view` is given, here or later through `readFrom` (the
+   * parts that are read count with the counters, so they come after them).
+   */
   constructor(
     readonly registry: Registry,
-    view: MetricsView,
-    options: MetricsOptions,
+    view: MetricsView | undefined,
+    private readonly options: MetricsOptions,
   ) {
     const registers = [registry];
     // Standard names (process_*, nodejs_*), no prefix: shared dashboards and alerts expect them.
@@ -205,6 +216,22 @@ export class DaemonMetrics {
       help: "Failover events: a tracked requirement's chosen adapter stopped being usable.",
       registers,
     });
+    this.storeWritable = new Gauge({
+      name: "oneiric_healthd_store_writable",
+      help: "1 while the database commits the engine's work, 0 while commits fail (disk full, read-only, I/O error): queries then answer from the last commit.",
+      registers,
+    });
+    this.storeWritable.set(1);
+    this.commitFailures = new Counter({
+      name: "oneiric_healthd_commit_failures_total",
+      help: "Transactions the database refused; their work stays pending and is retried.",
+      registers,
+    });
+    this.pendingEvents = new Gauge({
+      name: "oneiric_healthd_pending_events",
+      help: "Events decided but not yet committed: they wait while the database refuses commits.",
+      registers,
+    });
     this.journalPruned = new Counter({
       name: "oneiric_healthd_journal_events_pruned_total",
       help: "Journal events deleted by retention.",
@@ -216,6 +243,13 @@ export class DaemonMetrics {
       labelNames: ["subscriber", "result"],
       registers,
     });
+    if (view) this.readFrom(view);
+  }
+
+  /** Registers the gauges that read the daemon's parts on each scrape. Call once. */
+  readFrom(view: MetricsView): void {
+    const registers = [this.registry];
+    const { options } = this;
     // Both webhook gauges read one status list per scrape; subscribers come from the config.
     new Gauge({
       name: "oneiric_healthd_webhook_lag_events",
@@ -338,7 +372,7 @@ export class DaemonMetrics {
     });
     new Gauge({
       name: "oneiric_healthd_adapters_stale",
-      help: "Adapters whose verdict is older than the staleness limit (probes.stale_after_sec), leaving out those in maintenance.",
+      help: "Adapters whose next check is overdue (their verdict is stale), leaving out those in maintenance.",
       registers,
       collect() {
         this.set(view.countStale());
@@ -346,7 +380,7 @@ export class DaemonMetrics {
     });
     new Gauge({
       name: "oneiric_healthd_last_check_timestamp_seconds",
-      help: "Unix time of the newest committed check of any adapter, an open Watch stream counting as now (0 if none): the daemon is stale when this stops moving.",
+      help: "Unix time of the newest committed check or Watch push of any adapter (0 if none): the daemon is stale when this stops moving.",
       registers,
       collect() {
         const last = view.lastCheckMs();
@@ -386,4 +420,24 @@ export class DaemonMetrics {
       },
     });
   }
+}
+
+/** The engine's metrics, counted from committed events only. */
+export function engineMetrics(metrics: DaemonMetrics) {
+  return {
+    committed({ events, results }: { events: readonly JournalEvent[]; results: number }) {
+      metrics.commitBatches.inc();
+      if (results > 0) metrics.committedResults.inc(results);
+      for (const event of events) {
+        if (event.type === "adapter.health_changed") {
+          metrics.statusChanges.inc({ to: String(event.data.to) });
+        } else if (event.type === "failover") {
+          metrics.failovers.inc();
+        }
+      }
+    },
+    commitFailed: () => metrics.commitFailures.inc(),
+    storeWritable: (writable: boolean) => metrics.storeWritable.set(writable ? 1 : 0),
+    pendingEvents: (count: number) => metrics.pendingEvents.set(count),
+  };
 }

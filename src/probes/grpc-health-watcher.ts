@@ -45,6 +45,12 @@ export interface GrpcHealthWatcherOptions {
   onStreamLost?: (target: string) => void;
 }
 
+/** Told of pushed statuses and of streams that ended without being asked to. */
+export interface WatchListener {
+  update(update: WatchUpdate): void;
+  streamLost(target: string): void;
+}
+
 const DEFAULT_RECONNECT_DELAY_MS = { initial: 1_000, max: 60_000 };
 
 /** One watched target. Replaced, never reused, when a target is unwatched and watched again. */
@@ -81,17 +87,41 @@ export class GrpcHealthWatcher {
   private readonly reconnectDelayMs: { initial: number; max: number };
   private readonly now: () => number;
   private readonly clientProvider: ((target: GrpcHealthTarget) => HealthClient) | undefined;
-  private readonly onStreamLost: (target: string) => void;
+  private readonly listeners = new Set<WatchListener>();
 
   /** `onUpdate` runs inside a stream's event handler: it must not throw. */
   constructor(
-    private readonly onUpdate: (update: WatchUpdate) => void,
+    onUpdate: ((update: WatchUpdate) => void) | undefined,
     options: GrpcHealthWatcherOptions = {},
   ) {
     this.reconnectDelayMs = options.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS;
     this.now = options.now ?? Date.now;
     this.clientProvider = options.clientFor;
-    this.onStreamLost = options.onStreamLost ?? (() => undefined);
+    const { onStreamLost } = options;
+    if (onUpdate || onStreamLost) {
+      this.listeners.add({
+        update: onUpdate ?? (() => undefined),
+        streamLost: onStreamLost ?? (() => undefined),
+      });
+    }
+  }
+
+  /**
+   * Adds a listener for pushed statuses and lost streams (see the options of the
+   * same names); returns an unsubscribe. Listeners run inside a stream's event
+   * handler: they must not throw.
+   */
+  subscribe(listener: WatchListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private onUpdate(update: WatchUpdate): void {
+    for (const listener of this.listeners) listener.update(update);
+  }
+
+  private onStreamLost(target: string): void {
+    for (const listener of this.listeners) listener.streamLost(target);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import {
   type ChannelCredentials,
   type ClientOptions,
@@ -19,12 +19,48 @@ import {
 /** Entries decoded between two turns of the event loop. */
 const ENTRIES_PER_SLICE = 500;
 
+/** ListResponse's only field: `repeated AdapterEntry adapters = 1`. */
+const ADAPTERS_FIELD = 1;
+const WIRE_TYPE_NAMES = [
+  "varint",
+  "64-bit",
+  "length-delimited",
+  "start-group",
+  "end-group",
+  "32-bit",
+];
+
+function wireTypeName(wireType: number): string {
+  return `${wireType} (${WIRE_TYPE_NAMES[wireType] ?? "invalid"})`;
+}
+
+/**
+ * The bytes answering ListAdapters decode, but not as a ListResponse: most
+ * likely another message (a HealthCheckResponse, a HeartbeatResponse) from a
+ * misrouted proxy or a different service on the registry's port. Decoded the
+ * lenient protobuf way, such an answer would read as an empty catalog.
+ */
+export class NotAListResponseError extends Error {
+  constructor(readonly detail: string) {
+    super(`registry answer is not a ListResponse: ${detail}`);
+    this.name = "NotAListResponseError";
+  }
+}
+
 /**
  * Decodes a `ListResponse` (field 1: repeated AdapterEntry) a slice of entries
  * at a time, giving the event loop a turn between slices: a catalog of 10,000
  * entries is 1.6 MB whose decoding in one piece held every query and event
- * stream for tens of milliseconds. Other fields are skipped, as the generated
- * decoder does.
+ * stream for tens of milliseconds.
+ *
+ * Unknown fields are skipped, as the generated decoder does, so a newer
+ * registry may add fields. But protobuf's leniency would also read any other
+ * message as "no adapters", which the catalog sync would take as "remove them
+ * all"; so an answer is refused ({@link NotAListResponseError}) when
+ * - field 1 arrives with a wire type other than length-delimited;
+ * - it has bytes but no field 1 at all, only unknown fields;
+ * - it has entries and none of them has an adapter_id.
+ * Empty bytes are a valid, empty catalog (proto3 encodes `{ adapters: [] }` so).
  */
 export async function decodeListInSlices(
   bytes: Uint8Array,
@@ -32,10 +68,17 @@ export async function decodeListInSlices(
 ): Promise<AdapterEntry[]> {
   const reader = new BinaryReader(bytes);
   const entries: AdapterEntry[] = [];
+  const unknownFields = new Set<number>();
   let inSlice = 0;
   while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag === 10) {
+    // tag() refuses field number 0 and wire types 6 and 7 (not protobuf at all).
+    const [fieldNo, wireType] = reader.tag();
+    if (fieldNo === ADAPTERS_FIELD) {
+      if (wireType !== WireType.LengthDelimited) {
+        throw new NotAListResponseError(
+          `field 1 (adapters) has wire type ${wireTypeName(wireType)}, expected ${wireTypeName(WireType.LengthDelimited)}`,
+        );
+      }
       entries.push(fromWireEntry(WireAdapterEntry.decode(reader, reader.uint32())));
       if (++inSlice === perSlice) {
         inSlice = 0;
@@ -43,8 +86,19 @@ export async function decodeListInSlices(
       }
       continue;
     }
-    if ((tag & 7) === 4 || tag === 0) break;
-    reader.skip(tag & 7);
+    unknownFields.add(fieldNo);
+    // Throws on an end-group tag without its start: malformed, not merely unknown.
+    reader.skip(wireType, fieldNo);
+  }
+  if (entries.length === 0 && bytes.length > 0) {
+    throw new NotAListResponseError(
+      `its ${bytes.length} bytes hold no field 1 (adapters), only field(s) unknown to it: ${[...unknownFields].join(", ")}`,
+    );
+  }
+  if (entries.length > 0 && entries.every((entry) => entry.adapterId.trim() === "")) {
+    throw new NotAListResponseError(
+      `none of its ${entries.length} ${entries.length === 1 ? "entry has" : "entries have"} an adapter_id`,
+    );
   }
   return entries;
 }
@@ -55,7 +109,10 @@ export type RegistryErrorKind =
   | "timeout"
   | "not_found"
   | "rejected"
+  /** An error status (INTERNAL, UNKNOWN, UNIMPLEMENTED) or bytes that are not protobuf. */
   | "bad_response"
+  /** Decodable bytes of the wrong message: see {@link NotAListResponseError}. */
+  | "bad_answer"
   | "circuit_open"
   | "overloaded";
 
@@ -184,7 +241,12 @@ export class GrpcRegistryClient implements Registry {
               done(
                 null,
                 undefined,
-                `answer could not be decoded: ${decodeError instanceof Error ? decodeError.message : String(decodeError)}`,
+                decodeError instanceof NotAListResponseError
+                  ? new RegistryError(
+                      "bad_answer",
+                      `ListAdapters: the answer of registry ${this.endpoint} is not a ListResponse: ${decodeError.detail}`,
+                    )
+                  : `answer could not be decoded: ${decodeError instanceof Error ? decodeError.message : String(decodeError)}`,
               ),
           );
         },
@@ -229,7 +291,12 @@ export class GrpcRegistryClient implements Registry {
     start: (
       metadata: Metadata,
       callOptions: { deadline: Date; waitForReady: boolean },
-      done: (error: ServiceError | null, value: T | undefined, problem?: string) => void,
+      /** `problem` says why an answer without an error status is unusable. */
+      done: (
+        error: ServiceError | null,
+        value: T | undefined,
+        problem?: string | RegistryError,
+      ) => void,
     ) => void,
   ): Promise<T> {
     const began = performance.now();
@@ -247,7 +314,9 @@ export class GrpcRegistryClient implements Registry {
           if (error || value === undefined) {
             const failure = error
               ? toRegistryError(operation, this.endpoint, error, this.options.useTls)
-              : new RegistryError("bad_response", `${operation}: ${problem ?? "empty response"}`);
+              : problem instanceof RegistryError
+                ? problem
+                : new RegistryError("bad_response", `${operation}: ${problem ?? "empty response"}`);
             this.options.observe?.(operation, failure.kind, seconds);
             reject(failure);
             return;

@@ -46,7 +46,20 @@ export interface EndpointStatus {
   lastError: string | null;
 }
 
-/** Failures of the link itself (not "that adapter does not exist"). */
+/**
+ * Failures of the link itself (not "that adapter does not exist"). These count
+ * against the endpoint's breaker and make it unreachable.
+ *
+ * That includes `bad_answer`, an answer of the wrong message type, on purpose:
+ * whatever sits at that address (a misrouted proxy, another service on the
+ * port) is not giving usable answers, and protobuf would decode its bytes for
+ * the other RPCs just as silently (a HeartbeatResponse `registered: true` reads
+ * as a HealthCheckResponse `healthy: true`). Counting it opens the breaker after
+ * a few such answers, so calls move to a secondary instead of trusting, or
+ * hammering, that address, and the registry shows as unreachable, which is the
+ * truth the operator needs. It is not retried (only `unavailable` is): the same
+ * address would give the same answer.
+ */
 export function isLinkFailure(error: unknown): boolean {
   return error instanceof RegistryError && error.kind !== "not_found";
 }
@@ -72,6 +85,7 @@ export class RegistryEndpoint {
   private readonly policy: IPolicy;
   private lastOk: number | null;
   private lastError: string | null;
+  private readonly listeners = new Set<(status: EndpointStatus) => void>();
 
   constructor(
     private readonly client: Registry,
@@ -111,13 +125,36 @@ export class RegistryEndpoint {
     return BREAKER_NAMES[this.breaker.state];
   }
 
+  /** Its breaker is not open and its last call was not a link failure. */
+  get reachable(): boolean {
+    return this.breakerState !== "open" && this.lastError === null;
+  }
+
+  /** The last link failure's message, or null when the last call got an answer. */
+  get lastFailure(): string | null {
+    return this.lastError;
+  }
+
+  /**
+   * Calls `listener` with the status whenever `onStatus` is told (reachability
+   * or breaker state changed), after it. A listener that throws does not change
+   * the outcome of the call that caused the report. Returns the unsubscribe.
+   */
+  onStatusChange(listener: (status: EndpointStatus) => void): () => void {
+    const entry = (status: EndpointStatus) => listener(status);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
   status(): EndpointStatus {
     return {
       endpoint: this.endpoint,
       role: this.role,
       breaker: this.breakerState,
       breakerJson: this.breaker.toJSON(),
-      reachable: this.breakerState !== "open" && this.lastError === null,
+      reachable: this.reachable,
       lastOk: this.lastOk,
       lastError: this.lastError,
     };
@@ -176,6 +213,14 @@ export class RegistryEndpoint {
   }
 
   private report(): void {
-    this.onStatus(this.status());
+    const status = this.status();
+    this.onStatus(status);
+    for (const listener of this.listeners) {
+      try {
+        listener(status);
+      } catch {
+        // A subscriber's bug must not turn the call's answer into a failure.
+      }
+    }
   }
 }

@@ -41,6 +41,23 @@ export interface GatewayOptions {
   /** Malformed entries dropped or repaired from a registry answer. */
   onRejections?: (rejections: Rejection[], endpoint: string) => void;
   onRefreshError?: (error: unknown) => void;
+  /**
+   * Told the new link state whenever the registry's aggregate reachability flips,
+   * whichever RPC showed it (see {@link RegistryGateway.onLinkChange}).
+   */
+  onLinkChange?: (state: LinkState) => void;
+  /** A link-change listener threw; the call that caused the change is unaffected. */
+  onListenerError?: (error: unknown) => void;
+}
+
+/** The registry link as the RPCs themselves see it, whichever RPC was last made. */
+export interface LinkState {
+  /** At least one endpoint is reachable: its breaker not open, its last call not a link failure. */
+  reachable: boolean;
+  /** The first reachable endpoint (primary before secondaries), else the primary. */
+  endpoint: string;
+  /** The primary's last link failure, or null when its last call got an answer. */
+  lastError: string | null;
 }
 
 /** No link of the chain could answer. Lists each link's reason. */
@@ -49,6 +66,8 @@ export class RegistryUnavailableError extends Error {
   constructor(
     what: string,
     readonly reasons: string[],
+    /** The error each link gave, in order (fewer than `reasons` when none was asked). */
+    readonly causes: readonly unknown[] = [],
   ) {
     super(`${what}: no registry answered and no fallback holds it (${reasons.join("; ")})`);
     this.name = "RegistryUnavailableError";
@@ -97,8 +116,16 @@ function filterKey(filter: ListFilter): string {
  */
 export class RegistryGateway {
   private readonly cache: SwrCache<{ entries: AdapterEntry[]; endpoint: string }>;
+  private readonly linkListeners = new Set<(state: LinkState) => void>();
+  /** The aggregate reachability last reported, to report flips only. */
+  private linkReachable: boolean;
 
   constructor(private readonly options: GatewayOptions) {
+    this.linkReachable = this.linkState().reachable;
+    if (options.onLinkChange) this.onLinkChange(options.onLinkChange);
+    for (const endpoint of options.endpoints) {
+      endpoint.onStatusChange(() => this.noteEndpointStatus());
+    }
     this.cache = new SwrCache({
       ttlMs: options.cacheTtlMs,
       refreshAhead: 0.8,
@@ -116,6 +143,48 @@ export class RegistryGateway {
 
   get endpoints(): readonly RegistryEndpoint[] {
     return this.options.endpoints;
+  }
+
+  /**
+   * The registry link's aggregate state, from the endpoints' own outcomes: every
+   * RPC (ListAdapters, GetAdapter, HealthCheck, Heartbeat) updates it, not only
+   * the catalog sync.
+   */
+  linkState(): LinkState {
+    const endpoints = this.options.endpoints;
+    const answering = endpoints.find((endpoint) => endpoint.reachable);
+    return {
+      reachable: answering !== undefined,
+      endpoint: (answering ?? endpoints[0])?.endpoint ?? "none",
+      lastError: endpoints[0]?.lastFailure ?? null,
+    };
+  }
+
+  /**
+   * Calls `listener` with the new {@link linkState} each time its `reachable`
+   * flips, synchronously as the RPC that flipped it completes (before its
+   * caller sees the answer). A change of answering endpoint with no flip (the
+   * primary fails, a secondary answers) is not reported. Returns the unsubscribe.
+   */
+  onLinkChange(listener: (state: LinkState) => void): () => void {
+    const entry = (state: LinkState) => listener(state);
+    this.linkListeners.add(entry);
+    return () => {
+      this.linkListeners.delete(entry);
+    };
+  }
+
+  private noteEndpointStatus(): void {
+    const state = this.linkState();
+    if (state.reachable === this.linkReachable) return;
+    this.linkReachable = state.reachable;
+    for (const listener of this.linkListeners) {
+      try {
+        listener(state);
+      } catch (error) {
+        this.options.onListenerError?.(error);
+      }
+    }
   }
 
   /** Adapters matching `filter`, from the first link of the chain that answers. */
@@ -163,10 +232,25 @@ export class RegistryGateway {
   /**
    * The whole catalog fresh from a registry (primary, then secondaries), for the
    * catalog sync: never from the cache or a fallback, which would only echo the
-   * daemon's own state back to it.
+   * daemon's own state back to it. When no registry gives a catalog and one of
+   * them answered with something else (see `NotAListResponseError`), throws a
+   * `RegistryError` of kind `bad_answer` listing every endpoint's reason; else
+   * a {@link RegistryUnavailableError}.
    */
-  fetchCatalog(): Promise<{ entries: AdapterEntry[]; endpoint: string }> {
-    return this.askRegistries((endpoint) => this.listFrom(endpoint, {}));
+  async fetchCatalog(): Promise<{ entries: AdapterEntry[]; endpoint: string }> {
+    try {
+      return await this.askRegistries((endpoint) => this.listFrom(endpoint, {}));
+    } catch (error) {
+      // A registry that answered with something other than a catalog is named as
+      // such (a failed sync, never an empty catalog), with every endpoint's reason.
+      if (
+        error instanceof RegistryUnavailableError &&
+        error.causes.some((cause) => cause instanceof RegistryError && cause.kind === "bad_answer")
+      ) {
+        throw new RegistryError("bad_answer", error.reasons.join("; "));
+      }
+      throw error;
+    }
   }
 
   async getAdapter(adapterId: string): Promise<Answer<AdapterEntry>> {
@@ -336,17 +420,20 @@ export class RegistryGateway {
    */
   private async askRegistries<T>(ask: (endpoint: RegistryEndpoint) => Promise<T>): Promise<T> {
     const reasons: string[] = [];
+    const causes: unknown[] = [];
     for (const endpoint of this.options.endpoints) {
       try {
         return await ask(endpoint);
       } catch (error) {
         if (error instanceof RegistryError && error.kind === "not_found") throw error;
         reasons.push(error instanceof Error ? error.message : String(error));
+        causes.push(error);
       }
     }
     throw new RegistryUnavailableError(
       "registry call",
       reasons.length > 0 ? reasons : ["no registry configured"],
+      causes,
     );
   }
 

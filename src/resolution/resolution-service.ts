@@ -12,15 +12,6 @@ import type { HealthView } from "../engine/health-view.js";
 import type { MaintenanceService } from "../maintenance/maintenance-service.js";
 import type { RequirementCounts, RequirementOrigin } from "../metrics/metrics.js";
 
-/** Whether two states rank an adapter the same for resolution purposes. */
-function sameUsability(a: HealthState, b: HealthState): boolean {
-  return (
-    a.status === b.status &&
-    a.flapping === b.flapping &&
-    (a.breaker?.state ?? "closed") === (b.breaker?.state ?? "closed")
-  );
-}
-
 /** How many requirements asked through the API are remembered for failover events. */
 const MAX_TRACKED = 1000;
 
@@ -112,33 +103,39 @@ export class ResolutionService {
   }
 
   /**
-   * Re-resolves every tracked requirement against states about to be committed
-   * (`pending` overlays the view) and returns a failover event for each whose
-   * choice changed. Called by the committer so the events share the transaction.
+   * Re-resolves the tracked requirements that an adapter in `changed` could
+   * answer, against states decided but not yet committed (`overlay` over the
+   * view), and returns a failover event for each whose choice changed, with the
+   * new choices. Changes nothing: the engine adopts the choices once the events
+   * are committed (`adoptChoices`), so a failed commit neither loses a failover nor
+   * leaves the baseline ahead of the journal. `baseline` holds choices decided
+   * earlier but not yet committed.
    */
   failovers(
-    pending: ReadonlyMap<string, HealthState>,
+    overlay: ReadonlyMap<string, HealthState>,
+    changed: ReadonlySet<string>,
     at: number,
-    changedElsewhere: ReadonlySet<string> = new Set(),
-  ): NewEvent[] {
-    this.setBaselines();
-    // Only requirements an adapter whose usability changed could answer need a look.
-    const touched = new Set<string>();
-    const note = (adapterId: string) => {
-      const entry = this.view.entry(adapterId);
-      if (entry) touched.add(`${entry.domain}/${entry.category}`);
-    };
-    for (const [adapterId, next] of pending) {
-      const before = this.view.state(adapterId);
-      if (!before || !sameUsability(before, next)) note(adapterId);
-    }
-    for (const adapterId of changedElsewhere) note(adapterId);
-    if (touched.size === 0) return [];
+    baseline: ReadonlyMap<string, string | null> = new Map(),
+  ): { events: NewEvent[]; choices: Map<string, string | null> } {
+    const choices = new Map<string, string | null>();
     const events: NewEvent[] = [];
+    const kinds = new Set<string>();
+    for (const adapterId of changed) {
+      const entry = this.view.entry(adapterId);
+      if (entry) kinds.add(`${entry.domain}/${entry.category}`);
+    }
+    if (kinds.size === 0) return { events, choices };
     for (const [key, tracked] of this.tracked) {
-      if (!touched.has(`${tracked.requirement.domain}/${tracked.requirement.category}`)) continue;
+      if (!kinds.has(`${tracked.requirement.domain}/${tracked.requirement.category}`)) continue;
+      // A requirement with no baseline yet starts from what the committed view resolves to.
+      const initialized = tracked.initialized || baseline.has(key);
+      const choice = baseline.has(key)
+        ? (baseline.get(key) ?? null)
+        : tracked.initialized
+          ? tracked.choice
+          : this.committedChoice(tracked.requirement);
       const resolution = resolve(
-        this.candidates(tracked.requirement, pending),
+        this.candidates(tracked.requirement, overlay),
         tracked.requirement,
         { panic: this.options.panic },
       );
@@ -146,31 +143,42 @@ export class ResolutionService {
         .filter((candidate) => candidate !== null && !resolution.panic)
         .map((candidate) => candidate?.adapterId);
       // A choice that is still usable stays: workflows are not moved for a better latency.
-      if (tracked.choice !== null && usable.includes(tracked.choice)) continue;
-      const next = resolution.panic ? null : (resolution.choice?.adapterId ?? null);
-      if (next === tracked.choice) continue;
-      if (tracked.initialized) {
-        const previous =
-          tracked.choice === null
-            ? undefined
-            : (pending.get(tracked.choice) ?? this.view.state(tracked.choice));
-        events.push({
-          type: "failover",
-          subject: key,
-          time: at,
-          data: {
-            requirement: tracked.requirement,
-            from: tracked.choice,
-            to: next,
-            reason: resolution.reason,
-            from_status: previous?.status ?? null,
-          },
-        });
+      if (choice !== null && usable.includes(choice)) {
+        if (!initialized) choices.set(key, choice);
+        continue;
       }
-      tracked.choice = next;
+      const next = resolution.panic ? null : (resolution.choice?.adapterId ?? null);
+      if (next === choice) {
+        if (!initialized) choices.set(key, choice);
+        continue;
+      }
+      const previous =
+        choice === null ? undefined : (overlay.get(choice) ?? this.view.state(choice));
+      events.push({
+        type: "failover",
+        subject: key,
+        time: at,
+        data: {
+          requirement: tracked.requirement,
+          from: choice,
+          to: next,
+          reason: resolution.reason,
+          from_status: previous?.status ?? null,
+        },
+      });
+      choices.set(key, next);
+    }
+    return { events, choices };
+  }
+
+  /** Makes committed choices the baseline for the next failovers. */
+  adoptChoices(choices: ReadonlyMap<string, string | null>): void {
+    for (const [key, choice] of choices) {
+      const tracked = this.tracked.get(key);
+      if (!tracked) continue;
+      tracked.choice = choice;
       tracked.initialized = true;
     }
-    return events;
   }
 
   /** The requirements watched for failover (configured and recently asked). */
@@ -207,17 +215,13 @@ export class ResolutionService {
     return counts;
   }
 
-  /** Configured requirements start from what the committed view resolves to. */
-  private setBaselines(): void {
-    for (const tracked of this.tracked.values()) {
-      if (tracked.initialized) continue;
-      const resolution = resolve(this.candidates(tracked.requirement), tracked.requirement, {
-        panic: false,
-        limit: 0,
-      });
-      tracked.choice = resolution.choice?.adapterId ?? null;
-      tracked.initialized = true;
-    }
+  /** What the committed view resolves a requirement to: a new requirement's baseline. */
+  private committedChoice(requirement: Requirement): string | null {
+    const resolution = resolve(this.candidates(requirement), requirement, {
+      panic: false,
+      limit: 0,
+    });
+    return resolution.choice?.adapterId ?? null;
   }
 
   private track(requirement: Requirement, choice: string | null): void {

@@ -11,7 +11,11 @@ import {
   SamplingBreaker,
 } from "cockatiel";
 import type { BreakerSettings } from "../domain/adapter-settings.js";
-import type { NewEvent } from "../domain/events.js";
+import {
+  breakerOpenedAt,
+  clampBreakerSnapshot,
+  hasFutureTimes,
+} from "../domain/breaker-snapshot.js";
 import type { BreakerSnapshot, BreakerState, CheckOutcome } from "../domain/health.js";
 
 /**
@@ -39,15 +43,16 @@ const STATE_NAMES: Record<CircuitState, BreakerState> = {
   [CircuitState.Isolated]: "isolated",
 };
 
-const EVENT_FOR: Partial<Record<BreakerState, NewEvent["type"]>> = {
-  open: "breaker.opened",
-  "half-open": "breaker.half_opened",
-  closed: "breaker.closed",
-};
-
-export type BreakerRun<T> =
-  | { ran: true; result: T; breaker: BreakerSnapshot; events: NewEvent[] }
-  | { ran: false; breaker: BreakerSnapshot; events: NewEvent[] };
+/** What running a check through its breaker gave: the check's result, if it ran, and the breaker after. */
+export interface BreakerRun<T> {
+  ran: boolean;
+  result: T | undefined;
+  breaker: BreakerSnapshot;
+  /** The states the breaker went through, in order. */
+  transitions: BreakerState[];
+  /** While open: how long until the breaker lets a trial through. */
+  trialDueInMs: number | undefined;
+}
 
 interface Slot {
   policy: CircuitBreakerPolicy;
@@ -82,14 +87,19 @@ function makeBreaker(settings: BreakerSettings): IBreaker {
  * resolution) until `halfOpenAfterMs` has passed, when one trial check runs:
  * success closes it, failure opens it again. State can be restored from the
  * snapshot saved with the adapter's health, so an open breaker stays open
- * across a restart and closes only by its own rules.
+ * across a restart and closes only by its own rules. cockatiel keeps its times by
+ * the wall clock: a time that lies ahead (the clock stepped back) is pulled back
+ * to now before each run, so a clock step never holds a breaker open.
+ *
+ * These objects are the check's working state, not the adapter's record: a run
+ * returns the breaker's snapshot and transitions, and the engine commits them.
  */
 export class AdapterBreakers {
   private readonly slots = new Map<string, Slot>();
 
   /** Creates the adapter's breaker from a saved snapshot (at start-up). */
   restore(adapterId: string, settings: BreakerSettings, snapshot: unknown): void {
-    this.slotFor(adapterId, settings, snapshot);
+    this.slotFor(adapterId, settings, clampBreakerSnapshot(snapshot, Date.now()));
   }
 
   snapshot(adapterId: string): BreakerSnapshot | undefined {
@@ -117,10 +127,15 @@ export class AdapterBreakers {
     adapterId: string,
     settings: BreakerSettings,
     check: () => Promise<CheckOutcome | undefined>,
-    at: () => number,
-  ): Promise<BreakerRun<CheckOutcome | undefined>> {
+  ): Promise<BreakerRun<CheckOutcome>> {
     let slot = this.slotFor(adapterId, settings);
-    const before = slot.policy.toJSON();
+    let before = slot.policy.toJSON();
+    const now = Date.now();
+    if (hasFutureTimes(before, now)) {
+      before = clampBreakerSnapshot(plainCopy(before), now) as typeof before;
+      this.slots.delete(adapterId);
+      slot = this.slotFor(adapterId, settings, before);
+    }
     let result: CheckOutcome | undefined;
     let ran = true;
     try {
@@ -144,33 +159,18 @@ export class AdapterBreakers {
       state: STATE_NAMES[slot.policy.state],
       snapshot: plainCopy(slot.policy.toJSON()),
     };
-    const events = this.drainEvents(adapterId, slot, result?.detail ?? null, at());
-    if (result) result.breaker = breaker;
-    return ran ? { ran: true, result, breaker, events } : { ran: false, breaker, events };
-  }
-
-  private drainEvents(
-    adapterId: string,
-    slot: Slot,
-    lastDetail: string | null,
-    time: number,
-  ): NewEvent[] {
-    const events: NewEvent[] = [];
-    for (const state of slot.transitions.splice(0)) {
-      const type = EVENT_FOR[state];
-      if (!type) continue;
-      events.push({
-        type,
-        subject: adapterId,
-        time,
-        data: {
-          adapter_id: adapterId,
-          state,
-          ...(state === "open" ? { last_failure: lastDetail } : {}),
-        },
-      });
-    }
-    return events;
+    const openedAt = breakerOpenedAt(breaker.snapshot);
+    const trialDueInMs =
+      breaker.state === "open" && openedAt !== undefined
+        ? Math.max(0, openedAt + settings.halfOpenAfterMs - Date.now())
+        : undefined;
+    return {
+      ran,
+      result: ran ? result : undefined,
+      breaker,
+      transitions: slot.transitions.splice(0),
+      trialDueInMs,
+    };
   }
 
   private slotFor(adapterId: string, settings: BreakerSettings, snapshot?: unknown): Slot {

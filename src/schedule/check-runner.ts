@@ -1,19 +1,17 @@
 import type { Logger } from "pino";
 import type { SettingsBook } from "../config/settings-book.js";
 import type { AdapterEntry } from "../domain/adapter.js";
-import type { NewEvent } from "../domain/events.js";
+import type { CheckReport } from "../domain/decide.js";
 import type { CheckOutcome } from "../domain/health.js";
-import type { HealthView } from "../engine/health-view.js";
-import type { ResultCommitter } from "../engine/result-committer.js";
 import type { GrpcHealthWatcher, WatchUpdate } from "../probes/grpc-health-watcher.js";
 import type { AdapterBreakers } from "./adapter-breakers.js";
 import type { AdapterChecker } from "./adapter-checker.js";
 
 /**
- * Runs one adapter's checks through its breaker and hands the results to the
- * committer; says when the adapter should be checked next (sooner on an
- * unhealthy edge, later while its breaker is open). For grpc:// targets it also
- * keeps a grpc.health.v1 Watch open, so a change is pushed, not waited for.
+ * Runs one adapter's checks through its breaker and returns what they found as a
+ * report; it decides nothing and commits nothing. For grpc:// targets it also
+ * keeps a grpc.health.v1 Watch open, and turns a pushed status into a report
+ * like a poll's, run through the same breaker.
  */
 export class CheckRunner {
   /** Watched target → adapters using it. */
@@ -22,58 +20,77 @@ export class CheckRunner {
   constructor(
     private readonly checker: AdapterChecker,
     private readonly breakers: AdapterBreakers,
-    private readonly committer: ResultCommitter,
     private readonly settings: SettingsBook,
-    private readonly view: HealthView,
     private readonly watcher: GrpcHealthWatcher | undefined,
     private readonly logger: Logger,
     private readonly now: () => number,
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Checks the adapter once; returns the delay until the next check. */
-  async run(entry: AdapterEntry): Promise<number> {
+  /** Checks the adapter once (its breaker permitting). */
+  async check(entry: AdapterEntry): Promise<CheckReport> {
     const settings = this.settings.of(entry);
     this.keepWatching(entry, settings.probes.watch);
-    const run = await this.breakers.run(
-      entry.adapterId,
-      settings.breaker,
-      async () => {
-        const result = await this.checker.check(entry, settings.probes);
-        if ("inconclusive" in result) {
-          this.logger.debug(
-            { adapterId: entry.adapterId, detail: result.detail },
-            "check inconclusive",
-          );
-          return undefined;
-        }
-        return result;
-      },
-      this.now,
-    );
-    this.record(entry.adapterId, run.ran ? run.result : undefined, run);
-    const probes = settings.probes;
-    let base = probes.intervalMs;
-    if (run.breaker.state === "open") base = probes.openIntervalMs;
-    else if (this.onEdge(entry.adapterId, run.ran ? run.result : undefined))
-      base = probes.edgeIntervalMs;
-    else if (probes.watch && this.watcher?.streaming(entry.healthCheckUrl)) {
-      // Changes arrive on the Watch stream; polling only guards against a silent stream.
-      base = probes.watchedIntervalMs;
-    }
-    const spread = base * probes.jitter;
-    return Math.max(0, base + (this.random() * 2 - 1) * spread);
+    const run = await this.breakers.run(entry.adapterId, settings.breaker, async () => {
+      const result = await this.checker.check(entry, settings.probes);
+      if ("inconclusive" in result) {
+        this.logger.debug(
+          { adapter_id: entry.adapterId, detail: result.detail },
+          "check inconclusive",
+        );
+        return undefined;
+      }
+      return result;
+    });
+    return {
+      adapterId: entry.adapterId,
+      outcome: run.result ?? null,
+      breaker: run.breaker,
+      breakerTransitions: run.transitions,
+      trialDueInMs: run.trialDueInMs,
+      pushed: false,
+      watching: settings.probes.watch && this.isWatched(entry),
+      at: this.now(),
+      jitterDraw: this.random(),
+    };
   }
 
   /**
-   * True while the adapter's status arrives on an open Watch stream that has
-   * delivered a status: its verdict is current without a poll.
+   * A status a target pushed on its Watch stream, as a report for each adapter
+   * watching it. `entryOf` gives the current catalog entry (undefined when the
+   * adapter has left the catalog).
    */
-  pushingLive(adapterId: string): boolean {
-    const entry = this.view.entry(adapterId);
-    if (!entry || !this.watcher) return false;
-    const url = entry.healthCheckUrl;
-    return (this.watchers.get(url)?.has(adapterId) ?? false) && this.watcher.streaming(url);
+  async pushed(
+    update: WatchUpdate,
+    entryOf: (adapterId: string) => AdapterEntry | undefined,
+  ): Promise<CheckReport[]> {
+    const reports: CheckReport[] = [];
+    for (const adapterId of [...(this.watchers.get(update.target) ?? [])]) {
+      const entry = entryOf(adapterId);
+      if (!entry) continue;
+      const settings = this.settings.of(entry);
+      const outcome: CheckOutcome = {
+        ok: update.serving,
+        // A push carries no latency: the engine keeps the last measured one.
+        latencyMs: 0,
+        detail: `${update.status} (pushed by Watch)`,
+        source: "probe",
+        at: update.at,
+      };
+      const run = await this.breakers.run(adapterId, settings.breaker, async () => outcome);
+      reports.push({
+        adapterId,
+        outcome: run.result ?? null,
+        breaker: run.breaker,
+        breakerTransitions: run.transitions,
+        trialDueInMs: run.trialDueInMs,
+        pushed: true,
+        watching: true,
+        at: this.now(),
+        jitterDraw: this.random(),
+      });
+    }
+    return reports;
   }
 
   /** The adapters whose status a Watch stream to `target` pushes. */
@@ -81,7 +98,7 @@ export class CheckRunner {
     return [...(this.watchers.get(target) ?? [])];
   }
 
-  /** Stops watching adapters that left the catalog and forgets their breakers. */
+  /** Stops watching an adapter that left the catalog and forgets its breaker. */
   forget(adapterId: string): void {
     this.breakers.forget(adapterId);
     this.settings.forget(adapterId);
@@ -98,10 +115,10 @@ export class CheckRunner {
    * (`watch: false` now), which checks alone would never do. Streams now wanted
    * open at each adapter's next check.
    */
-  reconcileWatches(): void {
+  reconcileWatches(entryOf: (adapterId: string) => AdapterEntry | undefined): void {
     for (const [target, adapters] of this.watchers) {
       for (const adapterId of adapters) {
-        const entry = this.view.entry(adapterId);
+        const entry = entryOf(adapterId);
         if (!entry || !this.settings.of(entry).probes.watch) adapters.delete(adapterId);
       }
       if (adapters.size === 0) {
@@ -111,49 +128,14 @@ export class CheckRunner {
     }
   }
 
-  /** A status the target pushed on its Watch stream, folded in like a check result. */
-  async pushed(update: WatchUpdate): Promise<void> {
-    for (const adapterId of this.watchers.get(update.target) ?? []) {
-      const entry = this.view.entry(adapterId);
-      if (!entry) continue;
-      const settings = this.settings.of(entry);
-      const outcome: CheckOutcome = {
-        ok: update.serving,
-        // A push carries no latency; keep the last measured one so a push does not flip degraded.
-        latencyMs: this.view.state(adapterId)?.latencyMs ?? 0,
-        detail: `${update.status} (pushed by Watch)`,
-        source: "probe",
-        at: this.now(),
-      };
-      const run = await this.breakers.run(
-        adapterId,
-        settings.breaker,
-        async () => outcome,
-        this.now,
-      );
-      this.record(adapterId, run.ran ? run.result : undefined, run);
-    }
-  }
-
-  private record(
-    adapterId: string,
-    outcome: CheckOutcome | undefined,
-    run: { breaker: CheckOutcome["breaker"]; events: NewEvent[] },
-  ): void {
-    const stored = this.view.state(adapterId)?.breaker?.state;
-    if (outcome) {
-      this.committer.enqueue({ adapterId, outcome, events: run.events });
-    } else if (run.events.length > 0 || stored !== run.breaker?.state) {
-      this.committer.enqueue({ adapterId, breaker: run.breaker, events: run.events });
-    }
-  }
-
-  /** Failing but not yet unhealthy, or recovering but not yet healthy: look again sooner. */
-  private onEdge(adapterId: string, outcome: CheckOutcome | undefined): boolean {
-    const state = this.view.state(adapterId);
-    if (!state || !outcome) return false;
-    if (state.status === "unhealthy") return outcome.ok;
-    return !outcome.ok || state.consecutiveFailures > 0;
+  /** True while the adapter's target has an open Watch stream delivering statuses. */
+  private isWatched(entry: AdapterEntry): boolean {
+    const url = entry.healthCheckUrl;
+    return (
+      this.watcher !== undefined &&
+      (this.watchers.get(url)?.has(entry.adapterId) ?? false) &&
+      this.watcher.streaming(url)
+    );
   }
 
   private keepWatching(entry: AdapterEntry, wanted: boolean): void {

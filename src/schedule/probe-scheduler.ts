@@ -10,8 +10,14 @@ export interface AdapterCheck {
 }
 
 export interface SchedulerOptions {
-  /** Spread of the first checks: each adapter's first check lands at random within it. */
+  /** The adapter's regular interval: first checks never spread wider than it. */
   firstSpreadMs: (entry: AdapterEntry) => number;
+  /**
+   * First checks per second: new adapters' first checks spread over
+   * `count / startupRatePerSec` seconds (at most their interval), so a small
+   * catalog has verdicts within moments and a large one does not stampede.
+   */
+  startupRatePerSec: number;
   /** Most checks in flight at once. */
   concurrency: number;
   random?: () => number;
@@ -26,8 +32,8 @@ interface Slot {
 }
 
 /**
- * One timer per adapter. First checks are spread over the interval so a large
- * catalog does not probe in one burst; each next check is scheduled when the
+ * One timer per adapter. First checks are spread by the start-up rate (never
+ * wider than the interval) so a large catalog does not probe in one burst; each next check is scheduled when the
  * previous one ends (after the delay the check asked for), so checks of one
  * adapter never overlap; a bulkhead caps the checks in flight across adapters.
  */
@@ -59,6 +65,7 @@ export class ProbeScheduler {
         this.check.forget(adapterId);
       }
     }
+    const added: Slot[] = [];
     for (const entry of entries) {
       const slot = this.slots.get(entry.adapterId);
       if (slot) {
@@ -67,7 +74,12 @@ export class ProbeScheduler {
       }
       const created: Slot = { entry, timer: undefined, dueAt: 0, running: false };
       this.slots.set(entry.adapterId, created);
-      this.schedule(created, this.random() * this.options.firstSpreadMs(entry));
+      added.push(created);
+    }
+    const startupSpreadMs = (added.length / this.options.startupRatePerSec) * 1000;
+    for (const slot of added) {
+      const spread = Math.min(startupSpreadMs, this.options.firstSpreadMs(slot.entry));
+      this.schedule(slot, this.random() * spread);
     }
   }
 
@@ -100,6 +112,13 @@ export class ProbeScheduler {
       const slot = this.slots.get(adapterId);
       if (slot) this.bringIn(slot, now);
     }
+  }
+
+  /** Brings the adapter's next check in to within `delayMs` when it is due later. */
+  checkWithin(adapterId: string, delayMs: number): void {
+    const slot = this.slots.get(adapterId);
+    if (!slot || this.stopped || slot.running || slot.timer === undefined) return;
+    if (slot.dueAt - performance.now() > delayMs) this.schedule(slot, delayMs);
   }
 
   /** Checks every adapter now (tests and the first round after start-up). */

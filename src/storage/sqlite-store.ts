@@ -7,10 +7,10 @@ import type { BreakerState, HealthState, StatusSource } from "../domain/health.j
 import type { ManualMaintenance } from "../domain/maintenance.js";
 import { MigrationError, migrate, readMigrations } from "./migrator.js";
 import type {
-  CatalogChange,
   EndpointState,
   HealthStore,
   RegistryState,
+  StoreCommit,
   WebhookCursor,
 } from "./store.js";
 
@@ -54,6 +54,7 @@ interface HealthRow {
   recent_transitions: string;
   breaker_state: string | null;
   breaker: string | null;
+  check_interval_ms: number | null;
 }
 
 const asStatus = (value: string): HealthStatus => (isHealthStatus(value) ? value : "unknown");
@@ -62,7 +63,6 @@ const asStatus = (value: string): HealthStatus => (isHealthStatus(value) ? value
 export class SqliteStore implements HealthStore {
   private readonly db: Database;
   private readonly statements: ReturnType<typeof prepareStatements> | undefined;
-  private readonly listeners = new Set<(events: readonly JournalEvent[]) => void>();
 
   /** Opens (and, unless read-only, migrates) the database at `path`. */
   constructor(options: SqliteStoreOptions) {
@@ -91,7 +91,7 @@ export class SqliteStore implements HealthStore {
 
   loadCatalog(): AdapterEntry[] {
     const rows = this.db
-      .prepare("SELECT * FROM adapters ORDER BY adapter_id")
+      .prepare("SELECT * FROM adapters WHERE removed_at IS NULL ORDER BY adapter_id")
       .all() as AdapterRow[];
     return rows.map((row) => ({
       adapterId: row.adapter_id,
@@ -111,29 +111,12 @@ export class SqliteStore implements HealthStore {
 
   loadHealth(): HealthState[] {
     const rows = this.db
-      .prepare("SELECT * FROM adapter_health ORDER BY adapter_id")
+      .prepare(
+        `SELECT h.* FROM adapter_health h JOIN adapters a USING (adapter_id)
+         WHERE a.removed_at IS NULL ORDER BY h.adapter_id`,
+      )
       .all() as HealthRow[];
-    return rows.map((row) => ({
-      adapterId: row.adapter_id,
-      status: asStatus(row.status),
-      since: row.since,
-      lastChecked: row.last_checked,
-      latencyMs: row.latency_ms,
-      source: row.source as StatusSource,
-      reason: row.reason,
-      consecutiveSuccesses: row.consecutive_successes,
-      consecutiveFailures: row.consecutive_failures,
-      registryStatus: asStatus(row.registry_status),
-      flapping: row.flapping === 1,
-      recentTransitions: JSON.parse(row.recent_transitions) as number[],
-      breaker:
-        row.breaker_state === null
-          ? null
-          : {
-              state: row.breaker_state as BreakerState,
-              snapshot: row.breaker === null ? null : (JSON.parse(row.breaker) as unknown),
-            },
-    }));
+    return rows.map(toHealthState);
   }
 
   loadRegistryState(): RegistryState | undefined {
@@ -156,11 +139,24 @@ export class SqliteStore implements HealthStore {
     };
   }
 
-  applyCatalogChange(change: CatalogChange, events: readonly NewEvent[], now: number): void {
+  loadRemovedHealth(adapterIds: readonly string[]): HealthState[] {
+    if (adapterIds.length === 0) return [];
+    const select = this.db.prepare(
+      `SELECT h.* FROM adapter_health h JOIN adapters a USING (adapter_id)
+       WHERE a.removed_at IS NOT NULL AND h.adapter_id = ?`,
+    );
+    const rows: HealthRow[] = [];
+    for (const id of adapterIds) {
+      const row = select.get(id) as HealthRow | undefined;
+      if (row) rows.push(row);
+    }
+    return rows.map(toHealthState);
+  }
+
+  commit(change: StoreCommit, now: number): JournalEvent[] {
     const statements = this.writable;
-    let appended: JournalEvent[] = [];
-    this.db.transaction(() => {
-      for (const entry of change.upserted) {
+    return this.db.transaction(() => {
+      for (const entry of change.upserted ?? []) {
         statements.upsertAdapter.run({
           adapter_id: entry.adapterId,
           project: entry.project,
@@ -177,37 +173,26 @@ export class SqliteStore implements HealthStore {
           now,
         });
       }
-      for (const id of change.removed) statements.deleteAdapter.run(id);
-      for (const state of change.initialHealth) statements.upsertHealth.run(healthRow(state));
-      appended = this.appendEvents(events);
+      for (const id of change.removed ?? []) statements.markRemoved.run(now, id);
+      for (const state of change.states ?? []) statements.upsertHealth.run(healthRow(state));
+      if (change.registry) {
+        statements.upsertRegistry.run({
+          endpoint: change.registry.endpoint,
+          reachable: change.registry.reachable ? 1 : 0,
+          last_sync: change.registry.lastSync,
+          last_attempt: change.registry.lastAttempt,
+          last_error: change.registry.lastError,
+        });
+      }
+      for (const { adapterId, declared } of change.maintenance ?? []) {
+        if (declared) {
+          statements.upsertMaintenance.run(adapterId, declared.untilMs, declared.reason, now);
+        } else {
+          statements.deleteMaintenance.run(adapterId);
+        }
+      }
+      return this.appendEvents(change.events);
     })();
-    this.publish(appended);
-  }
-
-  commitHealth(states: readonly HealthState[], events: readonly NewEvent[]): void {
-    const statements = this.writable;
-    let appended: JournalEvent[] = [];
-    this.db.transaction(() => {
-      for (const state of states) statements.upsertHealth.run(healthRow(state));
-      appended = this.appendEvents(events);
-    })();
-    this.publish(appended);
-  }
-
-  saveRegistryState(state: RegistryState, events: readonly NewEvent[]): void {
-    const statements = this.writable;
-    let appended: JournalEvent[] = [];
-    this.db.transaction(() => {
-      statements.upsertRegistry.run({
-        endpoint: state.endpoint,
-        reachable: state.reachable ? 1 : 0,
-        last_sync: state.lastSync,
-        last_attempt: state.lastAttempt,
-        last_error: state.lastError,
-      });
-      appended = this.appendEvents(events);
-    })();
-    this.publish(appended);
   }
 
   loadEndpoints(): EndpointState[] {
@@ -229,22 +214,16 @@ export class SqliteStore implements HealthStore {
     }));
   }
 
-  saveEndpoint(state: EndpointState, events: readonly NewEvent[], now: number): void {
-    const statements = this.writable;
-    let appended: JournalEvent[] = [];
-    this.db.transaction(() => {
-      statements.upsertEndpoint.run({
-        endpoint: state.endpoint,
-        role: state.role,
-        breaker: state.breaker === null ? null : JSON.stringify(state.breaker),
-        reachable: state.reachable ? 1 : 0,
-        last_ok: state.lastOk,
-        last_error: state.lastError,
-        now,
-      });
-      appended = this.appendEvents(events);
-    })();
-    this.publish(appended);
+  saveEndpoint(state: EndpointState, now: number): void {
+    this.writable.upsertEndpoint.run({
+      endpoint: state.endpoint,
+      role: state.role,
+      breaker: state.breaker === null ? null : JSON.stringify(state.breaker),
+      reachable: state.reachable ? 1 : 0,
+      last_ok: state.lastOk,
+      last_error: state.lastError,
+      now,
+    });
   }
 
   readEvents(afterSeq: number, limit: number): JournalEvent[] {
@@ -281,25 +260,6 @@ export class SqliteStore implements HealthStore {
     }));
   }
 
-  saveMaintenance(
-    adapterId: string,
-    maintenance: ManualMaintenance | null,
-    events: readonly NewEvent[],
-    now: number,
-  ): void {
-    const statements = this.writable;
-    let appended: JournalEvent[] = [];
-    this.db.transaction(() => {
-      if (maintenance) {
-        statements.upsertMaintenance.run(adapterId, maintenance.untilMs, maintenance.reason, now);
-      } else {
-        statements.deleteMaintenance.run(adapterId);
-      }
-      appended = this.appendEvents(events);
-    })();
-    this.publish(appended);
-  }
-
   pruneEvents(olderThan: number, keepNewest: number): number {
     const statements = this.writable;
     return this.db.transaction(() => {
@@ -312,6 +272,10 @@ export class SqliteStore implements HealthStore {
       }
       return deleted;
     })();
+  }
+
+  pruneRemovedAdapters(olderThan: number): number {
+    return this.writable.deleteRemovedBefore.run(olderThan).changes;
   }
 
   journalBounds(): { oldestSeq: number | null; newestSeq: number | null } {
@@ -384,18 +348,6 @@ export class SqliteStore implements HealthStore {
       return { ...event, id, seq: Number(info.lastInsertRowid) };
     });
   }
-
-  /** Tells listeners about events once their transaction has committed (never before). */
-  private publish(events: JournalEvent[]): void {
-    if (events.length === 0) return;
-    for (const listener of this.listeners) listener(events);
-  }
-
-  /** Calls `listener` with the events of every committed transaction, in seq order. */
-  onCommitted(listener: (events: readonly JournalEvent[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
 }
 
 /** A read-only reader cannot migrate: it needs the schema this version writes. */
@@ -421,6 +373,31 @@ function assertSchemaCurrent(db: Database, known: number, path: string): void {
   }
 }
 
+function toHealthState(row: HealthRow): HealthState {
+  return {
+    adapterId: row.adapter_id,
+    status: asStatus(row.status),
+    since: row.since,
+    lastChecked: row.last_checked,
+    latencyMs: row.latency_ms,
+    source: row.source as StatusSource,
+    reason: row.reason,
+    consecutiveSuccesses: row.consecutive_successes,
+    consecutiveFailures: row.consecutive_failures,
+    registryStatus: asStatus(row.registry_status),
+    flapping: row.flapping === 1,
+    recentTransitions: JSON.parse(row.recent_transitions) as number[],
+    breaker:
+      row.breaker_state === null
+        ? null
+        : {
+            state: row.breaker_state as BreakerState,
+            snapshot: row.breaker === null ? null : (JSON.parse(row.breaker) as unknown),
+          },
+    checkIntervalMs: row.check_interval_ms,
+  };
+}
+
 function healthRow(state: HealthState): Record<string, unknown> {
   return {
     adapter_id: state.adapterId,
@@ -437,6 +414,7 @@ function healthRow(state: HealthState): Record<string, unknown> {
     recent_transitions: JSON.stringify(state.recentTransitions),
     breaker_state: state.breaker?.state ?? null,
     breaker: state.breaker ? JSON.stringify(state.breaker.snapshot) : null,
+    check_interval_ms: state.checkIntervalMs,
   };
 }
 
@@ -453,15 +431,19 @@ function prepareStatements(db: Database) {
         capabilities = excluded.capabilities, factory_path = excluded.factory_path,
         health_check_url = excluded.health_check_url, metadata = excluded.metadata,
         registered_at = excluded.registered_at, last_heartbeat = excluded.last_heartbeat,
-        registry_status = excluded.registry_status, updated_at = excluded.updated_at`),
-    deleteAdapter: db.prepare("DELETE FROM adapters WHERE adapter_id = ?"),
+        registry_status = excluded.registry_status, updated_at = excluded.updated_at,
+        removed_at = NULL`),
+    markRemoved: db.prepare("UPDATE adapters SET removed_at = ? WHERE adapter_id = ?"),
+    deleteRemovedBefore: db.prepare(
+      "DELETE FROM adapters WHERE removed_at IS NOT NULL AND removed_at < ?",
+    ),
     upsertHealth: db.prepare(`
       INSERT INTO adapter_health (adapter_id, status, since, last_checked, latency_ms, source,
         reason, consecutive_successes, consecutive_failures, registry_status, flapping,
-        recent_transitions, breaker_state, breaker)
+        recent_transitions, breaker_state, breaker, check_interval_ms)
       VALUES (@adapter_id, @status, @since, @last_checked, @latency_ms, @source, @reason,
         @consecutive_successes, @consecutive_failures, @registry_status, @flapping,
-        @recent_transitions, @breaker_state, @breaker)
+        @recent_transitions, @breaker_state, @breaker, @check_interval_ms)
       ON CONFLICT (adapter_id) DO UPDATE SET status = excluded.status, since = excluded.since,
         last_checked = excluded.last_checked, latency_ms = excluded.latency_ms,
         source = excluded.source, reason = excluded.reason,
@@ -469,7 +451,7 @@ function prepareStatements(db: Database) {
         consecutive_failures = excluded.consecutive_failures,
         registry_status = excluded.registry_status, flapping = excluded.flapping,
         recent_transitions = excluded.recent_transitions, breaker_state = excluded.breaker_state,
-        breaker = excluded.breaker`),
+        breaker = excluded.breaker, check_interval_ms = excluded.check_interval_ms`),
     upsertMaintenance: db.prepare(`
       INSERT INTO maintenance (adapter_id, until, reason, created_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (adapter_id) DO UPDATE SET until = excluded.until, reason = excluded.reason,

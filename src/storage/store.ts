@@ -38,44 +38,57 @@ export interface WebhookCursor {
   configHash: string | null;
 }
 
-/** A change to the catalog, applied atomically with its events. */
-export interface CatalogChange {
-  upserted: AdapterEntry[];
-  removed: string[];
-  /** Health rows for adapters seen for the first time. */
-  initialHealth: HealthState[];
+/** Declared maintenance set (or, with null, lifted) for one adapter. */
+export interface MaintenanceChange {
+  adapterId: string;
+  declared: ManualMaintenance | null;
 }
 
 /**
- * Durable last-known state. Every write that changes state takes the events
- * that record the change and commits both in one transaction.
+ * Everything one engine step changes, written in one transaction with the events
+ * that record it: either all of it is durable, or none of it is.
  */
+export interface StoreCommit {
+  /** Catalog entries added or changed (an entry removed earlier comes back). */
+  upserted?: readonly AdapterEntry[];
+  /**
+   * Adapters leaving the catalog. Their rows are kept, marked removed, until
+   * retention passes the removal, so an adapter that comes back keeps its history.
+   */
+  removed?: readonly string[];
+  /** Health rows to write (new adapters' first rows included). */
+  states?: readonly HealthState[];
+  registry?: RegistryState;
+  maintenance?: readonly MaintenanceChange[];
+  events: readonly NewEvent[];
+}
+
 export interface HealthStore {
+  /** The adapters in the catalog (not those removed), by id. */
   loadCatalog(): AdapterEntry[];
+  /** The health rows of the adapters in the catalog. */
   loadHealth(): HealthState[];
+  /** The kept health rows of adapters removed from the catalog, for those of `adapterIds` that have one. */
+  loadRemovedHealth(adapterIds: readonly string[]): HealthState[];
   loadRegistryState(): RegistryState | undefined;
-  applyCatalogChange(change: CatalogChange, events: readonly NewEvent[], now: number): void;
-  commitHealth(states: readonly HealthState[], events: readonly NewEvent[]): void;
-  saveRegistryState(state: RegistryState, events: readonly NewEvent[]): void;
+  /**
+   * Commits one engine step in one transaction and returns its events as
+   * journalled (with seq and id). Throws when the transaction failed: then
+   * nothing of it is stored.
+   */
+  commit(change: StoreCommit, now: number): JournalEvent[];
   loadEndpoints(): EndpointState[];
-  saveEndpoint(state: EndpointState, events: readonly NewEvent[], now: number): void;
+  saveEndpoint(state: EndpointState, now: number): void;
   readEvents(afterSeq: number, limit: number): JournalEvent[];
-  /** Calls `listener` with the events of every committed transaction, in seq order; returns an unsubscribe. */
-  onCommitted(listener: (events: readonly JournalEvent[]) => void): () => void;
   /** The lowest and highest seq still in the journal. */
   journalBounds(): { oldestSeq: number | null; newestSeq: number | null };
   /** Deletes events older than `olderThan` (ms) and beyond the newest `keepNewest`; returns how many. */
   pruneEvents(olderThan: number, keepNewest: number): number;
+  /** Forgets adapters removed before `olderThan` (ms), rows and all; returns how many. */
+  pruneRemovedAdapters(olderThan: number): number;
   loadMaintenance(): ManualMaintenance[];
-  /** Declares (or, with null, lifts) maintenance for one adapter, with its events. */
-  saveMaintenance(
-    adapterId: string,
-    maintenance: ManualMaintenance | null,
-    events: readonly NewEvent[],
-    now: number,
-  ): void;
   loadWebhookCursors(): WebhookCursor[];
-  /** Upserts one subscriber's cursor; no events, so it never wakes journal listeners. */
+  /** Upserts one subscriber's cursor. */
   saveWebhookCursor(cursor: WebhookCursor, now: number): void;
   setMeta(key: string, value: string): void;
   getMeta(key: string): string | undefined;

@@ -9,7 +9,12 @@ import { type ManualMaintenance, maintenanceFor, openWindows } from "../../domai
 import { type Candidate, type Requirement, resolve } from "../../domain/resolution.js";
 import {
   type AdapterStatusView,
+  DEFAULT_OFFLINE_STALE_RULE,
+  decodeStaleRule,
+  isStale,
   type RegistryView,
+  STALE_RULE_META,
+  type StaleRule,
   toStatusView,
 } from "../../domain/status-view.js";
 import { toRegistryView } from "../../engine/health-view.js";
@@ -37,8 +42,6 @@ import {
 } from "../query-service.js";
 import type { EventFollower, NoticeListener } from "./http-query-client.js";
 
-/** The daemon's default staleness limit, for a file written before the limit was recorded. */
-const DEFAULT_STALE_AFTER_MS = 45_000;
 /** Default adapter priority (the config schema's default). */
 const DEFAULT_PRIORITY = 100;
 
@@ -62,7 +65,7 @@ export interface DatabaseResolutionAnswer extends ResolutionAnswer {
 /** One read of the file: catalog, verdicts and maintenance at the same moment. */
 interface Snapshot {
   now: number;
-  staleAfterMs: number;
+  staleRule: StaleRule;
   entries: AdapterEntry[];
   health: Map<string, HealthState>;
   manual: Map<string, ManualMaintenance>;
@@ -223,13 +226,12 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
 
   private read(): Snapshot {
     const store = this.open();
-    const staleMeta = store.getMeta("stale_after_ms");
     return {
       now: this.now(),
-      staleAfterMs:
-        staleMeta === undefined
-          ? (this.options.config?.probes.staleAfterMs ?? DEFAULT_STALE_AFTER_MS)
-          : Number(staleMeta),
+      staleRule: decodeStaleRule(
+        store.getMeta(STALE_RULE_META),
+        this.options.config?.probes.stale ?? DEFAULT_OFFLINE_STALE_RULE,
+      ),
       entries: store.loadCatalog(),
       health: new Map(store.loadHealth().map((state) => [state.adapterId, state])),
       manual: new Map(store.loadMaintenance().map((item) => [item.adapterId, item])),
@@ -247,11 +249,11 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
   }
 
   private view(snapshot: Snapshot, entry: AdapterEntry, state: HealthState): AdapterStatusView {
+    const ageMs = state.lastChecked === null ? 0 : snapshot.now - state.lastChecked;
     return toStatusView(
       entry,
       state,
-      snapshot.now,
-      snapshot.staleAfterMs,
+      isStale(state, ageMs, snapshot.staleRule),
       this.maintenance(snapshot, entry.adapterId),
     );
   }

@@ -491,13 +491,14 @@ export class HttpApi {
   }
 
   private readiness(response: ServerResponse): void {
-    if (this.options.queries.isReady()) sendJson(response, 200, { status: "ready" });
+    const readiness = this.options.queries.readiness();
+    if (readiness.ready) sendJson(response, 200, { status: "ready" });
     else
       sendProblem(response, {
         status: 503,
         code: "NOT_READY",
         title: "not ready",
-        detail: "start-up has not finished",
+        detail: readiness.reason,
       });
   }
 }

@@ -1,0 +1,64 @@
+/** `oneiric-healthd run`: the daemon, until SIGTERM or SIGINT; SIGHUP reloads its configuration. */
+import { coalescing } from "../../lifecycle/coalescing-task.js";
+import { createSystemdNotifier } from "../../lifecycle/systemd-notifier.js";
+import { createLogger, startDaemon } from "../../main.js";
+import { parse } from "../arguments.js";
+import { reloadFromFile, reloadUnderSystemd } from "../config-reload.js";
+import { type ConfigSource, loadConfig } from "../config-source.js";
+import { guardStop, untilStopSignal } from "../process-signals.js";
+
+/** How long `run` lets the daemon stop (systemd's default TimeoutStopSec is 90 s; ours is tighter). */
+const STOP_DEADLINE_MS = 10_000;
+
+export async function runCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    config: { type: "string" },
+    db: { type: "string" },
+    "http-listen": { type: "string" },
+    "grpc-listen": { type: "string" },
+  });
+  const source: ConfigSource = {
+    file: values.config,
+    overrides: {
+      dbPath: values.db,
+      httpListen: values["http-listen"],
+      grpcListen: values["grpc-listen"],
+    },
+  };
+  const config = loadConfig(source.file, source.overrides);
+  const logger = createLogger(config.log.level);
+  // Under systemd (Type=notify): STATUS= per start-up stage, READY=1, watchdog, STOPPING=1.
+  const notifier = createSystemdNotifier(process.env, {
+    logger: logger.child({ component: "systemd" }),
+  });
+  const daemon = await startDaemon(config, {
+    logger,
+    status: (text) => notifier.status(text),
+  }).catch((error: unknown) => {
+    notifier.status(`start failed: ${error instanceof Error ? error.message : String(error)}`);
+    notifier.close();
+    throw error;
+  });
+  const { address, port } = daemon.httpAddress;
+  notifier.ready(
+    `ready: ${daemon.view.size} adapters; HTTP ${address}:${port}, gRPC ${daemon.grpcAddress}`,
+  );
+  notifier.startWatchdog();
+  // One reload at a time: SIGHUPs during a reload make one more reload after it.
+  const reloads = coalescing(
+    () => reloadUnderSystemd(notifier, () => reloadFromFile(daemon, source, logger)),
+    (error) => logger.error({ err: error }, "configuration reload failed"),
+  );
+  await untilStopSignal(logger.warn.bind(logger), () => void reloads.run());
+  const disarm = guardStop(logger, STOP_DEADLINE_MS);
+  // A reload under way finishes first (it is quick): stop() must not run into it.
+  await reloads.idle();
+  notifier.stopping();
+  notifier.stopWatchdog();
+  notifier.status("stopping: finishing checks in flight, committing, closing servers");
+  await daemon.stop();
+  disarm();
+  notifier.close();
+  logger.flush();
+  return 0;
+}

@@ -1,0 +1,78 @@
+/** `oneiric-healthd simulate`: a scripted registry and adapter health endpoints, until stopped. */
+import { readFileSync } from "node:fs";
+import { loadScenarioFile } from "../../simulator/scenario.js";
+import {
+  DEFAULT_SIMULATOR_LISTEN,
+  type SimulatorSecurity,
+  startSimulator,
+} from "../../simulator/simulator.js";
+import { type ParseArgsOptionsConfig, parse } from "../arguments.js";
+import { untilStopSignal } from "../process-signals.js";
+import { UsageError } from "../usage-error.js";
+
+const OPTIONS = {
+  scenario: { type: "string" },
+  listen: { type: "string" },
+  "watch-interval-ms": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "tls-client-ca": { type: "string" },
+  "jwt-secret-env": { type: "string" },
+  "jwt-project": { type: "string" },
+} as const satisfies ParseArgsOptionsConfig;
+
+type SimulateValues = ReturnType<typeof parse<typeof OPTIONS>>["values"];
+
+export async function simulateCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, OPTIONS);
+  if (!values.scenario) throw new UsageError("simulate needs --scenario FILE");
+  const watchIntervalMs =
+    values["watch-interval-ms"] === undefined ? undefined : Number(values["watch-interval-ms"]);
+  if (watchIntervalMs !== undefined && !(Number.isInteger(watchIntervalMs) && watchIntervalMs > 0))
+    throw new UsageError("--watch-interval-ms must be a positive whole number of milliseconds");
+  const scenario = await loadScenarioFile(values.scenario);
+  const security = securityOf(values);
+  const simulator = await startSimulator({
+    scenario,
+    listen: values.listen ?? DEFAULT_SIMULATOR_LISTEN,
+    security,
+    ...(watchIntervalMs === undefined ? {} : { watchIntervalMs }),
+  });
+  const guards = [
+    security.tls ? (security.tls.clientCaPem ? "mTLS" : "TLS") : "",
+    security.jwt ? "JWT" : "",
+  ]
+    .filter(Boolean)
+    .join(" + ");
+  process.stdout.write(
+    `simulating ${simulator.adapters.length} adapters: registry on ${simulator.registryAddress}${guards ? ` (${guards})` : ""}, health endpoints on http://${simulator.httpAddress}\n`,
+  );
+  await untilStopSignal((message) => process.stderr.write(`${message}\n`));
+  await simulator.stop();
+  return 0;
+}
+
+/** What the simulated registry demands of clients: TLS (mTLS with a client CA), a JWT. */
+function securityOf(values: SimulateValues): SimulatorSecurity {
+  const security: SimulatorSecurity = {};
+  if (values["tls-cert"] || values["tls-key"]) {
+    if (!values["tls-cert"] || !values["tls-key"]) {
+      throw new UsageError("--tls-cert and --tls-key go together");
+    }
+    security.tls = {
+      certPem: readFileSync(values["tls-cert"]),
+      keyPem: readFileSync(values["tls-key"]),
+      ...(values["tls-client-ca"] ? { clientCaPem: readFileSync(values["tls-client-ca"]) } : {}),
+    };
+  } else if (values["tls-client-ca"]) {
+    throw new UsageError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  const secretVariable = values["jwt-secret-env"];
+  if (secretVariable !== undefined) {
+    // The secret is read from the environment so it never shows in `ps` output.
+    const secret = process.env[secretVariable];
+    if (!secret) throw new UsageError(`environment variable ${secretVariable} is not set`);
+    security.jwt = { secret, ...(values["jwt-project"] ? { project: values["jwt-project"] } : {}) };
+  }
+  return security;
+}

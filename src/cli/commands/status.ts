@@ -1,0 +1,36 @@
+/** `oneiric-healthd status [ID]`: last-known status, read from the database file. */
+import { existsSync } from "node:fs";
+import { readStatusSnapshot } from "../../main.js";
+import { parse } from "../arguments.js";
+import { loadConfig } from "../config-source.js";
+import { EXIT_FAILURE } from "../exit-codes.js";
+import { formatStatusDetail, formatStatusTable } from "../format.js";
+import { jsonText, printNotice } from "../output.js";
+
+export async function statusCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { json: { type: "boolean" }, db: { type: "string" }, config: { type: "string" } },
+    1,
+  );
+  const dbPath = values.db ?? loadConfig(values.config, {}).storage.path;
+  if (!existsSync(dbPath)) {
+    printNotice(
+      `no database at ${dbPath}; pass --db PATH or --config FILE, or start the daemon first`,
+    );
+    return EXIT_FAILURE;
+  }
+  const snapshot = readStatusSnapshot(dbPath, Date.now());
+  const id = positionals[0];
+  if (id !== undefined) {
+    const adapter = snapshot.adapters.find((candidate) => candidate.adapter_id === id);
+    if (!adapter) {
+      printNotice(`no adapter ${JSON.stringify(id)} in ${dbPath}`);
+      return EXIT_FAILURE;
+    }
+    process.stdout.write(values.json ? jsonText(adapter) : formatStatusDetail(adapter));
+    return 0;
+  }
+  process.stdout.write(values.json ? jsonText(snapshot) : formatStatusTable(snapshot, Date.now()));
+  return 0;
+}

@@ -1,0 +1,19 @@
+import { ApiError } from "../api/api-error.js";
+
+/** The command line is wrong: the CLI prints the message, points at --help and exits 64. */
+export class UsageError extends Error {}
+
+/** A parameter the backend refuses came from the command line: that is a usage error. */
+export async function usageOnBadParameter<T>(action: () => Promise<T> | T): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (
+      error instanceof ApiError &&
+      (error.code === "INVALID_PARAMETER" || error.code === "UNKNOWN_PARAMETER")
+    ) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,496 @@
+import type { Logger } from "pino";
+import type { AdapterEntry } from "../domain/adapter.js";
+import {
+  type CheckReport,
+  changesNothing,
+  type DecisionContext,
+  decideCheck,
+  nextCheckDelayMs,
+} from "../domain/decide.js";
+import type { JournalEvent, NewEvent } from "../domain/events.js";
+import { type HealthState, initialHealth } from "../domain/health.js";
+import type { HealthStore, MaintenanceChange, RegistryState } from "../storage/store.js";
+import type { HealthView, RecentCheck } from "./health-view.js";
+
+/** Failover tracking as the engine needs it: decided before commit, adopted after. */
+export interface FailoverTracker {
+  /**
+   * Failover events for the adapters in `changed`, judged against `overlay` (the
+   * decided but uncommitted states) and the choices in `baseline` (uncommitted
+   * ones) or else the committed ones. Changes nothing.
+   */
+  failovers(
+    overlay: ReadonlyMap<string, HealthState>,
+    changed: ReadonlySet<string>,
+    at: number,
+    baseline: ReadonlyMap<string, string | null>,
+  ): { events: NewEvent[]; choices: Map<string, string | null> };
+  /** Makes committed choices the baseline for the next failovers. */
+  adoptChoices(choices: ReadonlyMap<string, string | null>): void;
+}
+
+/** Where committed events go, after the mirror has them. */
+export interface EventPublisher {
+  publish(events: readonly JournalEvent[]): void;
+}
+
+/** What the engine counts, from committed work only. */
+export interface EngineMetrics {
+  committed(step: { events: readonly JournalEvent[]; results: number }): void;
+  commitFailed(): void;
+  storeWritable(writable: boolean): void;
+  pendingEvents(count: number): void;
+}
+
+/** Maintenance as held in memory: told of committed declarations and lifts only. */
+export interface MaintenanceMirror {
+  applyCommitted(changes: readonly MaintenanceChange[]): void;
+}
+
+export interface EngineOptions {
+  /** Commit when this many results are waiting. */
+  maxBatch: number;
+  /** Commit at most this long after the first result of a batch arrived. */
+  maxDelayMs: number;
+  /** First wait before retrying a failed commit; doubles up to `maxRetryDelayMs`. */
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  maxBatch: 500,
+  maxDelayMs: 20,
+  retryDelayMs: 250,
+  maxRetryDelayMs: 5_000,
+};
+
+export interface EngineParts {
+  store: HealthStore;
+  mirror: HealthView;
+  failovers: FailoverTracker;
+  publisher: EventPublisher;
+  maintenance: MaintenanceMirror;
+  metrics: EngineMetrics;
+  logger: Logger;
+  now: () => number;
+  /** The adapter's settings and maintenance, for a decision. */
+  contextOf: (entry: AdapterEntry) => DecisionContext;
+  options?: EngineOptions;
+}
+
+/** The store refused a commit: nothing of it was written, nothing in memory changed. */
+export class StoreUnavailableError extends Error {
+  readonly code = "STORE_UNAVAILABLE";
+  constructor(cause: string) {
+    super(`the database refused the write: ${cause}`);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** A change to the catalog, as catalog sync found it. */
+export interface CatalogStep {
+  added: readonly AdapterEntry[];
+  /** Changed or refreshed entries, as they are now. */
+  updated: readonly AdapterEntry[];
+  removed: readonly string[];
+  /** The registry link after the sync that found the change. */
+  registry?: RegistryState;
+  events: readonly NewEvent[];
+  at: number;
+}
+
+/** The engine's link to its store, for readiness and `/healthz`. */
+export interface StoreStatus {
+  writable: boolean;
+  /** Since when commits have been failing (ms), or null. */
+  failingSince: number | null;
+  lastError: string | null;
+  /** Decided results and events waiting for the store. */
+  pendingStates: number;
+  pendingEvents: number;
+}
+
+/** Work decided but not yet committed: coalesced per adapter, events in order. */
+class PendingWork {
+  readonly states = new Map<string, HealthState>();
+  /** For each adapter changed since failovers were last judged: its state before. */
+  readonly unjudged = new Map<string, HealthState | undefined>();
+  /** Adapters whose usability changed outside health (maintenance): judge failovers. */
+  readonly touched = new Set<string>();
+  events: NewEvent[] = [];
+  readonly choices = new Map<string, string | null>();
+  readonly upserted = new Map<string, AdapterEntry>();
+  readonly removed = new Set<string>();
+  registry: RegistryState | undefined;
+  readonly maintenance = new Map<string, MaintenanceChange>();
+  checks: { adapterId: string; check: RecentCheck }[] = [];
+  results = 0;
+
+  get empty(): boolean {
+    return (
+      this.states.size === 0 &&
+      this.events.length === 0 &&
+      this.upserted.size === 0 &&
+      this.removed.size === 0 &&
+      this.registry === undefined &&
+      this.maintenance.size === 0 &&
+      this.touched.size === 0 &&
+      this.checks.length === 0
+    );
+  }
+}
+
+/**
+ * The one owner of decide → commit → mirror → publish. Checks hand it reports;
+ * catalog sync, maintenance and the registry link hand it their changes. It
+ * decides each report at once (so the scheduler knows when the next check is due)
+ * into pending work, and commits pending work in batches, one transaction each:
+ * states, breaker snapshots, catalog, maintenance, registry state and every event.
+ * Only after a commit does the mirror change, then subscribers hear of it, then
+ * metrics count it. When a commit fails nothing in memory changes: the work stays
+ * pending (one state per adapter, every event kept, in order) and is retried with
+ * backoff, while queries answer from the last committed state.
+ */
+export class HealthEngine {
+  private pending = new PendingWork();
+  private timer: NodeJS.Timeout | undefined;
+  private failure: { since: number; error: string; retryDelayMs: number } | undefined;
+  private readonly options: EngineOptions;
+  private readonly catalogListeners = new Set<(entries: readonly AdapterEntry[]) => void>();
+
+  constructor(private readonly parts: EngineParts) {
+    this.options = parts.options ?? DEFAULT_ENGINE_OPTIONS;
+  }
+
+  /**
+   * Calls `listener` with the whole committed catalog after each commit that
+   * changed it (the scheduler follows it); returns an unsubscribe.
+   */
+  onCatalogCommitted(listener: (entries: readonly AdapterEntry[]) => void): () => void {
+    this.catalogListeners.add(listener);
+    return () => this.catalogListeners.delete(listener);
+  }
+
+  /** The newest decided state: pending, else committed. */
+  latestState(adapterId: string): HealthState | undefined {
+    return this.pending.states.get(adapterId) ?? this.parts.mirror.state(adapterId);
+  }
+
+  /** The catalog entry as last decided (undefined once removal is decided). */
+  latestEntry(adapterId: string): AdapterEntry | undefined {
+    if (this.pending.removed.has(adapterId)) return undefined;
+    return this.pending.upserted.get(adapterId) ?? this.parts.mirror.entry(adapterId);
+  }
+
+  /** The registry link's state as last decided: pending, else committed. */
+  latestRegistry(): RegistryState {
+    return this.pending.registry ?? this.parts.mirror.registryState();
+  }
+
+  /** Whether the last commit went through (false while the store refuses writes). */
+  status(): StoreStatus {
+    return {
+      writable: this.failure === undefined,
+      failingSince: this.failure?.since ?? null,
+      lastError: this.failure?.error ?? null,
+      pendingStates: this.pending.states.size,
+      pendingEvents: this.pending.events.length,
+    };
+  }
+
+  /**
+   * Decides one check report into pending work and returns the adapter's new
+   * state with how long until its next check (undefined when the adapter left
+   * the catalog while its check ran).
+   */
+  recordCheck(report: CheckReport): { state: HealthState; nextCheckInMs: number } | undefined {
+    const entry = this.latestEntry(report.adapterId);
+    const current = this.latestState(report.adapterId);
+    if (!entry || !current) return undefined;
+    const context = this.parts.contextOf(entry);
+    if (changesNothing(current, report)) {
+      // Nothing to commit (a check skipped by an open breaker): only the next check is due anew.
+      const nextCheckInMs = nextCheckDelayMs(current, context, report);
+      return { state: current, nextCheckInMs };
+    }
+    const pushedOutcome =
+      report.pushed && report.outcome
+        ? // A push carries no latency: keep the last measured one, so it cannot flip degraded.
+          { ...report.outcome, latencyMs: current.latencyMs ?? 0 }
+        : report.outcome;
+    const decision = decideCheck(current, { ...report, outcome: pushedOutcome }, context);
+    this.stage(report.adapterId, current, decision.state, decision.events);
+    if (pushedOutcome) {
+      this.pending.results++;
+      this.pending.checks.push({
+        adapterId: report.adapterId,
+        check: {
+          at: new Date(pushedOutcome.at).toISOString(),
+          ok: pushedOutcome.ok,
+          latency_ms: Math.round(pushedOutcome.latencyMs * 1000) / 1000,
+          detail: pushedOutcome.detail,
+          source: report.pushed ? "watch" : pushedOutcome.source,
+        },
+      });
+    }
+    this.scheduleCommit();
+    return { state: decision.state, nextCheckInMs: decision.state.checkIntervalMs ?? 0 };
+  }
+
+  /**
+   * Records the registry link's state (and the events of a flip). Kept pending
+   * like a check result when the store refuses it: only the latest state stays.
+   */
+  recordRegistry(state: RegistryState, events: readonly NewEvent[]): void {
+    this.pending.registry = state;
+    this.pending.events.push(...events);
+    this.scheduleCommit();
+  }
+
+  /** Asks for failovers to be judged for adapters whose usability changed outside health. */
+  touch(adapterIds: Iterable<string>): void {
+    for (const adapterId of adapterIds) this.pending.touched.add(adapterId);
+    this.scheduleCommit();
+  }
+
+  /**
+   * Commits a catalog change now, with any pending work before it. Throws
+   * StoreUnavailableError when the store refuses it; then nothing of the change
+   * is kept, and the next sync finds the same difference again.
+   */
+  commitCatalog(step: CatalogStep): void {
+    this.commitNow(() => {
+      const returning = this.retainedStates(step.added.map((entry) => entry.adapterId));
+      for (const entry of [...step.added, ...step.updated]) {
+        this.pending.upserted.set(entry.adapterId, entry);
+        this.pending.removed.delete(entry.adapterId);
+      }
+      for (const entry of step.added) {
+        const state =
+          returning.get(entry.adapterId) ??
+          initialHealth(entry.adapterId, entry.registryStatus, step.at);
+        this.pending.states.set(entry.adapterId, state);
+      }
+      for (const adapterId of step.removed) {
+        this.pending.removed.add(adapterId);
+        this.pending.upserted.delete(adapterId);
+        this.pending.states.delete(adapterId);
+        this.pending.unjudged.delete(adapterId);
+      }
+      if (step.registry) this.pending.registry = step.registry;
+      this.pending.events.push(...step.events);
+    });
+  }
+
+  /**
+   * Commits declared maintenance (or its lift) now, with its event. Throws
+   * StoreUnavailableError when the store refuses it; then nothing changed.
+   */
+  commitMaintenance(change: MaintenanceChange, event: NewEvent): void {
+    this.commitNow(() => {
+      this.pending.maintenance.set(change.adapterId, change);
+      this.pending.events.push(event);
+    });
+  }
+
+  /** Commits everything pending now. Returns whether it is all committed. */
+  flush(): boolean {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending.empty) return true;
+    const at = this.parts.now();
+    this.judgeFailovers(at);
+    const pending = this.pending;
+    let journalled: JournalEvent[];
+    try {
+      journalled = this.parts.store.commit(
+        {
+          upserted: [...pending.upserted.values()],
+          removed: [...pending.removed],
+          states: [...pending.states.values()],
+          ...(pending.registry ? { registry: pending.registry } : {}),
+          maintenance: [...pending.maintenance.values()],
+          events: pending.events,
+        },
+        at,
+      );
+    } catch (error) {
+      this.commitFailed(error, at);
+      return false;
+    }
+    this.pending = new PendingWork();
+    this.applyCommitted(pending, journalled);
+    return true;
+  }
+
+  /** Stops the batch timer and commits what is pending (a last try). */
+  stop(): boolean {
+    return this.flush();
+  }
+
+  /** Stages a decided state, remembering for failovers what it was before. */
+  private stage(
+    adapterId: string,
+    before: HealthState,
+    next: HealthState,
+    events: readonly NewEvent[],
+  ): void {
+    if (!this.pending.unjudged.has(adapterId)) this.pending.unjudged.set(adapterId, before);
+    this.pending.states.set(adapterId, next);
+    for (const event of events) this.pending.events.push(event);
+  }
+
+  /**
+   * Judges failovers for the adapters whose usability changed since the last
+   * judgement, against the pending states and choices; the events join the
+   * pending work, so a failed commit neither loses nor repeats them.
+   */
+  private judgeFailovers(at: number): void {
+    const changed = new Set(this.pending.touched);
+    for (const [adapterId, before] of this.pending.unjudged) {
+      const after = this.pending.states.get(adapterId);
+      if (!before || !after || !sameUsability(before, after)) changed.add(adapterId);
+    }
+    this.pending.unjudged.clear();
+    this.pending.touched.clear();
+    if (changed.size === 0) return;
+    const { events, choices } = this.parts.failovers.failovers(
+      this.pending.states,
+      changed,
+      at,
+      this.pending.choices,
+    );
+    for (const [key, choice] of choices) this.pending.choices.set(key, choice);
+    this.pending.events.push(...events);
+  }
+
+  /** Mirror, then subscribers, then metrics and logs: in that order, from committed work only. */
+  private applyCommitted(work: PendingWork, journalled: readonly JournalEvent[]): void {
+    const { mirror } = this.parts;
+    const catalogChanged = work.upserted.size > 0 || work.removed.size > 0;
+    for (const entry of work.upserted.values()) mirror.putEntry(entry);
+    for (const adapterId of work.removed) mirror.removeEntry(adapterId);
+    for (const state of work.states.values()) mirror.putState(state);
+    for (const { adapterId, check } of work.checks) mirror.recordCheck(adapterId, check);
+    if (work.registry) mirror.setRegistry(work.registry);
+    if (work.maintenance.size > 0) {
+      this.parts.maintenance.applyCommitted([...work.maintenance.values()]);
+      // Resolution sees maintenance once it is committed: failovers are judged in the next commit.
+      this.touch(work.maintenance.keys());
+    }
+    this.parts.failovers.adoptChoices(work.choices);
+    if (journalled.length > 0) this.parts.publisher.publish(journalled);
+    this.parts.metrics.committed({ events: journalled, results: work.results });
+    this.parts.metrics.pendingEvents(0);
+    this.logCommitted(journalled);
+    if (this.failure) {
+      const failedForMs = this.parts.now() - this.failure.since;
+      this.failure = undefined;
+      this.parts.metrics.storeWritable(true);
+      this.parts.logger.info(
+        { failedForMs, states: work.states.size, events: journalled.length },
+        "database writable again; pending results and events committed",
+      );
+    }
+    if (catalogChanged) {
+      const entries = mirror.allEntries();
+      for (const listener of this.catalogListeners) listener(entries);
+    }
+  }
+
+  private logCommitted(events: readonly JournalEvent[]): void {
+    const { logger } = this.parts;
+    for (const event of events) {
+      const data = event.data;
+      switch (event.type) {
+        case "adapter.health_changed":
+          logger.info(
+            { adapter_id: event.subject, from: data.from, to: data.to, reason: data.reason },
+            "adapter health changed",
+          );
+          break;
+        case "adapter.flapping":
+        case "adapter.settled":
+          logger.warn({ adapter_id: event.subject, event: event.type }, event.type.slice(8));
+          break;
+        case "failover":
+          logger.warn(data, "failover");
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private commitFailed(error: unknown, at: number): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.parts.metrics.commitFailed();
+    this.parts.metrics.pendingEvents(this.pending.events.length);
+    if (!this.failure) {
+      this.failure = { since: at, error: message, retryDelayMs: this.options.retryDelayMs };
+      this.parts.metrics.storeWritable(false);
+      // One line per episode: the retries that follow are silent until it recovers.
+      this.parts.logger.warn(
+        { err: error, pendingStates: this.pending.states.size },
+        "could not commit to the database; keeping results pending and retrying",
+      );
+    } else {
+      this.failure.error = message;
+      this.failure.retryDelayMs = Math.min(
+        this.failure.retryDelayMs * 2,
+        this.options.maxRetryDelayMs,
+      );
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, this.failure.retryDelayMs);
+    this.timer.unref();
+  }
+
+  private scheduleCommit(): void {
+    // While the store refuses writes, the retry timer decides when to try again.
+    if (this.failure) return;
+    if (this.pending.results >= this.options.maxBatch) {
+      this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.flush();
+      }, this.options.maxDelayMs);
+    }
+  }
+
+  /** Commits `change` with what is pending, or throws and keeps nothing of either new. */
+  private commitNow(change: () => void): void {
+    if (!this.flush()) {
+      throw new StoreUnavailableError(this.failure?.error ?? "unknown error");
+    }
+    change();
+    if (!this.flush()) {
+      const error = this.failure?.error ?? "unknown error";
+      // Pending was empty before `change`: dropping it all undoes exactly the change.
+      this.pending = new PendingWork();
+      throw new StoreUnavailableError(error);
+    }
+  }
+
+  /** States kept in the store for adapters that were removed and now come back. */
+  private retainedStates(adapterIds: readonly string[]): Map<string, HealthState> {
+    if (adapterIds.length === 0) return new Map();
+    return new Map(
+      this.parts.store.loadRemovedHealth(adapterIds).map((state) => [state.adapterId, state]),
+    );
+  }
+}
+
+/** Whether two states rank an adapter the same for resolution purposes. */
+function sameUsability(a: HealthState, b: HealthState): boolean {
+  return (
+    a.status === b.status &&
+    a.flapping === b.flapping &&
+    (a.breaker?.state ?? "closed") === (b.breaker?.state ?? "closed")
+  );
+}

@@ -1,0 +1,20 @@
+import type { Readiness } from "../api/query-service.js";
+import type { StoreStatus } from "../engine/health-engine.js";
+
+/**
+ * Ready once start-up has finished and while the database takes commits: a
+ * daemon whose verdicts cannot be stored answers from its last commit, but
+ * should not be sent new work as if nothing were wrong.
+ */
+export function readiness(started: boolean, store: StoreStatus): Readiness {
+  if (!started) return { ready: false, reason: "start-up has not finished" };
+  if (!store.writable) {
+    const since =
+      store.failingSince === null ? "" : ` since ${new Date(store.failingSince).toISOString()}`;
+    return {
+      ready: false,
+      reason: `the database refuses commits${since} (${store.lastError ?? "unknown error"}); ${store.pendingEvents} events and ${store.pendingStates} verdicts wait to be committed, queries answer from the last commit`,
+    };
+  }
+  return { ready: true };
+}
