@@ -36,7 +36,7 @@ import {
   STALE_RULE_META,
   toStatusView,
 } from "./domain/status-view.js";
-import { HealthEngine } from "./engine/health-engine.js";
+import { HealthEngine, type StoreStatus } from "./engine/health-engine.js";
 import { HealthView, toRegistryView } from "./engine/health-view.js";
 import { EventHub } from "./events/event-hub.js";
 import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
@@ -66,7 +66,7 @@ import { CheckRunner } from "./schedule/check-runner.js";
 import { type PeriodicTask, runOnCron, runPeriodically } from "./schedule/periodic.js";
 import { ProbeScheduler } from "./schedule/probe-scheduler.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
-import type { EndpointState } from "./storage/store.js";
+import type { EndpointState, HealthStore } from "./storage/store.js";
 
 export interface DaemonDependencies {
   logger: Logger;
@@ -78,6 +78,11 @@ export interface DaemonDependencies {
    */
   monotonic?: () => number;
   random?: () => number;
+  /**
+   * Wraps the SQLite store (fault tests put a FaultyStore around it, to make
+   * commits fail on demand). The daemon uses what this returns everywhere.
+   */
+  wrapStore?: (store: HealthStore) => HealthStore;
   /** Told what start-up is doing, one line per stage (systemd's `STATUS=`). */
   status?: (text: string) => void;
 }
@@ -104,6 +109,8 @@ export interface RunningDaemon {
   checkAllNow(): Promise<void>;
   /** Journal events after `afterSeq`, oldest first. */
   readEvents(afterSeq: number, limit: number): JournalEvent[];
+  /** The engine's link to the database: writable, or failing with work pending. */
+  engineStatus(): StoreStatus;
   /**
    * Applies a new configuration without losing state: what can change live does
    * at once, what cannot keeps its running value and is named in a WARN (see
@@ -168,11 +175,12 @@ export async function startDaemon(
   const status = deps.status ?? (() => undefined);
 
   status(`opening ${config.storage.path} and applying migrations`);
-  const store = new SqliteStore({
+  const sqlite = new SqliteStore({
     path: config.storage.path,
     synchronous: config.storage.synchronous,
     now,
   });
+  const store = deps.wrapStore ? deps.wrapStore(sqlite) : sqlite;
   store.setMeta(STALE_RULE_META, encodeStaleRule(config.probes.stale));
   const localFile = config.fallback.localFile
     ? loadLocalRegistry(config.fallback.localFile)
@@ -508,8 +516,14 @@ export async function startDaemon(
     queries,
     hub,
     webhooks,
-    syncNow: () => catalogSync.syncOnce(),
+    syncNow: async () => {
+      const result = await catalogSync.syncOnce();
+      // What the sync found is committed and shown when this returns.
+      engine.flush();
+      return result;
+    },
     readEvents: (afterSeq, limit) => store.readEvents(afterSeq, limit),
+    engineStatus: () => engine.status(),
     checkAllNow: async () => {
       await scheduler.checkAllNow();
       engine.flush();
@@ -557,7 +571,7 @@ export async function startDaemon(
 }
 
 interface GatewayParts {
-  store: SqliteStore;
+  store: HealthStore;
   view: HealthView;
   metrics: DaemonMetrics;
   logger: Logger;

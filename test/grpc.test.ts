@@ -564,12 +564,14 @@ describe("WatchEvents flow control", () => {
   beforeEach(async () => {
     journal = new MemoryJournal();
     hub = new EventHub(journal);
+    // As the engine does: each commit's events are published after they are journalled.
+    journal.onCommitted((events) => hub.publish(events));
     // WatchEvents uses only the events page and the cursor error of the query service.
     const queries = new QueryService({
       hub,
       store: journal as unknown as HealthStore,
       now: Date.now,
-      isReady: () => true,
+      readiness: () => ({ ready: true }),
     } as unknown as ConstructorParameters<typeof QueryService>[0]);
     service = createHealthdService({ queries, hub, maxQueuedEvents: 50 });
     server = new Server();

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningDaemon } from "../src/main.js";
 import { FakeRegistry } from "./support/fake-registry.js";
-import { getJson, startTestDaemon, tempDir, testConfig } from "./support/stack.js";
+import { getJson, ManualClock, startTestDaemon, tempDir, testConfig } from "./support/stack.js";
 
 describe("the daemon against a faulty registry", () => {
   let dir: ReturnType<typeof tempDir>;
@@ -55,18 +55,21 @@ describe("the daemon against a faulty registry", () => {
     );
   });
 
-  it("holds back a sync that would empty the catalog until a second sync confirms it", async () => {
+  it("holds back a sync that would empty the catalog until three answers over five minutes confirm it", async () => {
     registry.entries = ["a", "b", "c"].map((name) =>
       FakeRegistry.entry({ adapterId: `fake.adapter.storage.${name}` }),
     );
-    daemon = await startTestDaemon(testConfig(registry.port, join(dir.path, "healthd.db")));
+    const clock = new ManualClock();
+    daemon = await startTestDaemon(testConfig(registry.port, join(dir.path, "healthd.db")), clock);
     expect(daemon.view.size).toBe(3);
 
     registry.entries = [];
-    const held = await daemon.syncNow();
-    expect(held).toMatchObject({ ok: true, removed: 0, held: 3 });
+    expect(await daemon.syncNow()).toMatchObject({ ok: true, removed: 0, held: 3 });
+    // The next sync a second later, as after a registry restart, is not enough.
+    clock.advance(1_000);
+    expect(await daemon.syncNow()).toMatchObject({ ok: true, removed: 0, held: 3 });
     expect(daemon.view.size).toBe(3);
-
+    clock.advance(300_000);
     const confirmed = await daemon.syncNow();
     expect(confirmed).toMatchObject({ ok: true, removed: 3, held: 0 });
     expect(daemon.view.size).toBe(0);

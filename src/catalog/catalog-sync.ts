@@ -1,7 +1,14 @@
 import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { AdapterEntry } from "../domain/adapter.js";
-import { changedFields, diffCatalog, isSuspectShrink } from "../domain/catalog.js";
+import {
+  changedFields,
+  DEFAULT_REMOVAL_RULE,
+  diffCatalog,
+  type HeldRemoval,
+  type RemovalRule,
+  screenRemoval,
+} from "../domain/catalog.js";
 import type { NewEvent } from "../domain/events.js";
 import type { CatalogStep } from "../engine/health-engine.js";
 import type { RegistryState } from "../storage/store.js";
@@ -28,7 +35,7 @@ export interface SyncResult {
   added: number;
   updated: number;
   removed: number;
-  /** Removals held back as suspect, awaiting confirmation by later syncs. */
+  /** Removals held back as suspect, awaiting confirmation by later answers. */
   held: number;
   error?: string;
 }
@@ -39,7 +46,8 @@ export interface SyncResult {
  * its events. A failed sync changes nothing but the registry's reachability.
  */
 export class CatalogSync {
-  private heldRemovals: Set<string> | undefined;
+  /** A suspect removal seen in recent answers, not yet confirmed (see `screenRemoval`). */
+  private heldRemoval: HeldRemoval | undefined;
 
   constructor(
     private readonly source: CatalogSource,
@@ -47,6 +55,7 @@ export class CatalogSync {
     private readonly logger: Logger,
     private readonly now: () => number,
     private readonly localFile?: { entries: AdapterEntry[] } | undefined,
+    private readonly removalRule: RemovalRule = DEFAULT_REMOVAL_RULE,
   ) {}
 
   async syncOnce(): Promise<SyncResult> {
@@ -66,26 +75,25 @@ export class CatalogSync {
     await setImmediatePromise();
     const known = this.sink.entries();
     const diff = diffCatalog(known, entries);
-    let removed = diff.removed;
-    let held = 0;
-    if (isSuspectShrink(known.length, removed.length)) {
-      const ids = new Set(removed.map((entry) => entry.adapterId));
-      const confirmed =
-        this.heldRemovals !== undefined && [...ids].every((id) => this.heldRemovals?.has(id));
-      if (!confirmed) {
-        this.heldRemovals = ids;
-        held = removed.length;
-        removed = [];
-        this.logger.warn(
-          { wouldRemove: held, catalogSize: known.length },
-          "registry answer would remove most adapters; holding the removal until the next sync confirms it",
-        );
-      } else {
-        this.heldRemovals = undefined;
-      }
-    } else {
-      this.heldRemovals = undefined;
+    // A removal of most of the catalog is applied only once answers over a span of
+    // time agree (a registry restarting, or answering wrongly, must not empty it).
+    const verdict = screenRemoval(
+      this.heldRemoval,
+      known.length,
+      diff.removed.map((entry) => entry.adapterId),
+      attemptAt,
+      this.removalRule,
+    );
+    const confirmedIds = new Set(verdict.remove);
+    const removed = diff.removed.filter((entry) => confirmedIds.has(entry.adapterId));
+    const held = diff.removed.length - removed.length;
+    if (held > 0 && this.heldRemoval === undefined) {
+      this.logger.warn(
+        { wouldRemove: held, catalogSize: known.length },
+        `registry answer would remove most adapters; holding the removal until ${this.removalRule.minAnswers} answers over ${this.removalRule.minSpanMs / 1000} s agree`,
+      );
     }
+    this.heldRemoval = verdict.held;
 
     const events: NewEvent[] = [];
     for (const entry of diff.added) {
@@ -124,6 +132,8 @@ export class CatalogSync {
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      // Nothing was applied: the next answer must confirm the removal again from the start.
+      this.heldRemoval = undefined;
       this.logger.warn({ err: error }, "catalog sync could not be committed; will retry");
       return { ok: false, added: 0, updated: 0, removed: 0, held, error: message };
     }

@@ -56,7 +56,6 @@ describe("diffConfigs", () => {
         "healthd.probes.interval_sec",
         "healthd.probes.edge_interval_sec",
         "healthd.probes.open_interval_sec",
-        "healthd.probes.stale_after_sec",
         "healthd.resolution.panic",
       ]),
     );

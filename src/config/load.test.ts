@@ -88,7 +88,11 @@ describe("parseConfigText: accepted files", () => {
       synchronous: "full",
     });
     expect(config.sync).toEqual({ intervalMs: 30_000, cron: undefined });
-    expect(config.probes).toEqual({ concurrency: 8, staleAfterMs: 45_000 });
+    expect(config.probes).toEqual({
+      concurrency: 8,
+      stale: { graceMs: 45_000, fallbackAfterMs: 75_000 },
+      startupRatePerSec: 200,
+    });
     expect(config.adapters.defaults.probes).toEqual({
       intervalMs: 10_000,
       // Not given: a third of the interval, and four intervals while the breaker is open.
@@ -161,7 +165,11 @@ describe("parseConfigText: accepted files", () => {
       },
       storage: { path: "oneiric-healthd.db", synchronous: "normal" },
       sync: { intervalMs: 60_000, cron: undefined },
-      probes: { concurrency: 64, staleAfterMs: 45_000 },
+      probes: {
+        concurrency: 64,
+        stale: { graceMs: 6_000, fallbackAfterMs: 51_000 },
+        startupRatePerSec: 200,
+      },
       adapters: {
         defaults: {
           probes: {

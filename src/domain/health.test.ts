@@ -78,6 +78,7 @@ describe("initialHealth", () => {
       flapping: false,
       recentTransitions: [],
       breaker: null,
+      checkIntervalMs: null,
     });
   });
 });
@@ -107,6 +108,7 @@ describe("applyOutcome from unknown", () => {
       flapping: false,
       recentTransitions: [],
       breaker: null,
+      checkIntervalMs: null,
     });
   });
 
@@ -138,7 +140,8 @@ describe("applyOutcome hysteresis", () => {
     const { state, change } = apply(healthy, fail(), POLICY);
     expect(change).toBeUndefined();
     expect(state.status).toBe("healthy");
-    expect(state.reason).toBe(healthy.reason);
+    // The reason describes the latest result, and how far it is from changing the status.
+    expect(state.reason).toBe("HTTP 503 (1 of 3 consecutive failures before unhealthy)");
     expect(state.consecutiveFailures).toBe(1);
     expect(state.consecutiveSuccesses).toBe(0);
   });
@@ -182,7 +185,7 @@ describe("applyOutcome hysteresis", () => {
     expect(first.change).toBeUndefined();
     expect(first.state.status).toBe("unhealthy");
     expect(first.state.consecutiveSuccesses).toBe(1);
-    expect(first.state.reason).toBe(unhealthy.reason);
+    expect(first.state.reason).toBe("HTTP 200 (1 of 2 consecutive successes needed to recover)");
 
     const second = ok();
     const { state, change } = apply(first.state, second, POLICY);
@@ -276,8 +279,8 @@ describe("applyOutcome bookkeeping", () => {
     expect(state.since).toBe(healthy.since);
     expect(state.lastChecked).toBe(later.at);
     expect(state.latencyMs).toBe(later.latencyMs);
-    // The reason explains the status, so it stays with the status.
-    expect(state.reason).toBe(healthy.reason);
+    // The reason always describes the latest result.
+    expect(state.reason).toBe("HTTP 204");
   });
 
   it("records the latest latency and source even on failures that do not flip", () => {

@@ -8,9 +8,11 @@ import type { AdapterSettings } from "../domain/adapter-settings.js";
 import type { NewEvent } from "../domain/events.js";
 import { type BreakerState, type HealthState, initialHealth } from "../domain/health.js";
 import type { Requirement } from "../domain/resolution.js";
+import { DEFAULT_OFFLINE_STALE_RULE } from "../domain/status-view.js";
 import { HealthView } from "../engine/health-view.js";
 import { MaintenanceService } from "../maintenance/maintenance-service.js";
 import { SqliteStore } from "../storage/sqlite-store.js";
+import type { MaintenanceChange } from "../storage/store.js";
 import { ResolutionService } from "./resolution-service.js";
 
 const T0 = Date.parse("2025-06-01T00:00:00Z");
@@ -96,16 +98,16 @@ interface Setup {
   panic?: boolean;
 }
 
-/** A service over a real store and view, seeded as the catalog sync and committer leave them. */
+/** A service over a real store and view, seeded as the catalog sync and engine leave them. */
 function setup({ entries, states, configured = [STORAGE], panic = false }: Setup) {
-  store.applyCatalogChange({ upserted: entries, removed: [], initialHealth: states }, [], clock);
+  store.commit({ upserted: entries, states, events: [] }, clock);
   view = new HealthView(
     "registry:8679",
-    45_000,
+    DEFAULT_OFFLINE_STALE_RULE,
     () => clock,
     (id) => maintenance.current(id),
   );
-  maintenance = new MaintenanceService([], store, () => clock);
+  maintenance = new MaintenanceService([], store.loadMaintenance(), () => clock);
   view.restore(store.loadCatalog(), store.loadHealth());
   const settings = new SettingsBook(
     DEFAULTS,
@@ -115,14 +117,48 @@ function setup({ entries, states, configured = [STORAGE], panic = false }: Setup
   return new ResolutionService(view, maintenance, settings, { panic }, configured);
 }
 
-/** What the committer does: ask for failovers against the pending states, then commit both. */
+/** Whether two states rank an adapter the same for resolution (as the engine judges it). */
+function sameUsability(a: HealthState, b: HealthState): boolean {
+  return (
+    a.status === b.status &&
+    a.flapping === b.flapping &&
+    (a.breaker?.state ?? "closed") === (b.breaker?.state ?? "closed")
+  );
+}
+
+/** The adapters whose usability the pending states change, against the committed view. */
+function changedUsability(pending: ReadonlyMap<string, HealthState>): Set<string> {
+  const changed = new Set<string>();
+  for (const [adapterId, next] of pending) {
+    const before = view.state(adapterId);
+    if (!before || !sameUsability(before, next)) changed.add(adapterId);
+  }
+  return changed;
+}
+
+/**
+ * What the engine does: judge failovers against the pending states, commit both
+ * in one transaction, update the mirror, then adopt the committed choices.
+ */
 function commit(service: ResolutionService, ...states: HealthState[]): NewEvent[] {
   clock += 1_000;
   const pending = new Map(states.map((state) => [state.adapterId, state]));
-  const events = service.failovers(pending, clock);
-  store.commitHealth(states, events);
+  const { events, choices } = service.failovers(pending, changedUsability(pending), clock);
+  store.commit({ states, events }, clock);
   for (const state of states) view.putState(state);
+  service.adoptChoices(choices);
   return events;
+}
+
+/** Maintenance declared (or, with null, lifted) as the engine commits it, then applied. */
+function commitMaintenance(adapterId: string, declared: MaintenanceChange["declared"]): void {
+  const change: MaintenanceChange = { adapterId, declared };
+  store.commit({ maintenance: [change], events: [] }, clock);
+  maintenance.applyCommitted([change]);
+}
+
+function declare(adapterId: string, untilMs: number | null, reason: string): void {
+  commitMaintenance(adapterId, { adapterId, untilMs, reason });
 }
 
 function failover(
@@ -246,7 +282,7 @@ describe("ResolutionService.failovers", () => {
     });
     // preferred-b has the better priority, so it is the baseline choice.
     expect(commit(service, health("c", "degraded", 1500))).toEqual([]);
-    maintenance.declare("a", null, "disk swap");
+    declare("a", null, "disk swap");
     expect(commit(service, health("preferred-b", "unhealthy"))).toEqual([
       failover("preferred-b", "c", "unhealthy"),
     ]);
@@ -298,8 +334,96 @@ describe("ResolutionService.failovers", () => {
       entries: [entry("a"), entry("b")],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
-    expect(service.failovers(new Map(), clock)).toEqual([]);
+    expect(service.failovers(new Map(), new Set(), clock)).toEqual({
+      events: [],
+      choices: new Map(),
+    });
     expect(commit(service, health("a", "healthy", 999), health("b", "healthy", 1))).toEqual([]);
+    // Even when asked to look, a latency change alone moves nothing.
+    const pending = new Map([["a", health("a", "healthy", 999)]]);
+    expect(service.failovers(pending, new Set(["a"]), clock).events).toEqual([]);
+  });
+});
+
+describe("ResolutionService.failovers before and after commit", () => {
+  it("changes nothing until the choices are adopted: a failed commit reports the same failover again", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    clock += 1_000;
+    const pending = new Map([["a", health("a", "unhealthy")]]);
+    const first = service.failovers(pending, new Set(["a"]), clock);
+    expect(first.events).toEqual([failover("a", "b", "unhealthy")]);
+    expect(first.choices).toEqual(new Map([[STORAGE_KEY, "b"]]));
+    // Not adopted (the commit failed): the baseline is still a, so the retry says the same.
+    const retry = service.failovers(pending, new Set(["a"]), clock);
+    expect(retry).toEqual(first);
+    // Adopted once committed: the same pending state reports nothing more.
+    service.adoptChoices(first.choices);
+    expect(service.failovers(pending, new Set(["a"]), clock)).toEqual({
+      events: [],
+      choices: new Map(),
+    });
+  });
+
+  it("gives a new requirement's baseline as a choice without an event, kept only once adopted", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    const degraded = new Map([["b", health("b", "degraded", 1500)]]);
+    const judged = service.failovers(degraded, new Set(["b"]), clock);
+    expect(judged).toEqual({ events: [], choices: new Map([[STORAGE_KEY, "a"]]) });
+    // Not adopted: still no baseline, so a second look proposes it again.
+    expect(service.failovers(degraded, new Set(["b"]), clock).choices).toEqual(judged.choices);
+    service.adoptChoices(judged.choices);
+    // Adopted: nothing new to propose while a stays usable.
+    expect(service.failovers(degraded, new Set(["b"]), clock).choices).toEqual(new Map());
+  });
+
+  it("judges against choices decided earlier but not committed (the baseline argument)", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b"), entry("c")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 20), health("c", "healthy", 30)],
+    });
+    clock += 1_000;
+    const firstBatch = new Map([["a", health("a", "unhealthy")]]);
+    const first = service.failovers(firstBatch, new Set(["a"]), clock);
+    expect(first.events).toEqual([failover("a", "b", "unhealthy")]);
+    // The commit failed; more work joins the pending batch, judged from the pending choice b.
+    const coalesced = new Map([...firstBatch, ["b", health("b", "unhealthy")]]);
+    const second = service.failovers(coalesced, new Set(["b"]), clock, first.choices);
+    expect(second.events).toEqual([failover("b", "c", "unhealthy")]);
+    expect(second.choices).toEqual(new Map([[STORAGE_KEY, "c"]]));
+    // Without the pending baseline it would have reported a → c.
+    expect(service.failovers(coalesced, new Set(["b"]), clock).events).toEqual([
+      failover("a", "c", "unhealthy"),
+    ]);
+  });
+
+  it("ignores adopted choices for requirements it does not track", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    service.adoptChoices(new Map([["adapter/queue//", "q"]]));
+    expect(service.trackedRequirements()).toEqual([STORAGE]);
+    expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", "b", "unhealthy")]);
+  });
+
+  it("sees committed maintenance: an adapter put in maintenance is failed over from", () => {
+    const service = setup({
+      entries: [entry("a"), entry("b")],
+      states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+    });
+    expect(commit(service, health("b", "degraded", 1500))).toEqual([]);
+    declare("a", null, "disk swap");
+    clock += 1_000;
+    // The engine asks again for the adapter whose maintenance was committed.
+    expect(service.failovers(new Map(), new Set(["a"]), clock).events).toEqual([
+      failover("a", "b", "healthy"),
+    ]);
   });
 });
 
@@ -387,11 +511,11 @@ describe("ResolutionService.resolve answers between changes", () => {
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     expect(choiceOf(service)).toBe("a");
-    maintenance.declare("a", clock + 60_000, "patching");
+    declare("a", clock + 60_000, "patching");
     expect(choiceOf(service)).toBe("b");
-    maintenance.lift("a");
+    commitMaintenance("a", null);
     expect(choiceOf(service)).toBe("a");
-    maintenance.declare("a", clock + 60_000, "patching");
+    declare("a", clock + 60_000, "patching");
     expect(choiceOf(service)).toBe("b");
     // Nothing else changes: only the clock passes the end of the declaration.
     clock += 60_001;
@@ -421,17 +545,16 @@ describe("ResolutionService.resolve answers between changes", () => {
   });
 
   it("ranks by the new priorities after the settings are reconfigured", () => {
-    store.applyCatalogChange(
+    store.commit(
       {
         upserted: [entry("a"), entry("b")],
-        removed: [],
-        initialHealth: [health("a", "healthy", 10), health("b", "healthy", 50)],
+        states: [health("a", "healthy", 10), health("b", "healthy", 50)],
+        events: [],
       },
-      [],
       clock,
     );
-    maintenance = new MaintenanceService([], store, () => clock);
-    view = new HealthView("registry:8679", 45_000, () => clock);
+    maintenance = new MaintenanceService([], store.loadMaintenance(), () => clock);
+    view = new HealthView("registry:8679", DEFAULT_OFFLINE_STALE_RULE, () => clock);
     view.restore(store.loadCatalog(), store.loadHealth());
     const flap = { transitions: 4, windowMs: 120_000 };
     const settings = new SettingsBook(DEFAULTS, [], flap);

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { BreakerSettings } from "../domain/adapter-settings.js";
+import { breakerOpenedAt, hasFutureTimes } from "../domain/breaker-snapshot.js";
 import type { CheckOutcome } from "../domain/health.js";
 import { AdapterBreakers, type BreakerRun } from "./adapter-breakers.js";
 
@@ -44,7 +45,7 @@ function outcome(verdict: Exclude<Verdict, "none">, detail?: string): CheckOutco
 }
 
 interface Call {
-  run: BreakerRun<CheckOutcome | undefined>;
+  run: BreakerRun<CheckOutcome>;
   /** Whether the check itself was called. */
   checked: boolean;
 }
@@ -59,15 +60,10 @@ async function call(
 ): Promise<Call> {
   vi.advanceTimersByTime(1_000);
   let checked = false;
-  const run = await breakers.run(
-    adapterId,
-    settings,
-    async () => {
-      checked = true;
-      return verdict === "none" ? undefined : outcome(verdict, detail);
-    },
-    () => Date.now(),
-  );
+  const run = await breakers.run(adapterId, settings, async () => {
+    checked = true;
+    return verdict === "none" ? undefined : outcome(verdict, detail);
+  });
   return { run, checked };
 }
 
@@ -86,7 +82,8 @@ function stored(snapshot: unknown): unknown {
 }
 
 beforeEach(() => {
-  vi.useFakeTimers();
+  // Only the wall clock is faked: the breakers read Date.now(), nothing here waits on a timer.
+  vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(T0);
 });
 
@@ -102,14 +99,11 @@ describe("AdapterBreakers: consecutive", () => {
     expect(third.checked).toBe(true);
     expect(third.run.ran).toBe(true);
     expect(third.run.breaker.state).toBe("open");
-    expect(third.run.events).toEqual([
-      {
-        type: "breaker.opened",
-        subject: "a1",
-        time: Date.now(),
-        data: { adapter_id: "a1", state: "open", last_failure: "connect ECONNREFUSED" },
-      },
-    ]);
+    // The transition is returned, not an event: the decision turns it into breaker.opened,
+    // with the failure that opened it, which the run returns as its result.
+    expect(third.run.transitions).toEqual(["open"]);
+    expect(third.run.result?.detail).toBe("connect ECONNREFUSED");
+    expect(third.run.trialDueInMs).toBe(HALF_OPEN_AFTER);
     expect(breakers.state("a1")).toBe("open");
   });
 
@@ -153,16 +147,22 @@ describe("AdapterBreakers: consecutive", () => {
       ran: true,
       result: undefined,
       breaker: { state: "closed", snapshot: expect.anything() },
-      events: [],
+      transitions: [],
+      trialDueInMs: undefined,
     });
   });
 
-  it("attaches the breaker snapshot to the outcome it returns", async () => {
+  it("returns the breaker's snapshot beside the outcome, as plain data", async () => {
     const breakers = new AdapterBreakers();
     const { run } = await call(breakers, CONSECUTIVE, "fail");
-    if (!run.ran) throw new Error("expected the check to run");
-    expect(run.result?.breaker).toEqual(run.breaker);
+    expect(run.ran).toBe(true);
+    // The outcome comes back as the check gave it: the breaker travels beside it in the report.
+    expect(run.result).toEqual(outcome("fail"));
+    expect(run.result?.breaker).toBeUndefined();
     expect(run.breaker).toEqual(breakers.snapshot("a1"));
+    expect(stored(run.breaker.snapshot)).toEqual(run.breaker.snapshot);
+    expect(run.transitions).toEqual([]);
+    expect(run.trialDueInMs).toBeUndefined();
   });
 
   it("keeps adapters' breakers apart", async () => {
@@ -281,33 +281,24 @@ describe.each(KINDS)(
       expect(blocked.checked).toBe(false);
       expect(blocked.run).toEqual({
         ran: false,
+        result: undefined,
         breaker: { state: "open", snapshot: expect.anything() },
-        events: [],
+        transitions: [],
+        // The trial is due one second later, by the breaker's own clock.
+        trialDueInMs: 1_000,
       });
       const trial = await call(breakers, settings, "ok"); // at exactly halfOpenAfter
       expect(trial.checked).toBe(true);
       expect(trial.run.ran).toBe(true);
     });
 
-    it("closes after a successful trial, with half_opened then closed events", async () => {
+    it("closes after a successful trial, with half-open then closed transitions", async () => {
       const breakers = await opened(settings, failuresToOpen);
       vi.advanceTimersByTime(HALF_OPEN_AFTER);
       const trial = await call(breakers, settings, "ok");
       expect(trial.run.breaker.state).toBe("closed");
-      expect(trial.run.events).toEqual([
-        {
-          type: "breaker.half_opened",
-          subject: "a1",
-          time: Date.now(),
-          data: { adapter_id: "a1", state: "half-open" },
-        },
-        {
-          type: "breaker.closed",
-          subject: "a1",
-          time: Date.now(),
-          data: { adapter_id: "a1", state: "closed" },
-        },
-      ]);
+      expect(trial.run.transitions).toEqual(["half-open", "closed"]);
+      expect(trial.run.trialDueInMs).toBeUndefined();
       // Closed again, and the old failures no longer count.
       const next = await call(breakers, settings, "fail");
       expect(next.checked).toBe(true);
@@ -320,20 +311,10 @@ describe.each(KINDS)(
       const trial = await call(breakers, settings, "fail", "still down");
       expect(trial.checked).toBe(true);
       expect(trial.run.breaker.state).toBe("open");
-      expect(trial.run.events).toEqual([
-        {
-          type: "breaker.half_opened",
-          subject: "a1",
-          time: Date.now(),
-          data: { adapter_id: "a1", state: "half-open" },
-        },
-        {
-          type: "breaker.opened",
-          subject: "a1",
-          time: Date.now(),
-          data: { adapter_id: "a1", state: "open", last_failure: "still down" },
-        },
-      ]);
+      expect(trial.run.transitions).toEqual(["half-open", "open"]);
+      expect(trial.run.result?.detail).toBe("still down");
+      // A whole halfOpenAfter again, from the failed trial.
+      expect(trial.run.trialDueInMs).toBe(HALF_OPEN_AFTER);
       const reopenedAt = Date.now();
       vi.setSystemTime(reopenedAt + HALF_OPEN_AFTER - 1_001);
       expect((await call(breakers, settings, "ok")).checked).toBe(false);
@@ -348,28 +329,18 @@ describe.each(KINDS)(
       let finishTrial: (value: CheckOutcome) => void = () => undefined;
       let trialChecks = 0;
       let otherChecks = 0;
-      const trial = breakers.run(
-        "a1",
-        settings,
-        () => {
-          trialChecks++;
-          return new Promise<CheckOutcome>((resolve) => {
-            finishTrial = resolve;
-          });
-        },
-        () => Date.now(),
-      );
+      const trial = breakers.run("a1", settings, () => {
+        trialChecks++;
+        return new Promise<CheckOutcome>((resolve) => {
+          finishTrial = resolve;
+        });
+      });
       expect(breakers.state("a1")).toBe("half-open");
-      const other = breakers.run(
-        "a1",
-        settings,
-        async () => {
-          otherChecks++;
-          return outcome("ok");
-        },
-        () => Date.now(),
-      );
-      await vi.advanceTimersByTimeAsync(0);
+      const other = breakers.run("a1", settings, async () => {
+        otherChecks++;
+        return outcome("ok");
+      });
+      await new Promise((resolve) => setImmediate(resolve));
       expect(trialChecks).toBe(1);
       expect(otherChecks).toBe(0);
       finishTrial(outcome("fail"));
@@ -380,19 +351,18 @@ describe.each(KINDS)(
       expect(otherChecks).toBe(0);
     });
 
-    it("stays open, without events, when the trial is inconclusive, and tries again", async () => {
+    it("stays open, without transitions, when the trial is inconclusive, and tries again", async () => {
       const breakers = await opened(settings, failuresToOpen);
       vi.advanceTimersByTime(HALF_OPEN_AFTER);
       const inconclusive = await call(breakers, settings, "none");
       expect(inconclusive.checked).toBe(true);
       expect(inconclusive.run.breaker.state).toBe("open");
-      expect(inconclusive.run.events).toEqual([]);
+      expect(inconclusive.run.transitions).toEqual([]);
+      // Due for another trial at once.
+      expect(inconclusive.run.trialDueInMs).toBe(0);
       const next = await call(breakers, settings, "ok");
       expect(next.checked).toBe(true);
-      expect(next.run.events.map((event) => event.type)).toEqual([
-        "breaker.half_opened",
-        "breaker.closed",
-      ]);
+      expect(next.run.transitions).toEqual(["half-open", "closed"]);
     });
 
     it("stays open across a restore from a snapshot taken while open", async () => {
@@ -411,6 +381,70 @@ describe.each(KINDS)(
       // Half-open by the original opening time, not by the restart.
       vi.setSystemTime(openedAt + HALF_OPEN_AFTER - 1_000);
       const trial = await call(restarted, settings, "ok");
+      expect(trial.checked).toBe(true);
+      expect(trial.run.breaker.state).toBe("closed");
+    });
+  },
+);
+
+const HOUR = 3_600_000;
+
+/** Runs one check through the breaker at the current time, without moving the clock. */
+async function callNow(breakers: AdapterBreakers, settings: BreakerSettings, verdict: Verdict) {
+  let checked = false;
+  const run = await breakers.run("a1", settings, async () => {
+    checked = true;
+    return verdict === "none" ? undefined : outcome(verdict);
+  });
+  return { run, checked };
+}
+
+describe.each(KINDS)(
+  "AdapterBreakers: $name breaker when the wall clock steps back an hour",
+  ({ settings, failuresToOpen }) => {
+    it("restored from a snapshot opened in the future, lets a trial through halfOpenAfter after the step", async () => {
+      const breakers = await opened(settings, failuresToOpen);
+      const openedAt = Date.now();
+      const snapshot = stored(breakers.snapshot("a1")?.snapshot);
+      expect(breakerOpenedAt(snapshot)).toBe(openedAt);
+
+      vi.setSystemTime(openedAt - HOUR);
+      const steppedAt = Date.now();
+      expect(hasFutureTimes(snapshot, steppedAt)).toBe(true);
+      const restarted = new AdapterBreakers();
+      restarted.restore("a1", settings, snapshot);
+      expect(restarted.state("a1")).toBe("open");
+      // Restored as opened at the step, not an hour ahead of it.
+      expect(breakerOpenedAt(restarted.snapshot("a1")?.snapshot)).toBe(steppedAt);
+
+      vi.setSystemTime(steppedAt + HALF_OPEN_AFTER - 2_000);
+      const blocked = await call(restarted, settings, "ok");
+      expect(blocked.checked).toBe(false);
+      expect(blocked.run.trialDueInMs).toBe(1_000);
+      const trial = await call(restarted, settings, "ok"); // at exactly halfOpenAfter after the step
+      expect(trial.checked).toBe(true);
+      expect(trial.run.breaker.state).toBe("closed");
+      expect(trial.run.transitions).toEqual(["half-open", "closed"]);
+    });
+
+    it("live, lets a trial through halfOpenAfter after the step, not an hour later", async () => {
+      const breakers = await opened(settings, failuresToOpen);
+      const openedAt = Date.now();
+      vi.setSystemTime(openedAt - HOUR);
+      const steppedAt = Date.now();
+      const atStep = await callNow(breakers, settings, "ok");
+      expect(atStep.checked).toBe(false);
+      expect(atStep.run.breaker.state).toBe("open");
+      // The trial is a whole halfOpenAfter from the step, not an hour and that.
+      expect(atStep.run.trialDueInMs).toBe(HALF_OPEN_AFTER);
+      expect(hasFutureTimes(atStep.run.breaker.snapshot, steppedAt)).toBe(false);
+      expect(atStep.run.transitions).toEqual([]);
+
+      vi.setSystemTime(steppedAt + HALF_OPEN_AFTER - 2_000);
+      const blocked = await call(breakers, settings, "ok");
+      expect(blocked.checked).toBe(false);
+      expect(blocked.run.trialDueInMs).toBe(1_000);
+      const trial = await call(breakers, settings, "ok");
       expect(trial.checked).toBe(true);
       expect(trial.run.breaker.state).toBe("closed");
     });
@@ -482,14 +516,9 @@ describe("AdapterBreakers: bookkeeping", () => {
   it("lets an unexpected error from the check through", async () => {
     const breakers = new AdapterBreakers();
     await expect(
-      breakers.run(
-        "a1",
-        CONSECUTIVE,
-        async () => {
-          throw new TypeError("bug in a probe");
-        },
-        () => Date.now(),
-      ),
+      breakers.run("a1", CONSECUTIVE, async () => {
+        throw new TypeError("bug in a probe");
+      }),
     ).rejects.toThrow("bug in a probe");
   });
 });

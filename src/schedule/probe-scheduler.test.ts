@@ -1,7 +1,8 @@
+import * as perfHooks from "node:perf_hooks";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { AdapterEntry } from "../domain/adapter.js";
-import { type AdapterCheck, ProbeScheduler } from "./probe-scheduler.js";
+import { type AdapterCheck, ProbeScheduler, type SchedulerOptions } from "./probe-scheduler.js";
 
 function entry(adapterId: string): AdapterEntry {
   return {
@@ -37,65 +38,241 @@ function slowCheck(durationMs: number, nextMs: number) {
   return { check, stats };
 }
 
+/** Checks that finish at once and record which adapter ran when (fake ms since the start). */
+function recordingCheck(nextMs: (adapterId: string, run: number) => number) {
+  const runs: { adapterId: string; at: number }[] = [];
+  const counts = new Map<string, number>();
+  const check: AdapterCheck = {
+    async run(checked) {
+      const count = counts.get(checked.adapterId) ?? 0;
+      counts.set(checked.adapterId, count + 1);
+      runs.push({ adapterId: checked.adapterId, at: Date.now() - START });
+      return nextMs(checked.adapterId, count);
+    },
+    forget: () => undefined,
+  };
+  return { check, runs };
+}
+
 const HOUR = 3_600_000;
+const START = Date.parse("2025-06-01T00:00:00Z");
+/** The default of probes.startup_rate_per_sec. */
+const DEFAULT_RATE = 200;
+const silent = pino({ level: "silent" });
+
+function options(overrides: Partial<SchedulerOptions> = {}): SchedulerOptions {
+  return {
+    firstSpreadMs: () => 15_000,
+    startupRatePerSec: DEFAULT_RATE,
+    concurrency: 4,
+    random: () => 0.5,
+    ...overrides,
+  };
+}
+
 let scheduler: ProbeScheduler | undefined;
 
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(START);
+  // The scheduler reads node:perf_hooks' performance, which fake timers leave alone: follow the fake clock.
+  vi.spyOn(perfHooks.performance, "now").mockImplementation(() => globalThis.performance.now());
+});
+
 afterEach(async () => {
-  await scheduler?.stop(1_000);
+  const stopping = scheduler?.stop(1_000);
+  await vi.advanceTimersByTimeAsync(1_000);
+  await stopping;
+  scheduler = undefined;
+  vi.restoreAllMocks();
+  vi.useRealTimers();
 });
 
 describe("ProbeScheduler.reconfigure", () => {
   it("brings in waits longer than a shortened interval", async () => {
     const { check, stats } = slowCheck(1, HOUR);
-    const options = { firstSpreadMs: () => HOUR, concurrency: 4, random: () => 0.5 };
-    scheduler = new ProbeScheduler(check, options, pino({ level: "silent" }));
+    const initial = options({ firstSpreadMs: () => HOUR });
+    scheduler = new ProbeScheduler(check, initial, silent);
     scheduler.reconcile([entry("a"), entry("b")]);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(stats.runs).toBe(0);
+    // The first checks (spread by the start-up rate), after which each waits an hour.
+    await vi.advanceTimersByTimeAsync(50);
+    expect(stats.runs).toBe(2);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(stats.runs).toBe(2);
     // Unchanged settings leave the schedule alone.
-    scheduler.reconfigure(options, false);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(stats.runs).toBe(0);
-    scheduler.reconfigure({ ...options, firstSpreadMs: () => 40 }, true);
-    await expect.poll(() => stats.runs, { timeout: 1_000 }).toBe(2);
+    scheduler.reconfigure(initial, false);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(stats.runs).toBe(2);
+    scheduler.reconfigure({ ...initial, firstSpreadMs: () => 40 }, true);
+    // Brought in to a random point within the new 40 ms (0.5 of it here).
+    await vi.advanceTimersByTimeAsync(19);
+    expect(stats.runs).toBe(2);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(stats.runs).toBe(4);
   });
 
   it("caps checks in flight at the new concurrency", async () => {
     const { check, stats } = slowCheck(60, 5);
-    const options = { firstSpreadMs: () => 10, concurrency: 1, random: () => 0.5 };
-    scheduler = new ProbeScheduler(check, options, pino({ level: "silent" }));
-    const entries = ["a", "b", "c", "d"].map(entry);
-    scheduler.reconcile(entries);
-    await expect.poll(() => stats.runs, { timeout: 2_000 }).toBeGreaterThanOrEqual(4);
+    const initial = options({ firstSpreadMs: () => 10, concurrency: 1 });
+    scheduler = new ProbeScheduler(check, initial, silent);
+    scheduler.reconcile(["a", "b", "c", "d"].map(entry));
+    await vi.advanceTimersByTimeAsync(300);
+    expect(stats.runs).toBeGreaterThanOrEqual(4);
     expect(stats.maxInFlight).toBe(1);
-    scheduler.reconfigure({ ...options, concurrency: 4 }, false);
-    await expect.poll(() => stats.maxInFlight, { timeout: 2_000 }).toBe(4);
+    scheduler.reconfigure({ ...initial, concurrency: 4 }, false);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(stats.maxInFlight).toBe(4);
   });
 });
 
 describe("ProbeScheduler.pollSoon", () => {
   it("brings the named adapters' far-off checks within their interval, and only theirs", async () => {
-    const runs: string[] = [];
+    // After the first check, the next is an hour away (as while a Watch stream is open).
+    const { check, runs } = recordingCheck(() => HOUR);
+    scheduler = new ProbeScheduler(
+      check,
+      options({ firstSpreadMs: (checked) => (checked.adapterId === "c" ? HOUR : 40) }),
+      silent,
+    );
+    scheduler.reconcile([entry("a"), entry("b"), entry("c")]);
+    await vi.advanceTimersByTimeAsync(20);
+    // Three first checks at 200/s spread over 15 ms: c's hour-long interval does not delay it.
+    expect(runs.map((run) => run.adapterId).sort()).toEqual(["a", "b", "c"]);
+    scheduler.pollSoon(["a", "unknown-id"]);
+    await vi.advanceTimersByTimeAsync(40);
+    expect(runs.map((run) => run.adapterId)).toEqual(["a", "b", "c", "a"]);
+    // c's wait is within its (hour-long) interval already: nothing to bring in.
+    scheduler.pollSoon(["c"]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(runs.map((run) => run.adapterId)).toEqual(["a", "b", "c", "a"]);
+  });
+});
+
+describe("ProbeScheduler first checks", () => {
+  it("gives 4 adapters their first check within 20 ms at the default 200/s", async () => {
+    const { check, runs } = recordingCheck(() => HOUR);
+    // The largest draw: any draw in [0, 1) lands within the spread.
+    scheduler = new ProbeScheduler(check, options({ random: () => 0.999_999 }), silent);
+    scheduler.reconcile(["a", "b", "c", "d"].map(entry));
+    await vi.advanceTimersByTimeAsync(20);
+    expect(runs.map((run) => run.adapterId).sort()).toEqual(["a", "b", "c", "d"]);
+    expect(Math.max(...runs.map((run) => run.at))).toBeLessThanOrEqual(20);
+  });
+
+  it.each([
+    { intervalMs: 60_000, spreadMs: 50_000 },
+    { intervalMs: 15_000, spreadMs: 15_000 },
+  ])(
+    "spreads 10,000 adapters' first checks over min(interval $intervalMs ms, 50 s)",
+    ({ intervalMs, spreadMs }) => {
+      const count = 10_000;
+      const { check } = recordingCheck(() => HOUR);
+      // Evenly spaced draws, so the spread shows in the delays themselves.
+      let draw = 0;
+      scheduler = new ProbeScheduler(
+        check,
+        options({ firstSpreadMs: () => intervalMs, random: () => draw++ / count }),
+        silent,
+      );
+      // The delay each first check is scheduled at (firing 10,000 fake timers one by one is slow).
+      const timers = vi.spyOn(globalThis, "setTimeout");
+      scheduler.reconcile(Array.from({ length: count }, (_, index) => entry(`adapter-${index}`)));
+      const delays = timers.mock.calls.map((call) => Number(call[1]));
+      expect(delays).toHaveLength(count);
+      expect(Math.min(...delays)).toBe(0);
+      expect(Math.max(...delays)).toBeLessThan(spreadMs);
+      // The whole width is used, not a burst at the start.
+      expect(Math.max(...delays)).toBeGreaterThan(spreadMs * 0.99);
+      // No second has more than its share (count / spread per second, and one for rounding).
+      const perSecond = new Map<number, number>();
+      for (const delay of delays) {
+        const second = Math.floor(delay / 1000);
+        perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+      }
+      const share = Math.ceil(count / (spreadMs / 1000));
+      expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(share + 1);
+      expect(perSecond.size).toBe(Math.ceil(spreadMs / 1000));
+    },
+  );
+
+  it("spreads adapters added later by their own number, not the catalog's", async () => {
+    const { check, runs } = recordingCheck(() => HOUR);
+    scheduler = new ProbeScheduler(check, options({ random: () => 0.999_999 }), silent);
+    scheduler.reconcile(Array.from({ length: 400 }, (_, index) => entry(`adapter-${index}`)));
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(runs).toHaveLength(400);
+    // One new adapter: its first check within 1/200 s, though the catalog holds 401.
+    scheduler.reconcile([
+      ...Array.from({ length: 400 }, (_, index) => entry(`adapter-${index}`)),
+      entry("new"),
+    ]);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(runs.at(-1)?.adapterId).toBe("new");
+  });
+});
+
+describe("ProbeScheduler.checkWithin", () => {
+  it("brings a later check in to within the delay", async () => {
+    const { check, runs } = recordingCheck(() => HOUR);
+    scheduler = new ProbeScheduler(check, options(), silent);
+    scheduler.reconcile([entry("a"), entry("b")]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(runs).toHaveLength(2);
+    const firstDone = Date.now() - START;
+    scheduler.checkWithin("a", 100);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(runs).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(runs.slice(2)).toEqual([{ adapterId: "a", at: firstDone + 100 }]);
+    // b was not named: still an hour away.
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toHaveLength(3);
+  });
+
+  it("never pushes an earlier check out", async () => {
+    // The first check asks for the next in 500 ms.
+    const { check, runs } = recordingCheck((_, run) => (run === 0 ? 500 : HOUR));
+    scheduler = new ProbeScheduler(check, options(), silent);
+    scheduler.reconcile([entry("a")]);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(runs).toHaveLength(1);
+    const firstAt = runs[0]?.at ?? 0;
+    scheduler.checkWithin("a", HOUR);
+    await vi.advanceTimersByTimeAsync(300);
+    // 200 ms are left: asking for "within 250 ms" changes nothing either.
+    scheduler.checkWithin("a", 250);
+    scheduler.checkWithin("a", 200);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(runs.map((run) => run.at)).toEqual([firstAt, firstAt + 500]);
+  });
+
+  it("leaves alone an adapter it does not know, one whose check is running, and a stopped scheduler", async () => {
+    let finish: (next: number) => void = () => undefined;
+    const started: number[] = [];
     const check: AdapterCheck = {
-      async run(checked) {
-        runs.push(checked.adapterId);
-        // After the first check, the next is an hour away (as while a Watch stream is open).
-        return HOUR;
+      run: () => {
+        started.push(Date.now() - START);
+        return new Promise<number>((resolve) => {
+          finish = resolve;
+        });
       },
       forget: () => undefined,
     };
-    const options = {
-      firstSpreadMs: (checked: AdapterEntry) => (checked.adapterId === "c" ? HOUR : 40),
-      concurrency: 4,
-      random: () => 0.5,
-    };
-    scheduler = new ProbeScheduler(check, options, pino({ level: "silent" }));
-    scheduler.reconcile([entry("a"), entry("b"), entry("c")]);
-    await expect.poll(() => runs.length, { timeout: 1_000 }).toBe(2);
-    expect(runs.sort()).toEqual(["a", "b"]);
-    scheduler.pollSoon(["a", "unknown-id"]);
-    await expect.poll(() => runs.length, { timeout: 1_000 }).toBe(3);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(runs).toEqual(["a", "b", "a"]);
+    scheduler = new ProbeScheduler(check, options(), silent);
+    scheduler.reconcile([entry("a")]);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(started).toHaveLength(1);
+    scheduler.checkWithin("unknown-id", 0);
+    // Running: its next check is scheduled when this one ends, by the delay it asks for.
+    scheduler.checkWithin("a", 0);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(started).toHaveLength(1);
+    finish(HOUR);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(started).toHaveLength(1);
+    await scheduler.stop(0);
+    scheduler.checkWithin("a", 0);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(started).toHaveLength(1);
   });
 });

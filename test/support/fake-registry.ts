@@ -3,6 +3,7 @@ import {
   type AdapterEntry,
   type AdapterRegistryServer,
   AdapterRegistryService,
+  type ListResponse,
 } from "../../src/gen/oneiric/registry/v1/registry.js";
 
 /**
@@ -15,6 +16,11 @@ export class FakeRegistry {
   listCalls = 0;
   /** How long ListAdapters takes to answer. */
   listDelayMs = 0;
+  /**
+   * When set, ListAdapters answers with these bytes instead of a ListResponse (the
+   * bytes of another message type, as a misrouted proxy would send).
+   */
+  rawListAnswer: Uint8Array | undefined;
   private readonly server = new Server();
   port = 0;
 
@@ -40,7 +46,10 @@ export class FakeRegistry {
     const implementation: AdapterRegistryServer = {
       listAdapters: (_call, callback) => {
         this.listCalls++;
-        setTimeout(() => callback(null, { adapters: this.entries }), this.listDelayMs);
+        const raw = this.rawListAnswer;
+        // The serializer below writes raw bytes as they are.
+        const answer = raw ? (raw as unknown as ListResponse) : { adapters: this.entries };
+        setTimeout(() => callback(null, answer), this.listDelayMs);
       },
       getAdapter: (call, callback) => {
         const adapter = this.entries.find((entry) => entry.adapterId === call.request.adapterId);
@@ -62,7 +71,20 @@ export class FakeRegistry {
         callback(null, { success: false, message: "read-only fake" }),
       unregisterAdapter: (_call, callback) => callback(null, { success: false }),
     };
-    this.server.addService(AdapterRegistryService, implementation);
+    const listAdapters = AdapterRegistryService.listAdapters;
+    this.server.addService(
+      {
+        ...AdapterRegistryService,
+        listAdapters: {
+          ...listAdapters,
+          responseSerialize: (value: ListResponse | Uint8Array) =>
+            value instanceof Uint8Array
+              ? Buffer.from(value)
+              : listAdapters.responseSerialize(value as ListResponse),
+        },
+      },
+      implementation,
+    );
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, port) =>
         error ? reject(error) : resolve(port),
