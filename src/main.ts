@@ -18,9 +18,10 @@ import { createMcpHttpHandler } from "./api/mcp/mcp-http.js";
 import { localBackend } from "./api/query-backend.js";
 import { QueryService } from "./api/query-service.js";
 import { CatalogSync, reachabilityEvents, type SyncResult } from "./catalog/catalog-sync.js";
-import { appliedConfig, type ConfigChanges, diffConfigs } from "./config/config-diff.js";
+import type { ConfigChanges } from "./config/config-diff.js";
 import type { DaemonConfig } from "./config/load.js";
 import { type LocalRegistry, loadLocalRegistry } from "./config/local-registry-file.js";
+import { planReload } from "./config/reload-plan.js";
 import { SettingsBook } from "./config/settings-book.js";
 import type { AdapterEntry } from "./domain/adapter.js";
 import type { JournalEvent } from "./domain/events.js";
@@ -453,37 +454,31 @@ export async function startDaemon(
 
   const reload = (next: DaemonConfig): ConfigChanges => {
     if (stopping) throw new Error("the daemon is stopping; configuration reload skipped");
-    const changes = diffConfigs(running, next);
-    const target = appliedConfig(running, next);
-    const changed = (pick: (current: DaemonConfig) => unknown) =>
-      JSON.stringify(pick(running)) !== JSON.stringify(pick(target));
-    const settingsChanged = changed((current) => [current.adapters, current.flap]);
-    if (settingsChanged) {
+    const plan = planReload(running, next);
+    const { changes, target } = plan;
+    if (plan.adapterSettings) {
       // Timers pick the new intervals up as they run; breakers keep their state where the kind is unchanged.
       settings.reconfigure(target.adapters.defaults, target.adapters.overrides, target.flap);
       runner.reconcileWatches((adapterId) => view.entry(adapterId));
     }
-    if (settingsChanged || changed((current) => current.probes.concurrency)) {
-      scheduler.reconfigure(schedulerOptions(target), settingsChanged);
-    }
-    if (changed((current) => current.probes.stale)) {
+    if (plan.scheduling) scheduler.reconfigure(schedulerOptions(target), plan.adapterSettings);
+    if (plan.staleRule) {
       view.setStaleRule(target.probes.stale);
       // `status` and the read-only backends judge staleness by what the file says.
       store.setMeta(STALE_RULE_META, encodeStaleRule(target.probes.stale));
     }
-    if (changed((current) => current.resolution)) {
+    if (plan.resolution) {
       resolution.reconfigure({ panic: target.resolution.panic }, target.resolution.requirements);
     }
-    if (changed((current) => current.maintenance)) maintenance.replaceWindows(target.maintenance);
-    if (changed((current) => current.journal)) {
+    if (plan.maintenanceWindows) maintenance.replaceWindows(target.maintenance);
+    if (plan.journal) {
       retention.stop();
       retention = startRetention(target);
     }
-    if (changed((current) => current.sync)) {
+    if (plan.sync) {
       syncTask?.stop();
       syncTask = startSync(target);
     }
-    const level = changed((current) => current.log.level) ? target.log.level : undefined;
     running = target;
     metrics.configReloadSuccessful.set(1);
     metrics.configReloadSuccessTimestamp.set(now() / 1000);
@@ -498,7 +493,7 @@ export async function startDaemon(
       );
     }
     // Last, so this reload's own lines are written whatever the new level.
-    if (level !== undefined) logger.level = level;
+    if (plan.logLevel !== undefined) logger.level = plan.logLevel;
     return changes;
   };
 
