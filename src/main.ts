@@ -54,6 +54,8 @@ import { packageVersion } from "./package-version.js";
 import { GrpcHealthProbe } from "./probes/grpc-health-probe.js";
 import { GrpcHealthWatcher } from "./probes/grpc-health-watcher.js";
 import { HttpProbe } from "./probes/http-probe.js";
+import { ProbeTable } from "./probes/probe-table.js";
+import { RegistryHealthProbe } from "./probes/registry-health-probe.js";
 import { TcpProbe } from "./probes/tcp-probe.js";
 import { JwtTokenSource } from "./registry/jwt-token-source.js";
 import { GrpcRegistryClient } from "./registry/registry-client.js";
@@ -259,7 +261,12 @@ export async function startDaemon(
   }
   const grpcProbe = new GrpcHealthProbe();
   const probes = [new HttpProbe(), grpcProbe, new TcpProbe()];
-  const checker = new AdapterChecker(gateway, probes, metrics, now);
+  const checker = new AdapterChecker(
+    new ProbeTable(probes),
+    new RegistryHealthProbe(gateway),
+    metrics,
+    now,
+  );
   const watcher = new GrpcHealthWatcher(undefined, { now });
   const runner = new CheckRunner(
     checker,

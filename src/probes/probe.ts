@@ -1,9 +1,18 @@
+import type { HealthStatus } from "../domain/adapter.js";
+
 /** What one probe said. A failed target is a result, never an exception. */
 export interface ProbeResult {
   ok: boolean;
   latencyMs: number;
   /** Why it failed, or a short note on success. */
   detail: string;
+  /** The status the target reported of itself, where it says one (the registry). */
+  reportedStatus?: HealthStatus;
+  /**
+   * True when the probe could not reach the one who judges (the registry was
+   * unreachable): no verdict either way, and `ok` means nothing.
+   */
+  inconclusive?: boolean;
 }
 
 /** Per-target settings a probe may honour; a probe ignores the ones that do not apply to it. */
