@@ -26,19 +26,9 @@ import { SettingsBook } from "./config/settings-book.js";
 import type { AdapterEntry } from "./domain/adapter.js";
 import type { JournalEvent } from "./domain/events.js";
 import { formatHostPort } from "./domain/host-port.js";
-import { maintenanceFor } from "./domain/maintenance.js";
-import {
-  type AdapterStatusView,
-  DEFAULT_OFFLINE_STALE_RULE,
-  decodeStaleRule,
-  encodeStaleRule,
-  isStale,
-  type RegistryView,
-  STALE_RULE_META,
-  toStatusView,
-} from "./domain/status-view.js";
+import { encodeStaleRule, STALE_RULE_META } from "./domain/status-view.js";
 import { HealthEngine, type StoreStatus } from "./engine/health-engine.js";
-import { HealthView, toRegistryView } from "./engine/health-view.js";
+import { HealthView } from "./engine/health-view.js";
 import { EventHub } from "./events/event-hub.js";
 import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
@@ -694,42 +684,4 @@ function shutdownGrpc(server: Server, graceMs: number): Promise<void> {
       resolve();
     });
   });
-}
-
-/** A point-in-time read of a database file, for `status` while the daemon may be stopped. */
-export interface StatusSnapshot {
-  adapters: AdapterStatusView[];
-  registry: RegistryView | null;
-}
-
-export function readStatusSnapshot(dbPath: string, now: number): StatusSnapshot {
-  const store = new SqliteStore({ path: dbPath, readonly: true });
-  try {
-    const rule = decodeStaleRule(store.getMeta(STALE_RULE_META), DEFAULT_OFFLINE_STALE_RULE);
-    const health = new Map(store.loadHealth().map((state) => [state.adapterId, state]));
-    // Maintenance declared through the API is in the file; config windows are not visible here.
-    const declared = new Map(store.loadMaintenance().map((item) => [item.adapterId, item]));
-    const adapters: AdapterStatusView[] = [];
-    for (const entry of store.loadCatalog()) {
-      const state = health.get(entry.adapterId);
-      if (!state) continue;
-      const maintenance = maintenanceFor(entry.adapterId, [], declared, now);
-      const ageMs = state.lastChecked === null ? 0 : now - state.lastChecked;
-      adapters.push(toStatusView(entry, state, isStale(state, ageMs, rule), maintenance));
-    }
-    const registry = store.loadRegistryState();
-    return { adapters, registry: registry ? toRegistryView(registry) : null };
-  } finally {
-    store.close();
-  }
-}
-
-/** Reads journal events after `afterSeq` from a database file. */
-export function readJournal(dbPath: string, afterSeq: number, limit: number): JournalEvent[] {
-  const store = new SqliteStore({ path: dbPath, readonly: true });
-  try {
-    return store.readEvents(afterSeq, limit);
-  } finally {
-    store.close();
-  }
 }

@@ -161,11 +161,19 @@ export interface MaintenanceWrites {
 /** Whether the daemon is ready, and if not, why (start-up, a database refusing commits). */
 export type Readiness = { ready: true } | { ready: false; reason: string };
 
+/** `registry_error` of checkHealth when no registry is asked (answers read from a database file). */
+export const NO_REGISTRY_ERROR = "the registry is not asked when reading a database file";
+
 export interface QueryParts {
   view: HealthView;
   resolution: ResolutionService;
   maintenance: MaintenanceWrites;
-  gateway: RegistryGateway;
+  /**
+   * The registry client with its fallback chain. Absent when the answers are
+   * read from a database file: checkHealth then gives the daemon's verdict
+   * alone, and invalidating the cache and the health check need a running daemon.
+   */
+  gateway?: RegistryGateway | undefined;
   hub: EventHub;
   store: HealthStore;
   now: () => number;
@@ -198,15 +206,7 @@ export class QueryService {
     const view = this.parts.view.get(adapterId);
     const entry = this.parts.view.entry(adapterId);
     const state = this.parts.view.state(adapterId);
-    if (!view || !entry || !state) {
-      throw new ApiError(
-        "ADAPTER_NOT_FOUND",
-        `no adapter with id ${JSON.stringify(adapterId)} in the catalog`,
-        {
-          adapter_id: adapterId,
-        },
-      );
-    }
+    if (!view || !entry || !state) throw adapterNotFound(adapterId);
     return toAdapterDetail(view, entry, state, this.parts.view.recentChecks(adapterId));
   }
 
@@ -302,8 +302,13 @@ export class QueryService {
   }> {
     parseParameters(name, adapterId, "adapter_id");
     const daemon = this.parts.view.get(adapterId) ?? null;
+    const gateway = this.parts.gateway;
+    if (!gateway) {
+      if (daemon === null) throw adapterNotFound(adapterId);
+      return { adapter_id: adapterId, daemon, registry: null, registry_error: NO_REGISTRY_ERROR };
+    }
     try {
-      const answer = await this.parts.gateway.checkAdapterHealth(adapterId);
+      const answer = await gateway.checkAdapterHealth(adapterId);
       return {
         adapter_id: adapterId,
         daemon,
@@ -327,6 +332,7 @@ export class QueryService {
   }
 
   invalidateCache(): { invalidated: true } {
+    if (!this.parts.gateway) throw needsDaemon("invalidating the registry cache");
     this.parts.gateway.invalidateCache();
     return { invalidated: true };
   }
@@ -344,6 +350,7 @@ export class QueryService {
     registry: ReturnType<RegistryGateway["healthCheck"]>;
     journal: { oldest_seq: number | null; newest_seq: number | null; subscribers: number };
   } {
+    if (!this.parts.gateway) throw needsDaemon("the daemon's health check");
     const registry = this.parts.gateway.healthCheck();
     const bounds = this.parts.store.journalBounds();
     const readiness = this.parts.readiness();
@@ -363,4 +370,17 @@ export class QueryService {
       },
     };
   }
+}
+
+function adapterNotFound(adapterId: string): ApiError {
+  return new ApiError(
+    "ADAPTER_NOT_FOUND",
+    `no adapter with id ${JSON.stringify(adapterId)} in the catalog`,
+    { adapter_id: adapterId },
+  );
+}
+
+/** What only a running daemon can do, asked of answers read from a database file. */
+function needsDaemon(what: string): ApiError {
+  return new ApiError("NOT_READY", `${what} needs a running daemon (pass --url)`);
 }

@@ -159,7 +159,10 @@ describe("decideCheck: hysteresis and the edge", () => {
   });
 
   it("turns unhealthy after `fall` failures in a row, and is off the edge then", () => {
-    const decisions = fold(healthy(), [1, 2, 3].map((i) => failureAt(T0 + i * 5_000)));
+    const decisions = fold(
+      healthy(),
+      [1, 2, 3].map((i) => failureAt(T0 + i * 5_000)),
+    );
     expect(decisions.map((decision) => decision.state.status)).toEqual([
       "healthy",
       "healthy",
@@ -190,9 +193,16 @@ describe("decideCheck: hysteresis and the edge", () => {
   });
 
   it("is on the edge while recovering, until `rise` successes make it usable", () => {
-    const [down] = fold(healthy(), [failureAt(T0)], context({ policy: { ...context().policy, fall: 1 } }));
+    const [down] = fold(
+      healthy(),
+      [failureAt(T0)],
+      context({ policy: { ...context().policy, fall: 1 } }),
+    );
     expect(down?.state.status).toBe("unhealthy");
-    const decisions = fold(down?.state ?? healthy(), [successAt(T0 + 5_000), successAt(T0 + 10_000)]);
+    const decisions = fold(down?.state ?? healthy(), [
+      successAt(T0 + 5_000),
+      successAt(T0 + 10_000),
+    ]);
     expect(decisions[0]?.state.status).toBe("unhealthy");
     expect(onEdge(decisions[0]?.state ?? healthy())).toBe(true);
     expect(decisions[0]?.state.checkIntervalMs).toBeLessThanOrEqual(PROBES.edgeIntervalMs);
@@ -251,7 +261,10 @@ describe("decideCheck: the reason describes the latest result", () => {
       failureAt(T0 + 1_000),
       failureAt(T0 + 2_000),
       failureAt(T0 + 3_000),
-      report({ at: T0 + 4_000, outcome: outcome(false, T0 + 4_000, { detail: "connect ECONNREFUSED" }) }),
+      report({
+        at: T0 + 4_000,
+        outcome: outcome(false, T0 + 4_000, { detail: "connect ECONNREFUSED" }),
+      }),
     ]);
     expect(decisions.at(-1)?.state.reason).toBe("connect ECONNREFUSED (4 consecutive failures)");
     // No second health event: the status did not change.

@@ -24,6 +24,7 @@ export interface FailoverTracker {
     changed: ReadonlySet<string>,
     at: number,
     baseline: ReadonlyMap<string, string | null>,
+    changedKinds: ReadonlySet<string>,
   ): { events: NewEvent[]; choices: Map<string, string | null> };
   /** Makes committed choices the baseline for the next failovers. */
   adoptChoices(choices: ReadonlyMap<string, string | null>): void;
@@ -117,6 +118,8 @@ class PendingWork {
   readonly unjudged = new Map<string, HealthState | undefined>();
   /** Adapters whose usability changed outside health (maintenance): judge failovers. */
   readonly touched = new Set<string>();
+  /** Kinds ("domain/category") that lost adapters from the catalog: judge failovers. */
+  readonly touchedKinds = new Set<string>();
   events: NewEvent[] = [];
   readonly choices = new Map<string, string | null>();
   readonly upserted = new Map<string, AdapterEntry>();
@@ -135,6 +138,7 @@ class PendingWork {
       this.registry === undefined &&
       this.maintenance.size === 0 &&
       this.touched.size === 0 &&
+      this.touchedKinds.size === 0 &&
       this.checks.length === 0
     );
   }
@@ -303,6 +307,10 @@ export class HealthEngine {
     const at = this.parts.now();
     this.judgeFailovers(at);
     const pending = this.pending;
+    if (pending.empty && pending.choices.size === 0) {
+      // Only failovers were to be judged, and none happened: nothing to write.
+      return true;
+    }
     let journalled: JournalEvent[];
     try {
       journalled = this.parts.store.commit(
@@ -353,14 +361,17 @@ export class HealthEngine {
       const after = this.pending.states.get(adapterId);
       if (!before || !after || !sameUsability(before, after)) changed.add(adapterId);
     }
+    const kinds = new Set(this.pending.touchedKinds);
     this.pending.unjudged.clear();
     this.pending.touched.clear();
-    if (changed.size === 0) return;
+    this.pending.touchedKinds.clear();
+    if (changed.size === 0 && kinds.size === 0) return;
     const { events, choices } = this.parts.failovers.failovers(
       this.pending.states,
       changed,
       at,
       this.pending.choices,
+      kinds,
     );
     for (const [key, choice] of choices) this.pending.choices.set(key, choice);
     this.pending.events.push(...events);
@@ -370,6 +381,11 @@ export class HealthEngine {
   private applyCommitted(work: PendingWork, journalled: readonly JournalEvent[]): void {
     const { mirror } = this.parts;
     const catalogChanged = work.upserted.size > 0 || work.removed.size > 0;
+    const removedKinds = new Set<string>();
+    for (const adapterId of work.removed) {
+      const entry = mirror.entry(adapterId);
+      if (entry) removedKinds.add(`${entry.domain}/${entry.category}`);
+    }
     for (const entry of work.upserted.values()) mirror.putEntry(entry);
     for (const adapterId of work.removed) mirror.removeEntry(adapterId);
     for (const state of work.states.values()) mirror.putState(state);
@@ -393,6 +409,11 @@ export class HealthEngine {
         { failedForMs, states: work.states.size, events: journalled.length },
         "database writable again; pending results and events committed",
       );
+    }
+    if (work.removed.size > 0) {
+      // A removed adapter may have been a requirement's choice: judge its kind in the next commit.
+      for (const kind of removedKinds) this.pending.touchedKinds.add(kind);
+      this.scheduleCommit();
     }
     if (catalogChanged) {
       const entries = mirror.allEntries();
@@ -443,6 +464,11 @@ export class HealthEngine {
         this.options.maxRetryDelayMs,
       );
     }
+    this.armRetry();
+  }
+
+  private armRetry(): void {
+    if (!this.failure || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush();
@@ -451,8 +477,13 @@ export class HealthEngine {
   }
 
   private scheduleCommit(): void {
-    // While the store refuses writes, the retry timer decides when to try again.
-    if (this.failure) return;
+    // While the store refuses writes, the retry timer decides when to try again; new
+    // work after a refused catalog or maintenance step (which left nothing pending)
+    // arms it again.
+    if (this.failure) {
+      this.armRetry();
+      return;
+    }
     if (this.pending.results >= this.options.maxBatch) {
       this.flush();
     } else if (!this.timer) {

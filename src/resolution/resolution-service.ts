@@ -109,17 +109,20 @@ export class ResolutionService {
    * new choices. Changes nothing: the engine adopts the choices once the events
    * are committed (`adoptChoices`), so a failed commit neither loses a failover nor
    * leaves the baseline ahead of the journal. `baseline` holds choices decided
-   * earlier but not yet committed.
+   * earlier but not yet committed; `changedKinds` names kinds ("domain/category")
+   * whose adapters left the catalog.
    */
   failovers(
     overlay: ReadonlyMap<string, HealthState>,
     changed: ReadonlySet<string>,
     at: number,
     baseline: ReadonlyMap<string, string | null> = new Map(),
+    changedKinds: ReadonlySet<string> = new Set(),
   ): { events: NewEvent[]; choices: Map<string, string | null> } {
     const choices = new Map<string, string | null>();
     const events: NewEvent[] = [];
-    const kinds = new Set<string>();
+    // Kinds ("domain/category") whose members changed, also ones that left the catalog.
+    const kinds = new Set<string>(changedKinds);
     for (const adapterId of changed) {
       const entry = this.view.entry(adapterId);
       if (entry) kinds.add(`${entry.domain}/${entry.category}`);

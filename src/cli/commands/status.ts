@@ -1,6 +1,6 @@
 /** `oneiric-healthd status [ID]`: last-known status, read from the database file. */
 import { existsSync } from "node:fs";
-import { readStatusSnapshot } from "../../main.js";
+import { readStatusSnapshot } from "../../offline-read-model.js";
 import { parse } from "../arguments.js";
 import { loadConfig } from "../config-source.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
@@ -13,14 +13,16 @@ export async function statusCommand(args: string[]): Promise<number> {
     { json: { type: "boolean" }, db: { type: "string" }, config: { type: "string" } },
     1,
   );
-  const dbPath = values.db ?? loadConfig(values.config, {}).storage.path;
+  const config = loadConfig(values.config, {});
+  const dbPath = values.db ?? config.storage.path;
   if (!existsSync(dbPath)) {
     printNotice(
       `no database at ${dbPath}; pass --db PATH or --config FILE, or start the daemon first`,
     );
     return EXIT_FAILURE;
   }
-  const snapshot = readStatusSnapshot(dbPath, Date.now());
+  // As the daemon's API would list them: its priorities, stale rule default and fixed windows.
+  const snapshot = readStatusSnapshot(dbPath, Date.now(), config);
   const id = positionals[0];
   if (id !== undefined) {
     const adapter = snapshot.adapters.find((candidate) => candidate.adapter_id === id);
