@@ -147,9 +147,9 @@ export class OfflineReadModel {
 
   /**
    * Builds the parts from the file. The reads are separate statements, so a
-   * commit between them could mix two states: a load the file changed under is
-   * done again (a few times at most; then the last is taken, as a commit is
-   * never half read, only its neighbours mixed).
+   * commit landing between them would mix the states before and after it: a
+   * load the file changed under is done again, a few times at most (a daemon
+   * committing faster than a load takes gets the last one, mixed or not).
    */
   private load(version: number): OfflineParts {
     const store = this.open();

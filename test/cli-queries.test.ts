@@ -239,6 +239,33 @@ describe("query commands against a running daemon (--url)", () => {
     expect(fileAnswer.note).toContain(`read from the database file ${dbPath}`);
   });
 
+  it("DatabaseQueryBackend on the running daemon's file answers as the daemon and follows its commits", async () => {
+    const file = new DatabaseQueryBackend({ path: dbPath, now: clock.now });
+    const storage = { domain: "adapter", category: "storage" };
+    const s3 = "mahavishnu.adapter.storage.s3";
+    try {
+      expect(await file.listAdapters()).toEqual(daemon.queries.listAdapters());
+      const { note, ...fromFile } = await file.resolve(storage);
+      expect(fromFile).toEqual(daemon.queries.resolve(storage));
+      expect(note).toContain("configured priorities and config maintenance windows");
+
+      // Committed by the daemon while the file is open: the next answer has it.
+      daemon.queries.setMaintenance(s3, { reason: "read while running" });
+      expect((await file.getAdapter(s3)).maintenance).toEqual({
+        until: null,
+        reason: "read while running",
+      });
+      const during = await file.resolve(storage);
+      expect(during.choice?.adapterId).not.toBe(s3);
+      expect(during.excluded.map((candidate) => candidate.adapterId)).toContain(s3);
+      daemon.queries.liftMaintenance(s3);
+      expect((await file.getAdapter(s3)).maintenance).toBeNull();
+      expect(await file.listAdapters()).toEqual(daemon.queries.listAdapters());
+    } finally {
+      file.close();
+    }
+  });
+
   it("HttpQueryBackend answers every query and maps problem answers back to ApiError", async () => {
     const backend = new HttpQueryBackend(url);
     const detail = await backend.getAdapter("mahavishnu.adapter.storage.s3");

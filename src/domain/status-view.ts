@@ -84,7 +84,7 @@ export const STALE_RULE_META = "stale_rule";
 /** The defaults' rule (15 s interval, 5 s timeout), for a file that does not say. */
 export const DEFAULT_OFFLINE_STALE_RULE: StaleRule = {
   graceMs: 5_000 + STALE_SLACK_MS,
-  fallbackAfterMs: 45_000,
+  fallbackAfterMs: 3 * 15_000 + 5_000 + STALE_SLACK_MS,
 };
 
 /** The rule as kept in the database file, so that readers of the file judge alike. */

@@ -21,8 +21,12 @@ export async function statusCommand(args: string[]): Promise<number> {
     );
     return EXIT_FAILURE;
   }
-  // As the daemon's API would list them: its priorities, stale rule default and fixed windows.
-  const snapshot = readStatusSnapshot(dbPath, Date.now(), config);
+  // As the daemon's API would list them; --config adds its fixed maintenance windows.
+  const snapshot = readStatusSnapshot(
+    dbPath,
+    Date.now(),
+    values.config === undefined ? undefined : config,
+  );
   const id = positionals[0];
   if (id !== undefined) {
     const adapter = snapshot.adapters.find((candidate) => candidate.adapter_id === id);
