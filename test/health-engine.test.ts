@@ -264,9 +264,9 @@ adapters:
     // The first check opens the stream; there is no other check in this test.
     await running.checkAllNow();
     expect(running.view.get(watched)).toMatchObject({ status: "healthy", stale: false });
-    clock.advance(3_631_000);
-    // Both last checked an hour and 31 s ago: the polled adapter's hourly check is overdue
-    // (past its interval and the 30 s grace), the watched one's safety-net poll is not.
+    clock.advance(4_000_000);
+    // Both last checked 4,000 s ago: the polled adapter's hourly check is overdue (past its
+    // interval, up to 10 % jitter and the 30 s grace), the watched one's safety-net poll is not.
     await eventually(() => running.view.get(watched)?.stale === false);
     expect(running.view.get(polled)).toMatchObject({ status: "healthy", stale: true });
     expect(running.view.get(watched)).toMatchObject({ status: "healthy", stale: false });

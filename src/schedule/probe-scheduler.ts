@@ -29,6 +29,8 @@ interface Slot {
   /** performance.now() at which the timer fires. */
   dueAt: number;
   running: boolean;
+  /** The check in flight, while `running`. */
+  current: Promise<void> | undefined;
 }
 
 /**
@@ -72,7 +74,13 @@ export class ProbeScheduler {
         slot.entry = entry;
         continue;
       }
-      const created: Slot = { entry, timer: undefined, dueAt: 0, running: false };
+      const created: Slot = {
+        entry,
+        timer: undefined,
+        dueAt: 0,
+        running: false,
+        current: undefined,
+      };
       this.slots.set(entry.adapterId, created);
       added.push(created);
     }
@@ -158,7 +166,9 @@ export class ProbeScheduler {
   }
 
   private run(slot: Slot): Promise<void> {
-    if (slot.running || this.stopped) return Promise.resolve();
+    // A check already running is the one asked for: its result is as new as another's.
+    if (slot.running) return slot.current ?? Promise.resolve();
+    if (this.stopped) return Promise.resolve();
     slot.running = true;
     clearTimeout(slot.timer);
     const task = this.limiter
@@ -176,10 +186,12 @@ export class ProbeScheduler {
       )
       .then((nextDelayMs) => {
         slot.running = false;
+        slot.current = undefined;
         this.inFlight.delete(task);
         if (this.slots.get(slot.entry.adapterId) === slot) this.schedule(slot, nextDelayMs);
       });
     this.inFlight.add(task);
+    slot.current = task;
     return task;
   }
 }
