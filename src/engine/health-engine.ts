@@ -10,7 +10,7 @@ import {
 import type { JournalEvent, NewEvent } from "../domain/events.js";
 import { type HealthState, initialHealth } from "../domain/health.js";
 import type { HealthStore, MaintenanceChange, RegistryState } from "../storage/store.js";
-import type { HealthView, RecentCheck } from "./health-view.js";
+import { type HealthView, RECENT_CHECKS, type RecentCheck } from "./health-view.js";
 
 /** Failover tracking as the engine needs it: decided before commit, adopted after. */
 export interface FailoverTracker {
@@ -126,7 +126,8 @@ class PendingWork {
   readonly removed = new Set<string>();
   registry: RegistryState | undefined;
   readonly maintenance = new Map<string, MaintenanceChange>();
-  checks: { adapterId: string; check: RecentCheck }[] = [];
+  /** Finished checks for the mirror's "recent checks", oldest first, the newest few per adapter. */
+  readonly checks = new Map<string, RecentCheck[]>();
   results = 0;
 
   get empty(): boolean {
@@ -139,7 +140,7 @@ class PendingWork {
       this.maintenance.size === 0 &&
       this.touched.size === 0 &&
       this.touchedKinds.size === 0 &&
-      this.checks.length === 0
+      this.checks.size === 0
     );
   }
 }
@@ -226,16 +227,21 @@ export class HealthEngine {
     this.stage(report.adapterId, current, decision.state, decision.events);
     if (pushedOutcome) {
       this.pending.results++;
-      this.pending.checks.push({
-        adapterId: report.adapterId,
-        check: {
-          at: new Date(pushedOutcome.at).toISOString(),
-          ok: pushedOutcome.ok,
-          latency_ms: Math.round(pushedOutcome.latencyMs * 1000) / 1000,
-          detail: pushedOutcome.detail,
-          source: report.pushed ? "watch" : pushedOutcome.source,
-        },
+      let checks = this.pending.checks.get(report.adapterId);
+      if (!checks) {
+        checks = [];
+        this.pending.checks.set(report.adapterId, checks);
+      }
+      checks.push({
+        at: new Date(pushedOutcome.at).toISOString(),
+        ok: pushedOutcome.ok,
+        latency_ms: Math.round(pushedOutcome.latencyMs * 1000) / 1000,
+        detail: pushedOutcome.detail,
+        // "watch" for a pushed status, so a recent check says where it came from.
+        source: report.pushed ? "watch" : pushedOutcome.source,
       });
+      // While commits fail, only what the mirror would keep is kept.
+      if (checks.length > RECENT_CHECKS) checks.shift();
     }
     this.scheduleCommit();
     return { state: decision.state, nextCheckInMs: decision.state.checkIntervalMs ?? 0 };
@@ -389,7 +395,9 @@ export class HealthEngine {
     for (const entry of work.upserted.values()) mirror.putEntry(entry);
     for (const adapterId of work.removed) mirror.removeEntry(adapterId);
     for (const state of work.states.values()) mirror.putState(state);
-    for (const { adapterId, check } of work.checks) mirror.recordCheck(adapterId, check);
+    for (const [adapterId, checks] of work.checks) {
+      for (const check of checks) mirror.recordCheck(adapterId, check);
+    }
     if (work.registry) mirror.setRegistry(work.registry);
     if (work.maintenance.size > 0) {
       this.parts.maintenance.applyCommitted([...work.maintenance.values()]);

@@ -21,7 +21,7 @@ export interface RecentCheck {
 }
 
 /** Checks remembered per adapter. */
-const RECENT_CHECKS = 10;
+export const RECENT_CHECKS = 10;
 
 /** An adapter's catalog entry with its committed state, as resolution reads them. */
 export interface KindMember {
