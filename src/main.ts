@@ -219,15 +219,8 @@ export async function startDaemon(
     metrics: engineMetrics(metrics),
     logger: logger.child({ component: "engine" }),
     now,
-    contextOf: (entry) => {
-      const adapterSettings = settings.of(entry);
-      return {
-        policy: settings.policyOf(entry),
-        probes: adapterSettings.probes,
-        halfOpenAfterMs: adapterSettings.breaker.halfOpenAfterMs,
-        maintenance: maintenance.current(entry.adapterId) !== undefined,
-      };
-    },
+    contextOf: (entry) =>
+      settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
   });
   // Windows opening or closing change resolution without a health change.
   maintenance.onWindowsChanged((adapterIds) =>

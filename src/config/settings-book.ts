@@ -4,6 +4,7 @@ import {
   type SettingsOverride,
   settingsFor,
 } from "../domain/adapter-settings.js";
+import type { DecisionContext } from "../domain/decide.js";
 import type { HealthPolicy } from "../domain/health.js";
 
 /**
@@ -58,6 +59,17 @@ export class SettingsBook {
       fall: probes.fall,
       degradedLatencyMs: probes.degradedLatencyMs,
       flap: this.flap,
+    };
+  }
+
+  /** What deciding a check of this adapter needs besides its state. */
+  decisionContextOf(entry: AdapterEntry, inMaintenance: boolean): DecisionContext {
+    const { probes, breaker } = this.of(entry);
+    return {
+      policy: this.policyOf(entry),
+      probes,
+      halfOpenAfterMs: breaker.halfOpenAfterMs,
+      maintenance: inMaintenance,
     };
   }
 

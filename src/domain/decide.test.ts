@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { TEST_PROBE_SETTINGS } from "../../test/support/adapter-settings.js";
 import type { ProbeSettings } from "./adapter-settings.js";
 import {
   type CheckReport,
@@ -22,21 +23,7 @@ const T0 = Date.parse("2025-06-01T00:00:00Z");
 const HOUR = 3_600_000;
 const ID = "t.adapter.cache.redis";
 
-const PROBES: ProbeSettings = {
-  intervalMs: 15_000,
-  edgeIntervalMs: 5_000,
-  openIntervalMs: 60_000,
-  watchedIntervalMs: 90_000,
-  timeoutMs: 5_000,
-  jitter: 0.1,
-  rise: 2,
-  fall: 3,
-  degradedLatencyMs: 1_000,
-  expectBody: undefined,
-  heartbeatTtlMs: undefined,
-  watch: true,
-  registryCheck: true,
-};
+const PROBES: ProbeSettings = TEST_PROBE_SETTINGS;
 
 const HALF_OPEN_AFTER = 30_000;
 const FLAP_WINDOW = 120_000;

@@ -1,5 +1,6 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { TEST_ADAPTER_SETTINGS } from "../../test/support/adapter-settings.js";
 import { catalogEntry } from "../../test/support/catalog-entry.js";
 import { SettingsBook } from "../config/settings-book.js";
 import type { AdapterEntry } from "../domain/adapter.js";
@@ -47,32 +48,7 @@ const OPTIONS: EngineOptions = {
   maxRetryDelayMs: 800,
 };
 
-const DEFAULTS: AdapterSettings = {
-  probes: {
-    intervalMs: 15_000,
-    edgeIntervalMs: 5_000,
-    openIntervalMs: 60_000,
-    watchedIntervalMs: 90_000,
-    timeoutMs: 5_000,
-    jitter: 0.1,
-    rise: 2,
-    fall: 3,
-    degradedLatencyMs: 1000,
-    expectBody: undefined,
-    heartbeatTtlMs: undefined,
-    watch: true,
-    registryCheck: true,
-  },
-  breaker: {
-    kind: "consecutive",
-    threshold: 3,
-    halfOpenAfterMs: 30_000,
-    size: 20,
-    minCalls: 5,
-    durationMs: 60_000,
-  },
-  priority: 100,
-};
+const DEFAULTS: AdapterSettings = TEST_ADAPTER_SETTINGS;
 const OVERRIDES: SettingsOverride[] = [
   { match: { category: "queue" }, probes: { rise: 1, fall: 1 } },
 ];
@@ -167,15 +143,8 @@ function harness(configured: Requirement[] = [STORAGE, CACHE]) {
     metrics,
     logger,
     now: Date.now,
-    contextOf: (entry) => {
-      const adapterSettings = settings.of(entry);
-      return {
-        policy: settings.policyOf(entry),
-        probes: adapterSettings.probes,
-        halfOpenAfterMs: adapterSettings.breaker.halfOpenAfterMs,
-        maintenance: maintenance.current(entry.adapterId) !== undefined,
-      };
-    },
+    contextOf: (entry) =>
+      settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
     options: OPTIONS,
   });
   maintenance.onWindowsChanged((adapterIds) =>

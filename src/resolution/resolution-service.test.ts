@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { TEST_ADAPTER_SETTINGS } from "../../test/support/adapter-settings.js";
 import { SettingsBook } from "../config/settings-book.js";
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
 import type { AdapterSettings } from "../domain/adapter-settings.js";
@@ -19,32 +20,7 @@ const T0 = Date.parse("2025-06-01T00:00:00Z");
 const STORAGE: Requirement = { domain: "adapter", category: "storage" };
 const STORAGE_KEY = "adapter/storage//";
 
-const DEFAULTS: AdapterSettings = {
-  probes: {
-    intervalMs: 15_000,
-    edgeIntervalMs: 5_000,
-    openIntervalMs: 60_000,
-    watchedIntervalMs: 90_000,
-    timeoutMs: 5_000,
-    jitter: 0.1,
-    rise: 2,
-    fall: 3,
-    degradedLatencyMs: 1000,
-    expectBody: undefined,
-    heartbeatTtlMs: undefined,
-    watch: true,
-    registryCheck: true,
-  },
-  breaker: {
-    kind: "consecutive",
-    threshold: 3,
-    halfOpenAfterMs: 30_000,
-    size: 20,
-    minCalls: 5,
-    durationMs: 60_000,
-  },
-  priority: 100,
-};
+const DEFAULTS: AdapterSettings = TEST_ADAPTER_SETTINGS;
 
 function entry(adapterId: string, overrides: Partial<AdapterEntry> = {}): AdapterEntry {
   return {
