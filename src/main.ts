@@ -236,12 +236,9 @@ export async function startDaemon(
     if (previous.reachable === next.reachable && previous.lastAttempt !== null) return;
     engine.recordRegistry(next, reachabilityEvents(previous, next, now(), syncLogger));
   });
+  // Breakers come back as they were saved (windows and open state included), each at
+  // its adapter's first check: the check loop hands the runner the committed snapshot.
   const breakers = new AdapterBreakers();
-  // Breakers come back as they were saved, windows and open state included.
-  for (const entry of view.allEntries()) {
-    const saved = view.state(entry.adapterId)?.breaker;
-    if (saved) breakers.restore(entry.adapterId, settings.of(entry).breaker, saved.snapshot);
-  }
   const grpcProbe = new GrpcHealthProbe();
   const probes = [new HttpProbe(), grpcProbe, new TcpProbe()];
   const checker = new AdapterChecker(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { AdapterEntry } from "./adapter.js";
+import { catalogEntry } from "../../test/support/catalog-entry.js";
 import {
   type AdapterSettings,
   globToRegExp,
@@ -9,23 +9,8 @@ import {
   settingsFor,
 } from "./adapter-settings.js";
 
-function entry(overrides: Partial<AdapterEntry> = {}): AdapterEntry {
-  return {
-    adapterId: "storage-s3-primary",
-    project: "mahavishnu",
-    domain: "adapter",
-    category: "storage",
-    provider: "s3",
-    capabilities: [],
-    factoryPath: "mahavishnu.adapters.storage.s3:S3Adapter",
-    healthCheckUrl: "http://127.0.0.1:9000/health",
-    metadata: {},
-    registeredAt: 1_700_000_000,
-    lastHeartbeat: 1_700_000_100,
-    registryStatus: "healthy",
-    ...overrides,
-  };
-}
+/** An id of no `project.domain.category.provider` shape: a mahavishnu s3 storage adapter. */
+const PRIMARY = "storage-s3-primary";
 
 const DEFAULTS: AdapterSettings = {
   probes: {
@@ -103,7 +88,7 @@ describe("globToRegExp and matchesGlob", () => {
 
 describe("overrideApplies", () => {
   it("applies when every given field matches", () => {
-    expect(overrideApplies({ category: "storage", provider: "s3" }, entry())).toBe(true);
+    expect(overrideApplies({ category: "storage", provider: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(true);
     expect(
       overrideApplies(
         {
@@ -113,28 +98,28 @@ describe("overrideApplies", () => {
           domain: "adapter",
           project: "maha*",
         },
-        entry(),
+        catalogEntry({ adapterId: PRIMARY }),
       ),
     ).toBe(true);
   });
 
   it("does not apply when any one given field does not match", () => {
-    expect(overrideApplies({ category: "storage", provider: "gcs" }, entry())).toBe(false);
-    expect(overrideApplies({ category: "cache", provider: "s3" }, entry())).toBe(false);
-    expect(overrideApplies({ adapter: "storage-*", project: "other" }, entry())).toBe(false);
-    expect(overrideApplies({ domain: "service" }, entry())).toBe(false);
+    expect(overrideApplies({ category: "storage", provider: "gcs" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
+    expect(overrideApplies({ category: "cache", provider: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
+    expect(overrideApplies({ adapter: "storage-*", project: "other" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
+    expect(overrideApplies({ domain: "service" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
   });
 
   it("checks each field against its own value", () => {
     // "s3" is the provider, not the category.
-    expect(overrideApplies({ category: "s3" }, entry())).toBe(false);
-    expect(overrideApplies({ adapter: "s3" }, entry())).toBe(false);
-    expect(overrideApplies({ project: "adapter" }, entry())).toBe(false);
+    expect(overrideApplies({ category: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
+    expect(overrideApplies({ adapter: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
+    expect(overrideApplies({ project: "adapter" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
   });
 
   it("treats fields given as undefined as not given", () => {
-    expect(overrideApplies({ adapter: undefined, provider: "s3" }, entry())).toBe(true);
-    expect(overrideApplies({}, entry())).toBe(true);
+    expect(overrideApplies({ adapter: undefined, provider: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(true);
+    expect(overrideApplies({}, catalogEntry({ adapterId: PRIMARY }))).toBe(true);
   });
 });
 
@@ -143,11 +128,11 @@ describe("settingsFor", () => {
     const overrides: SettingsOverride[] = [
       { match: { provider: "gcs" }, priority: 1, probes: { intervalMs: 1 } },
     ];
-    expect(settingsFor(entry(), DEFAULTS, overrides)).toEqual(DEFAULTS);
+    expect(settingsFor(catalogEntry({ adapterId: PRIMARY }), DEFAULTS, overrides)).toEqual(DEFAULTS);
   });
 
   it("merges an override's fields over the defaults, keeping the rest", () => {
-    const settings = settingsFor(entry(), DEFAULTS, [
+    const settings = settingsFor(catalogEntry({ adapterId: PRIMARY }), DEFAULTS, [
       {
         match: { provider: "s3" },
         probes: { intervalMs: 5_000, expectBody: "ok" },
@@ -168,23 +153,23 @@ describe("settingsFor", () => {
       { match: { provider: "gcs" }, probes: { intervalMs: 2_000 }, priority: 20 },
       { match: { adapter: "storage-s3-*" }, probes: { intervalMs: 3_000 }, priority: 30 },
     ];
-    const settings = settingsFor(entry(), DEFAULTS, overrides);
+    const settings = settingsFor(catalogEntry({ adapterId: PRIMARY }), DEFAULTS, overrides);
     expect(settings.probes.intervalMs).toBe(3_000);
     expect(settings.probes.rise).toBe(5);
     expect(settings.priority).toBe(30);
     // Reversed, the first one wins where they overlap.
-    const reversed = settingsFor(entry(), DEFAULTS, [...overrides].reverse());
+    const reversed = settingsFor(catalogEntry({ adapterId: PRIMARY }), DEFAULTS, [...overrides].reverse());
     expect(reversed.probes.intervalMs).toBe(1_000);
     expect(reversed.priority).toBe(10);
     // The one for another provider never applied.
-    expect(settingsFor(entry({ provider: "gcs" }), DEFAULTS, overrides.slice(0, 2))).toMatchObject({
+    expect(settingsFor(catalogEntry({ adapterId: PRIMARY, provider: "gcs" }), DEFAULTS, overrides.slice(0, 2))).toMatchObject({
       probes: { intervalMs: 2_000, rise: 5 },
       priority: 20,
     });
   });
 
   it("does not let undefined fields in an override erase defaults or earlier overrides", () => {
-    const settings = settingsFor(entry(), DEFAULTS, [
+    const settings = settingsFor(catalogEntry({ adapterId: PRIMARY }), DEFAULTS, [
       { match: { provider: "s3" }, probes: { timeoutMs: 1_000 }, priority: 7 },
       {
         // As the config loader builds them: every key present, most undefined.
@@ -205,7 +190,7 @@ describe("settingsFor", () => {
   });
 
   it("lets an override set a false or zero value", () => {
-    const settings = settingsFor(entry(), DEFAULTS, [
+    const settings = settingsFor(catalogEntry({ adapterId: PRIMARY }), DEFAULTS, [
       { match: { provider: "s3" }, probes: { watch: false, jitter: 0 }, priority: 0 },
     ]);
     expect(settings.probes.watch).toBe(false);
@@ -219,7 +204,7 @@ describe("settingsFor", () => {
       { match: { provider: "s3" }, probes: { intervalMs: 1 }, breaker: { size: 4 }, priority: 1 },
     ];
     const overridesCopy = structuredClone(overrides);
-    settingsFor(entry(), defaults, overrides);
+    settingsFor(catalogEntry({ adapterId: PRIMARY }), defaults, overrides);
     expect(defaults).toEqual(DEFAULTS);
     expect(overrides).toEqual(overridesCopy);
   });

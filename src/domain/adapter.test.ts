@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { catalogEntry } from "../../test/support/catalog-entry.js";
 import {
   type AdapterEntry,
   checkEntry,
@@ -8,24 +9,6 @@ import {
   isHealthStatus,
   sameEntry,
 } from "./adapter.js";
-
-function entry(overrides: Partial<AdapterEntry> = {}): AdapterEntry {
-  return {
-    adapterId: "mahavishnu.storage.s3",
-    project: "mahavishnu",
-    domain: "adapter",
-    category: "storage",
-    provider: "s3",
-    capabilities: ["read", "write"],
-    factoryPath: "mahavishnu.adapters.storage.s3:S3Adapter",
-    healthCheckUrl: "http://127.0.0.1:9000/health",
-    metadata: { region: "us-east-1" },
-    registeredAt: 1_700_000_000,
-    lastHeartbeat: 1_700_000_100,
-    registryStatus: "healthy",
-    ...overrides,
-  };
-}
 
 /** A status string the registry might send that is not one of ours. */
 const foreignStatus = (value: string) => value as string as HealthStatus;
@@ -48,56 +31,56 @@ describe("isHealthStatus", () => {
 
 describe("checkEntry", () => {
   it("accepts a well-formed entry unchanged and without notes", () => {
-    const raw = entry();
+    const raw = catalogEntry({ metadata: { region: "us-east-1" } });
     expect(checkEntry(raw)).toEqual({ ok: true, notes: [], entry: raw });
   });
 
   it("trims the adapter id", () => {
-    expect(accepted(entry({ adapterId: "  a1\t" })).entry.adapterId).toBe("a1");
+    expect(accepted(catalogEntry({ adapterId: "  a1\t" })).entry.adapterId).toBe("a1");
   });
 
   it("rejects an entry without an id, or with only whitespace", () => {
-    expect(checkEntry(entry({ adapterId: "" }))).toEqual({
+    expect(checkEntry(catalogEntry({ adapterId: "" }))).toEqual({
       ok: false,
       reason: "entry has no adapter_id",
     });
-    expect(checkEntry(entry({ adapterId: "   " }))).toEqual({
+    expect(checkEntry(catalogEntry({ adapterId: "   " }))).toEqual({
       ok: false,
       reason: "entry has no adapter_id",
     });
   });
 
   it("rejects an id over the length limit and accepts one at it", () => {
-    expect(checkEntry(entry({ adapterId: "x".repeat(ENTRY_LIMITS.idLength + 1) }))).toEqual({
+    expect(checkEntry(catalogEntry({ adapterId: "x".repeat(ENTRY_LIMITS.idLength + 1) }))).toEqual({
       ok: false,
       reason: "adapter_id longer than 256 characters",
     });
-    expect(checkEntry(entry({ adapterId: "x".repeat(ENTRY_LIMITS.idLength) })).ok).toBe(true);
+    expect(checkEntry(catalogEntry({ adapterId: "x".repeat(ENTRY_LIMITS.idLength) })).ok).toBe(true);
   });
 
   it("accepts an entry with no health URL (nothing to probe)", () => {
-    expect(accepted(entry({ healthCheckUrl: "" })).entry.healthCheckUrl).toBe("");
+    expect(accepted(catalogEntry({ healthCheckUrl: "" })).entry.healthCheckUrl).toBe("");
   });
 
   it("rejects an unusable health URL, saying why", () => {
-    expect(checkEntry(entry({ healthCheckUrl: "not a url" }))).toEqual({
+    expect(checkEntry(catalogEntry({ healthCheckUrl: "not a url" }))).toEqual({
       ok: false,
       reason: 'health_check_url is not a URL: "not a url"',
     });
-    expect(checkEntry(entry({ healthCheckUrl: "ftp://files.internal/health" }))).toEqual({
+    expect(checkEntry(catalogEntry({ healthCheckUrl: "ftp://files.internal/health" }))).toEqual({
       ok: false,
       reason: 'health_check_url has unsupported scheme "ftp:"',
     });
   });
 
   it("treats an unknown health_status as unknown, with a note", () => {
-    const result = accepted(entry({ registryStatus: foreignStatus("on_fire") }));
+    const result = accepted(catalogEntry({ registryStatus: foreignStatus("on_fire") }));
     expect(result.entry.registryStatus).toBe("unknown");
     expect(result.notes).toEqual(['unknown health_status "on_fire" treated as unknown']);
   });
 
   it("treats an empty health_status as unknown without a note", () => {
-    const result = accepted(entry({ registryStatus: foreignStatus("") }));
+    const result = accepted(catalogEntry({ registryStatus: foreignStatus("") }));
     expect(result.entry.registryStatus).toBe("unknown");
     expect(result.notes).toEqual([]);
   });
@@ -109,7 +92,7 @@ describe("checkEntry", () => {
         `v${index}`,
       ]),
     );
-    const result = accepted(entry({ metadata }));
+    const result = accepted(catalogEntry({ metadata }));
     const keys = Object.keys(result.entry.metadata);
     expect(keys).toHaveLength(ENTRY_LIMITS.metadataEntries);
     expect(keys[0]).toBe("k0");
@@ -121,14 +104,14 @@ describe("checkEntry", () => {
     const metadata = Object.fromEntries(
       Array.from({ length: ENTRY_LIMITS.metadataEntries }, (_, index) => [`k${index}`, "v"]),
     );
-    const result = accepted(entry({ metadata }));
+    const result = accepted(catalogEntry({ metadata }));
     expect(Object.keys(result.entry.metadata)).toHaveLength(ENTRY_LIMITS.metadataEntries);
     expect(result.notes).toEqual([]);
   });
 
   it("drops metadata values over the length limit, keeping the rest", () => {
     const result = accepted(
-      entry({
+      catalogEntry({
         metadata: {
           region: "eu-west-1",
           blob: "x".repeat(ENTRY_LIMITS.metadataValueLength + 1),
@@ -146,7 +129,7 @@ describe("checkEntry", () => {
   it("clips long descriptive fields and capabilities", () => {
     const long = "p".repeat(ENTRY_LIMITS.fieldLength + 10);
     const result = accepted(
-      entry({ project: long, provider: long, factoryPath: long, capabilities: ["ok", long] }),
+      catalogEntry({ project: long, provider: long, factoryPath: long, capabilities: ["ok", long] }),
     );
     expect(result.entry.project).toHaveLength(ENTRY_LIMITS.fieldLength);
     expect(result.entry.provider).toHaveLength(ENTRY_LIMITS.fieldLength);
@@ -155,7 +138,7 @@ describe("checkEntry", () => {
   });
 
   it("does not modify the raw entry", () => {
-    const raw = entry({ adapterId: " a1 ", registryStatus: foreignStatus("weird") });
+    const raw = catalogEntry({ adapterId: " a1 ", registryStatus: foreignStatus("weird") });
     const copy = structuredClone(raw);
     checkEntry(raw);
     expect(raw).toEqual(copy);
@@ -202,23 +185,28 @@ describe("healthUrlProblem", () => {
 
 describe("sameEntry", () => {
   it("ignores only the live readings: heartbeat and registry status", () => {
-    expect(sameEntry(entry(), entry({ lastHeartbeat: 1 }))).toBe(true);
-    expect(sameEntry(entry(), entry({ registryStatus: "degraded" }))).toBe(true);
-    expect(sameEntry(entry(), entry({ factoryPath: "other:Factory" }))).toBe(false);
-    expect(sameEntry(entry(), entry({ capabilities: ["write", "read"] }))).toBe(false);
-    expect(sameEntry(entry(), entry({ metadata: { region: "eu-west-1" } }))).toBe(false);
-    expect(sameEntry(entry(), entry({ healthCheckUrl: "" }))).toBe(false);
+    expect(sameEntry(catalogEntry(), catalogEntry({ lastHeartbeat: 1 }))).toBe(true);
+    expect(sameEntry(catalogEntry(), catalogEntry({ registryStatus: "degraded" }))).toBe(true);
+    expect(sameEntry(catalogEntry(), catalogEntry({ factoryPath: "other:Factory" }))).toBe(false);
+    expect(sameEntry(catalogEntry(), catalogEntry({ capabilities: ["write", "read"] }))).toBe(false);
+    expect(
+      sameEntry(
+        catalogEntry({ metadata: { region: "us-east-1" } }),
+        catalogEntry({ metadata: { region: "eu-west-1" } }),
+      ),
+    ).toBe(false);
+    expect(sameEntry(catalogEntry(), catalogEntry({ healthCheckUrl: "" }))).toBe(false);
   });
 
   it("does not depend on metadata key order (protobuf map order is undefined)", () => {
     expect(
-      sameEntry(entry({ metadata: { a: "1", b: "2" } }), entry({ metadata: { b: "2", a: "1" } })),
+      sameEntry(catalogEntry({ metadata: { a: "1", b: "2" } }), catalogEntry({ metadata: { b: "2", a: "1" } })),
     ).toBe(true);
   });
 
   it("tells capability lists apart even when their joined text is equal", () => {
     expect(
-      sameEntry(entry({ capabilities: ["a\u0000b"] }), entry({ capabilities: ["a", "b"] })),
+      sameEntry(catalogEntry({ capabilities: ["a\u0000b"] }), catalogEntry({ capabilities: ["a", "b"] })),
     ).toBe(false);
   });
 });

@@ -107,6 +107,22 @@ describe("AdapterBreakers: consecutive", () => {
     expect(breakers.state("a1")).toBe("open");
   });
 
+  it("takes up the committed snapshot when it holds no breaker for the adapter, and only then", async () => {
+    const before = new AdapterBreakers();
+    await states(before, CONSECUTIVE, ["fail", "fail", "fail"]);
+    const saved = stored(before.snapshot("a1")?.snapshot);
+    // A new holder (after a restart, or an adapter back in the catalog): the check is skipped.
+    const after = new AdapterBreakers();
+    const resumed = await after.run("a1", CONSECUTIVE, async () => outcome("ok"), saved);
+    expect(resumed.ran).toBe(false);
+    expect(resumed.breaker.state).toBe("open");
+    // A holder with a breaker of its own keeps it: a stale snapshot does not reset it.
+    const closed = new AdapterBreakers();
+    await states(closed, CONSECUTIVE, ["ok"]);
+    const kept = await closed.run("a1", CONSECUTIVE, async () => outcome("ok"), saved);
+    expect(kept).toMatchObject({ ran: true, breaker: { state: "closed" } });
+  });
+
   it("starts counting again after a success", async () => {
     const breakers = new AdapterBreakers();
     expect(await states(breakers, CONSECUTIVE, ["fail", "fail", "ok", "fail", "fail"])).toEqual([

@@ -121,13 +121,19 @@ export class AdapterBreakers {
   /**
    * Runs `check` through the adapter's breaker. An outcome that is not ok
    * counts as a failure; `undefined` (no verdict) counts as neither. When the
-   * breaker is open the check does not run.
+   * breaker is open the check does not run. `saved` is the breaker's committed
+   * snapshot, taken up when this adapter has no breaker yet (after a restart, or
+   * an adapter back in the catalog), so a breaker always resumes from its record.
    */
   async run(
     adapterId: string,
     settings: BreakerSettings,
     check: () => Promise<CheckOutcome | undefined>,
+    saved?: unknown,
   ): Promise<BreakerRun<CheckOutcome>> {
+    if (!this.slots.has(adapterId) && saved !== undefined && saved !== null) {
+      this.restore(adapterId, settings, saved);
+    }
     let slot = this.slotFor(adapterId, settings);
     let before = slot.policy.toJSON();
     const now = Date.now();

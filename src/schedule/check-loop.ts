@@ -9,6 +9,7 @@ import type { AdapterCheck } from "./probe-scheduler.js";
 export interface ReportSink {
   recordCheck(report: CheckReport): { state: HealthState; nextCheckInMs: number } | undefined;
   latestEntry(adapterId: string): AdapterEntry | undefined;
+  latestState(adapterId: string): HealthState | undefined;
 }
 
 /** When an adapter's next check is due, as the scheduler takes it. */
@@ -29,7 +30,10 @@ export class CheckLoop implements AdapterCheck {
   ) {}
 
   async run(entry: AdapterEntry): Promise<number> {
-    const report = await this.runner.check(entry);
+    const report = await this.runner.check(
+      entry,
+      this.engine.latestState(entry.adapterId)?.breaker?.snapshot,
+    );
     return this.engine.recordCheck(report)?.nextCheckInMs ?? 0;
   }
 
@@ -51,8 +55,10 @@ export class PushedChecks {
   ) {}
 
   async record(update: WatchUpdate): Promise<void> {
-    const reports = await this.runner.pushed(update, (adapterId) =>
-      this.engine.latestEntry(adapterId),
+    const reports = await this.runner.pushed(
+      update,
+      (adapterId) => this.engine.latestEntry(adapterId),
+      (adapterId) => this.engine.latestState(adapterId)?.breaker?.snapshot,
     );
     for (const report of reports) {
       const decided = this.engine.recordCheck(report);

@@ -27,11 +27,14 @@ export class CheckRunner {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Checks the adapter once (its breaker permitting). */
-  async check(entry: AdapterEntry): Promise<CheckReport> {
+  /**
+   * Checks the adapter once (its breaker permitting). `savedBreaker` is the
+   * breaker's committed snapshot, for an adapter whose breaker is not held yet.
+   */
+  async check(entry: AdapterEntry, savedBreaker?: unknown): Promise<CheckReport> {
     const settings = this.settings.of(entry);
     this.keepWatching(entry, settings.probes.watch);
-    const run = await this.breakers.run(entry.adapterId, settings.breaker, async () => {
+    const breakerCheck = async () => {
       const result = await this.checker.check(entry, settings.probes);
       if ("inconclusive" in result) {
         this.logger.debug(
@@ -41,7 +44,13 @@ export class CheckRunner {
         return undefined;
       }
       return result;
-    });
+    };
+    const run = await this.breakers.run(
+      entry.adapterId,
+      settings.breaker,
+      breakerCheck,
+      savedBreaker,
+    );
     return {
       adapterId: entry.adapterId,
       outcome: run.result ?? null,
@@ -63,6 +72,7 @@ export class CheckRunner {
   async pushed(
     update: WatchUpdate,
     entryOf: (adapterId: string) => AdapterEntry | undefined,
+    savedBreakerOf: (adapterId: string) => unknown = () => undefined,
   ): Promise<CheckReport[]> {
     const reports: CheckReport[] = [];
     for (const adapterId of [...(this.watchers.get(update.target) ?? [])]) {
@@ -77,7 +87,12 @@ export class CheckRunner {
         source: "probe",
         at: update.at,
       };
-      const run = await this.breakers.run(adapterId, settings.breaker, async () => outcome);
+      const run = await this.breakers.run(
+        adapterId,
+        settings.breaker,
+        async () => outcome,
+        savedBreakerOf(adapterId),
+      );
       reports.push({
         adapterId,
         outcome: run.result ?? null,
