@@ -88,7 +88,12 @@ describe("globToRegExp and matchesGlob", () => {
 
 describe("overrideApplies", () => {
   it("applies when every given field matches", () => {
-    expect(overrideApplies({ category: "storage", provider: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(true);
+    expect(
+      overrideApplies(
+        { category: "storage", provider: "s3" },
+        catalogEntry({ adapterId: PRIMARY }),
+      ),
+    ).toBe(true);
     expect(
       overrideApplies(
         {
@@ -104,21 +109,39 @@ describe("overrideApplies", () => {
   });
 
   it("does not apply when any one given field does not match", () => {
-    expect(overrideApplies({ category: "storage", provider: "gcs" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
-    expect(overrideApplies({ category: "cache", provider: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
-    expect(overrideApplies({ adapter: "storage-*", project: "other" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
-    expect(overrideApplies({ domain: "service" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
+    expect(
+      overrideApplies(
+        { category: "storage", provider: "gcs" },
+        catalogEntry({ adapterId: PRIMARY }),
+      ),
+    ).toBe(false);
+    expect(
+      overrideApplies({ category: "cache", provider: "s3" }, catalogEntry({ adapterId: PRIMARY })),
+    ).toBe(false);
+    expect(
+      overrideApplies(
+        { adapter: "storage-*", project: "other" },
+        catalogEntry({ adapterId: PRIMARY }),
+      ),
+    ).toBe(false);
+    expect(overrideApplies({ domain: "service" }, catalogEntry({ adapterId: PRIMARY }))).toBe(
+      false,
+    );
   });
 
   it("checks each field against its own value", () => {
     // "s3" is the provider, not the category.
     expect(overrideApplies({ category: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
     expect(overrideApplies({ adapter: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
-    expect(overrideApplies({ project: "adapter" }, catalogEntry({ adapterId: PRIMARY }))).toBe(false);
+    expect(overrideApplies({ project: "adapter" }, catalogEntry({ adapterId: PRIMARY }))).toBe(
+      false,
+    );
   });
 
   it("treats fields given as undefined as not given", () => {
-    expect(overrideApplies({ adapter: undefined, provider: "s3" }, catalogEntry({ adapterId: PRIMARY }))).toBe(true);
+    expect(
+      overrideApplies({ adapter: undefined, provider: "s3" }, catalogEntry({ adapterId: PRIMARY })),
+    ).toBe(true);
     expect(overrideApplies({}, catalogEntry({ adapterId: PRIMARY }))).toBe(true);
   });
 });
@@ -128,7 +151,9 @@ describe("settingsFor", () => {
     const overrides: SettingsOverride[] = [
       { match: { provider: "gcs" }, priority: 1, probes: { intervalMs: 1 } },
     ];
-    expect(settingsFor(catalogEntry({ adapterId: PRIMARY }), DEFAULTS, overrides)).toEqual(DEFAULTS);
+    expect(settingsFor(catalogEntry({ adapterId: PRIMARY }), DEFAULTS, overrides)).toEqual(
+      DEFAULTS,
+    );
   });
 
   it("merges an override's fields over the defaults, keeping the rest", () => {
@@ -158,11 +183,21 @@ describe("settingsFor", () => {
     expect(settings.probes.rise).toBe(5);
     expect(settings.priority).toBe(30);
     // Reversed, the first one wins where they overlap.
-    const reversed = settingsFor(catalogEntry({ adapterId: PRIMARY }), DEFAULTS, [...overrides].reverse());
+    const reversed = settingsFor(
+      catalogEntry({ adapterId: PRIMARY }),
+      DEFAULTS,
+      [...overrides].reverse(),
+    );
     expect(reversed.probes.intervalMs).toBe(1_000);
     expect(reversed.priority).toBe(10);
     // The one for another provider never applied.
-    expect(settingsFor(catalogEntry({ adapterId: PRIMARY, provider: "gcs" }), DEFAULTS, overrides.slice(0, 2))).toMatchObject({
+    expect(
+      settingsFor(
+        catalogEntry({ adapterId: PRIMARY, provider: "gcs" }),
+        DEFAULTS,
+        overrides.slice(0, 2),
+      ),
+    ).toMatchObject({
       probes: { intervalMs: 2_000, rise: 5 },
       priority: 20,
     });

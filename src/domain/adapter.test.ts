@@ -55,7 +55,9 @@ describe("checkEntry", () => {
       ok: false,
       reason: "adapter_id longer than 256 characters",
     });
-    expect(checkEntry(catalogEntry({ adapterId: "x".repeat(ENTRY_LIMITS.idLength) })).ok).toBe(true);
+    expect(checkEntry(catalogEntry({ adapterId: "x".repeat(ENTRY_LIMITS.idLength) })).ok).toBe(
+      true,
+    );
   });
 
   it("accepts an entry with no health URL (nothing to probe)", () => {
@@ -129,7 +131,12 @@ describe("checkEntry", () => {
   it("clips long descriptive fields and capabilities", () => {
     const long = "p".repeat(ENTRY_LIMITS.fieldLength + 10);
     const result = accepted(
-      catalogEntry({ project: long, provider: long, factoryPath: long, capabilities: ["ok", long] }),
+      catalogEntry({
+        project: long,
+        provider: long,
+        factoryPath: long,
+        capabilities: ["ok", long],
+      }),
     );
     expect(result.entry.project).toHaveLength(ENTRY_LIMITS.fieldLength);
     expect(result.entry.provider).toHaveLength(ENTRY_LIMITS.fieldLength);
@@ -188,7 +195,9 @@ describe("sameEntry", () => {
     expect(sameEntry(catalogEntry(), catalogEntry({ lastHeartbeat: 1 }))).toBe(true);
     expect(sameEntry(catalogEntry(), catalogEntry({ registryStatus: "degraded" }))).toBe(true);
     expect(sameEntry(catalogEntry(), catalogEntry({ factoryPath: "other:Factory" }))).toBe(false);
-    expect(sameEntry(catalogEntry(), catalogEntry({ capabilities: ["write", "read"] }))).toBe(false);
+    expect(sameEntry(catalogEntry(), catalogEntry({ capabilities: ["write", "read"] }))).toBe(
+      false,
+    );
     expect(
       sameEntry(
         catalogEntry({ metadata: { region: "us-east-1" } }),
@@ -200,13 +209,19 @@ describe("sameEntry", () => {
 
   it("does not depend on metadata key order (protobuf map order is undefined)", () => {
     expect(
-      sameEntry(catalogEntry({ metadata: { a: "1", b: "2" } }), catalogEntry({ metadata: { b: "2", a: "1" } })),
+      sameEntry(
+        catalogEntry({ metadata: { a: "1", b: "2" } }),
+        catalogEntry({ metadata: { b: "2", a: "1" } }),
+      ),
     ).toBe(true);
   });
 
   it("tells capability lists apart even when their joined text is equal", () => {
     expect(
-      sameEntry(catalogEntry({ capabilities: ["a\u0000b"] }), catalogEntry({ capabilities: ["a", "b"] })),
+      sameEntry(
+        catalogEntry({ capabilities: ["a\u0000b"] }),
+        catalogEntry({ capabilities: ["a", "b"] }),
+      ),
     ).toBe(false);
   });
 });

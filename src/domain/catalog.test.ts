@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { catalogEntry } from "../../test/support/catalog-entry.js";
 import { type AdapterEntry, type HealthStatus, sameEntry } from "./adapter.js";
 import {
   changedFields,
@@ -12,37 +13,23 @@ import {
   screenRemoval,
 } from "./catalog.js";
 
-function entry(adapterId: string, overrides: Partial<AdapterEntry> = {}): AdapterEntry {
-  return {
-    adapterId,
-    project: "mahavishnu",
-    domain: "adapter",
-    category: "storage",
-    provider: "s3",
-    capabilities: ["read", "write"],
-    factoryPath: "mahavishnu.adapters.storage.s3:S3Adapter",
-    healthCheckUrl: `http://127.0.0.1:9000/${adapterId}/health`,
-    metadata: { region: "us-east-1" },
-    registeredAt: 1_700_000_000,
-    lastHeartbeat: 1_700_000_100,
-    registryStatus: "healthy",
-    ...overrides,
-  };
-}
-
 describe("screenEntries", () => {
   it("passes good entries through in order with no rejections", () => {
-    const raw = [entry("a"), entry("b"), entry("c")];
+    const raw = [
+      catalogEntry({ adapterId: "a" }),
+      catalogEntry({ adapterId: "b" }),
+      catalogEntry({ adapterId: "c" }),
+    ];
     expect(screenEntries(raw)).toEqual({ entries: raw, rejections: [] });
   });
 
   it("drops malformed entries and reports each with a kind", () => {
     const { entries, rejections } = screenEntries([
-      entry(""),
-      entry("bad-url", { healthCheckUrl: "not a url" }),
-      entry("ftp", { healthCheckUrl: "ftp://files.internal/health" }),
-      entry("x".repeat(300)),
-      entry("good"),
+      catalogEntry({ adapterId: "" }),
+      catalogEntry({ adapterId: "bad-url", healthCheckUrl: "not a url" }),
+      catalogEntry({ adapterId: "ftp", healthCheckUrl: "ftp://files.internal/health" }),
+      catalogEntry({ adapterId: "x".repeat(300) }),
+      catalogEntry({ adapterId: "good" }),
     ]);
     expect(entries.map((kept) => kept.adapterId)).toEqual(["good"]);
     expect(rejections).toEqual([
@@ -66,11 +53,11 @@ describe("screenEntries", () => {
   });
 
   it("keeps the first of duplicate ids (after trimming) and reports the rest", () => {
-    const first = entry("dup", { provider: "first" });
+    const first = catalogEntry({ adapterId: "dup", provider: "first" });
     const { entries, rejections } = screenEntries([
       first,
-      entry(" dup ", { provider: "second" }),
-      entry("dup", { provider: "third" }),
+      catalogEntry({ adapterId: " dup ", provider: "second" }),
+      catalogEntry({ adapterId: "dup", provider: "third" }),
     ]);
     expect(entries).toEqual([first]);
     expect(rejections).toEqual([
@@ -89,8 +76,8 @@ describe("screenEntries", () => {
 
   it("does not let a rejected entry claim an id", () => {
     const { entries, rejections } = screenEntries([
-      entry("a1", { healthCheckUrl: "mailto:ops@example.com" }),
-      entry("a1"),
+      catalogEntry({ adapterId: "a1", healthCheckUrl: "mailto:ops@example.com" }),
+      catalogEntry({ adapterId: "a1" }),
     ]);
     expect(entries.map((kept) => kept.adapterId)).toEqual(["a1"]);
     expect(rejections.map((rejection) => rejection.kind)).toEqual(["bad_url"]);
@@ -98,7 +85,8 @@ describe("screenEntries", () => {
 
   it("keeps repairable entries, repaired, and reports each repair", () => {
     const { entries, rejections } = screenEntries([
-      entry("odd", {
+      catalogEntry({
+        adapterId: "odd",
         registryStatus: "on_fire" as string as HealthStatus,
         metadata: { region: "eu", huge: "z".repeat(5000) },
       }),
@@ -120,7 +108,7 @@ describe("screenEntries", () => {
     const metadata = Object.fromEntries(
       Array.from({ length: 100 }, (_, index) => [`k${index}`, "v"]),
     );
-    const { entries, rejections } = screenEntries([entry("big", { metadata })]);
+    const { entries, rejections } = screenEntries([catalogEntry({ adapterId: "big", metadata })]);
     expect(Object.keys(entries[0]?.metadata ?? {})).toHaveLength(64);
     expect(rejections).toEqual([
       { adapterId: "big", reason: "metadata truncated to 64 entries", kind: "repaired" },
@@ -130,28 +118,36 @@ describe("screenEntries", () => {
 
 describe("diffCatalog", () => {
   it("finds added, updated and removed entries", () => {
-    const current = [entry("keep"), entry("change"), entry("gone")];
-    const changed = entry("change", { factoryPath: "pkg.other:Factory" });
-    const incoming = [entry("keep"), changed, entry("new")];
+    const current = [
+      catalogEntry({ adapterId: "keep" }),
+      catalogEntry({ adapterId: "change" }),
+      catalogEntry({ adapterId: "gone" }),
+    ];
+    const changed = catalogEntry({ adapterId: "change", factoryPath: "pkg.other:Factory" });
+    const incoming = [
+      catalogEntry({ adapterId: "keep" }),
+      changed,
+      catalogEntry({ adapterId: "new" }),
+    ];
     expect(diffCatalog(current, incoming)).toEqual({
-      added: [entry("new")],
-      updated: [{ before: entry("change"), after: changed }],
-      removed: [entry("gone")],
+      added: [catalogEntry({ adapterId: "new" })],
+      updated: [{ before: catalogEntry({ adapterId: "change" }), after: changed }],
+      removed: [catalogEntry({ adapterId: "gone" })],
       refreshed: [],
     });
   });
 
   it("reports an entry whose only change is the registry's status as refreshed, not updated", () => {
-    const degraded = entry("a", { registryStatus: "degraded" });
-    expect(diffCatalog([entry("a")], [degraded])).toMatchObject({
+    const degraded = catalogEntry({ adapterId: "a", registryStatus: "degraded" });
+    expect(diffCatalog([catalogEntry({ adapterId: "a" })], [degraded])).toMatchObject({
       updated: [],
       refreshed: [degraded],
     });
   });
 
   it("reports an entry whose only change is a newer heartbeat as refreshed, not updated", () => {
-    const newer = entry("a", { lastHeartbeat: 1_700_000_200 });
-    expect(diffCatalog([entry("a")], [newer])).toEqual({
+    const newer = catalogEntry({ adapterId: "a", lastHeartbeat: 1_700_000_200 });
+    expect(diffCatalog([catalogEntry({ adapterId: "a" })], [newer])).toEqual({
       added: [],
       updated: [],
       removed: [],
@@ -160,14 +156,14 @@ describe("diffCatalog", () => {
   });
 
   it("reports a heartbeat plus another change as updated only", () => {
-    const after = entry("a", { lastHeartbeat: 1_700_000_200, provider: "minio" });
-    const diff = diffCatalog([entry("a")], [after]);
-    expect(diff.updated).toEqual([{ before: entry("a"), after }]);
+    const after = catalogEntry({ adapterId: "a", lastHeartbeat: 1_700_000_200, provider: "minio" });
+    const diff = diffCatalog([catalogEntry({ adapterId: "a" })], [after]);
+    expect(diff.updated).toEqual([{ before: catalogEntry({ adapterId: "a" }), after }]);
     expect(diff.refreshed).toEqual([]);
   });
 
   it("reports nothing for an identical catalog", () => {
-    const catalog = [entry("a"), entry("b")];
+    const catalog = [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })];
     expect(
       diffCatalog(
         catalog,
@@ -182,13 +178,13 @@ describe("diffCatalog", () => {
   });
 
   it("does not treat reordered metadata keys as an update", () => {
-    const before = entry("a", { metadata: { region: "eu", zone: "b" } });
-    const after = entry("a", { metadata: { zone: "b", region: "eu" } });
+    const before = catalogEntry({ adapterId: "a", metadata: { region: "eu", zone: "b" } });
+    const after = catalogEntry({ adapterId: "a", metadata: { zone: "b", region: "eu" } });
     expect(diffCatalog([before], [after]).updated).toEqual([]);
   });
 
   it("handles empty catalogs on either side", () => {
-    const catalog = [entry("a"), entry("b")];
+    const catalog = [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })];
     expect(diffCatalog([], catalog).added).toEqual(catalog);
     expect(diffCatalog(catalog, []).removed).toEqual(catalog);
   });
@@ -420,8 +416,9 @@ describe("screenRemoval", () => {
 
 describe("changedFields", () => {
   it("names each changed field", () => {
-    const before = entry("a");
-    const after = entry("a", {
+    const before = catalogEntry({ adapterId: "a", metadata: { region: "us-east-1" } });
+    const after = catalogEntry({
+      adapterId: "a",
       provider: "minio",
       capabilities: ["read"],
       metadata: { region: "eu-west-1" },
@@ -432,15 +429,18 @@ describe("changedFields", () => {
   });
 
   it("ignores the heartbeat and metadata key order", () => {
-    const before = entry("a", { metadata: { a: "1", b: "2" } });
-    const after = entry("a", { metadata: { b: "2", a: "1" }, lastHeartbeat: 9 });
+    const before = catalogEntry({ adapterId: "a", metadata: { a: "1", b: "2" } });
+    const after = catalogEntry({ adapterId: "a", metadata: { b: "2", a: "1" }, lastHeartbeat: 9 });
     expect(changedFields(before, after)).toEqual([]);
   });
 
   it("counts a capability reorder as a change", () => {
-    expect(changedFields(entry("a"), entry("a", { capabilities: ["write", "read"] }))).toEqual([
-      "capabilities",
-    ]);
+    expect(
+      changedFields(
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "a", capabilities: ["write", "read"] }),
+      ),
+    ).toEqual(["capabilities"]);
   });
 
   // A small exhaustive stand-in for a property test: for every single-field change,
@@ -465,8 +465,8 @@ describe("changedFields", () => {
     {},
   ];
   it.each(variations)("agrees with sameEntry and diffCatalog for %o", (variation) => {
-    const before = entry("a");
-    const after = entry("a", variation);
+    const before = catalogEntry({ adapterId: "a", metadata: { region: "us-east-1" } });
+    const after = catalogEntry({ adapterId: "a", metadata: { region: "us-east-1" }, ...variation });
     const fields = changedFields(before, after);
     const onlyHeartbeat =
       Object.keys(variation).length === 1 &&

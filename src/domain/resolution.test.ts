@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { catalogEntry } from "../../test/support/catalog-entry.js";
 import type { AdapterEntry, HealthStatus } from "./adapter.js";
 import { type BreakerState, type HealthState, initialHealth } from "./health.js";
 import { type Candidate, type Requirement, requirementKey, resolve } from "./resolution.js";
@@ -18,21 +19,7 @@ interface CandidateSpec {
 }
 
 function candidate(adapterId: string, spec: CandidateSpec = {}): Candidate {
-  const entry: AdapterEntry = {
-    adapterId,
-    project: "mahavishnu",
-    domain: "adapter",
-    category: "storage",
-    provider: "s3",
-    capabilities: [],
-    factoryPath: "mahavishnu.adapters.storage.s3:S3Adapter",
-    healthCheckUrl: `http://127.0.0.1:9000/${adapterId}/health`,
-    metadata: {},
-    registeredAt: 1_700_000_000,
-    lastHeartbeat: 1_700_000_100,
-    registryStatus: "healthy",
-    ...spec.entry,
-  };
+  const entry = catalogEntry({ adapterId, ...spec.entry });
   const breaker = spec.breaker === undefined ? "closed" : spec.breaker;
   const health: HealthState = {
     ...initialHealth(adapterId, "healthy", T0),

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { catalogEntry } from "../../test/support/catalog-entry.js";
 import { defaultConfig } from "../config/load.js";
 import { SettingsBook } from "../config/settings-book.js";
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
@@ -143,23 +144,6 @@ describe("ResolutionService.countUnresolvable", () => {
     rmSync(directory, { recursive: true, force: true });
   });
 
-  function entry(category: string, provider: string): AdapterEntry {
-    return {
-      adapterId: `p.adapter.${category}.${provider}`,
-      project: "p",
-      domain: "adapter",
-      category,
-      provider,
-      capabilities: [],
-      factoryPath: `p.adapters.${category}.${provider}:Adapter`,
-      healthCheckUrl: "",
-      metadata: {},
-      registeredAt: 1_700_000_000,
-      lastHeartbeat: 1_700_000_100,
-      registryStatus: "healthy",
-    };
-  }
-
   function service(statuses: [AdapterEntry, HealthStatus][], configured: Requirement[]) {
     const view = new HealthView("registry:8679", DEFAULT_OFFLINE_STALE_RULE, () => T0);
     const maintenance = new MaintenanceService([], store.loadMaintenance(), () => T0);
@@ -177,9 +161,9 @@ describe("ResolutionService.countUnresolvable", () => {
   it("counts configured and asked requirements without a usable candidate, by reason", () => {
     const resolution = service(
       [
-        [entry("storage", "s3"), "unhealthy"],
-        [entry("storage", "gcs"), "unhealthy"],
-        [entry("cache", "redis"), "healthy"],
+        [catalogEntry({ adapterId: "p.adapter.storage.s3" }), "unhealthy"],
+        [catalogEntry({ adapterId: "p.adapter.storage.gcs" }), "unhealthy"],
+        [catalogEntry({ adapterId: "p.adapter.cache.redis" }), "healthy"],
       ],
       [
         { domain: "adapter", category: "storage" },
@@ -199,7 +183,7 @@ describe("ResolutionService.countUnresolvable", () => {
 
   it("does not count a panic answer as usable", () => {
     const resolution = service(
-      [[entry("storage", "s3"), "unhealthy"]],
+      [[catalogEntry({ adapterId: "p.adapter.storage.s3" }), "unhealthy"]],
       [{ domain: "adapter", category: "storage" }],
     );
     resolution.resolve({ domain: "adapter", category: "storage" }, true);

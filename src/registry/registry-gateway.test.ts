@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { catalogEntry } from "../../test/support/catalog-entry.js";
 import type { AdapterEntry } from "../domain/adapter.js";
 import {
   type ListFilter,
@@ -14,27 +15,10 @@ import {
   RegistryUnavailableError,
 } from "./registry-gateway.js";
 
-function entry(adapterId: string): AdapterEntry {
-  return {
-    adapterId,
-    project: "mahavishnu",
-    domain: "adapter",
-    category: "storage",
-    provider: "s3",
-    capabilities: [],
-    factoryPath: "",
-    healthCheckUrl: "",
-    metadata: {},
-    registeredAt: 1_700_000_000,
-    lastHeartbeat: 1_700_000_000,
-    registryStatus: "healthy",
-  };
-}
-
 /** A registry client whose every RPC answers, or fails with `failure`, as a test sets it. */
 class FakeClient implements Registry {
   failure: RegistryError | null = null;
-  entries: AdapterEntry[] = [entry("a"), entry("b")];
+  entries: AdapterEntry[] = [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })];
   calls = 0;
   constructor(readonly endpoint: string) {}
 
@@ -160,7 +144,7 @@ describe("RegistryGateway.fetchCatalog and answers of the wrong message type", (
     const [primary, secondary] = clients;
     if (!primary || !secondary) throw new Error("no clients");
     primary.failure = BAD_ANSWER("primary:1");
-    secondary.entries = [entry("from-secondary")];
+    secondary.entries = [catalogEntry({ adapterId: "from-secondary" })];
     const catalog = await gateway.fetchCatalog();
     expect(catalog.endpoint).toBe("secondary:2");
     expect(catalog.entries.map((kept) => kept.adapterId)).toEqual(["from-secondary"]);
@@ -189,7 +173,7 @@ describe("RegistryGateway.fetchCatalog and answers of the wrong message type", (
   });
 
   it("lets a query fall back to the stored catalog on a bad answer", async () => {
-    const stored = [entry("stored")];
+    const stored = [catalogEntry({ adapterId: "stored" })];
     const { clients, gateway } = setUp(["primary:1"], {
       lastKnown: {
         entries: () => stored,

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TEST_ADAPTER_SETTINGS } from "../../test/support/adapter-settings.js";
+import { catalogEntry } from "../../test/support/catalog-entry.js";
 import { SettingsBook } from "../config/settings-book.js";
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
 import type { AdapterSettings } from "../domain/adapter-settings.js";
@@ -21,24 +22,6 @@ const STORAGE: Requirement = { domain: "adapter", category: "storage" };
 const STORAGE_KEY = "adapter/storage//";
 
 const DEFAULTS: AdapterSettings = TEST_ADAPTER_SETTINGS;
-
-function entry(adapterId: string, overrides: Partial<AdapterEntry> = {}): AdapterEntry {
-  return {
-    adapterId,
-    project: "mahavishnu",
-    domain: "adapter",
-    category: "storage",
-    provider: "s3",
-    capabilities: [],
-    factoryPath: "mahavishnu.adapters.storage.s3:S3Adapter",
-    healthCheckUrl: `http://127.0.0.1:9000/${adapterId}/health`,
-    metadata: {},
-    registeredAt: 1_700_000_000,
-    lastHeartbeat: 1_700_000_100,
-    registryStatus: "healthy",
-    ...overrides,
-  };
-}
 
 function health(
   adapterId: string,
@@ -172,7 +155,7 @@ afterEach(() => {
 describe("ResolutionService.failovers", () => {
   it("gives a configured requirement its baseline without an event", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     expect(service.trackedRequirements()).toEqual([STORAGE]);
@@ -184,7 +167,7 @@ describe("ResolutionService.failovers", () => {
 
   it("takes the baseline from the committed view, so the first batch can fail over", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", "b", "unhealthy")]);
@@ -192,7 +175,11 @@ describe("ResolutionService.failovers", () => {
 
   it("reports one failover when the chosen adapter goes unhealthy, and not again", () => {
     const service = setup({
-      entries: [entry("a"), entry("b"), entry("c")],
+      entries: [
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "b" }),
+        catalogEntry({ adapterId: "c" }),
+      ],
       states: [health("a", "healthy", 10), health("b", "healthy", 50), health("c", "degraded")],
     });
     const events = commit(service, health("a", "unhealthy"));
@@ -209,7 +196,11 @@ describe("ResolutionService.failovers", () => {
 
   it("fails over when the chosen adapter's breaker opens or it starts flapping", () => {
     const service = setup({
-      entries: [entry("a"), entry("b"), entry("c")],
+      entries: [
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "b" }),
+        catalogEntry({ adapterId: "c" }),
+      ],
       states: [health("a", "healthy", 10), health("b", "healthy", 20), health("c", "healthy", 30)],
     });
     expect(commit(service, withBreaker(health("a", "healthy", 10), "open"))).toEqual([
@@ -222,7 +213,7 @@ describe("ResolutionService.failovers", () => {
 
   it("keeps a choice that is still usable, even when another now ranks better", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     // a is degraded now, so b would rank first; a is still usable, so workflows stay.
@@ -236,7 +227,7 @@ describe("ResolutionService.failovers", () => {
 
   it("fails over to null when nothing is usable, and from null on recovery", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "unhealthy")],
     });
     expect(commit(service, health("a", "unhealthy"))).toEqual([failover("a", null, "unhealthy")]);
@@ -249,7 +240,11 @@ describe("ResolutionService.failovers", () => {
 
   it("does not fail over to an adapter in maintenance", () => {
     const service = setup({
-      entries: [entry("a"), entry("preferred-b"), entry("c")],
+      entries: [
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "preferred-b" }),
+        catalogEntry({ adapterId: "c" }),
+      ],
       states: [
         health("a", "healthy", 10),
         health("preferred-b", "healthy", 20),
@@ -267,7 +262,11 @@ describe("ResolutionService.failovers", () => {
   it("looks only at requirements of the category whose adapters changed", () => {
     const cache: Requirement = { domain: "adapter", category: "cache" };
     const service = setup({
-      entries: [entry("a"), entry("b"), entry("redis", { category: "cache" })],
+      entries: [
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "b" }),
+        catalogEntry({ adapterId: "redis", category: "cache" }),
+      ],
       states: [health("a", "healthy", 10), health("b", "healthy"), health("redis", "healthy")],
       configured: [STORAGE, cache],
     });
@@ -280,7 +279,11 @@ describe("ResolutionService.failovers", () => {
   it("follows a requirement asked through resolve(), provider filter included", () => {
     const gcs: Requirement = { ...STORAGE, provider: "gcs" };
     const service = setup({
-      entries: [entry("a"), entry("g1", { provider: "gcs" }), entry("g2", { provider: "gcs" })],
+      entries: [
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "g1", provider: "gcs" }),
+        catalogEntry({ adapterId: "g2", provider: "gcs" }),
+      ],
       states: [health("a", "healthy", 1), health("g1", "healthy", 10), health("g2", "healthy", 20)],
       configured: [],
     });
@@ -293,7 +296,7 @@ describe("ResolutionService.failovers", () => {
 
   it("does not count a panic answer as a choice", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "unhealthy")],
       panic: true,
     });
@@ -307,7 +310,7 @@ describe("ResolutionService.failovers", () => {
 
   it("returns nothing when no pending state changes usability", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     expect(service.failovers(new Map(), new Set(), clock)).toEqual({
@@ -324,7 +327,7 @@ describe("ResolutionService.failovers", () => {
 describe("ResolutionService.failovers before and after commit", () => {
   it("changes nothing until the choices are adopted: a failed commit reports the same failover again", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     clock += 1_000;
@@ -345,7 +348,7 @@ describe("ResolutionService.failovers before and after commit", () => {
 
   it("gives a new requirement's baseline as a choice without an event, kept only once adopted", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     const degraded = new Map([["b", health("b", "degraded", 1500)]]);
@@ -360,7 +363,11 @@ describe("ResolutionService.failovers before and after commit", () => {
 
   it("judges against choices decided earlier but not committed (the baseline argument)", () => {
     const service = setup({
-      entries: [entry("a"), entry("b"), entry("c")],
+      entries: [
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "b" }),
+        catalogEntry({ adapterId: "c" }),
+      ],
       states: [health("a", "healthy", 10), health("b", "healthy", 20), health("c", "healthy", 30)],
     });
     clock += 1_000;
@@ -380,7 +387,7 @@ describe("ResolutionService.failovers before and after commit", () => {
 
   it("ignores adopted choices for requirements it does not track", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     service.adoptChoices(new Map([["adapter/queue//", "q"]]));
@@ -390,7 +397,7 @@ describe("ResolutionService.failovers before and after commit", () => {
 
   it("sees committed maintenance: an adapter put in maintenance is failed over from", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     expect(commit(service, health("b", "degraded", 1500))).toEqual([]);
@@ -407,7 +414,11 @@ describe("ResolutionService.reconfigure", () => {
   it("keeps tracked choices, starts new requirements from the view, and applies panic", () => {
     const cache: Requirement = { domain: "adapter", category: "cache" };
     const service = setup({
-      entries: [entry("a"), entry("b"), entry("redis", { category: "cache" })],
+      entries: [
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "b" }),
+        catalogEntry({ adapterId: "redis", category: "cache" }),
+      ],
       states: [health("a", "healthy", 10), health("b", "healthy", 50), health("redis", "healthy")],
     });
     // The baseline for storage is a.
@@ -426,7 +437,7 @@ describe("ResolutionService.reconfigure", () => {
 
   it("keeps watching a requirement dropped from the config, as if it had been asked", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     service.reconfigure({ panic: false }, []);
@@ -441,7 +452,7 @@ describe("ResolutionService.resolve answers between changes", () => {
 
   it("answers a repeated question the same, and anew once a commit changes a state", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     const first = service.resolve(STORAGE, false, 10);
@@ -456,7 +467,11 @@ describe("ResolutionService.resolve answers between changes", () => {
 
   it("keeps an answer through commits to other categories, not through one to its own", () => {
     const service = setup({
-      entries: [entry("a"), entry("b"), entry("q", { category: "queue" })],
+      entries: [
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "b" }),
+        catalogEntry({ adapterId: "q", category: "queue" }),
+      ],
       states: [health("a", "healthy", 10), health("b", "healthy", 50), health("q", "healthy")],
     });
     const first = service.resolve(STORAGE, false, 10);
@@ -470,7 +485,10 @@ describe("ResolutionService.resolve answers between changes", () => {
 
   it("keeps answers apart by provider, project, panic and limit", () => {
     const service = setup({
-      entries: [entry("a"), entry("b", { provider: "gcs", project: "other" })],
+      entries: [
+        catalogEntry({ adapterId: "a" }),
+        catalogEntry({ adapterId: "b", provider: "gcs", project: "other" }),
+      ],
       states: [health("a", "unhealthy"), health("b", "healthy", 50)],
     });
     expect(choiceOf(service)).toBe("b");
@@ -483,7 +501,7 @@ describe("ResolutionService.resolve answers between changes", () => {
 
   it("sees maintenance declared and lifted, and declared maintenance running out", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     expect(choiceOf(service)).toBe("a");
@@ -500,7 +518,7 @@ describe("ResolutionService.resolve answers between changes", () => {
 
   it("sees a configured window open and close by the clock alone", () => {
     const service = setup({
-      entries: [entry("a"), entry("b")],
+      entries: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
       states: [health("a", "healthy", 10), health("b", "healthy", 50)],
     });
     maintenance.replaceWindows([
@@ -523,7 +541,7 @@ describe("ResolutionService.resolve answers between changes", () => {
   it("ranks by the new priorities after the settings are reconfigured", () => {
     store.commit(
       {
-        upserted: [entry("a"), entry("b")],
+        upserted: [catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })],
         states: [health("a", "healthy", 10), health("b", "healthy", 50)],
         events: [],
       },

@@ -1,25 +1,8 @@
 import * as perfHooks from "node:perf_hooks";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AdapterEntry } from "../domain/adapter.js";
+import { catalogEntry } from "../../test/support/catalog-entry.js";
 import { type AdapterCheck, ProbeScheduler, type SchedulerOptions } from "./probe-scheduler.js";
-
-function entry(adapterId: string): AdapterEntry {
-  return {
-    adapterId,
-    project: "mahavishnu",
-    domain: "adapter",
-    category: "storage",
-    provider: "s3",
-    capabilities: [],
-    factoryPath: "x:Y",
-    healthCheckUrl: "",
-    metadata: {},
-    registeredAt: 0,
-    lastHeartbeat: 0,
-    registryStatus: "healthy",
-  };
-}
 
 /** Checks that take `durationMs` and ask to be run again after `nextMs`; counts runs and overlap. */
 function slowCheck(durationMs: number, nextMs: number) {
@@ -93,7 +76,7 @@ describe("ProbeScheduler.reconfigure", () => {
     const { check, stats } = slowCheck(1, HOUR);
     const initial = options({ firstSpreadMs: () => HOUR });
     scheduler = new ProbeScheduler(check, initial, silent);
-    scheduler.reconcile([entry("a"), entry("b")]);
+    scheduler.reconcile([catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })]);
     // The first checks (spread by the start-up rate), after which each waits an hour.
     await vi.advanceTimersByTimeAsync(50);
     expect(stats.runs).toBe(2);
@@ -115,7 +98,7 @@ describe("ProbeScheduler.reconfigure", () => {
     const { check, stats } = slowCheck(60, 5);
     const initial = options({ firstSpreadMs: () => 10, concurrency: 1 });
     scheduler = new ProbeScheduler(check, initial, silent);
-    scheduler.reconcile(["a", "b", "c", "d"].map(entry));
+    scheduler.reconcile(["a", "b", "c", "d"].map((adapterId) => catalogEntry({ adapterId })));
     await vi.advanceTimersByTimeAsync(300);
     expect(stats.runs).toBeGreaterThanOrEqual(4);
     expect(stats.maxInFlight).toBe(1);
@@ -134,7 +117,11 @@ describe("ProbeScheduler.pollSoon", () => {
       options({ firstSpreadMs: (checked) => (checked.adapterId === "c" ? HOUR : 40) }),
       silent,
     );
-    scheduler.reconcile([entry("a"), entry("b"), entry("c")]);
+    scheduler.reconcile([
+      catalogEntry({ adapterId: "a" }),
+      catalogEntry({ adapterId: "b" }),
+      catalogEntry({ adapterId: "c" }),
+    ]);
     await vi.advanceTimersByTimeAsync(20);
     // Three first checks at 200/s spread over 15 ms: c's hour-long interval does not delay it.
     expect(runs.map((run) => run.adapterId).sort()).toEqual(["a", "b", "c"]);
@@ -153,7 +140,7 @@ describe("ProbeScheduler first checks", () => {
     const { check, runs } = recordingCheck(() => HOUR);
     // The largest draw: any draw in [0, 1) lands within the spread.
     scheduler = new ProbeScheduler(check, options({ random: () => 0.999_999 }), silent);
-    scheduler.reconcile(["a", "b", "c", "d"].map(entry));
+    scheduler.reconcile(["a", "b", "c", "d"].map((adapterId) => catalogEntry({ adapterId })));
     await vi.advanceTimersByTimeAsync(20);
     expect(runs.map((run) => run.adapterId).sort()).toEqual(["a", "b", "c", "d"]);
     expect(Math.max(...runs.map((run) => run.at))).toBeLessThanOrEqual(20);
@@ -176,7 +163,11 @@ describe("ProbeScheduler first checks", () => {
       );
       // The delay each first check is scheduled at (firing 10,000 fake timers one by one is slow).
       const timers = vi.spyOn(globalThis, "setTimeout");
-      scheduler.reconcile(Array.from({ length: count }, (_, index) => entry(`adapter-${index}`)));
+      scheduler.reconcile(
+        Array.from({ length: count }, (_, index) =>
+          catalogEntry({ adapterId: `adapter-${index}` }),
+        ),
+      );
       const delays = timers.mock.calls.map((call) => Number(call[1]));
       expect(delays).toHaveLength(count);
       expect(Math.min(...delays)).toBe(0);
@@ -198,13 +189,15 @@ describe("ProbeScheduler first checks", () => {
   it("spreads adapters added later by their own number, not the catalog's", async () => {
     const { check, runs } = recordingCheck(() => HOUR);
     scheduler = new ProbeScheduler(check, options({ random: () => 0.999_999 }), silent);
-    scheduler.reconcile(Array.from({ length: 400 }, (_, index) => entry(`adapter-${index}`)));
+    scheduler.reconcile(
+      Array.from({ length: 400 }, (_, index) => catalogEntry({ adapterId: `adapter-${index}` })),
+    );
     await vi.advanceTimersByTimeAsync(2_000);
     expect(runs).toHaveLength(400);
     // One new adapter: its first check within 1/200 s, though the catalog holds 401.
     scheduler.reconcile([
-      ...Array.from({ length: 400 }, (_, index) => entry(`adapter-${index}`)),
-      entry("new"),
+      ...Array.from({ length: 400 }, (_, index) => catalogEntry({ adapterId: `adapter-${index}` })),
+      catalogEntry({ adapterId: "new" }),
     ]);
     await vi.advanceTimersByTimeAsync(5);
     expect(runs.at(-1)?.adapterId).toBe("new");
@@ -215,7 +208,7 @@ describe("ProbeScheduler.checkWithin", () => {
   it("brings a later check in to within the delay", async () => {
     const { check, runs } = recordingCheck(() => HOUR);
     scheduler = new ProbeScheduler(check, options(), silent);
-    scheduler.reconcile([entry("a"), entry("b")]);
+    scheduler.reconcile([catalogEntry({ adapterId: "a" }), catalogEntry({ adapterId: "b" })]);
     await vi.advanceTimersByTimeAsync(10);
     expect(runs).toHaveLength(2);
     const firstDone = Date.now() - START;
@@ -233,7 +226,7 @@ describe("ProbeScheduler.checkWithin", () => {
     // The first check asks for the next in 500 ms.
     const { check, runs } = recordingCheck((_, run) => (run === 0 ? 500 : HOUR));
     scheduler = new ProbeScheduler(check, options(), silent);
-    scheduler.reconcile([entry("a")]);
+    scheduler.reconcile([catalogEntry({ adapterId: "a" })]);
     await vi.advanceTimersByTimeAsync(5);
     expect(runs).toHaveLength(1);
     const firstAt = runs[0]?.at ?? 0;
@@ -259,7 +252,7 @@ describe("ProbeScheduler.checkWithin", () => {
       forget: () => undefined,
     };
     scheduler = new ProbeScheduler(check, options(), silent);
-    scheduler.reconcile([entry("a")]);
+    scheduler.reconcile([catalogEntry({ adapterId: "a" })]);
     await vi.advanceTimersByTimeAsync(5);
     expect(started).toHaveLength(1);
     scheduler.checkWithin("unknown-id", 0);
