@@ -32,6 +32,14 @@ export interface WebhookDispatcherOptions {
   onAttempt?: (subscriber: string, result: "delivered" | "failed") => void;
   /** Events held in memory per subscriber before it drops them and reads the journal instead. */
   maxQueue?: number;
+  /**
+   * Sends each attempt's POST; the global fetch when not given (looked up per
+   * request, as before this option existed). The seam lets unit tests answer
+   * in-process, so backoff, timeouts, parking and stop()'s grace run on fake
+   * timers with no socket to wait for; headers, signing, the timeout and abort
+   * signals and the reading of the status all stay in this file.
+   */
+  fetch?: typeof fetch;
 }
 
 /** What the HTTP API and the metrics show about one subscriber. */
@@ -442,8 +450,9 @@ class SubscriberLoop {
       timedOut = true;
       attempt.abort();
     }, this.config.timeoutMs);
+    const send = this.options.fetch ?? fetch;
     try {
-      const response = await fetch(this.config.url, {
+      const response = await send(this.config.url, {
         method: "POST",
         headers: {
           "content-type": "application/cloudevents+json",
