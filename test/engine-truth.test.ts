@@ -240,6 +240,8 @@ adapters:
       });
       const running = daemon;
       expect((await getJson(running, "/v1/adapters")).body.registry.reachable).toBe(true);
+      // The first round's checks (due at start) are done: the next call is made after the stop.
+      await running.checkAllNow();
       registry.stop();
       // Any registry call notices: here the registry HealthCheck beside the next check.
       const calledAt = Date.now();
@@ -309,8 +311,9 @@ adapters:
     expect(running.view.get(redis)).toEqual({ ...before, stale: running.view.get(redis)?.stale });
     expect(running.engineStatus().pendingEvents).toBeGreaterThan(0);
     faulty?.heal();
+    // Retries back off to every 5 s at most.
     await vi.waitFor(() => expect(running.engineStatus().writable).toBe(true), {
-      timeout: 6_000,
+      timeout: 8_000,
       interval: 50,
     });
     expect((await getJson(running, "/readyz")).status).toBe(200);
