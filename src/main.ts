@@ -452,7 +452,11 @@ export async function startDaemon(
     if (plan.staleRule) {
       view.setStaleRule(target.probes.stale);
       // `status` and the read-only backends judge staleness by what the file says.
-      store.setMeta(STALE_RULE_META, encodeStaleRule(target.probes.stale));
+      try {
+        store.setMeta(STALE_RULE_META, encodeStaleRule(target.probes.stale));
+      } catch (error) {
+        logger.warn({ err: error }, "staleness rule not saved for readers of the database file");
+      }
     }
     if (plan.resolution) {
       resolution.reconfigure({ panic: target.resolution.panic }, target.resolution.requirements);
@@ -543,7 +547,11 @@ export async function startDaemon(
       hub.close();
       for (const probe of probes) probe.close();
       for (const endpoint of gateway.endpoints) {
-        store.saveEndpoint(toEndpointState(endpoint.status()), now());
+        try {
+          store.saveEndpoint(toEndpointState(endpoint.status()), now());
+        } catch (error) {
+          logger.warn({ err: error, endpoint: endpoint.endpoint }, "registry link state not saved");
+        }
         endpoint.close();
       }
       store.close();
@@ -623,7 +631,13 @@ export function buildRegistryGateway(config: DaemonConfig, parts: GatewayParts):
         initialBreakerState: previous?.breaker ?? undefined,
       },
       (status) => {
-        store.saveEndpoint(toEndpointState(status), now());
+        try {
+          store.saveEndpoint(toEndpointState(status), now());
+        } catch (error) {
+          // A database refusing writes is reported once by the engine; the registry call that
+          // changed the link's state must not fail for it. The next change saves it again.
+          logger.debug({ err: error, endpoint: status.endpoint }, "registry link state not saved");
+        }
         if (status.breaker === "open") {
           logger.warn(
             { endpoint: status.endpoint, err: status.lastError ?? undefined },
