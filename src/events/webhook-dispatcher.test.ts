@@ -144,6 +144,8 @@ let run: { over: boolean };
 let lateUse: string[];
 /** How many journal reads fail next, as a storage error would. */
 let failingReads: number;
+/** While true, saving a cursor throws, as a full disk would. */
+let failingCursorSaves: boolean;
 /** Answers in-process when set (the fake-timer tests); unset, dispatchers use the real fetch. */
 let sender: FakeSender | undefined;
 let receivers: Receiver[];
@@ -174,6 +176,7 @@ function journal(): WebhookJournal {
     },
     saveWebhookCursor: (cursor, now) => {
       use("saveWebhookCursor");
+      if (failingCursorSaves) throw new Error("SQLITE_FULL: database or disk is full");
       store.saveWebhookCursor(cursor, now);
     },
   };
@@ -263,6 +266,7 @@ beforeEach(() => {
   run = { over: false };
   lateUse = [];
   failingReads = 0;
+  failingCursorSaves = false;
   sender = undefined;
   receivers = [];
   dispatchers = [];
@@ -582,6 +586,25 @@ describe("WebhookDispatcher on fake timers", () => {
     await vi.advanceTimersByTimeAsync(10 * 60_000);
     expect(fake.requests).toHaveLength(1);
     expect(store.loadWebhookCursors()[0]).toMatchObject({ cursor: 0, failures: 1, parked: false });
+  });
+
+  it("keeps delivering while its cursor cannot be saved, and saves it once the database takes it", async () => {
+    const running = dispatcher([webhook(URL_A, { maxAttempts: 2 })]);
+    running.start();
+    failingCursorSaves = true;
+    commit(3);
+    await settle();
+    // Answered 2xx: delivered, not failed or parked for the database's trouble.
+    expect(fake.delivered()).toEqual([1, 2, 3]);
+    expect(fake.requests.map((request) => request.seq)).toEqual([1, 2, 3]);
+    expect(attempts.filter((a) => a.result === "failed")).toEqual([]);
+    expect(running.statuses()[0]).toMatchObject({ cursor: 3, parked: false });
+    expect(store.loadWebhookCursors()[0]?.cursor ?? 0).toBe(0);
+    failingCursorSaves = false;
+    commit(1);
+    await settle();
+    // The next save (after the next delivery, or when idle) records the whole progress.
+    expect(store.loadWebhookCursors()[0]?.cursor).toBe(4);
   });
 
   it("after a storage error, logs it and tries again a second later; stop ends that pause", async () => {

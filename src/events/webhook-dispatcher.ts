@@ -484,7 +484,16 @@ class SubscriberLoop {
   }
 
   private save(): void {
-    this.options.journal.saveWebhookCursor(this.state, this.now());
+    try {
+      this.options.journal.saveWebhookCursor(this.state, this.now());
+    } catch (error) {
+      // The cursor is a bookmark: while the database refuses writes (the engine reports
+      // that episode), delivery goes on and an event may be sent again after a restart
+      // (at least once), never lost. Counted as unsaved progress, so idle() saves it again.
+      this.unsavedSkips++;
+      this.logger.debug({ err: error }, "webhook cursor not saved; will save it again");
+      return;
+    }
     this.persistedCursor = this.state.cursor;
     this.unsavedSkips = 0;
   }
