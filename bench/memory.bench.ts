@@ -1,0 +1,201 @@
+/**
+ * Where the daemon's memory per adapter goes, structure by structure.
+ *
+ * Builds, in one process and in the daemon's order, each per-adapter structure
+ * for N adapters, and reads the V8 heap (after a full collection) before and
+ * after each: the difference ÷ N is that structure's bytes per adapter. The
+ * catalog is decoded from real ListAdapters bytes (the daemon's own decoder), so
+ * its strings are as many and as long as in the daemon. Timers, breakers and
+ * settings are the daemon's own classes. Outside the heap: what the process's
+ * RSS adds (code, native buffers, SQLite's cache) is in the engine benchmark's
+ * RSS column, not here.
+ *
+ * Run: npm run bench:memory   (BENCH_SIZES=1000,10000,50000; prints a table)
+ */
+import { getHeapStatistics } from "node:v8";
+import { parseConfigText } from "../src/config/load.js";
+import { SettingsBook } from "../src/config/settings-book.js";
+import type { AdapterEntry } from "../src/domain/adapter.js";
+import { initialHealth } from "../src/domain/health.js";
+import { DEFAULT_OFFLINE_STALE_RULE } from "../src/domain/status-view.js";
+import { HealthView } from "../src/engine/health-view.js";
+import {
+  ListResponse,
+  type AdapterEntry as WireAdapterEntry,
+} from "../src/gen/oneiric/registry/v1/registry.js";
+import { decodeListInSlices } from "../src/registry/registry-client.js";
+import { AdapterBreakers } from "../src/schedule/adapter-breakers.js";
+import { ProbeScheduler } from "../src/schedule/probe-scheduler.js";
+
+const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,50000").split(",").map(Number);
+const CATEGORIES = ["storage", "cache", "orchestration", "memory", "coordination"];
+
+const gc: () => void =
+  (globalThis as { gc?: () => void }).gc ??
+  (() => {
+    throw new Error("run with node --expose-gc (npm run bench:memory does)");
+  });
+
+function heapUsed(): number {
+  gc();
+  gc();
+  return getHeapStatistics().used_heap_size;
+}
+
+/** ListAdapters bytes for `count` adapters shaped like a real catalog. */
+function listBytes(count: number): Uint8Array {
+  const adapters: WireAdapterEntry[] = [];
+  for (let index = 0; index < count; index++) {
+    const category = CATEGORIES[index % CATEGORIES.length] ?? "storage";
+    const provider = `provider${index}`;
+    const adapterId = `loadtest.adapter.${category}.${provider}`;
+    adapters.push({
+      adapterId,
+      project: "loadtest",
+      domain: "adapter",
+      category,
+      provider,
+      capabilities: ["read", "write"],
+      factoryPath: `loadtest.adapters.${category}.${provider}:Adapter`,
+      healthCheckUrl: `grpc://127.0.0.1:50051/${adapterId}`,
+      metadata: { region: "eu-west-1", tier: "standard" },
+      registeredAt: 1_700_000_000,
+      lastHeartbeat: 1_700_000_100,
+      healthStatus: "healthy",
+    });
+  }
+  return ListResponse.encode({ adapters }).finish();
+}
+
+/** A committed-looking state: checked, healthy, its closed breaker's snapshot stored. */
+function checkedStates(entries: readonly AdapterEntry[], breakers: AdapterBreakers, now: number) {
+  return entries.map((entry) => ({
+    ...initialHealth(entry.adapterId, entry.registryStatus, now),
+    status: "healthy" as const,
+    lastChecked: now,
+    latencyMs: 1.234,
+    source: "probe" as const,
+    reason: "SERVING",
+    consecutiveSuccesses: 3,
+    breaker: breakers.snapshot(entry.adapterId) ?? null,
+    checkIntervalMs: 15_000,
+  }));
+}
+
+interface Row {
+  structure: string;
+  bytesPerAdapter: number;
+}
+
+async function measure(count: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  // Everything measured is kept reachable from here until the end of the size.
+  const keep: unknown[] = [];
+  const step = async (structure: string, build: () => unknown | Promise<unknown>) => {
+    const before = heapUsed();
+    keep.push(await build());
+    rows.push({ structure, bytesPerAdapter: (heapUsed() - before) / count });
+  };
+  const bytes = listBytes(count);
+  let entries: AdapterEntry[] = [];
+  await step("catalog entries, decoded from ListAdapters", async () => {
+    entries = await decodeListInSlices(bytes);
+    return entries;
+  });
+  const config = parseConfigText("", "bench.yaml", {});
+  const now = Date.now();
+  const view = new HealthView("bench:0", DEFAULT_OFFLINE_STALE_RULE, () => now);
+  await step("mirror: catalog maps and the by-kind index", () => {
+    for (const entry of entries) view.putEntry(entry);
+    return view;
+  });
+  const settings = new SettingsBook(
+    config.adapters.defaults,
+    config.adapters.overrides,
+    config.flap,
+  );
+  await step("settings book (per-adapter settings, memoised)", () => {
+    for (const entry of entries) settings.of(entry);
+    return settings;
+  });
+  const breakers = new AdapterBreakers();
+  await step("breakers (one cockatiel policy each, closed, after one check)", async () => {
+    for (const entry of entries) {
+      await breakers.run(entry.adapterId, settings.of(entry).breaker, async () => ({
+        ok: true,
+        latencyMs: 1,
+        detail: "SERVING",
+        source: "probe",
+        at: now,
+      }));
+    }
+    return breakers;
+  });
+  await step("health states in the mirror (breaker snapshot included)", () => {
+    for (const state of checkedStates(entries, breakers, now)) view.putState(state);
+    return undefined;
+  });
+  await step("recent checks (10 per adapter)", () => {
+    for (const entry of entries) {
+      for (let check = 0; check < 10; check++) {
+        view.recordCheck(entry.adapterId, {
+          at: new Date(now - check * 15_000).toISOString(),
+          ok: true,
+          latency_ms: 1.234,
+          detail: "SERVING",
+          source: "probe",
+        });
+      }
+    }
+    return undefined;
+  });
+  const scheduler = new ProbeScheduler(
+    { run: async () => 3_600_000, forget: () => undefined },
+    {
+      firstSpreadMs: () => 3_600_000,
+      startupRatePerSec: 1e-9,
+      concurrency: 64,
+    },
+    // A logger the scheduler never calls in this run.
+    { error: () => undefined } as unknown as ConstructorParameters<typeof ProbeScheduler>[2],
+  );
+  await step("scheduler (a slot and a timer per adapter)", () => {
+    scheduler.reconcile(entries);
+    return scheduler;
+  });
+  await scheduler.stop(0);
+  keep.length = 0;
+  return rows;
+}
+
+async function main(): Promise<void> {
+  // One process, sizes in increasing order: each size's structures are dropped (and
+  // collected) before the next is built, so the sizes do not add up.
+  console.log(
+    `memory per adapter by structure: node ${process.version}, ${new Date().toISOString()}; V8 heap after full GC, difference ÷ adapters`,
+  );
+  const results = new Map<number, Row[]>();
+  for (const count of SIZES) results.set(count, await measure(count));
+  const structures = results.get(SIZES[0] ?? 0)?.map((row) => row.structure) ?? [];
+  const header = [
+    "structure".padEnd(62),
+    ...SIZES.map((n) => `${n.toLocaleString("en")}`.padStart(10)),
+  ];
+  console.log(header.join(""));
+  for (const structure of structures) {
+    const cells = SIZES.map((count) => {
+      const row = results.get(count)?.find((candidate) => candidate.structure === structure);
+      return `${Math.round(row?.bytesPerAdapter ?? Number.NaN).toLocaleString("en")} B`.padStart(
+        10,
+      );
+    });
+    console.log([structure.padEnd(62), ...cells].join(""));
+  }
+  const totals = SIZES.map((count) => {
+    const total = (results.get(count) ?? []).reduce((sum, row) => sum + row.bytesPerAdapter, 0);
+    return `${Math.round(total).toLocaleString("en")} B`.padStart(10);
+  });
+  console.log(["total on the heap".padEnd(62), ...totals].join(""));
+}
+
+await main();
