@@ -116,11 +116,33 @@ describe("AdapterBreakers: consecutive", () => {
     const resumed = await after.run("a1", CONSECUTIVE, async () => outcome("ok"), saved);
     expect(resumed.ran).toBe(false);
     expect(resumed.breaker.state).toBe("open");
-    // A holder with a breaker of its own keeps it: a stale snapshot does not reset it.
-    const closed = new AdapterBreakers();
-    await states(closed, CONSECUTIVE, ["ok"]);
-    const kept = await closed.run("a1", CONSECUTIVE, async () => outcome("ok"), saved);
+    // A holder with a breaker of its own (a failure counted) keeps it: a snapshot does not reset it.
+    const counting = new AdapterBreakers();
+    await states(counting, CONSECUTIVE, ["fail"]);
+    const kept = await counting.run("a1", CONSECUTIVE, async () => outcome("ok"), saved);
     expect(kept).toMatchObject({ ran: true, breaker: { state: "closed" } });
+  });
+
+  it("holds no object for a consecutive breaker at rest, and counts from zero after it", async () => {
+    const breakers = new AdapterBreakers();
+    expect(await states(breakers, CONSECUTIVE, ["ok", "ok"])).toEqual(["closed", "closed"]);
+    expect(breakers.snapshot("a1")).toBeUndefined();
+    // One failure gives it shape; a success puts it back to rest.
+    expect(await states(breakers, CONSECUTIVE, ["fail"])).toEqual(["closed"]);
+    expect(breakers.snapshot("a1")?.snapshot).toEqual({ ownState: { value: 0 }, breakerState: 1 });
+    expect(await states(breakers, CONSECUTIVE, ["ok"])).toEqual(["closed"]);
+    expect(breakers.snapshot("a1")).toBeUndefined();
+    // The rest's snapshot is what a fresh breaker would store, and the count starts again.
+    const rest = await call(breakers, CONSECUTIVE, "ok");
+    expect(rest.run.breaker).toEqual({
+      state: "closed",
+      snapshot: { ownState: { value: 0 }, breakerState: 0 },
+    });
+    expect(await states(breakers, CONSECUTIVE, ["fail", "fail", "fail"])).toEqual([
+      "closed",
+      "closed",
+      "open",
+    ]);
   });
 
   it("starts counting again after a success", async () => {

@@ -36,6 +36,30 @@ class CheckFailed extends Error {}
  */
 class NoVerdict extends Error {}
 
+/**
+ * A consecutive breaker that is closed and counts no failure, as its snapshot:
+ * shared by every adapter at rest (states are never changed in place).
+ */
+const RESTING: BreakerSnapshot = Object.freeze({
+  state: "closed",
+  snapshot: Object.freeze({
+    ownState: Object.freeze({ value: CircuitState.Closed }),
+    breakerState: 0,
+  }),
+});
+
+/**
+ * Whether the adapter's breaker is at rest: consecutive, closed, no failure
+ * counted (or never checked). A success then changes nothing, so the daemon
+ * holds no breaker object for it, only for breakers with something to remember.
+ */
+function isResting(settings: BreakerSettings, snapshot: unknown): boolean {
+  if (settings.kind !== "consecutive") return false;
+  if (snapshot === undefined || snapshot === null) return true;
+  const shape = snapshot as { ownState?: { value?: unknown }; breakerState?: unknown };
+  return shape.ownState?.value === CircuitState.Closed && shape.breakerState === 0;
+}
+
 const STATE_NAMES: Record<CircuitState, BreakerState> = {
   [CircuitState.Closed]: "closed",
   [CircuitState.Open]: "open",
@@ -92,7 +116,9 @@ function makeBreaker(settings: BreakerSettings): IBreaker {
  * to now before each run, so a clock step never holds a breaker open.
  *
  * These objects are the check's working state, not the adapter's record: a run
- * returns the breaker's snapshot and transitions, and the engine commits them.
+ * returns the breaker's snapshot and transitions, and the engine commits them. A
+ * consecutive breaker at rest (closed, no failure counted) is held as no object
+ * at all: most adapters are healthy most of the time.
  */
 export class AdapterBreakers {
   private readonly slots = new Map<string, Slot>();
@@ -130,6 +156,30 @@ export class AdapterBreakers {
     settings: BreakerSettings,
     check: () => Promise<CheckOutcome | undefined>,
     saved?: unknown,
+  ): Promise<BreakerRun<CheckOutcome>> {
+    if (!this.slots.has(adapterId) && isResting(settings, saved)) {
+      const result = await check();
+      // A success, or no verdict, leaves a resting breaker as it was: no object is needed.
+      if (result === undefined || result.ok) {
+        return { ran: true, result, breaker: RESTING, transitions: [], trialDueInMs: undefined };
+      }
+      // The breaker counts this failure, so it takes shape now.
+      return this.runThrough(adapterId, settings, async () => result, undefined);
+    }
+    const run = await this.runThrough(adapterId, settings, check, saved);
+    // A consecutive breaker back at rest is nothing but its settings until its next failure.
+    if (run.breaker.state === "closed" && isResting(settings, run.breaker.snapshot)) {
+      this.slots.delete(adapterId);
+      return { ...run, breaker: RESTING };
+    }
+    return run;
+  }
+
+  private async runThrough(
+    adapterId: string,
+    settings: BreakerSettings,
+    check: () => Promise<CheckOutcome | undefined>,
+    saved: unknown,
   ): Promise<BreakerRun<CheckOutcome>> {
     if (!this.slots.has(adapterId) && saved !== undefined && saved !== null) {
       this.restore(adapterId, settings, saved);
