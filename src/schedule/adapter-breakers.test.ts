@@ -123,6 +123,26 @@ describe("AdapterBreakers: consecutive", () => {
     expect(kept).toMatchObject({ ran: true, breaker: { state: "closed" } });
   });
 
+  it("takes up a snapshot of another kind (the config changed) keeping open or closed, counts afresh", async () => {
+    const consecutive = new AdapterBreakers();
+    await states(consecutive, CONSECUTIVE, ["fail", "fail", "fail"]);
+    const saved = stored(consecutive.snapshot("a1")?.snapshot);
+    const count = new AdapterBreakers();
+    const skipped = await count.run("a1", COUNT, async () => outcome("ok"), saved);
+    expect(skipped).toMatchObject({ ran: false, breaker: { state: "open" } });
+    // And the other way: a count breaker's window does not become a consecutive counter.
+    const windowed = new AdapterBreakers();
+    await states(windowed, COUNT, ["fail"]);
+    const fresh = new AdapterBreakers();
+    const counted = await fresh.run(
+      "a1",
+      CONSECUTIVE,
+      async () => outcome("fail"),
+      stored(windowed.snapshot("a1")?.snapshot),
+    );
+    expect(counted.breaker.snapshot).toEqual({ ownState: { value: 0 }, breakerState: 1 });
+  });
+
   it("holds no object for a consecutive breaker at rest, and counts from zero after it", async () => {
     const breakers = new AdapterBreakers();
     expect(await states(breakers, CONSECUTIVE, ["ok", "ok"])).toEqual(["closed", "closed"]);

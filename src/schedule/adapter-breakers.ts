@@ -60,6 +60,20 @@ function isResting(settings: BreakerSettings, snapshot: unknown): boolean {
   return shape.ownState?.value === CircuitState.Closed && shape.breakerState === 0;
 }
 
+/** The snapshot with a breaker part that the breaker of `settings` can take up. */
+function fitSnapshot(settings: BreakerSettings, snapshot: unknown): unknown {
+  if (typeof snapshot !== "object" || snapshot === null) return snapshot;
+  const { ownState, breakerState } = snapshot as { ownState?: unknown; breakerState?: unknown };
+  const fits =
+    settings.kind === "consecutive"
+      ? typeof breakerState === "number"
+      : settings.kind === "count"
+        ? Array.isArray((breakerState as { samples?: unknown } | null)?.samples) &&
+          (breakerState as { samples: unknown[] }).samples.length === settings.size
+        : Array.isArray((breakerState as { windows?: unknown } | null)?.windows);
+  return fits ? snapshot : { ownState, breakerState: makeBreaker(settings).state };
+}
+
 const STATE_NAMES: Record<CircuitState, BreakerState> = {
   [CircuitState.Closed]: "closed",
   [CircuitState.Open]: "open",
@@ -123,9 +137,17 @@ function makeBreaker(settings: BreakerSettings): IBreaker {
 export class AdapterBreakers {
   private readonly slots = new Map<string, Slot>();
 
-  /** Creates the adapter's breaker from a saved snapshot (at start-up). */
+  /**
+   * Creates the adapter's breaker from a saved snapshot. A snapshot of another
+   * kind of breaker (the configuration changed since it was saved) keeps its
+   * open or closed state and starts the new kind's counts afresh.
+   */
   restore(adapterId: string, settings: BreakerSettings, snapshot: unknown): void {
-    this.slotFor(adapterId, settings, clampBreakerSnapshot(snapshot, Date.now()));
+    this.slotFor(
+      adapterId,
+      settings,
+      fitSnapshot(settings, clampBreakerSnapshot(snapshot, Date.now())),
+    );
   }
 
   snapshot(adapterId: string): BreakerSnapshot | undefined {
