@@ -139,10 +139,11 @@ async function measure(count: number): Promise<Row[]> {
     for (const entry of entries) {
       for (let check = 0; check < 10; check++) {
         view.recordCheck(entry.adapterId, {
-          at: new Date(now - check * 15_000).toISOString(),
+          atMs: now - check * 15_000,
           ok: true,
-          latency_ms: 1.234,
-          detail: "SERVING",
+          latencyMs: 1.234,
+          // A fresh string per check, as a probe's "HTTP 200" is.
+          detail: `HTTP ${200 + (check & 0)}`,
           source: "probe",
         });
       }

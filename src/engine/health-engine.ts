@@ -10,7 +10,7 @@ import {
 import type { JournalEvent, NewEvent } from "../domain/events.js";
 import { type HealthState, initialHealth } from "../domain/health.js";
 import type { HealthStore, MaintenanceChange, RegistryState } from "../storage/store.js";
-import { type HealthView, RECENT_CHECKS, type RecentCheck } from "./health-view.js";
+import { type FinishedCheck, type HealthView, RECENT_CHECKS } from "./health-view.js";
 
 /** Failover tracking as the engine needs it: decided before commit, adopted after. */
 export interface FailoverTracker {
@@ -127,7 +127,7 @@ class PendingWork {
   registry: RegistryState | undefined;
   readonly maintenance = new Map<string, MaintenanceChange>();
   /** Finished checks for the mirror's "recent checks", oldest first, the newest few per adapter. */
-  readonly checks = new Map<string, RecentCheck[]>();
+  readonly checks = new Map<string, FinishedCheck[]>();
   results = 0;
 
   get empty(): boolean {
@@ -233,9 +233,9 @@ export class HealthEngine {
         this.pending.checks.set(report.adapterId, checks);
       }
       checks.push({
-        at: new Date(pushedOutcome.at).toISOString(),
+        atMs: pushedOutcome.at,
         ok: pushedOutcome.ok,
-        latency_ms: Math.round(pushedOutcome.latencyMs * 1000) / 1000,
+        latencyMs: pushedOutcome.latencyMs,
         detail: pushedOutcome.detail,
         // "watch" for a pushed status, so a recent check says where it came from.
         source: report.pushed ? "watch" : pushedOutcome.source,
