@@ -4,6 +4,7 @@
  */
 
 import type { AddressInfo } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import { Server } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
@@ -60,6 +61,12 @@ import { type PeriodicTask, runOnCron, runPeriodically } from "./schedule/period
 import { ProbeScheduler } from "./schedule/probe-scheduler.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
 import type { EndpointState, HealthStore } from "./storage/store.js";
+
+/**
+ * How long start-up waits for the registry's first answer when a catalog is stored:
+ * past it the daemon is ready from storage and the answer is applied when it comes.
+ */
+const FIRST_SYNC_WAIT_MS = 1_000;
 
 export interface DaemonDependencies {
   logger: Logger;
@@ -327,7 +334,7 @@ export async function startDaemon(
     hub,
     store,
     now,
-    readiness: () => readiness(ready, engine.status()),
+    readiness: () => readiness(ready, engine.status(), registryConfirmed),
   });
   // Reads the TLS and JWKS files; throws naming a bad one.
   const security = surfaceSecurity(config);
@@ -360,7 +367,7 @@ export async function startDaemon(
   const grpcServer = new Server(grpcSecurity.serverOptions);
   grpcServer.addService(
     HealthService,
-    daemonHealthService(() => readiness(ready, engine.status()).ready),
+    daemonHealthService(() => readiness(ready, engine.status(), registryConfirmed).ready),
   );
   const grpcLogger = logger.child({ component: "grpc" });
   const healthd = createHealthdService({
@@ -416,15 +423,40 @@ export async function startDaemon(
       if (forgotten > 0) logger.info({ forgotten }, "retention forgot adapters removed long ago");
     });
   let syncTask: PeriodicTask | undefined;
+  // The first sync, and whether its answer is in (false while ready from the stored catalog).
+  let firstSync: Promise<SyncResult> | undefined;
+  let registryConfirmed = !config.registry.enabled;
   if (config.registry.enabled) {
     status(
       `listening on ${httpAddress.address}:${httpAddress.port} and ${grpcAddress}; syncing the catalog from ${primaryEndpoint}`,
     );
-    const first = await catalogSync.syncOnce();
-    // Ready means the first sync's outcome is committed and shown, reachable or not.
-    engine.flush();
-    if (!first.ok)
-      logger.warn({ err: first.error }, "first sync failed; monitoring the last-known catalog");
+    const settleFirstSync = (first: SyncResult) => {
+      // Ready means the first sync's outcome is committed and shown, reachable or not.
+      engine.flush();
+      if (!first.ok)
+        logger.warn({ err: first.error }, "first sync failed; monitoring the last-known catalog");
+    };
+    firstSync = catalogSync.syncOnce().then((first) => {
+      settleFirstSync(first);
+      registryConfirmed = true;
+      return first;
+    });
+    if (view.size === 0) {
+      await firstSync;
+    } else {
+      // With a stored catalog the daemon serves and checks it at once: a registry slow to
+      // answer (deadlines, retries) does not hold readiness, and its answer follows.
+      const answeredInTime = await Promise.race([
+        firstSync.then(() => true),
+        delay(FIRST_SYNC_WAIT_MS).then(() => false),
+      ]);
+      if (!answeredInTime) {
+        logger.info(
+          { adapters: view.size, waitedMs: FIRST_SYNC_WAIT_MS },
+          "ready from the stored catalog; the registry has not answered yet",
+        );
+      }
+    }
     syncTask = startSync(config);
   } else {
     logger.warn("oneiric_mcp.enabled is false: no catalog sync; monitoring the last-known catalog");
@@ -523,6 +555,12 @@ export async function startDaemon(
       retention.stop();
       maintenance.stop();
       watcher.close();
+      // A first sync still waiting for the registry gets a moment (stop stays within its 10 s).
+      if (firstSync && !registryConfirmed) {
+        await withDeadline(firstSync, Math.min(config.registry.timeoutMs, 2_000), () =>
+          logger.warn("stopping before the registry answered the first sync"),
+        );
+      }
       await scheduler.stop(5_000);
       if (!engine.stop()) {
         const pending = engine.status();

@@ -372,6 +372,39 @@ adapters:
     for (const time of transitions) expect(time).toBeLessThanOrEqual(Date.now());
   }, 40_000);
 
+  it("is ready from the stored catalog within 2 s when the registry is slow to answer, and takes its answer after", async () => {
+    const registry = await new FakeRegistry().start();
+    registry.entries = ["s3", "gcs"].map((provider) =>
+      FakeRegistry.entry({ adapterId: `fake.adapter.storage.${provider}`, provider }),
+    );
+    const dbPath = join(dir.path, "h.db");
+    try {
+      const first = await startDaemon(defaultsConfig(registry.port, dbPath), {
+        logger: pino({ level: "silent" }),
+      });
+      await first.stop();
+      // The registry now takes 3 s to list, and has gained an adapter.
+      registry.listDelayMs = 3_000;
+      registry.entries.push(FakeRegistry.entry({ adapterId: "fake.adapter.storage.azure" }));
+      const startedAt = Date.now();
+      daemon = await startDaemon(defaultsConfig(registry.port, dbPath), {
+        logger: pino({ level: "silent" }),
+      });
+      const running = daemon;
+      expect(Date.now() - startedAt).toBeLessThan(2_000);
+      const ready = await getJson(running, "/readyz");
+      expect(ready).toMatchObject({
+        status: 200,
+        body: { status: "ready", note: "catalog from storage, registry not yet confirmed" },
+      });
+      expect(running.view.size).toBe(2);
+      await vi.waitFor(() => expect(running.view.size).toBe(3), { timeout: 6_000 });
+      expect((await getJson(running, "/readyz")).body).toEqual({ status: "ready" });
+    } finally {
+      registry.stop();
+    }
+  }, 30_000);
+
   it("removes nothing when the registry answers ListAdapters with another message type, twice", async () => {
     const registry = await new FakeRegistry().start();
     registry.entries = ["s3", "gcs", "azure"].map((provider) =>

@@ -159,7 +159,7 @@ export interface MaintenanceWrites {
 }
 
 /** Whether the daemon is ready, and if not, why (start-up, a database refusing commits). */
-export type Readiness = { ready: true } | { ready: false; reason: string };
+export type Readiness = { ready: true; note?: string } | { ready: false; reason: string };
 
 /** `registry_error` of checkHealth when no registry is asked (answers read from a database file). */
 export const NO_REGISTRY_ERROR = "the registry is not asked when reading a database file";
@@ -341,6 +341,7 @@ export class QueryService {
     status: "healthy" | "degraded" | "unhealthy";
     ready: boolean;
     not_ready_reason?: string;
+    ready_note?: string;
     adapters: {
       by_status: Record<string, number>;
       flapping: number;
@@ -357,7 +358,11 @@ export class QueryService {
     return {
       status: readiness.ready ? registry.status : "unhealthy",
       ready: readiness.ready,
-      ...(readiness.ready ? {} : { not_ready_reason: readiness.reason }),
+      ...(readiness.ready
+        ? readiness.note
+          ? { ready_note: readiness.note }
+          : {}
+        : { not_ready_reason: readiness.reason }),
       adapters: {
         by_status: this.parts.view.countByStatus(),
         ...this.parts.view.countConditions(),

@@ -4,9 +4,14 @@ import type { StoreStatus } from "../engine/health-engine.js";
 /**
  * Ready once start-up has finished and while the database takes commits: a
  * daemon whose verdicts cannot be stored answers from its last commit, but
- * should not be sent new work as if nothing were wrong.
+ * should not be sent new work as if nothing were wrong. Ready from a stored
+ * catalog before the registry's first answer, with a note saying so.
  */
-export function readiness(started: boolean, store: StoreStatus): Readiness {
+export function readiness(
+  started: boolean,
+  store: StoreStatus,
+  registryConfirmed = true,
+): Readiness {
   if (!started) return { ready: false, reason: "start-up has not finished" };
   if (!store.writable) {
     const since =
@@ -15,6 +20,9 @@ export function readiness(started: boolean, store: StoreStatus): Readiness {
       ready: false,
       reason: `the database refuses commits${since} (${store.lastError ?? "unknown error"}); ${store.pendingEvents} events and ${store.pendingStates} verdicts wait to be committed, queries answer from the last commit`,
     };
+  }
+  if (!registryConfirmed) {
+    return { ready: true, note: "catalog from storage, registry not yet confirmed" };
   }
   return { ready: true };
 }

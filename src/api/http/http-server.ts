@@ -492,8 +492,12 @@ export class HttpApi {
 
   private readiness(response: ServerResponse): void {
     const readiness = this.options.queries.readiness();
-    if (readiness.ready) sendJson(response, 200, { status: "ready" });
-    else
+    if (readiness.ready) {
+      sendJson(response, 200, {
+        status: "ready",
+        ...(readiness.note ? { note: readiness.note } : {}),
+      });
+    } else
       sendProblem(response, {
         status: 503,
         code: "NOT_READY",
