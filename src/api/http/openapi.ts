@@ -233,8 +233,15 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "Alive" } } } },
       "/readyz": {
         get: {
-          summary: "Readiness: migrations applied, state restored, first sync attempted",
-          responses: { "200": { description: "Ready" }, "503": problem },
+          summary:
+            "Readiness: migrations applied, state restored, first sync attempted (or a stored catalog served), database taking commits",
+          responses: {
+            "200": {
+              description:
+                'Ready; `note` is "catalog from storage, registry not yet confirmed" until the registry\'s first answer is applied',
+            },
+            "503": problem,
+          },
         },
       },
       "/openapi.json": {
