@@ -152,6 +152,18 @@ afterEach(() => {
   rmSync(directory, { recursive: true, force: true });
 });
 
+/** Storage adapters a, b and c, all healthy, a the fastest (10, 20 and 30 ms). */
+function setupThreeHealthy() {
+  return setup({
+    entries: [
+      catalogEntry({ adapterId: "a" }),
+      catalogEntry({ adapterId: "b" }),
+      catalogEntry({ adapterId: "c" }),
+    ],
+    states: [health("a", "healthy", 10), health("b", "healthy", 20), health("c", "healthy", 30)],
+  });
+}
+
 describe("ResolutionService.failovers", () => {
   it("gives a configured requirement its baseline without an event", () => {
     const service = setup({
@@ -195,14 +207,7 @@ describe("ResolutionService.failovers", () => {
   });
 
   it("fails over when the chosen adapter's breaker opens or it starts flapping", () => {
-    const service = setup({
-      entries: [
-        catalogEntry({ adapterId: "a" }),
-        catalogEntry({ adapterId: "b" }),
-        catalogEntry({ adapterId: "c" }),
-      ],
-      states: [health("a", "healthy", 10), health("b", "healthy", 20), health("c", "healthy", 30)],
-    });
+    const service = setupThreeHealthy();
     expect(commit(service, withBreaker(health("a", "healthy", 10), "open"))).toEqual([
       failover("a", "b", "healthy"),
     ]);
@@ -362,14 +367,7 @@ describe("ResolutionService.failovers before and after commit", () => {
   });
 
   it("judges against choices decided earlier but not committed (the baseline argument)", () => {
-    const service = setup({
-      entries: [
-        catalogEntry({ adapterId: "a" }),
-        catalogEntry({ adapterId: "b" }),
-        catalogEntry({ adapterId: "c" }),
-      ],
-      states: [health("a", "healthy", 10), health("b", "healthy", 20), health("c", "healthy", 30)],
-    });
+    const service = setupThreeHealthy();
     clock += 1_000;
     const firstBatch = new Map([["a", health("a", "unhealthy")]]);
     const first = service.failovers(firstBatch, new Set(["a"]), clock);
