@@ -58,6 +58,7 @@ import { AdapterChecker } from "./schedule/adapter-checker.js";
 import { CheckLoop, PushedChecks } from "./schedule/check-loop.js";
 import { CheckRunner } from "./schedule/check-runner.js";
 import { type PeriodicTask, runOnCron, runPeriodically } from "./schedule/periodic.js";
+import { LoopStallMonitor } from "./schedule/loop-stall-monitor.js";
 import { ProbeScheduler } from "./schedule/probe-scheduler.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
 import type { EndpointState, HealthStore } from "./storage/store.js";
@@ -248,11 +249,15 @@ export async function startDaemon(
   const breakers = new AdapterBreakers();
   const grpcProbe = new GrpcHealthProbe();
   const probes = [new HttpProbe(), grpcProbe, new TcpProbe()];
+  // A slow answer or a timeout that a stall of this process could explain is no verdict.
+  const loopStalls = new LoopStallMonitor();
+  loopStalls.start();
   const checker = new AdapterChecker(
     new ProbeTable(probes),
     new RegistryHealthProbe(gateway),
     metrics,
     now,
+    loopStalls,
   );
   const watcher = new GrpcHealthWatcher(undefined, { now });
   const runner = new CheckRunner(
@@ -391,6 +396,7 @@ export async function startDaemon(
       ),
     );
   } catch (error) {
+    loopStalls.stop();
     await http.close();
     grpcServer.forceShutdown();
     store.close();
@@ -584,6 +590,7 @@ export async function startDaemon(
       ]);
       hub.close();
       for (const probe of probes) probe.close();
+      loopStalls.stop();
       for (const endpoint of gateway.endpoints) {
         try {
           store.saveEndpoint(toEndpointState(endpoint.status()), now());

@@ -109,6 +109,8 @@ export class DaemonMetrics {
   readonly registryQueryDuration: Histogram<"operation">;
   readonly healthChecks: Counter<"kind" | "result">;
   readonly probeDuration: Histogram<"kind">;
+  /** Probe results screened out because the daemon's own stalled event loop could explain them. */
+  readonly ownDelayResults: Counter<"kind">;
   readonly cacheHits: Counter;
   readonly cacheMisses: Counter;
   readonly rejectedEntries: Counter<"reason">;
@@ -177,6 +179,12 @@ export class DaemonMetrics {
       help: "Duration of adapter health probes, by probe kind.",
       labelNames: ["kind"],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.ownDelayResults = new Counter({
+      name: "oneiric_healthd_own_delay_results_total",
+      help: "Probe results taken as no verdict because a stall of the daemon's own event loop could have made them late (slow answer or timeout), by probe kind.",
+      labelNames: ["kind"],
       registers,
     });
     this.cacheHits = new Counter({
