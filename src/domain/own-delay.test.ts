@@ -16,7 +16,9 @@ describe("ownDelayReason", () => {
 
   it("screens out a slow answer that the stall pushed over the degraded threshold", () => {
     const reason = ownDelayReason({ ok: true, latencyMs: 1_003 }, 40, THRESHOLDS);
-    expect(reason).toBe("answered in 1003 ms while the daemon's event loop was held up 40 ms: no verdict");
+    expect(reason).toBe(
+      "answered in 1003 ms while the daemon's event loop was held up 40 ms: no verdict",
+    );
   });
 
   it("keeps a slow answer that would be over the threshold even without the stall", () => {
