@@ -111,6 +111,18 @@ describe("the HTTP API", () => {
     });
   });
 
+  it("names adapter_id, as `parameter` does, when the id is not valid percent-encoding", async () => {
+    // Found by the HTTP parameter property test: the detail said "adapter id".
+    for (const path of ["/v1/adapters/%", "/v1/adapters/%zz/health"]) {
+      expect((await call(path)).body).toMatchObject({
+        status: 400,
+        code: "INVALID_PARAMETER",
+        parameter: "adapter_id",
+        detail: "adapter_id: not valid percent-encoding",
+      });
+    }
+  });
+
   it("resolves one requirement and a batch, and rejects bad bodies", async () => {
     const one = await call("/v1/resolve?domain=adapter&category=storage&provider=s3");
     expect(one.body.choice.adapterId).toBe("h.adapter.storage.s3");

@@ -229,6 +229,14 @@ describe("parseConfigText: accepted files", () => {
     expect(given.probes.stale).toEqual({ graceMs: 2_000, fallbackAfterMs: 47_000 });
   });
 
+  it("stops the derived open and watched intervals at the longest wait a timer allows", () => {
+    // Daily probes once made a 30-day Watch safety net, which Node.js timers run after 1 ms.
+    const probes = parseConfigText("healthd:\n  probes:\n    interval_sec: 86400\n", "f.yaml", {})
+      .adapters.defaults.probes;
+    expect(probes.openIntervalMs).toBe(4 * 86_400_000);
+    expect(probes.watchedIntervalMs).toBe(2_147_483_000);
+  });
+
   it("uses the default of ${VAR:-default} when the variable is unset, the value when set", () => {
     const text = 'oneiric_mcp:\n  grpc_host: "${REGISTRY_HOST:-registry.internal}"\n';
     expect(parseConfigText(text, "x.yaml", {}).registry.host).toBe("registry.internal");
@@ -450,6 +458,31 @@ describe("parseConfigText: rejected files", () => {
         "healthd.yaml:2: oneiric_mcp.tls_cert_path: tls_cert_path and tls_key_path must be given together",
       key: "oneiric_mcp.tls_cert_path",
       line: 2,
+    },
+    // Found by the config loader property tests (test/reliability/properties).
+    {
+      name: "a wait longer than a timer can wait (it would fire after 1 ms)",
+      text: "healthd:\n  sync:\n    interval_sec: 2147484\n",
+      message:
+        "healthd.yaml:3: healthd.sync.interval_sec: at most 2147483 (24.8 days, the longest a timer can wait)",
+      key: "healthd.sync.interval_sec",
+      line: 3,
+    },
+    {
+      name: "a YAML alias inside its own anchor",
+      text: "healthd:\n  probes: &p\n    interval_sec: 10\n    nested: *p\n",
+      message:
+        "healthd.yaml:4: healthd.probes.nested: refers to itself (a YAML alias inside its own anchor)",
+      key: "healthd.probes.nested",
+      line: 4,
+    },
+    {
+      name: "an alias to an anchor that is not defined before it",
+      text: "healthd:\n  probes: *later\nx: &later {}\n",
+      message:
+        "healthd.yaml: not valid YAML: Unresolved alias (the anchor must be set before the alias): later",
+      key: "",
+      line: undefined,
     },
   ];
 

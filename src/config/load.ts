@@ -12,7 +12,7 @@ import type { MaintenanceWindow } from "../domain/maintenance.js";
 import type { Requirement } from "../domain/resolution.js";
 import { STALE_SLACK_MS, type StaleRule } from "../domain/status-view.js";
 import { ConfigError } from "./errors.js";
-import { type ConfigFile, configFileSchema } from "./schema.js";
+import { type ConfigFile, configFileSchema, MAX_TIMER_SEC } from "./schema.js";
 import { describeIssue, formatPath, lineOfPath } from "./yaml-issues.js";
 
 /** The daemon's settings after validation, defaults and command-line overrides. */
@@ -164,7 +164,13 @@ export function parseConfigText(
     throw new ConfigError(file, "", `not valid YAML: ${firstError.message.split("\n")[0]}`, line);
   }
   const lineOf = (path: readonly PropertyKey[]) => lineOfPath(doc.contents, path, lines);
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (error) {
+    // An alias to an anchor defined later or not at all, or too many aliases (a "billion laughs").
+    throw new ConfigError(file, "", `not valid YAML: ${(error as Error).message}`);
+  }
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError(
       file,
@@ -307,10 +313,13 @@ function resolveConfig(
       intervalMs: probes.interval_sec * 1000,
       // Like Envoy's unhealthy_edge_interval: look again sooner while a verdict is in the balance.
       edgeIntervalMs: (probes.edge_interval_sec ?? probes.interval_sec / 3) * 1000,
-      openIntervalMs: (probes.open_interval_sec ?? probes.interval_sec * 4) * 1000,
+      // Derived defaults stop at what a timer can wait (given values are bounded by the schema).
+      openIntervalMs:
+        (probes.open_interval_sec ?? Math.min(probes.interval_sec * 4, MAX_TIMER_SEC)) * 1000,
       // With a stream open, a change is pushed and a lost stream brings the next poll in at
       // once: the poll is a rare safety net (and the only latency measurement).
-      watchedIntervalMs: (probes.watched_interval_sec ?? probes.interval_sec * 30) * 1000,
+      watchedIntervalMs:
+        (probes.watched_interval_sec ?? Math.min(probes.interval_sec * 30, MAX_TIMER_SEC)) * 1000,
       timeoutMs: probes.timeout_sec * 1000,
       jitter: probes.jitter,
       rise: probes.rise,
@@ -592,6 +601,7 @@ export function expandEnvironment(
   env: Environment,
   path: readonly PropertyKey[],
   fail: (key: string, problem: string, path: readonly PropertyKey[]) => never,
+  enclosing: ReadonlySet<object> = new Set(),
 ): unknown {
   if (typeof value === "string") {
     const expanded = value.replace(
@@ -611,16 +621,19 @@ export function expandEnvironment(
     // A section whose keys are all commented out reads as null: treat it as empty.
     return {};
   }
+  if (value === null || typeof value !== "object") return value;
+  // A YAML alias inside its own anchor (`a: &x [*x]`) reads as a value that contains itself.
+  if (enclosing.has(value)) {
+    return fail(formatPath(path), "refers to itself (a YAML alias inside its own anchor)", path);
+  }
+  const inside = new Set(enclosing).add(value);
   if (Array.isArray(value)) {
-    return value.map((item, index) => expandEnvironment(item, env, [...path, index], fail));
+    return value.map((item, index) => expandEnvironment(item, env, [...path, index], fail, inside));
   }
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [
-        key,
-        expandEnvironment(item, env, [...path, key], fail),
-      ]),
-    );
-  }
-  return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      key,
+      expandEnvironment(item, env, [...path, key], fail, inside),
+    ]),
+  );
 }

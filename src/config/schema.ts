@@ -18,6 +18,13 @@ const cronExpression = z
 const count = z.number().int().min(1).max(100);
 const breakerKind = z.enum(["consecutive", "count", "sampling"]);
 const positiveSeconds = z.number().positive();
+/** The longest a Node.js timer waits (2^31 - 1 ms, 24.8 days): a longer delay would fire at once. */
+export const MAX_TIMER_SEC = 2_147_483;
+/** A wait the daemon sets a timer for. */
+const timerSeconds = positiveSeconds.max(
+  MAX_TIMER_SEC,
+  `at most ${MAX_TIMER_SEC} (24.8 days, the longest a timer can wait)`,
+);
 const port = z.number().int().min(1).max(65535);
 
 /** An event type glob: `*` and `?` over the type after `io.oneiric.healthd.` (or the full type). */
@@ -40,8 +47,8 @@ const webhookSchema = z.strictObject({
   max_attempts: z.number().int().min(1).max(1000).default(10),
   backoff: z
     .strictObject({
-      initial_sec: positiveSeconds.default(1),
-      max_sec: positiveSeconds.default(300),
+      initial_sec: timerSeconds.default(1),
+      max_sec: timerSeconds.default(300),
     })
     .prefault({})
     .refine((backoff) => backoff.max_sec >= backoff.initial_sec, {
@@ -147,7 +154,7 @@ export const oneiricSectionSchema = z.strictObject({
   grpc_host: z.string().min(1).default("localhost"),
   grpc_port: port.default(8679),
   use_tls: z.boolean().default(false),
-  timeout_sec: positiveSeconds.default(30),
+  timeout_sec: timerSeconds.default(30),
   cache_ttl_sec: z.number().min(0).default(300),
   jwt_enabled: z.boolean().default(false),
   jwt_secret: z.string().optional(),
@@ -156,7 +163,7 @@ export const oneiricSectionSchema = z.strictObject({
   tls_key_path: z.string().optional(),
   tls_ca_path: z.string().optional(),
   circuit_breaker_threshold: z.number().int().min(1).default(3),
-  circuit_breaker_duration_sec: positiveSeconds.default(300),
+  circuit_breaker_duration_sec: timerSeconds.default(300),
 });
 
 /** The daemon's own settings. */
@@ -170,7 +177,7 @@ export const healthdSectionSchema = z.strictObject({
         .min(1024)
         .max(16 * 1024 * 1024)
         .default(64 * 1024),
-      sse_heartbeat_sec: positiveSeconds.default(15),
+      sse_heartbeat_sec: timerSeconds.default(15),
       max_event_streams: z.number().int().min(1).max(100_000).default(5_000),
       tls: tlsFiles.optional(),
     })
@@ -203,8 +210,8 @@ export const healthdSectionSchema = z.strictObject({
       breaker: z
         .strictObject({
           threshold: z.number().int().min(1).max(1000).default(3),
-          half_open_after_sec: positiveSeconds.default(1),
-          max_half_open_after_sec: positiveSeconds.default(60),
+          half_open_after_sec: timerSeconds.default(1),
+          max_half_open_after_sec: timerSeconds.default(60),
         })
         .prefault({}),
       /** Calls in flight per registry endpoint, and calls allowed to wait for a slot. */
@@ -215,7 +222,7 @@ export const healthdSectionSchema = z.strictObject({
     .prefault({}),
   sync: z
     .strictObject({
-      interval_sec: positiveSeconds.default(60),
+      interval_sec: timerSeconds.default(60),
       /** A cron expression (node-cron, with optional seconds field); replaces interval_sec when set. */
       cron: z
         .string()
@@ -225,11 +232,11 @@ export const healthdSectionSchema = z.strictObject({
     .prefault({}),
   probes: z
     .strictObject({
-      interval_sec: positiveSeconds.default(15),
-      edge_interval_sec: positiveSeconds.optional(),
-      open_interval_sec: positiveSeconds.optional(),
-      watched_interval_sec: positiveSeconds.optional(),
-      timeout_sec: positiveSeconds.default(5),
+      interval_sec: timerSeconds.default(15),
+      edge_interval_sec: timerSeconds.optional(),
+      open_interval_sec: timerSeconds.optional(),
+      watched_interval_sec: timerSeconds.optional(),
+      timeout_sec: timerSeconds.default(5),
       jitter: z.number().min(0).max(1).default(0.1),
       rise: count.default(2),
       fall: count.default(3),
@@ -247,7 +254,7 @@ export const healthdSectionSchema = z.strictObject({
     .strictObject({
       kind: breakerKind.default("consecutive"),
       threshold: z.number().positive().optional(),
-      half_open_after_sec: positiveSeconds.optional(),
+      half_open_after_sec: timerSeconds.optional(),
       size: z.number().int().min(2).max(10_000).default(20),
       min_calls: z.number().int().min(1).max(10_000).default(5),
       duration_sec: positiveSeconds.default(60),
@@ -276,11 +283,11 @@ export const healthdSectionSchema = z.strictObject({
           ),
         probes: z
           .strictObject({
-            interval_sec: positiveSeconds,
-            edge_interval_sec: positiveSeconds,
-            open_interval_sec: positiveSeconds,
-            watched_interval_sec: positiveSeconds,
-            timeout_sec: positiveSeconds,
+            interval_sec: timerSeconds,
+            edge_interval_sec: timerSeconds,
+            open_interval_sec: timerSeconds,
+            watched_interval_sec: timerSeconds,
+            timeout_sec: timerSeconds,
             jitter: z.number().min(0).max(1),
             rise: count,
             fall: count,
@@ -296,7 +303,7 @@ export const healthdSectionSchema = z.strictObject({
           .strictObject({
             kind: breakerKind,
             threshold: z.number().positive(),
-            half_open_after_sec: positiveSeconds,
+            half_open_after_sec: timerSeconds,
             size: z.number().int().min(2).max(10_000),
             min_calls: z.number().int().min(1).max(10_000),
             duration_sec: positiveSeconds,

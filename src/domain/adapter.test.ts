@@ -128,6 +128,17 @@ describe("checkEntry", () => {
     expect(result.notes).toEqual(['metadata "blob" dropped: value too long']);
   });
 
+  it("drops metadata keys over the field length limit, naming them by their start only", () => {
+    // Found by the catalog screening property: a 257-character key was kept.
+    const longKey = "k".repeat(ENTRY_LIMITS.fieldLength + 1);
+    const edgeKey = "e".repeat(ENTRY_LIMITS.fieldLength);
+    const result = accepted(catalogEntry({ metadata: { [longKey]: "v", [edgeKey]: "w" } }));
+    expect(result.entry.metadata).toEqual({ [edgeKey]: "w" });
+    expect(result.notes).toEqual([`metadata "${"k".repeat(40)}…" dropped: key too long`]);
+    const again = checkEntry(result.entry);
+    expect(again).toEqual({ ok: true, entry: result.entry, notes: [] });
+  });
+
   it("clips long descriptive fields and capabilities", () => {
     const long = "p".repeat(ENTRY_LIMITS.fieldLength + 10);
     const result = accepted(

@@ -68,8 +68,12 @@ export function checkEntry(raw: AdapterEntry): EntryCheck {
       notes.push(`metadata truncated to ${ENTRY_LIMITS.metadataEntries} entries`);
       break;
     }
+    if (key.length > ENTRY_LIMITS.fieldLength) {
+      notes.push(`metadata ${noteKey(key)} dropped: key too long`);
+      continue;
+    }
     if (value.length > ENTRY_LIMITS.metadataValueLength) {
-      notes.push(`metadata ${JSON.stringify(key)} dropped: value too long`);
+      notes.push(`metadata ${noteKey(key)} dropped: value too long`);
       continue;
     }
     metadata[key] = value;
@@ -94,6 +98,11 @@ export function checkEntry(raw: AdapterEntry): EntryCheck {
       registryStatus,
     },
   };
+}
+
+/** A metadata key as a note names it: its start only, since notes are logged. */
+function noteKey(key: string): string {
+  return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
 }
 
 /** Returns why a health URL cannot be probed, or undefined when it can. */

@@ -92,7 +92,7 @@ function decodeId(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new ApiError("INVALID_PARAMETER", "adapter id: not valid percent-encoding", {
+    throw new ApiError("INVALID_PARAMETER", "adapter_id: not valid percent-encoding", {
       parameter: "adapter_id",
     });
   }
