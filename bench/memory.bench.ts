@@ -155,6 +155,7 @@ async function measure(count: number): Promise<Row[]> {
     {
       firstSpreadMs: () => 3_600_000,
       startupRatePerSec: 1e-9,
+      startupMaxRatePerSec: 1e-9,
       concurrency: 64,
     },
     // A logger the scheduler never calls in this run.
