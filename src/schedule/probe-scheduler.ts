@@ -1,5 +1,4 @@
 import { performance } from "node:perf_hooks";
-import { type BulkheadPolicy, bulkhead } from "cockatiel";
 import type { Logger } from "pino";
 import type { AdapterEntry } from "../domain/adapter.js";
 
@@ -45,6 +44,66 @@ interface Slot {
 
 function before(a: Slot, b: Slot): boolean {
   return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.putOrder < b.putOrder);
+}
+
+/**
+ * The bulkhead: at most `limit` checks probing at once, the rest waiting in
+ * order. Its own, rather than cockatiel's, because cockatiel's queue is an array
+ * shifted once per admission: with 100,000 adapters queued in a first round or
+ * dropped at stop, that is quadratic, seconds of CPU. Here an admission is O(1).
+ */
+class Permits {
+  private active = 0;
+  private waiting: (((granted: boolean) => void) | undefined)[] = [];
+  private head = 0;
+
+  constructor(private limit: number) {}
+
+  /** Resolves true once the caller may probe, or false when waiting checks were dropped. */
+  acquire(): Promise<boolean> {
+    if (this.active < this.limit) {
+      this.active++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    if (this.active <= this.limit && this.grantNext()) return;
+    this.active--;
+  }
+
+  /** A new limit: a higher one admits waiting checks now, a lower one as checks finish. */
+  setLimit(limit: number): void {
+    this.limit = limit;
+    while (this.active < this.limit && this.head < this.waiting.length) {
+      this.active++;
+      this.grantNext();
+    }
+  }
+
+  /** Tells every waiting check it will not run. */
+  dropWaiting(): void {
+    const dropped = this.waiting.slice(this.head);
+    this.waiting = [];
+    this.head = 0;
+    for (const resolve of dropped) resolve?.(false);
+  }
+
+  /** Hands the caller's permit to the longest-waiting check, if any. */
+  private grantNext(): boolean {
+    if (this.head >= this.waiting.length) return false;
+    const next = this.waiting[this.head];
+    this.waiting[this.head] = undefined;
+    this.head++;
+    // Drop the granted front now and then, so the array does not grow without bound.
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    next?.(true);
+    return true;
+  }
 }
 
 /** Waiting checks ordered by due time: a binary min-heap that knows each slot's place. */
@@ -140,7 +199,7 @@ export class ProbeScheduler {
   private timer: NodeJS.Timeout | undefined;
   /** performance.now() the timer fires at, while armed. */
   private timerAt = Number.POSITIVE_INFINITY;
-  private limiter: BulkheadPolicy;
+  private readonly permits: Permits;
   private readonly random: () => number;
   private stopped = false;
   /** Checks that have started probing (not those waiting for a bulkhead slot). */
@@ -152,7 +211,7 @@ export class ProbeScheduler {
     private readonly logger: Logger,
   ) {
     // The queue holds at most one waiting check per adapter, since checks of one adapter never overlap.
-    this.limiter = bulkhead(options.concurrency, Number.MAX_SAFE_INTEGER);
+    this.permits = new Permits(options.concurrency);
     this.random = options.random ?? Math.random;
   }
 
@@ -199,15 +258,15 @@ export class ProbeScheduler {
   }
 
   /**
-   * Applies reloaded settings. A new concurrency gets a new bulkhead; checks
-   * already admitted by the old one finish under it, so the old cap drains away
-   * over one round rather than checks being cancelled. When per-adapter settings
+   * Applies reloaded settings. A new concurrency applies to checks admitted from
+   * now on; checks already probing finish, so a lower cap takes hold as they end
+   * rather than checks being cancelled. When per-adapter settings
    * changed, a wait longer than the adapter's new spread (its interval got
    * shorter) is brought in, at random within it, rather than waited out.
    */
   reconfigure(options: SchedulerOptions, settingsChanged: boolean): void {
     if (options.concurrency !== this.options.concurrency) {
-      this.limiter = bulkhead(options.concurrency, Number.MAX_SAFE_INTEGER);
+      this.permits.setLimit(options.concurrency);
     }
     this.options = options;
     if (!settingsChanged || this.stopped) return;
@@ -259,6 +318,7 @@ export class ProbeScheduler {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.due.clear();
+    this.permits.dropWaiting();
     if (this.probing.size === 0) return;
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -313,15 +373,23 @@ export class ProbeScheduler {
     if (this.stopped) return Promise.resolve();
     slot.running = true;
     this.due.remove(slot);
-    const task = this.limiter
-      .execute(() => {
+    const task = this.permits
+      .acquire()
+      .then(async (granted): Promise<number | undefined> => {
         // Dropped while it waited for a slot: the daemon is stopping.
-        if (this.stopped) return Promise.resolve(0);
+        if (!granted) return undefined;
+        if (this.stopped) {
+          this.permits.release();
+          return undefined;
+        }
         const probe = this.check.run(slot.entry);
         this.probing.add(probe);
-        const done = () => this.probing.delete(probe);
-        probe.then(done, done);
-        return probe;
+        try {
+          return await probe;
+        } finally {
+          this.probing.delete(probe);
+          this.permits.release();
+        }
       })
       .then(
         (nextDelayMs) => nextDelayMs,
@@ -337,7 +405,9 @@ export class ProbeScheduler {
       .then((nextDelayMs) => {
         slot.running = false;
         slot.current = undefined;
-        if (this.slots.get(slot.entry.adapterId) === slot) this.schedule(slot, nextDelayMs);
+        if (nextDelayMs !== undefined && this.slots.get(slot.entry.adapterId) === slot) {
+          this.schedule(slot, nextDelayMs);
+        }
       });
     slot.current = task;
     return task;
