@@ -161,7 +161,7 @@ async function measure(count: number): Promise<Row[]> {
     // A logger the scheduler never calls in this run.
     { error: () => undefined } as unknown as ConstructorParameters<typeof ProbeScheduler>[2],
   );
-  await step("scheduler (a slot and a timer per adapter)", () => {
+  await step("scheduler (a slot per adapter, one timer)", () => {
     scheduler.reconcile(entries);
     return scheduler;
   });

@@ -302,6 +302,24 @@ describe("ProbeScheduler.checkWithin", () => {
   });
 });
 
+describe("ProbeScheduler: waits longer than a timer can hold", () => {
+  it("waits 30 days for a check asked for in 30 days, without spinning", async () => {
+    const days30 = 30 * 24 * HOUR;
+    const { check, runs } = recordingCheck(() => days30);
+    scheduler = new ProbeScheduler(check, options(), silent);
+    scheduler.reconcile([catalogEntry({ adapterId: "a" })]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(runs).toHaveLength(1);
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    await vi.advanceTimersByTimeAsync(days30 - 1_000);
+    expect(runs).toHaveLength(1);
+    // Re-armed once past the 24.8-day limit of a timer, not every millisecond.
+    expect(timers.mock.calls.length).toBeLessThanOrEqual(2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(runs).toHaveLength(2);
+  });
+});
+
 describe("ProbeScheduler.stop", () => {
   it("starts no queued check, and waits for probes under way no longer than the grace", async () => {
     const { check, stats } = slowCheck(10_000, HOUR);

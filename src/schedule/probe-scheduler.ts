@@ -42,6 +42,8 @@ interface Slot {
   current: Promise<void> | undefined;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function before(a: Slot, b: Slot): boolean {
   return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.putOrder < b.putOrder);
 }
@@ -350,7 +352,8 @@ export class ProbeScheduler {
     if (!first) return;
     if (this.timer !== undefined && this.timerAt <= first.dueAt) return;
     clearTimeout(this.timer);
-    const delayMs = Math.max(0, first.dueAt - performance.now());
+    // setTimeout takes at most 2^31 - 1 ms (about 24.8 days); a later check is re-armed then.
+    const delayMs = Math.min(Math.max(0, first.dueAt - performance.now()), MAX_TIMER_MS);
     this.timerAt = first.dueAt;
     this.timer = setTimeout(() => this.fire(), delayMs);
   }
