@@ -583,7 +583,6 @@ export async function startDaemon(
       syncTask?.stop();
       retention.stop();
       maintenance.stop();
-      watcher.close();
       // A first sync still waiting for the registry gets a moment while the probes under way
       // finish; queued checks never start. Both bounded, so a stop takes seconds at 100,000.
       await Promise.all([
@@ -603,6 +602,9 @@ export async function startDaemon(
           "stopping with results the database refused; they are lost",
         );
       }
+      // After the last commit: cancelling tens of thousands of Watch streams through grpc-js
+      // takes seconds (an error with a stack per stream), and what they push now is dropped.
+      watcher.close();
       // After the last commit (streams get its events), before tryShutdown, which waits for open calls.
       healthd.close();
       // Each bounded, so all of stop stays well inside the 10 s `run` allows it.
