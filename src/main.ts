@@ -66,8 +66,20 @@ import type { EndpointState, HealthStore } from "./storage/store.js";
 /**
  * How long start-up waits for the registry's first answer when a catalog is stored:
  * past it the daemon is ready from storage and the answer is applied when it comes.
+ * Long enough for a nearby registry with a small catalog (ready with no note), short
+ * enough that a large or slow one never holds readiness.
  */
-const FIRST_SYNC_WAIT_MS = 1_000;
+const FIRST_SYNC_WAIT_MS = 250;
+
+/**
+ * At stop, how long probes already under way get to finish (their results are
+ * committed); probes still running after it are abandoned. Checks waiting for a
+ * bulkhead slot do not start at all.
+ */
+const STOP_PROBE_GRACE_MS = 1_000;
+
+/** At stop, how long a first sync still waiting for the registry gets to answer. */
+const STOP_FIRST_SYNC_GRACE_MS = 1_000;
 
 export interface DaemonDependencies {
   logger: Logger;
@@ -173,6 +185,8 @@ export async function startDaemon(
   const now = deps.now ?? Date.now;
   const logger = deps.logger;
   let ready = false;
+  // Whether a registry has answered a sync since start (false while ready from the stored catalog).
+  let registryConfirmed = !config.registry.enabled;
   const status = deps.status ?? (() => undefined);
 
   status(`opening ${config.storage.path} and applying migrations`);
@@ -197,8 +211,16 @@ export async function startDaemon(
     monotonic,
   );
   status(`restoring state from ${config.storage.path}`);
+  const restoreStarted = performance.now();
   view.restore(store.loadCatalog(), store.loadHealth(), store.loadRegistryState());
-  logger.info({ db: config.storage.path, adapters: view.size }, "state restored");
+  logger.info(
+    {
+      db: config.storage.path,
+      adapters: view.size,
+      tookMs: Math.round(performance.now() - restoreStarted),
+    },
+    "state restored",
+  );
 
   const hub = new EventHub(store);
   const metricsRegistry = new MetricsRegistry();
@@ -272,6 +294,7 @@ export async function startDaemon(
   const schedulerOptions = (current: DaemonConfig) => ({
     firstSpreadMs: (entry: AdapterEntry) => settings.of(entry).probes.intervalMs,
     startupRatePerSec: current.probes.startupRatePerSec,
+    startupMaxRatePerSec: current.probes.startupMaxRatePerSec,
     concurrency: current.probes.concurrency,
     ...(deps.random ? { random: deps.random } : {}),
   });
@@ -410,11 +433,16 @@ export async function startDaemon(
   );
 
   // Both schedules are restarted by a reload that changes them; what they run keeps its state.
+  const syncOnce = async (): Promise<SyncResult> => {
+    const result = await catalogSync.syncOnce();
+    if (result.ok) registryConfirmed = true;
+    return result;
+  };
   const startSync = (current: DaemonConfig): PeriodicTask | undefined => {
     if (!current.registry.enabled) return undefined;
     return current.sync.cron
-      ? runOnCron(current.sync.cron, () => catalogSync.syncOnce())
-      : runPeriodically(current.sync.intervalMs, () => catalogSync.syncOnce());
+      ? runOnCron(current.sync.cron, syncOnce)
+      : runPeriodically(current.sync.intervalMs, syncOnce);
   };
   const startRetention = (current: DaemonConfig): PeriodicTask =>
     runOnCron(current.journal.retentionCron, async () => {
@@ -429,9 +457,9 @@ export async function startDaemon(
       if (forgotten > 0) logger.info({ forgotten }, "retention forgot adapters removed long ago");
     });
   let syncTask: PeriodicTask | undefined;
-  // The first sync, and whether its answer is in (false while ready from the stored catalog).
+  // The first sync, and whether its outcome (an answer or a failure) is in.
   let firstSync: Promise<SyncResult> | undefined;
-  let registryConfirmed = !config.registry.enabled;
+  let firstSyncSettled = !config.registry.enabled;
   if (config.registry.enabled) {
     status(
       `listening on ${httpAddress.address}:${httpAddress.port} and ${grpcAddress}; syncing the catalog from ${primaryEndpoint}`,
@@ -442,9 +470,9 @@ export async function startDaemon(
       if (!first.ok)
         logger.warn({ err: first.error }, "first sync failed; monitoring the last-known catalog");
     };
-    firstSync = catalogSync.syncOnce().then((first) => {
+    firstSync = syncOnce().then((first) => {
       settleFirstSync(first);
-      registryConfirmed = true;
+      firstSyncSettled = true;
       return first;
     });
     if (view.size === 0) {
@@ -527,7 +555,8 @@ export async function startDaemon(
   };
 
   ready = true;
-  logger.info({ adapters: view.size }, "ready");
+  // performance.now() counts from the process's start: module loading included.
+  logger.info({ adapters: view.size, sinceProcessStartMs: Math.round(performance.now()) }, "ready");
   webhooks.start();
 
   return {
@@ -541,7 +570,7 @@ export async function startDaemon(
     hub,
     webhooks,
     syncNow: async () => {
-      const result = await catalogSync.syncOnce();
+      const result = await syncOnce();
       // What the sync found is committed and shown when this returns.
       engine.flush();
       return result;
@@ -560,14 +589,18 @@ export async function startDaemon(
       syncTask?.stop();
       retention.stop();
       maintenance.stop();
-      watcher.close();
-      // A first sync still waiting for the registry gets a moment (stop stays within its 10 s).
-      if (firstSync && !registryConfirmed) {
-        await withDeadline(firstSync, Math.min(config.registry.timeoutMs, 2_000), () =>
-          logger.warn("stopping before the registry answered the first sync"),
-        );
-      }
-      await scheduler.stop(5_000);
+      // A first sync still waiting for the registry gets a moment while the probes under way
+      // finish; queued checks never start. Both bounded, so a stop takes seconds at 100,000.
+      await Promise.all([
+        firstSync && !firstSyncSettled
+          ? withDeadline(
+              firstSync,
+              Math.min(config.registry.timeoutMs, STOP_FIRST_SYNC_GRACE_MS),
+              () => logger.warn("stopping before the registry answered the first sync"),
+            )
+          : undefined,
+        scheduler.stop(STOP_PROBE_GRACE_MS),
+      ]);
       if (!engine.stop()) {
         const pending = engine.status();
         logger.error(
@@ -575,6 +608,9 @@ export async function startDaemon(
           "stopping with results the database refused; they are lost",
         );
       }
+      // After the last commit: cancelling tens of thousands of Watch streams through grpc-js
+      // takes seconds (an error with a stack per stream), and what they push now is dropped.
+      watcher.close();
       // After the last commit (streams get its events), before tryShutdown, which waits for open calls.
       healthd.close();
       // Each bounded, so all of stop stays well inside the 10 s `run` allows it.

@@ -101,6 +101,7 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
   "probes.stale.graceMs": { key: "healthd.probes.stale_after_sec", live: true },
   "probes.stale.fallbackAfterMs": { key: "healthd.probes.interval_sec", live: true },
   "probes.startupRatePerSec": { key: "healthd.probes.startup_rate_per_sec", live: true },
+  "probes.startupMaxRatePerSec": { key: "healthd.probes.startup_max_rate_per_sec", live: true },
   "adapters.defaults.breaker.kind": { key: "healthd.breaker.kind", live: true },
   "adapters.defaults.breaker.threshold": { key: "healthd.breaker.threshold", live: true },
   "adapters.defaults.breaker.halfOpenAfterMs": {

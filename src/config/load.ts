@@ -71,6 +71,8 @@ export interface DaemonConfig {
     stale: StaleRule;
     /** First checks per second after start or a catalog change (see ProbeScheduler). */
     startupRatePerSec: number;
+    /** The most first checks per second, even when that spreads them wider than an interval. */
+    startupMaxRatePerSec: number;
   };
   /** Per-adapter probe, breaker and priority settings: defaults plus overrides in file order. */
   adapters: { defaults: AdapterSettings; overrides: SettingsOverride[] };
@@ -463,6 +465,7 @@ function resolveConfig(
         ...adapterOverrides.map((override) => override.probes?.timeoutMs ?? 0),
       ]),
       startupRatePerSec: healthd.probes.startup_rate_per_sec,
+      startupMaxRatePerSec: healthd.probes.startup_max_rate_per_sec,
     },
     adapters: { defaults, overrides: adapterOverrides },
     flap: { transitions: healthd.flap.transitions, windowMs: healthd.flap.window_sec * 1000 },

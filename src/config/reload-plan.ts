@@ -34,7 +34,11 @@ export function planReload(running: DaemonConfig, next: DaemonConfig): ReloadPla
     adapterSettings,
     scheduling:
       adapterSettings ||
-      changed((current) => [current.probes.concurrency, current.probes.startupRatePerSec]),
+      changed((current) => [
+        current.probes.concurrency,
+        current.probes.startupRatePerSec,
+        current.probes.startupMaxRatePerSec,
+      ]),
     staleRule: changed((current) => current.probes.stale),
     resolution: changed((current) => current.resolution),
     maintenanceWindows: changed((current) => current.maintenance),

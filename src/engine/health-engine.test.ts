@@ -377,6 +377,31 @@ describe("HealthEngine: batches", () => {
     expect(h.view.state(ALPHA)?.status).toBe("healthy");
     expect(h.engine.status().pendingStates).toBe(0);
   });
+
+  it("takes nothing after stop(): late checks are abandoned, catalog steps refused", async () => {
+    const h = harness();
+    await healthyCatalog(h);
+    const journalBefore = journal(h);
+    expect(h.engine.stop()).toBe(true);
+    // A probe that outlived the stop's grace: not staged, no next check.
+    expect(h.engine.recordCheck(check(ALPHA, false))).toBeUndefined();
+    h.engine.touch([BETA]);
+    const gamma = catalogEntry({ adapterId: "t.adapter.storage.gamma" });
+    expect(() =>
+      h.engine.commitCatalog({
+        added: [gamma],
+        updated: [],
+        removed: [],
+        events: [discovered(gamma)],
+        at: Date.now(),
+      }),
+    ).toThrow(/stopping/);
+    await wait(OPTIONS.maxRetryDelayMs);
+    expect(h.engine.status()).toMatchObject({ pendingStates: 0, pendingEvents: 0 });
+    expect(h.view.state(ALPHA)?.status).toBe("healthy");
+    expect(journal(h)).toEqual(journalBefore);
+    expect(h.engine.flush()).toBe(true);
+  });
 });
 
 describe("HealthEngine: publishing", () => {
@@ -497,7 +522,7 @@ describe("HealthEngine: while the store refuses commits", () => {
       pendingStates: expect.any(Number),
       err: expect.objectContaining({ message: "SQLITE_FULL: database or disk is full" }),
     });
-    expect(h.engine.stop()).toBe(false);
+    expect(h.engine.flush()).toBe(false);
 
     h.store.heal();
     await wait(OPTIONS.maxRetryDelayMs);

@@ -162,6 +162,8 @@ export class HealthEngine {
   private failure: { since: number; error: string; retryDelayMs: number } | undefined;
   private readonly options: EngineOptions;
   private readonly catalogListeners = new Set<(entries: readonly AdapterEntry[]) => void>();
+  /** Set by stop(): what arrives after the last commit is abandoned, not staged. */
+  private stopped = false;
 
   constructor(private readonly parts: EngineParts) {
     this.options = parts.options ?? DEFAULT_ENGINE_OPTIONS;
@@ -209,6 +211,8 @@ export class HealthEngine {
    * the catalog while its check ran).
    */
   recordCheck(report: CheckReport): { state: HealthState; nextCheckInMs: number } | undefined {
+    // A probe that outlived the stop's grace: its result is abandoned, never half-recorded.
+    if (this.stopped) return undefined;
     const entry = this.latestEntry(report.adapterId);
     const current = this.latestState(report.adapterId);
     if (!entry || !current) return undefined;
@@ -252,6 +256,7 @@ export class HealthEngine {
    * like a check result when the store refuses it: only the latest state stays.
    */
   recordRegistry(state: RegistryState, events: readonly NewEvent[]): void {
+    if (this.stopped) return;
     this.pending.registry = state;
     this.pending.events.push(...events);
     this.scheduleCommit();
@@ -259,6 +264,7 @@ export class HealthEngine {
 
   /** Asks for failovers to be judged for adapters whose usability changed outside health. */
   touch(adapterIds: Iterable<string>): void {
+    if (this.stopped) return;
     for (const adapterId of adapterIds) this.pending.touched.add(adapterId);
     this.scheduleCommit();
   }
@@ -305,6 +311,7 @@ export class HealthEngine {
 
   /** Commits everything pending now. Returns whether it is all committed. */
   flush(): boolean {
+    if (this.stopped) return this.pending.empty;
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -339,9 +346,22 @@ export class HealthEngine {
     return true;
   }
 
-  /** Stops the batch timer and commits what is pending (a last try). */
+  /**
+   * Commits what is pending (a last try) and takes nothing more: checks, pushes
+   * and registry changes that arrive later are dropped, and catalog or
+   * maintenance steps are refused, so nothing is left half-recorded.
+   */
   stop(): boolean {
-    return this.flush();
+    if (this.stopped) return this.pending.empty;
+    let committed = this.flush();
+    // A commit can leave follow-up work (failovers of a removed adapter's kind): commit that too.
+    for (let round = 0; committed && !this.pending.empty && round < 2; round++) {
+      committed = this.flush();
+    }
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    return committed;
   }
 
   /** Stages a decided state, remembering for failovers what it was before. */
@@ -504,6 +524,7 @@ export class HealthEngine {
 
   /** Commits `change` with what is pending, or throws and keeps nothing of either new. */
   private commitNow(change: () => void): void {
+    if (this.stopped) throw new StoreUnavailableError("the daemon is stopping");
     if (!this.flush()) {
       throw new StoreUnavailableError(this.failure?.error ?? "unknown error");
     }

@@ -41,12 +41,15 @@ const HOUR = 3_600_000;
 const START = Date.parse("2025-06-01T00:00:00Z");
 /** The default of probes.startup_rate_per_sec. */
 const DEFAULT_RATE = 200;
+/** The default of probes.startup_max_rate_per_sec. */
+const DEFAULT_MAX_RATE = 1_000;
 const silent = pino({ level: "silent" });
 
 function options(overrides: Partial<SchedulerOptions> = {}): SchedulerOptions {
   return {
     firstSpreadMs: () => 15_000,
     startupRatePerSec: DEFAULT_RATE,
+    startupMaxRatePerSec: DEFAULT_MAX_RATE,
     concurrency: 4,
     random: () => 0.5,
     ...overrides,
@@ -147,29 +150,30 @@ describe("ProbeScheduler first checks", () => {
   });
 
   it.each([
-    { intervalMs: 60_000, spreadMs: 50_000 },
-    { intervalMs: 15_000, spreadMs: 15_000 },
+    { intervalMs: 60_000, maxRate: DEFAULT_MAX_RATE, spreadMs: 50_000, count: 10_000 },
+    { intervalMs: 15_000, maxRate: DEFAULT_MAX_RATE, spreadMs: 15_000, count: 10_000 },
+    // Over one interval would be 2,000 a second: the ceiling spreads them over 30 s instead.
+    { intervalMs: 15_000, maxRate: 1_000, spreadMs: 30_000, count: 30_000 },
   ])(
-    "spreads 10,000 adapters' first checks over min(interval $intervalMs ms, 50 s)",
-    ({ intervalMs, spreadMs }) => {
-      const count = 10_000;
+    "spreads $count adapters' first checks over $spreadMs ms (interval $intervalMs ms, ceiling $maxRate/s)",
+    ({ intervalMs, maxRate, spreadMs, count }) => {
       const { check } = recordingCheck(() => HOUR);
       // Evenly spaced draws, so the spread shows in the delays themselves.
       let draw = 0;
       scheduler = new ProbeScheduler(
         check,
-        options({ firstSpreadMs: () => intervalMs, random: () => draw++ / count }),
+        options({
+          firstSpreadMs: () => intervalMs,
+          startupMaxRatePerSec: maxRate,
+          random: () => draw++ / count,
+        }),
         silent,
       );
-      // The delay each first check is scheduled at (firing 10,000 fake timers one by one is slow).
-      const timers = vi.spyOn(globalThis, "setTimeout");
-      scheduler.reconcile(
-        Array.from({ length: count }, (_, index) =>
-          catalogEntry({ adapterId: `adapter-${index}` }),
-        ),
+      const entries = Array.from({ length: count }, (_, index) =>
+        catalogEntry({ adapterId: `adapter-${index}` }),
       );
-      const delays = timers.mock.calls.map((call) => Number(call[1]));
-      expect(delays).toHaveLength(count);
+      scheduler.reconcile(entries);
+      const delays = entries.map((entry) => scheduler?.nextCheckInMs(entry.adapterId) ?? -1);
       expect(Math.min(...delays)).toBe(0);
       expect(Math.max(...delays)).toBeLessThan(spreadMs);
       // The whole width is used, not a burst at the start.
@@ -185,6 +189,34 @@ describe("ProbeScheduler first checks", () => {
       expect(perSecond.size).toBe(Math.ceil(spreadMs / 1000));
     },
   );
+
+  it("holds 2,000 adapters' first checks to the ceiling rate, one timer for all", async () => {
+    const { check, runs } = recordingCheck(() => HOUR);
+    let draw = 0;
+    scheduler = new ProbeScheduler(
+      check,
+      options({ startupMaxRatePerSec: 100, random: () => draw++ / 2_000, concurrency: 64 }),
+      silent,
+    );
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    scheduler.reconcile(
+      Array.from({ length: 2_000 }, (_, index) => catalogEntry({ adapterId: `adapter-${index}` })),
+    );
+    // Not a timer per adapter: one, for the earliest check due.
+    expect(timers.mock.calls.length).toBeLessThanOrEqual(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    // 100 a second: half of them after 10 s, never more than the rate in any second.
+    expect(runs.length).toBeGreaterThanOrEqual(990);
+    expect(runs.length).toBeLessThanOrEqual(1_010);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toHaveLength(2_000);
+    const perSecond = new Map<number, number>();
+    for (const run of runs) {
+      const second = Math.floor(run.at / 1000);
+      perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+    }
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(101);
+  });
 
   it("spreads adapters added later by their own number, not the catalog's", async () => {
     const { check, runs } = recordingCheck(() => HOUR);
@@ -267,5 +299,60 @@ describe("ProbeScheduler.checkWithin", () => {
     scheduler.checkWithin("a", 0);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(started).toHaveLength(1);
+  });
+});
+
+describe("ProbeScheduler: waits longer than a timer can hold", () => {
+  it("waits 30 days for a check asked for in 30 days, without spinning", async () => {
+    const days30 = 30 * 24 * HOUR;
+    const { check, runs } = recordingCheck(() => days30);
+    scheduler = new ProbeScheduler(check, options(), silent);
+    scheduler.reconcile([catalogEntry({ adapterId: "a" })]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(runs).toHaveLength(1);
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    await vi.advanceTimersByTimeAsync(days30 - 1_000);
+    expect(runs).toHaveLength(1);
+    // Re-armed once past the 24.8-day limit of a timer, not every millisecond.
+    expect(timers.mock.calls.length).toBeLessThanOrEqual(2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(runs).toHaveLength(2);
+  });
+});
+
+describe("ProbeScheduler.stop", () => {
+  it("starts no queued check, and waits for probes under way no longer than the grace", async () => {
+    const { check, stats } = slowCheck(10_000, HOUR);
+    scheduler = new ProbeScheduler(check, options({ concurrency: 2 }), silent);
+    scheduler.reconcile(
+      Array.from({ length: 6 }, (_, index) => catalogEntry({ adapterId: `adapter-${index}` })),
+    );
+    await vi.advanceTimersByTimeAsync(100);
+    // Two probing, four waiting for a bulkhead slot.
+    expect(stats.runs).toBe(2);
+    let stopped = false;
+    const stopping = scheduler.stop(1_000).then(() => {
+      stopped = true;
+    });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(stopped).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await stopping;
+    expect(stopped).toBe(true);
+    // The two probes finish later; the queued four never start.
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(stats.runs).toBe(2);
+  });
+
+  it("returns at once when nothing is probing", async () => {
+    const { check } = recordingCheck(() => HOUR);
+    scheduler = new ProbeScheduler(check, options(), silent);
+    scheduler.reconcile([catalogEntry({ adapterId: "a" })]);
+    await vi.advanceTimersByTimeAsync(20);
+    let stopped = false;
+    await scheduler.stop(60_000).then(() => {
+      stopped = true;
+    });
+    expect(stopped).toBe(true);
   });
 });

@@ -24,21 +24,6 @@ export interface SqliteStoreOptions {
   now?: () => number;
 }
 
-interface AdapterRow {
-  adapter_id: string;
-  project: string;
-  domain: string;
-  category: string;
-  provider: string;
-  capabilities: string;
-  factory_path: string;
-  health_check_url: string;
-  metadata: string;
-  registered_at: number;
-  last_heartbeat: number;
-  registry_status: string;
-}
-
 interface HealthRow {
   adapter_id: string;
   status: string;
@@ -90,33 +75,62 @@ export class SqliteStore implements HealthStore {
   }
 
   loadCatalog(): AdapterEntry[] {
+    // Raw rows (arrays, not one object per row) and a shared parse of repeated capability
+    // lists: at 100,000 adapters the start-up load is mostly allocation and collection.
     const rows = this.db
-      .prepare("SELECT * FROM adapters WHERE removed_at IS NULL ORDER BY adapter_id")
-      .all() as AdapterRow[];
-    return rows.map((row) => ({
-      adapterId: row.adapter_id,
-      project: row.project,
-      domain: row.domain,
-      category: row.category,
-      provider: row.provider,
-      capabilities: JSON.parse(row.capabilities) as string[],
-      factoryPath: row.factory_path,
-      healthCheckUrl: row.health_check_url,
-      metadata: JSON.parse(row.metadata) as Record<string, string>,
-      registeredAt: row.registered_at,
-      lastHeartbeat: row.last_heartbeat,
-      registryStatus: asStatus(row.registry_status),
-    }));
+      .prepare(
+        `SELECT adapter_id, project, domain, category, provider, capabilities, factory_path,
+           health_check_url, metadata, registered_at, last_heartbeat, registry_status
+         FROM adapters WHERE removed_at IS NULL ORDER BY adapter_id`,
+      )
+      .raw(true)
+      .all() as AdapterTuple[];
+    const capabilityLists = new Map<string, readonly string[]>();
+    const entries: AdapterEntry[] = new Array(rows.length);
+    for (let index = 0; index < rows.length; index++) {
+      const row = rows[index] as AdapterTuple;
+      const capabilitiesText = row[5];
+      let capabilities = capabilityLists.get(capabilitiesText);
+      if (!capabilities) {
+        // Shared by every entry with the same list, so frozen: entries are never changed in place.
+        capabilities = Object.freeze(JSON.parse(capabilitiesText) as string[]);
+        capabilityLists.set(capabilitiesText, capabilities);
+      }
+      const metadataText = row[8];
+      entries[index] = {
+        adapterId: row[0],
+        project: row[1],
+        domain: row[2],
+        category: row[3],
+        provider: row[4],
+        capabilities: capabilities as string[],
+        factoryPath: row[6],
+        healthCheckUrl: row[7],
+        metadata: metadataText === "{}" ? {} : (JSON.parse(metadataText) as Record<string, string>),
+        registeredAt: row[9],
+        lastHeartbeat: row[10],
+        registryStatus: asStatus(row[11]),
+      };
+    }
+    return entries;
   }
 
   loadHealth(): HealthState[] {
     const rows = this.db
       .prepare(
-        `SELECT h.* FROM adapter_health h JOIN adapters a USING (adapter_id)
+        `SELECT ${HEALTH_COLUMNS.map((column) => `h.${column}`).join(", ")}
+         FROM adapter_health h JOIN adapters a USING (adapter_id)
          WHERE a.removed_at IS NULL ORDER BY h.adapter_id`,
       )
-      .all() as HealthRow[];
-    return rows.map(toHealthState);
+      .raw(true)
+      .all() as HealthTuple[];
+    // Breaker snapshots repeat (every breaker at rest has the same one): parse each text once.
+    const snapshots = new Map<string, unknown>();
+    const states: HealthState[] = new Array(rows.length);
+    for (let index = 0; index < rows.length; index++) {
+      states[index] = fromHealthTuple(rows[index] as HealthTuple, snapshots);
+    }
+    return states;
   }
 
   loadRegistryState(): RegistryState | undefined {
@@ -373,29 +387,109 @@ function assertSchemaCurrent(db: Database, known: number, path: string): void {
   }
 }
 
-function toHealthState(row: HealthRow): HealthState {
+const HEALTH_COLUMNS = [
+  "adapter_id",
+  "status",
+  "since",
+  "last_checked",
+  "latency_ms",
+  "source",
+  "reason",
+  "consecutive_successes",
+  "consecutive_failures",
+  "registry_status",
+  "flapping",
+  "recent_transitions",
+  "breaker_state",
+  "breaker",
+  "check_interval_ms",
+] as const;
+
+type HealthTuple = [
+  adapterId: string,
+  status: string,
+  since: number,
+  lastChecked: number | null,
+  latencyMs: number | null,
+  source: string,
+  reason: string,
+  consecutiveSuccesses: number,
+  consecutiveFailures: number,
+  registryStatus: string,
+  flapping: number,
+  recentTransitions: string,
+  breakerState: string | null,
+  breaker: string | null,
+  checkIntervalMs: number | null,
+];
+
+type AdapterTuple = [
+  adapterId: string,
+  project: string,
+  domain: string,
+  category: string,
+  provider: string,
+  capabilities: string,
+  factoryPath: string,
+  healthCheckUrl: string,
+  metadata: string,
+  registeredAt: number,
+  lastHeartbeat: number,
+  registryStatus: string,
+];
+
+/**
+ * A stored breaker snapshot, parsed. Snapshots whose objects cockatiel only ever
+ * replaces (a closed breaker counting failures in a plain number) are parsed once
+ * per text and shared, frozen; any other (open, half-open, windows, samples) is
+ * changed in place once a breaker takes it up, so each adapter gets its own.
+ */
+function parseSnapshot(text: string, shared: Map<string, unknown>): unknown {
+  const known = shared.get(text);
+  if (known !== undefined) return known;
+  const parsed = JSON.parse(text) as { ownState?: Record<string, unknown>; breakerState?: unknown };
+  const ownState = parsed?.ownState;
+  const shareable =
+    ownState !== undefined &&
+    ownState.value === 0 &&
+    Object.keys(ownState).length === 1 &&
+    typeof parsed.breakerState === "number";
+  if (shareable) {
+    Object.freeze(ownState);
+    shared.set(text, Object.freeze(parsed));
+  }
+  return parsed;
+}
+
+function fromHealthTuple(row: HealthTuple, snapshots: Map<string, unknown>): HealthState {
+  const transitions = row[11];
+  const breakerText = row[13];
   return {
-    adapterId: row.adapter_id,
-    status: asStatus(row.status),
-    since: row.since,
-    lastChecked: row.last_checked,
-    latencyMs: row.latency_ms,
-    source: row.source as StatusSource,
-    reason: row.reason,
-    consecutiveSuccesses: row.consecutive_successes,
-    consecutiveFailures: row.consecutive_failures,
-    registryStatus: asStatus(row.registry_status),
-    flapping: row.flapping === 1,
-    recentTransitions: JSON.parse(row.recent_transitions) as number[],
+    adapterId: row[0],
+    status: asStatus(row[1]),
+    since: row[2],
+    lastChecked: row[3],
+    latencyMs: row[4],
+    source: row[5] as StatusSource,
+    reason: row[6],
+    consecutiveSuccesses: row[7],
+    consecutiveFailures: row[8],
+    registryStatus: asStatus(row[9]),
+    flapping: row[10] === 1,
+    recentTransitions: transitions === "[]" ? [] : (JSON.parse(transitions) as number[]),
     breaker:
-      row.breaker_state === null
+      row[12] === null
         ? null
         : {
-            state: row.breaker_state as BreakerState,
-            snapshot: row.breaker === null ? null : (JSON.parse(row.breaker) as unknown),
+            state: row[12] as BreakerState,
+            snapshot: breakerText === null ? null : parseSnapshot(breakerText, snapshots),
           },
-    checkIntervalMs: row.check_interval_ms,
+    checkIntervalMs: row[14],
   };
+}
+
+function toHealthState(row: HealthRow): HealthState {
+  return fromHealthTuple(HEALTH_COLUMNS.map((column) => row[column]) as HealthTuple, new Map());
 }
 
 function healthRow(state: HealthState): Record<string, unknown> {

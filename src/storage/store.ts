@@ -64,7 +64,11 @@ export interface StoreCommit {
 }
 
 export interface HealthStore {
-  /** The adapters in the catalog (not those removed), by id. */
+  /**
+   * The adapters in the catalog (not those removed), by id. Entries are the
+   * caller's to keep, not to change: a capability list may be shared (frozen)
+   * between entries that have the same one.
+   */
   loadCatalog(): AdapterEntry[];
   /** The health rows of the adapters in the catalog. */
   loadHealth(): HealthState[];
