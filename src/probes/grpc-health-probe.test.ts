@@ -1,4 +1,12 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import http2, {
+  createServer as createHttp2Server,
+  type Http2Server,
+  type ServerHttp2Stream,
+} from "node:http2";
 import { connect, createServer, type Server as NetServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   type ChannelOptions,
   Server,
@@ -7,7 +15,11 @@ import {
   type sendUnaryData,
   status,
 } from "@grpc/grpc-js";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  type GeneratedCertificates,
+  generateCertificates,
+} from "../../test/support/certificates.js";
 import {
   type HealthCheckRequest,
   type HealthCheckResponse,
@@ -383,5 +395,254 @@ describe("parseGrpcTarget", () => {
     ["grpc://h:1/%zz", "service name in grpc target is not valid percent-encoding"],
   ])("rejects %s: %s", (target, problem) => {
     expect(parseGrpcTarget(target)).toBe(problem);
+  });
+});
+
+describe("GrpcHealthProbe against servers that misbehave", () => {
+  let http2Server: Http2Server | undefined;
+  let rawServer: NetServer | undefined;
+  const rawSockets = new Set<Socket>();
+
+  afterEach(async () => {
+    // The servers wait for the probe's connections to end before they close.
+    probe.close();
+    for (const socket of rawSockets) socket.destroy();
+    rawSockets.clear();
+    if (http2Server) await new Promise<void>((resolve) => http2Server?.close(() => resolve()));
+    if (rawServer) await new Promise<void>((resolve) => rawServer?.close(() => resolve()));
+    http2Server = undefined;
+    rawServer = undefined;
+  });
+
+  /** A plaintext HTTP/2 server whose every stream `answer` handles; its `grpc://` base. */
+  async function http2Answering(answer: (stream: ServerHttp2Stream) => void): Promise<string> {
+    http2Server = createHttp2Server();
+    http2Server.on("stream", (stream) => {
+      stream.on("error", () => {});
+      answer(stream);
+    });
+    http2Server.on("session", (session) => session.on("error", () => {}));
+    await new Promise<void>((resolve) => http2Server?.listen(0, "127.0.0.1", resolve));
+    return `grpc://127.0.0.1:${portOf(http2Server as unknown as NetServer)}`;
+  }
+
+  /** A TCP server that does `onConnection` with each socket; its `grpc://` base. */
+  async function tcpAnswering(onConnection: (socket: Socket) => void): Promise<string> {
+    rawServer = createServer((socket) => {
+      rawSockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => rawSockets.delete(socket));
+      onConnection(socket);
+    });
+    await new Promise<void>((resolve) => rawServer?.listen(0, "127.0.0.1", resolve));
+    return `grpc://127.0.0.1:${portOf(rawServer)}`;
+  }
+
+  it("gives up at the deadline on a server that takes the call and never answers", async () => {
+    const silent = await http2Answering(() => {});
+    const result = await probe.check(`${silent}/svc`, 150);
+    expect(result).toMatchObject({ ok: false, detail: "no answer within 150 ms" });
+  });
+
+  it("gives up at the deadline on a peer that accepts the connection and says nothing", async () => {
+    const mute = await tcpAnswering(() => {});
+    expect(await probe.check(`${mute}/svc`, 150)).toMatchObject({
+      ok: false,
+      detail: "no answer within 150 ms",
+    });
+  });
+
+  it("reports a non-gRPC HTTP/2 answer clearly", async () => {
+    const web = await http2Answering((stream) => {
+      stream.respond({ ":status": 200, "content-type": "text/html" });
+      stream.end("<html>hello</html>");
+    });
+    expect(await probe.check(`${web}/svc`, 2_000)).toEqual({
+      ok: false,
+      latencyMs: expect.any(Number),
+      writtenAt: expect.any(Number),
+      detail: 'UNKNOWN: not a gRPC answer (HTTP 200, content-type "text/html")',
+    });
+  });
+
+  it("maps an HTTP error status as gRPC does", async () => {
+    const missing = await http2Answering((stream) => {
+      stream.respond({ ":status": 404 }, { endStream: true });
+    });
+    expect(await probe.check(`${missing}/svc`, 2_000)).toMatchObject({
+      ok: false,
+      detail: "UNIMPLEMENTED: Received HTTP status code 404",
+    });
+  });
+
+  it("reads the status of a trailers-only answer and decodes its message", async () => {
+    const refusing = await http2Answering((stream) => {
+      stream.respond(
+        {
+          ":status": 200,
+          "content-type": "application/grpc",
+          "grpc-status": "7",
+          "grpc-message": "not%20for%20you",
+        },
+        { endStream: true },
+      );
+    });
+    expect(await probe.check(`${refusing}/svc`, 2_000)).toMatchObject({
+      ok: false,
+      detail: "PERMISSION_DENIED: not for you",
+    });
+  });
+
+  it.each([
+    ["a body shorter than its prefix says", Buffer.from([0, 0, 0, 0, 9, 0x08])],
+    ["a compressed message", Buffer.from([1, 0, 0, 0, 2, 0x08, 0x01])],
+    ["a truncated field", Buffer.from([0, 0, 0, 0, 1, 0x08])],
+    ["no message at all", Buffer.alloc(0)],
+  ])("reports an OK answer with %s as a failure, not a crash", async (_what, body) => {
+    const garbled = await http2Answering((stream) => {
+      stream.respond(
+        { ":status": 200, "content-type": "application/grpc" },
+        { waitForTrailers: true },
+      );
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.end(body);
+    });
+    const result = await probe.check(`${garbled}/svc`, 2_000);
+    expect(result.ok).toBe(false);
+    expect(result.detail).toMatch(/^INTERNAL: /);
+  });
+
+  it("reports a server that resets the stream without a status", async () => {
+    const cutting = await http2Answering((stream) => {
+      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    });
+    expect(await probe.check(`${cutting}/svc`, 2_000)).toMatchObject({
+      ok: false,
+      detail: "INTERNAL: Received RST_STREAM with code 2",
+    });
+  });
+
+  it("reports an answer that ends without a status", async () => {
+    const unfinished = await http2Answering((stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" });
+      stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]));
+    });
+    expect(await probe.check(`${unfinished}/svc`, 2_000)).toMatchObject({
+      ok: false,
+      detail: "INTERNAL: Call ended without gRPC status",
+    });
+  });
+
+  it("stops reading an answer far too big for a health answer", async () => {
+    const flood = await http2Answering((stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" });
+      stream.end(Buffer.alloc(200 * 1024));
+    });
+    expect(await probe.check(`${flood}/svc`, 5_000)).toMatchObject({
+      ok: false,
+      detail: "RESOURCE_EXHAUSTED: answer over 65536 bytes",
+    });
+  });
+
+  it("reports a peer that does not speak HTTP/2 as UNAVAILABLE", async () => {
+    const http1 = await tcpAnswering((socket) => {
+      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    });
+    const result = await probe.check(`${http1}/svc`, 2_000);
+    expect(result.ok).toBe(false);
+    expect(result.detail).toMatch(/^UNAVAILABLE: /);
+  });
+
+  it("replaces a connection that went silent, once a timed-out check finds it dead", {
+    timeout: 60_000,
+  }, async () => {
+    // A proxy that can stop forwarding while keeping its connections open, as a dropped
+    // network path does.
+    let frozen = false;
+    let opened = 0;
+    const upstreamPort = Number(new URL(base).port);
+    const stalling = await tcpAnswering((client) => {
+      opened++;
+      const upstream = connect(upstreamPort, "127.0.0.1");
+      rawSockets.add(upstream);
+      upstream.on("error", () => client.destroy());
+      client.on("data", (chunk) => {
+        if (!frozen) upstream.write(chunk);
+      });
+      upstream.on("data", (chunk) => {
+        if (!frozen) client.write(chunk);
+      });
+      client.on("close", () => upstream.destroy());
+    });
+    expect(await probe.check(`${stalling}/mahavishnu.Storage`, 2_000)).toMatchObject({ ok: true });
+    frozen = true;
+    expect(await probe.check(`${stalling}/mahavishnu.Storage`, 200)).toMatchObject({
+      ok: false,
+      detail: "no answer within 200 ms",
+    });
+    // A PING on the silent connection goes unanswered; the connection is dropped.
+    await until(
+      () => probe.sessionCounts().get(`127.0.0.1:${portOf(rawServer as NetServer)}`) === 0,
+    );
+    frozen = false;
+    expect(await probe.check(`${stalling}/mahavishnu.Storage`, 2_000)).toMatchObject({ ok: true });
+    expect(opened).toBe(2);
+  });
+});
+
+describe("GrpcHealthProbe over TLS (grpcs://)", () => {
+  let certDir: string;
+  let certs: GeneratedCertificates;
+  let tlsServer: Server;
+  let tlsPort: number;
+
+  beforeAll(() => {
+    certDir = mkdtempSync(join(tmpdir(), "grpc-probe-tls-"));
+    certs = generateCertificates(certDir);
+  });
+
+  afterAll(() => rmSync(certDir, { recursive: true, force: true }));
+
+  beforeEach(async () => {
+    tlsServer = new Server();
+    const implementation: HealthServer = { check, watch: (call) => call.end() };
+    tlsServer.addService(HealthService, implementation);
+    const credentials = ServerCredentials.createSsl(null, [
+      { cert_chain: certs.read(certs.serverCert), private_key: certs.read(certs.serverKey) },
+    ]);
+    tlsPort = await new Promise<number>((resolve, reject) =>
+      tlsServer.bindAsync("127.0.0.1:0", credentials, (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+  });
+
+  afterEach(() => tlsServer.forceShutdown());
+
+  it("checks over TLS, verifying the server's certificate by host name or IP address", async () => {
+    const trusting = new GrpcHealthProbe({ tls: { ca: certs.read(certs.caCert) } });
+    try {
+      for (const host of ["localhost", "127.0.0.1"]) {
+        expect(
+          await trusting.check(`grpcs://${host}:${tlsPort}/mahavishnu.Storage`, 5_000),
+        ).toMatchObject({ ok: true, detail: "SERVING" });
+      }
+      expect(
+        await trusting.check(`grpcs://localhost:${tlsPort}/mahavishnu.Queue`, 5_000),
+      ).toMatchObject({ ok: false, detail: "NOT_SERVING" });
+    } finally {
+      trusting.close();
+    }
+  });
+
+  it("refuses a server whose certificate Node's CA store does not trust", async () => {
+    const result = await probe.check(`grpcs://localhost:${tlsPort}/mahavishnu.Storage`, 5_000);
+    expect(result.ok).toBe(false);
+    expect(result.detail).toMatch(/^UNAVAILABLE: .*(self-signed|unable to verify|certificate)/i);
+  });
+
+  it("fails a plaintext check of a TLS server, without crashing", async () => {
+    const result = await probe.check(`grpc://127.0.0.1:${tlsPort}/mahavishnu.Storage`, 2_000);
+    expect(result.ok).toBe(false);
   });
 });

@@ -414,16 +414,22 @@ function streamEndedWithoutStatus(call: HealthCall): string {
   if (call.httpStatus === 200 && !isGrpcContentType(call.contentType)) {
     return `UNKNOWN: not a gRPC answer (HTTP 200, content-type ${JSON.stringify(call.contentType ?? "")})`;
   }
-  const failure = call.session?.failure;
-  if (failure !== undefined && call.httpStatus === 0) return `UNAVAILABLE: ${failure}`;
   if (call.received > MAX_ANSWER_BYTES) {
     return `RESOURCE_EXHAUSTED: answer over ${MAX_ANSWER_BYTES} bytes`;
   }
+  // A stream cut by a lost connection has a made-up RST code: the connection's own failure,
+  // when already known, is the real reason.
+  const failure = call.session?.failure;
+  if (failure !== undefined) return `UNAVAILABLE: ${failure}`;
+  const streamError = call.streamError;
+  // Only ERR_HTTP2_STREAM_ERROR is the server resetting this stream; the others (a pending
+  // stream cancelled by a failed connect, GOAWAY, a torn-down session) are the connection's.
+  if (streamError && (streamError as NodeJS.ErrnoException).code !== "ERR_HTTP2_STREAM_ERROR") {
+    return `UNAVAILABLE: ${connectionErrorText(streamError)}`;
+  }
   const rstCode = call.stream?.rstCode;
   if (rstCode === NGHTTP2_REFUSED_STREAM) return "UNAVAILABLE: Stream refused by server";
-  if (call.streamError && call.httpStatus === 0) {
-    return `UNAVAILABLE: ${connectionErrorText(call.streamError)}`;
-  }
+  if (rstCode === NGHTTP2_CANCEL) return "UNAVAILABLE: connection dropped";
   if (rstCode !== undefined && rstCode !== NGHTTP2_NO_ERROR) {
     return `INTERNAL: Received RST_STREAM with code ${rstCode}`;
   }
@@ -441,9 +447,10 @@ function isGrpcContentType(contentType: string | undefined): boolean {
 
 function connectionErrorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  // Node's http2 wraps socket errors; the socket's own words say more.
+  // Node's http2 wraps socket and TLS errors ("The pending stream has been canceled (caused
+  // by: ...)"): the cause's own words say more.
   const cause = (error as { cause?: unknown }).cause;
-  return cause instanceof Error && error.message === "" ? cause.message : error.message;
+  return cause instanceof Error ? cause.message : error.message;
 }
 
 function positiveInteger(value: number, name: string): number {
