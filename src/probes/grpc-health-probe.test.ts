@@ -15,6 +15,7 @@ import {
   type sendUnaryData,
   status,
 } from "@grpc/grpc-js";
+import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type GeneratedCertificates,
@@ -27,7 +28,7 @@ import {
   type HealthServer,
   HealthService,
 } from "../gen/grpc/health/v1/health.js";
-import { GrpcHealthProbe, parseGrpcTarget } from "./grpc-health-probe.js";
+import { GrpcHealthProbe, parseGrpcTarget, parseGrpcTargetAsUrl } from "./grpc-health-probe.js";
 
 const { SERVING, NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN } = HealthCheckResponse_ServingStatus;
 
@@ -386,6 +387,27 @@ describe("parseGrpcTarget", () => {
     ["grpc://h:1/svc?x=1#frag", "h:1", false, "svc"],
   ])("parses %s", (target, address, secure, service) => {
     expect(parseGrpcTarget(target)).toEqual({ address, secure, service });
+  });
+
+  it("takes its shortcut only where URL parsing means the same", () => {
+    const from = (chars: string, maxLength: number) =>
+      fc.string({ unit: fc.constantFrom(...chars), maxLength });
+    const target = fc
+      .tuple(
+        fc.constantFrom("grpc://", "grpcs://", "GRPC://", "http://"),
+        from("aZ09-.", 12),
+        fc.constantFrom(":", ""),
+        from("0123456789", 6),
+        fc.constantFrom("", "/"),
+        from("aZ09_.-%/ ?#", 12),
+      )
+      .map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(target, (text) => {
+        expect(parseGrpcTarget(text)).toEqual(parseGrpcTargetAsUrl(text));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it.each([

@@ -26,6 +26,11 @@ export function parseGrpcTarget(target: string): GrpcHealthTarget | string {
       service: plain[4] ?? "",
     };
   }
+  return parseGrpcTargetAsUrl(target);
+}
+
+/** `parseGrpcTarget` without its shortcut: what any target means, by URL parsing. */
+export function parseGrpcTargetAsUrl(target: string): GrpcHealthTarget | string {
   let url: URL;
   try {
     url = new URL(target);
