@@ -24,7 +24,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import {
   credentials,
@@ -315,6 +315,126 @@ function httpProbeCheck(port: number, services: number): { check: Check; close: 
   };
 }
 
+/** The part of undici's API measured here (undici is not a dependency of the daemon). */
+interface UndiciAgent {
+  request(options: Record<string, unknown>): Promise<{
+    statusCode: number;
+    body: { dump(): Promise<void> };
+  }>;
+  dispatch(
+    options: Record<string, unknown>,
+    handler: {
+      onRequestStart(): void;
+      onResponseStart(controller: unknown, statusCode: number): void;
+      onResponseData(): void;
+      onResponseEnd(): void;
+      onResponseError(controller: unknown, error: Error): void;
+    },
+  ): boolean;
+  close(): Promise<void>;
+}
+interface Undici {
+  Agent: new (options: { connections: number }) => UndiciAgent;
+}
+
+/** undici, if it can be loaded: from node_modules, or from `BENCH_UNDICI_PATH` (its package dir). */
+async function loadUndici(): Promise<Undici | undefined> {
+  // A name in a variable: undici need not be installed for this file to type-check.
+  const name = "undici";
+  try {
+    return (await import(name)) as Undici;
+  } catch {
+    const dir = process.env.BENCH_UNDICI_PATH;
+    if (!dir) return undefined;
+    return (await import(pathToFileURL(`${dir}/index.js`).href)) as Undici;
+  }
+}
+
+/** undici's promise API through an Agent (a Pool per origin), 16 connections as HttpProbe's agent. */
+function undiciRequestCheck(
+  undici: Undici,
+  port: number,
+  services: number,
+): { check: Check; close: () => void } {
+  const agent = new undici.Agent({ connections: 16 });
+  const origin = `http://127.0.0.1:${port}`;
+  const paths = Array.from({ length: services }, (_, index) => `/health/${serviceName(index)}`);
+  const headers = {
+    accept: "application/json, text/plain;q=0.9, */*;q=0.1",
+    "user-agent": "oneiric-healthd",
+  };
+  const check: Check = async (index) => {
+    const startedAt = performance.now();
+    try {
+      const { statusCode, body } = await agent.request({
+        origin,
+        path: paths[index % services] as string,
+        method: "GET",
+        headers,
+        headersTimeout: TIMEOUT_MS,
+        bodyTimeout: TIMEOUT_MS,
+      });
+      await body.dump();
+      return {
+        ok: statusCode >= 200 && statusCode < 300,
+        detail: `HTTP ${statusCode}`,
+        latencyMs: performance.now() - startedAt,
+      };
+    } catch (error) {
+      return { ok: false, detail: String(error) };
+    }
+  };
+  return { check, close: () => void agent.close() };
+}
+
+/** undici's lowest level: `dispatch` with a handler object, no body stream. */
+function undiciDispatchCheck(
+  undici: Undici,
+  port: number,
+  services: number,
+): { check: Check; close: () => void } {
+  const agent = new undici.Agent({ connections: 16 });
+  const origin = `http://127.0.0.1:${port}`;
+  const paths = Array.from({ length: services }, (_, index) => `/health/${serviceName(index)}`);
+  const headers = {
+    accept: "application/json, text/plain;q=0.9, */*;q=0.1",
+    "user-agent": "oneiric-healthd",
+  };
+  const check: Check = (index) =>
+    new Promise((resolve) => {
+      const startedAt = performance.now();
+      let statusCode = 0;
+      agent.dispatch(
+        {
+          origin,
+          path: paths[index % services] as string,
+          method: "GET",
+          headers,
+          headersTimeout: TIMEOUT_MS,
+          bodyTimeout: TIMEOUT_MS,
+        },
+        {
+          onRequestStart() {},
+          onResponseStart(_controller, status) {
+            statusCode = status;
+          },
+          onResponseData() {},
+          onResponseEnd() {
+            resolve({
+              ok: statusCode >= 200 && statusCode < 300,
+              detail: `HTTP ${statusCode}`,
+              latencyMs: performance.now() - startedAt,
+            });
+          },
+          onResponseError(_controller, error) {
+            resolve({ ok: false, detail: error.message });
+          },
+        },
+      );
+    });
+  return { check, close: () => void agent.close() };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async function startServer(services: number): Promise<{
@@ -386,6 +506,20 @@ async function main(): Promise<void> {
       ["node:http agent", ({ httpPort }) => nodeHttpCheck(httpPort, services)],
       ["HttpProbe", ({ httpPort }) => httpProbeCheck(httpPort, services)],
     ];
+    const undici = await loadUndici();
+    if (undici) {
+      clients.push(
+        ["undici Agent.request", ({ httpPort }) => undiciRequestCheck(undici, httpPort, services)],
+        [
+          "undici Agent.dispatch",
+          ({ httpPort }) => undiciDispatchCheck(undici, httpPort, services),
+        ],
+      );
+    } else {
+      console.log(
+        "undici not installed: its rows are left out (install it anywhere and set BENCH_UNDICI_PATH to its package directory to include them)",
+      );
+    }
     const idle = await drive("idle loop", () => RESOLVED_OK, rate, seconds, server.child);
     rows.push(idle);
     for (const [label, make] of clients) {
