@@ -10,7 +10,9 @@
  *   grpc-js            a grpc-js HealthClient, one channel: the old GrpcHealthProbe path
  *   GrpcHealthProbe    the node:http2 client with hand-built frames, one session
  *   node:http agent    node:http keep-alive agent, as HttpProbe used to do it
- *   HttpProbe          the daemon's HTTP probe as it is now
+ *   HttpProbe          the daemon's HTTP probe as it is now (undici's dispatch API)
+ *   undici request     undici's promise API with a body stream, for comparison
+ *   undici dispatch    undici's handler API bare, the floor under HttpProbe
  *
  * CPU is `process.cpuUsage()` of this process over the window, divided by checks answered;
  * "net" subtracts the idle loop's CPU per tick. "others %" is the machine's busy time outside
@@ -24,7 +26,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   credentials,
@@ -33,6 +35,7 @@ import {
   Server,
   ServerCredentials,
 } from "@grpc/grpc-js";
+import { Agent } from "undici";
 import {
   HealthCheckResponse_ServingStatus,
   HealthClient,
@@ -315,48 +318,9 @@ function httpProbeCheck(port: number, services: number): { check: Check; close: 
   };
 }
 
-/** The part of undici's API measured here (undici is not a dependency of the daemon). */
-interface UndiciAgent {
-  request(options: Record<string, unknown>): Promise<{
-    statusCode: number;
-    body: { dump(): Promise<void> };
-  }>;
-  dispatch(
-    options: Record<string, unknown>,
-    handler: {
-      onRequestStart(): void;
-      onResponseStart(controller: unknown, statusCode: number): void;
-      onResponseData(): void;
-      onResponseEnd(): void;
-      onResponseError(controller: unknown, error: Error): void;
-    },
-  ): boolean;
-  close(): Promise<void>;
-}
-interface Undici {
-  Agent: new (options: { connections: number }) => UndiciAgent;
-}
-
-/** undici, if it can be loaded: from node_modules, or from `BENCH_UNDICI_PATH` (its package dir). */
-async function loadUndici(): Promise<Undici | undefined> {
-  // A name in a variable: undici need not be installed for this file to type-check.
-  const name = "undici";
-  try {
-    return (await import(name)) as Undici;
-  } catch {
-    const dir = process.env.BENCH_UNDICI_PATH;
-    if (!dir) return undefined;
-    return (await import(pathToFileURL(`${dir}/index.js`).href)) as Undici;
-  }
-}
-
 /** undici's promise API through an Agent (a Pool per origin), 16 connections as HttpProbe's agent. */
-function undiciRequestCheck(
-  undici: Undici,
-  port: number,
-  services: number,
-): { check: Check; close: () => void } {
-  const agent = new undici.Agent({ connections: 16 });
+function undiciRequestCheck(port: number, services: number): { check: Check; close: () => void } {
+  const agent = new Agent({ connections: 16 });
   const origin = `http://127.0.0.1:${port}`;
   const paths = Array.from({ length: services }, (_, index) => `/health/${serviceName(index)}`);
   const headers = {
@@ -388,12 +352,8 @@ function undiciRequestCheck(
 }
 
 /** undici's lowest level: `dispatch` with a handler object, no body stream. */
-function undiciDispatchCheck(
-  undici: Undici,
-  port: number,
-  services: number,
-): { check: Check; close: () => void } {
-  const agent = new undici.Agent({ connections: 16 });
+function undiciDispatchCheck(port: number, services: number): { check: Check; close: () => void } {
+  const agent = new Agent({ connections: 16 });
   const origin = `http://127.0.0.1:${port}`;
   const paths = Array.from({ length: services }, (_, index) => `/health/${serviceName(index)}`);
   const headers = {
@@ -504,22 +464,10 @@ async function main(): Promise<void> {
       ["grpc-js HealthClient", ({ grpcPort }) => grpcJsCheck(grpcPort, services)],
       ["GrpcHealthProbe (http2)", ({ grpcPort }) => grpcProbeCheck(grpcPort, services)],
       ["node:http agent", ({ httpPort }) => nodeHttpCheck(httpPort, services)],
-      ["HttpProbe", ({ httpPort }) => httpProbeCheck(httpPort, services)],
+      ["HttpProbe (undici dispatch)", ({ httpPort }) => httpProbeCheck(httpPort, services)],
+      ["undici Agent.request", ({ httpPort }) => undiciRequestCheck(httpPort, services)],
+      ["undici Agent.dispatch", ({ httpPort }) => undiciDispatchCheck(httpPort, services)],
     ];
-    const undici = await loadUndici();
-    if (undici) {
-      clients.push(
-        ["undici Agent.request", ({ httpPort }) => undiciRequestCheck(undici, httpPort, services)],
-        [
-          "undici Agent.dispatch",
-          ({ httpPort }) => undiciDispatchCheck(undici, httpPort, services),
-        ],
-      );
-    } else {
-      console.log(
-        "undici not installed: its rows are left out (install it anywhere and set BENCH_UNDICI_PATH to its package directory to include them)",
-      );
-    }
     const idle = await drive("idle loop", () => RESOLVED_OK, rate, seconds, server.child);
     rows.push(idle);
     for (const [label, make] of clients) {
