@@ -1,10 +1,5 @@
-import { credentials, status as grpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
-import {
-  HealthCheckResponse_ServingStatus,
-  HealthClient,
-  healthCheckResponse_ServingStatusToJSON,
-} from "../gen/grpc/health/v1/health.js";
-import { elapsedSince, type Probe, type ProbeResult } from "./probe.js";
+import { Http2HealthClient, type Http2HealthClientOptions } from "./http2-health-client.js";
+import type { Probe, ProbeResult } from "./probe.js";
 
 /** A parsed `grpc://host:port/service` target. */
 export interface GrpcHealthTarget {
@@ -13,7 +8,29 @@ export interface GrpcHealthTarget {
   service: string;
 }
 
+/**
+ * The common shape, `grpc://host:port/package.Service`, which URL parsing would leave as it is:
+ * a plain host name or IPv4 address, a port without a leading zero, a service name of
+ * characters that need no decoding and no dot segment.
+ */
+const PLAIN_TARGET =
+  /^grpc(s?):\/\/([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*):([1-9][0-9]{0,4})(?:\/([A-Za-z0-9_.-]*))?$/;
+
 export function parseGrpcTarget(target: string): GrpcHealthTarget | string {
+  // Probes parse their target on every check: the regular expression is far cheaper than URL.
+  const plain = PLAIN_TARGET.exec(target);
+  if (plain && Number(plain[3]) <= 65_535 && plain[4] !== "." && plain[4] !== "..") {
+    return {
+      address: `${plain[2]}:${plain[3]}`,
+      secure: plain[1] === "s",
+      service: plain[4] ?? "",
+    };
+  }
+  return parseGrpcTargetAsUrl(target);
+}
+
+/** `parseGrpcTarget` without its shortcut: what any target means, by URL parsing. */
+export function parseGrpcTargetAsUrl(target: string): GrpcHealthTarget | string {
   let url: URL;
   try {
     url = new URL(target);
@@ -37,62 +54,33 @@ export function parseGrpcTarget(target: string): GrpcHealthTarget | string {
 }
 
 /**
- * Probes a `grpc://host:port/service` target with grpc.health.v1 `Check`:
- * SERVING is healthy. One channel per address is kept and reused.
+ * Probes a `grpc://host:port/service` target with grpc.health.v1 `Check`: SERVING is
+ * healthy. Checks go over `node:http2` with hand-built frames, one connection per address
+ * shared by every service there (see `Http2HealthClient`); `grpcs://` is TLS, trusting
+ * Node's CA store unless `tls` says more.
  */
 export class GrpcHealthProbe implements Probe {
   readonly kind = "grpc";
-  private readonly clients = new Map<string, HealthClient>();
+  private readonly client: Http2HealthClient;
+
+  constructor(options: Http2HealthClientOptions = {}) {
+    this.client = new Http2HealthClient(options);
+  }
 
   check(target: string, timeoutMs: number): Promise<ProbeResult> {
-    const startedAt = performance.now();
     const parsed = parseGrpcTarget(target);
     if (typeof parsed === "string") {
       return Promise.resolve({ ok: false, latencyMs: 0, detail: parsed });
     }
-    const client = this.clientFor(parsed);
-    return new Promise<ProbeResult>((resolve) => {
-      client.check(
-        { service: parsed.service },
-        new Metadata(),
-        { deadline: new Date(Date.now() + timeoutMs) },
-        (error: ServiceError | null, response) => {
-          const latencyMs = elapsedSince(startedAt);
-          if (error) {
-            const detail =
-              error.code === grpcStatus.DEADLINE_EXCEEDED
-                ? `no answer within ${timeoutMs} ms`
-                : `${grpcStatus[error.code] ?? error.code}: ${error.details}`;
-            resolve({ ok: false, latencyMs, detail });
-            return;
-          }
-          const serving = response.status === HealthCheckResponse_ServingStatus.SERVING;
-          resolve({
-            ok: serving,
-            latencyMs,
-            detail: healthCheckResponse_ServingStatusToJSON(response.status),
-          });
-        },
-      );
-    });
+    return this.client.check(parsed, timeoutMs);
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+    this.client.close();
   }
 
-  private clientFor(target: GrpcHealthTarget): HealthClient {
-    const key = `${target.secure ? "s" : ""}${target.address}`;
-    let client = this.clients.get(key);
-    if (!client) {
-      client = new HealthClient(
-        target.address,
-        target.secure ? credentials.createSsl() : credentials.createInsecure(),
-        { "grpc.keepalive_time_ms": 30_000, "grpc.initial_reconnect_backoff_ms": 500 },
-      );
-      this.clients.set(key, client);
-    }
-    return client;
+  /** Connections open per address (`host:port`, `s` first for TLS). */
+  sessionCounts(): Map<string, number> {
+    return this.client.sessionCounts();
   }
 }

@@ -1,6 +1,14 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  type GeneratedCertificates,
+  generateCertificates,
+} from "../../test/support/certificates.js";
 import { HttpProbe } from "./http-probe.js";
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -207,13 +215,28 @@ describe("HttpProbe", () => {
     expect(result.detail).toMatch(/^ECONNREFUSED: /);
   });
 
-  it("reuses one keep-alive connection across sequential checks", async () => {
-    for (let round = 0; round < 4; round++) {
+  it("reuses keep-alive connections across sequential checks", async () => {
+    // undici's pool may open a second connection for a request sent while the first was
+    // still connecting; from then on the open ones are reused.
+    for (let round = 0; round < 2; round++) {
+      expect(await probe.check(`${base}/ok`, 2000)).toMatchObject({ ok: true });
+    }
+    const opened = connections;
+    expect(opened).toBeLessThanOrEqual(2);
+    for (let round = 0; round < 8; round++) {
       expect(await probe.check(`${base}/ok`, 2000)).toMatchObject({ ok: true });
     }
     expect(await probe.check(`${base}/down`, 2000)).toMatchObject({ ok: false });
-    expect(requests).toHaveLength(5);
-    expect(connections).toBe(1);
+    expect(requests).toHaveLength(11);
+    expect(connections).toBe(opened);
+  });
+
+  it("measures latency from when the request was written, and says when that was", async () => {
+    const before = performance.now();
+    const result = await probe.check(`${base}/ok`, 2000);
+    const after = performance.now();
+    expect(result.writtenAt).toBeGreaterThanOrEqual(before);
+    expect((result.writtenAt ?? 0) + result.latencyMs).toBeLessThanOrEqual(after);
   });
 
   it("resolves (never rejects) for targets it cannot request", async () => {
@@ -224,5 +247,51 @@ describe("HttpProbe", () => {
     const wrongScheme = await probe.check("grpc://127.0.0.1:50051/svc", 100);
     expect(wrongScheme.ok).toBe(false);
     expect(wrongScheme.detail).toMatch(/^ERR_INVALID_PROTOCOL: /);
+  });
+});
+
+describe("HttpProbe over https", () => {
+  let certDir: string;
+  let certs: GeneratedCertificates;
+  let tlsServer: HttpsServer;
+  let tlsBase: string;
+
+  beforeAll(() => {
+    certDir = mkdtempSync(join(tmpdir(), "http-probe-tls-"));
+    certs = generateCertificates(certDir);
+  });
+
+  afterAll(() => rmSync(certDir, { recursive: true, force: true }));
+
+  beforeEach(async () => {
+    tlsServer = createHttpsServer(
+      { cert: certs.read(certs.serverCert), key: certs.read(certs.serverKey) },
+      (_request, response) => response.end("ok"),
+    );
+    await new Promise<void>((resolve) => tlsServer.listen(0, "127.0.0.1", resolve));
+    tlsBase = `https://localhost:${(tlsServer.address() as AddressInfo).port}`;
+  });
+
+  afterEach(async () => {
+    tlsServer.closeAllConnections();
+    await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+  });
+
+  it("checks over TLS, verifying the certificate against the CA it is given", async () => {
+    const trusting = new HttpProbe(16, { ca: certs.read(certs.caCert) });
+    try {
+      expect(await trusting.check(`${tlsBase}/health`, 5000, { expectBody: "ok" })).toMatchObject({
+        ok: true,
+        detail: "HTTP 200",
+      });
+    } finally {
+      trusting.close();
+    }
+  });
+
+  it("refuses a certificate Node's CA store does not trust", async () => {
+    const result = await probe.check(`${tlsBase}/health`, 5000);
+    expect(result.ok).toBe(false);
+    expect(result.detail).toMatch(/certificate|self-signed|verify/i);
   });
 });

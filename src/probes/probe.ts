@@ -3,7 +3,20 @@ import type { HealthStatus } from "../domain/adapter.js";
 /** What one probe said. A failed target is a result, never an exception. */
 export interface ProbeResult {
   ok: boolean;
+  /**
+   * Milliseconds from when the request was written to the connection (the connection open,
+   * the stream made and the request flushed) to the answer, so time a check spent waiting
+   * inside this process (for a connection, a free stream, a busy event loop before the
+   * write) is not counted as the target's. A probe that cannot tell when its request was
+   * written, or a check that failed before writing, counts from the start of the check.
+   */
   latencyMs: number;
+  /**
+   * `performance.now()` when the request was written, where the probe knows it; the answer
+   * came at `writtenAt + latencyMs`. Lets a caller see whether this process's own event loop
+   * was delayed while the check was in flight.
+   */
+  writtenAt?: number;
   /** Why it failed, or a short note on success. */
   detail: string;
   /** The status the target reported of itself, where it says one (the registry). */
