@@ -16,6 +16,8 @@ export interface Goal {
   unit: string;
   op: GoalOp;
   value: number;
+  /** The size (adapters) the goal is about, when it names one: rows at other sizes cannot judge it. */
+  size?: number;
   /** The benchmark script expected to report it. */
   bench: string;
   /** Where the goal comes from. */
@@ -28,6 +30,7 @@ const DEFAULT_INTERVAL_SEC = 15;
 export const GOALS: readonly Goal[] = [
   {
     id: "rss-50k",
+    size: 50_000,
     text: "RSS < 250 MB at 50,000 adapters (defaults)",
     unit: "MB",
     op: "<",
@@ -55,6 +58,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "first-verdict-50k",
+    size: 50_000,
     text: `every adapter has a verdict within one interval + 10 s at 50,000 (defaults: ${DEFAULT_INTERVAL_SEC + 10} s)`,
     unit: "s",
     op: "<=",
@@ -64,6 +68,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "false-verdicts-50k",
+    size: 50_000,
     text: "0 false degraded/unhealthy verdicts at 50,000 (adapters the simulator serves healthily)",
     unit: "verdicts",
     op: "=",
@@ -73,6 +78,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "query-p99-50k-first-round",
+    size: 50_000,
     text: "query p99 < 1 ms at 50,000 during a first round (single adapter and resolve)",
     unit: "ms",
     op: "<",
@@ -82,6 +88,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "query-p99-50k-sync",
+    size: 50_000,
     text: "query p99 < 1 ms at 50,000 during a catalog sync (single adapter and resolve)",
     unit: "ms",
     op: "<",
@@ -91,6 +98,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "query-p99-20k-flip",
+    size: 20_000,
     text: "query p99 < 1 ms with 20,000 adapters, 5 s interval, 5 % flipping",
     unit: "ms",
     op: "<",
@@ -100,6 +108,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "rss-20k-flip",
+    size: 20_000,
     text: "RSS < 120 MB in the 20,000-adapter query scenario",
     unit: "MB",
     op: "<",
@@ -109,6 +118,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "sync-unchanged-50k",
+    size: 50_000,
     text: "an unchanged catalog sync costs < 50 ms CPU at 50,000",
     unit: "ms",
     op: "<",
@@ -118,6 +128,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "first-verdict-100k",
+    size: 100_000,
     text: `every adapter has a verdict within 2 intervals at 100,000 (defaults: ${2 * DEFAULT_INTERVAL_SEC} s)`,
     unit: "s",
     op: "<=",
@@ -127,6 +138,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "ready-100k",
+    size: 100_000,
     text: "restart → ready < 2 s with 100,000 adapters in the database",
     unit: "s",
     op: "<",
@@ -136,6 +148,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "stop-100k",
+    size: 100_000,
     text: "stop < 5 s with 100,000 adapters",
     unit: "s",
     op: "<",
@@ -172,6 +185,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "registry-uncached-p99-50",
+    size: 50,
     text: "uncached listAdapters p99 < 2 ms at 50 adapters",
     unit: "ms",
     op: "<",
@@ -181,6 +195,7 @@ export const GOALS: readonly Goal[] = [
   },
   {
     id: "query-p99-10k",
+    size: 10_000,
     text: "HTTP single-adapter and resolve p99 < 1 ms at 10,000 (settled)",
     unit: "ms",
     op: "<",
@@ -207,6 +222,12 @@ export function goalById(id: string): Goal {
     );
   }
   return goal;
+}
+
+/** `id` when the goal applies at `size` (it names no size, or this one), else undefined. */
+export function goalAt(id: string, size: number): string | undefined {
+  const goal = goalById(id);
+  return goal.size === undefined || goal.size === size ? id : undefined;
 }
 
 export function meetsGoal(goal: Goal, value: number): boolean {

@@ -40,6 +40,7 @@ import {
 } from "../src/gen/grpc/health/v1/health.js";
 import { parseScenario } from "../src/simulator/scenario.js";
 import { type RunningSimulator, startSimulator } from "../src/simulator/simulator.js";
+import { goalAt } from "./goals.js";
 import { benchOptions, type RowInput } from "./report.js";
 import { freePort, LeanHttpClient, percentiles } from "./support.js";
 
@@ -878,6 +879,9 @@ async function defaultsPhase(
       peakMiB: Number.NaN,
     };
     if (withCycle) {
+      // The sync's queries come first: the next periodic sync is due within a minute anyway,
+      // and the Watch window after it still spans a whole safety-net cycle.
+      if (!quick) figures.syncQueries = await queriesDuringSync(daemon, ids, category);
       const m0 = await scrape(daemon);
       const cycleLoad = new LoadMeter();
       const cpu0 = cpuSeconds(daemon.child.pid);
@@ -897,7 +901,6 @@ async function defaultsPhase(
         rssMiB: rssMiB(daemon.child.pid),
         falseVerdicts: nonHealthyChanges(m1) - nonHealthyChanges(m0),
       };
-      if (!quick) figures.syncQueries = await queriesDuringSync(daemon, ids, category);
     }
     figures.peakMiB = peakMiB(daemon.child.pid);
     return figures;
@@ -1051,6 +1054,11 @@ function blackboxProblem(): string | undefined {
 }
 
 const us = (seconds: number) => seconds * 1e6;
+/** `{ goal: id }` for a row at `size` when the goal is about that size (or names none). */
+const goalField = (id: string, size: number) => {
+  const goal = goalAt(id, size);
+  return goal === undefined ? {} : { goal };
+};
 const sizeText = (count: number) => count.toLocaleString("en-US");
 const simulatorText = (count: number) =>
   `simulator process: ${sizeText(count)} grpc.health.v1 adapters on one port, all SERVING`;
@@ -1285,7 +1293,6 @@ async function main(): Promise<void> {
       const f = await defaultsPhase(count, simPort, withCycle);
       const defaultsSettings = `daemon at its defaults: the config sets only oneiric_mcp.grpc_host/grpc_port (the simulator) and storage.path (a temp dir), listen addresses on the command line (interval ${INTERVAL_SEC} s, Watch on, registry_check on, concurrency ${DEFAULT_PROBES.concurrency}, startup_rate_per_sec ${DEFAULT_PROBES.startupRatePerSec}, sync every ${DEFAULT_SYNC_SEC} s, log level info); ${simulatorText(count)}`;
       const paced = `paced client in the bench process: one raw keep-alive HTTP/1.1 socket, a GET /v1/adapters/{random id} and a GET /v1/resolve?domain=adapter&category=… in turn every ${QUERY_PACE_MS} ms (under the default per-client rate limit)`;
-      const is50k = count === 50_000;
       report({
         name: "defaults: spawn → ready (/readyz 200)",
         size: count,
@@ -1300,7 +1307,7 @@ async function main(): Promise<void> {
           settings: `${defaultsSettings}; /metrics polled every 0.5 s`,
           value: f.verdictsSec,
           unit: "s",
-          ...(is50k ? { goal: "first-verdict-50k" } : {}),
+          ...goalField("first-verdict-50k", count),
         },
         f.firstRoundOthersPct,
       );
@@ -1310,7 +1317,7 @@ async function main(): Promise<void> {
         settings: `${defaultsSettings}; oneiric_healthd_status_changes_total{to!="healthy"} when every adapter had a verdict`,
         value: f.falseVerdictsFirstRound,
         unit: "verdicts",
-        ...(is50k ? { goal: "false-verdicts-50k" } : {}),
+        ...goalField("false-verdicts-50k", count),
       });
       const firstRoundSettings = `${defaultsSettings}; ${paced}, from ready until every adapter had a verdict`;
       for (const [kind, samples] of [
@@ -1338,7 +1345,7 @@ async function main(): Promise<void> {
             value: p99,
             unit: "ms",
             note,
-            ...(is50k ? { goal: "query-p99-50k-first-round" } : {}),
+            ...goalField("query-p99-50k-first-round", count),
           },
           f.firstRoundOthersPct,
         );
@@ -1349,7 +1356,7 @@ async function main(): Promise<void> {
         settings: defaultsSettings,
         value: toMB(f.settledRssMiB),
         unit: "MB",
-        ...(is50k ? { goal: "rss-50k" } : {}),
+        ...goalField("rss-50k", count),
       });
       report({
         name: "defaults: peak RSS (VmHWM)",
@@ -1367,7 +1374,7 @@ async function main(): Promise<void> {
         const cycle = quick
           ? `a ${WATCH_WINDOW_SEC} s window (quick: not a whole safety-net cycle, so no safety-net polls)`
           : `a ${WATCH_WINDOW_SEC} s window, one whole safety-net cycle (watched_interval_sec default: 30 intervals), so every adapter's safety-net poll and every ${DEFAULT_SYNC_SEC} s sync in it count`;
-        const watchSettings = `${defaultsSettings}; ${cycle}, starting one interval after the first round; CPU utime+stime from /proc`;
+        const watchSettings = `${defaultsSettings}; ${cycle}, starting ${quick ? "one interval" : "3 s after the sync queries (below), one interval or more"} after the first round; CPU utime+stime from /proc`;
         const perAdapterPerInterval = ((w.cpuSeconds / w.seconds) * INTERVAL_SEC) / count;
         report(
           {
@@ -1402,7 +1409,7 @@ async function main(): Promise<void> {
           settings: watchSettings,
           value: w.falseVerdicts,
           unit: "verdicts",
-          ...(is50k ? { goal: "false-verdicts-50k" } : {}),
+          ...goalField("false-verdicts-50k", count),
         });
         report({
           name: "defaults, Watch: RSS at the end of the window",
@@ -1410,7 +1417,7 @@ async function main(): Promise<void> {
           settings: watchSettings,
           value: toMB(w.rssMiB),
           unit: "MB",
-          ...(is50k ? { goal: "rss-50k" } : {}),
+          ...goalField("rss-50k", count),
         });
         if (peerPerProbe !== undefined) {
           const ratio = perAdapterPerInterval / peerPerProbe;
@@ -1459,7 +1466,7 @@ async function main(): Promise<void> {
               value: q.syncs === 0 ? null : p99,
               unit: "ms",
               note,
-              ...(is50k ? { goal: "query-p99-50k-sync" } : {}),
+              ...goalField("query-p99-50k-sync", count),
             },
             q.othersPct,
           );

@@ -112,6 +112,11 @@ export class Reporter {
           `row "${input.name}" is in ${input.unit} but goal "${goal.id}" is in ${goal.unit}`,
         );
       }
+      if (goal.size !== undefined && row.size !== goal.size) {
+        throw new Error(
+          `row "${input.name}" is at size ${row.size} but goal "${goal.id}" is about ${goal.size} (use goalAt)`,
+        );
+      }
       row.goal = goal.id;
       row.goalText = describeGoal(goal);
       row.met = row.value === null ? null : meetsGoal(goal, row.value);
