@@ -1150,6 +1150,10 @@ async function main(): Promise<void> {
         reporter.problem(`the polling daemon at ${sizeText(count)} made no probe in its window`);
       keep("oneiric-healthd", count, d);
       windows.push({ what: `daemon at ${count}`, othersPct: d.othersPct });
+      const behindNote =
+        d.probes / d.seconds < 0.95 * rate
+          ? `the daemon did not keep up: ${fixed(d.probes / d.seconds, 0)} of the ${fixed(rate, 0)} probes/s its interval asks for (concurrency ${DEFAULT_PROBES.concurrency}, mean probe ${fixed(d.meanProbeMs, 1)} ms)`
+          : undefined;
       report(
         {
           name: "daemon polling: probes/s",
@@ -1157,6 +1161,7 @@ async function main(): Promise<void> {
           settings: pollingSettings,
           value: d.probes / d.seconds,
           unit: "/s",
+          ...(behindNote ? { note: behindNote } : {}),
         },
         d.othersPct,
       );
@@ -1242,7 +1247,7 @@ async function main(): Promise<void> {
         const completedRate = b.probes / b.seconds;
         const saturated = b.probes < 0.95 * b.offered;
         peerNote = saturated
-          ? `blackbox_exporter was saturated: it completed ${fixed(completedRate, 0)} of ${fixed(rate, 0)} offered probes/s (${b.behind} behind schedule at the end); its CPU per probe is from the probes it completed`
+          ? `blackbox_exporter was saturated: it completed ${fixed(completedRate, 0)} of ${fixed(rate, 0)} offered probes/s (at most ${BLACKBOX_CONCURRENCY} in flight, ${fixed((b.cpuSeconds / b.seconds) * 100, 0)} % of a core, ${b.behind} behind schedule at the end); its CPU per probe is from the probes it completed`
           : undefined;
         const settings = peerSettings(
           'blackbox_exporter (module grpc_plain: prober grpc, service "", no TLS)',
@@ -1329,7 +1334,9 @@ async function main(): Promise<void> {
             value: ratio,
             unit: "×",
             goal: "cpu-ratio-polling",
-            ...(peerNote ? { note: peerNote } : {}),
+            ...(peerNote || behindNote
+              ? { note: [behindNote, peerNote].filter(Boolean).join("; ") }
+              : {}),
           },
           Math.max(d.othersPct, b?.othersPct ?? 0),
         );
