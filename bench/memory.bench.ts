@@ -10,7 +10,8 @@
  * RSS adds (code, native buffers, SQLite's cache) is in the engine benchmark's
  * RSS column, not here.
  *
- * Run: npm run bench:memory   (BENCH_SIZES=1000,10000,50000; prints a table)
+ * Run: npm run bench:memory   (BENCH_SIZES=1000,10000,50000; prints a table; --quick for 1,000
+ * only; --report <file> for the suite, see bench/report.ts)
  */
 import { getHeapStatistics } from "node:v8";
 import { parseConfigText } from "../src/config/load.js";
@@ -26,8 +27,12 @@ import {
 import { decodeListInSlices } from "../src/registry/registry-client.js";
 import { AdapterBreakers } from "../src/schedule/adapter-breakers.js";
 import { ProbeScheduler } from "../src/schedule/probe-scheduler.js";
+import { benchOptions } from "./report.js";
 
-const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,50000").split(",").map(Number);
+const { quick, reporter } = benchOptions("memory");
+const SIZES = (process.env.BENCH_SIZES ?? (quick ? "1000" : "1000,10000,50000"))
+  .split(",")
+  .map(Number);
 const CATEGORIES = ["storage", "cache", "orchestration", "memory", "coordination"];
 
 const gc: () => void =
@@ -198,6 +203,27 @@ async function main(): Promise<void> {
     return `${Math.round(total).toLocaleString("en")} B`.padStart(10);
   });
   console.log(["total on the heap".padEnd(62), ...totals].join(""));
+  const settings = `one process, the daemon's own classes; V8 used heap after two full collections before and after building each structure, difference ÷ adapters (live heap only: RSS is in the engine rows)${quick ? "; quick run" : ""}`;
+  for (const count of SIZES) {
+    const rows = results.get(count) ?? [];
+    for (const row of rows) {
+      reporter.row({
+        name: `live heap per adapter: ${row.structure}`,
+        size: count,
+        settings,
+        value: Math.round(row.bytesPerAdapter),
+        unit: "B",
+      });
+    }
+    reporter.row({
+      name: "live heap per adapter: total",
+      size: count,
+      settings,
+      value: Math.round(rows.reduce((sum, row) => sum + row.bytesPerAdapter, 0)),
+      unit: "B",
+    });
+  }
 }
 
 await main();
+reporter.finish();

@@ -18,11 +18,15 @@
  * simulator and the daemon runs its default probe settings (Watch streams,
  * safety-net polls, commits), as it would in production; with
  * BENCH_QUERIES_LOAD=poll the same targets are polled every 10 s without
- * Watch (1,000 checks a second: the heaviest steady load).
- * Run: npm run bench:queries   (prints figures; asserts nothing)
+ * Watch (1,000 checks a second: the heaviest steady load); with BENCH_QUERIES_LOAD=flip,
+ * issue 11's scenario: 20,000 grpc.health.v1 targets, 5 % of them flapping (up half of each
+ * 30 s period), all polled every 5 s without Watch (about 4,000 results a second), and the
+ * daemon's RSS measured beside the queries.
+ * Run: npm run bench:queries   (prints figures; asserts nothing; --quick for a smoke run with
+ * fewer adapters, calls and subscribers; --report <file> for the suite, see bench/report.ts)
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
 import { connect as netConnect, type Socket } from "node:net";
@@ -35,22 +39,35 @@ import {
   HealthdClient,
   ResolveRequest,
 } from "../src/gen/oneiric/healthd/v1/healthd.js";
-import { formatMs, freePort, percentiles } from "./support.js";
+import { goalAt } from "./goals.js";
+import { benchOptions } from "./report.js";
+import { formatMs, freePort, LeanHttpClient, percentiles } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
-const ADAPTERS = 10_000;
-const ITERATIONS = 5_000;
-const SUBSCRIBERS = 1_000;
-const EVENTS = 20;
+const LOAD =
+  (["watch", "poll", "flip"] as const).find((load) => load === process.env.BENCH_QUERIES_LOAD) ??
+  "quiet";
+const { quick, reporter } = benchOptions(`queries-${LOAD}`);
+const ADAPTERS = LOAD === "flip" ? (quick ? 2_000 : 20_000) : quick ? 2_000 : 10_000;
+const ITERATIONS = quick ? 500 : 5_000;
+const WARMUP_CALLS = quick ? 50 : 300;
+const SUBSCRIBERS = quick ? 100 : 1_000;
+const EVENTS = quick ? 5 : 20;
 /**
  * Queries before measuring: a daemon that has just started is still compiling its
  * hot paths and collecting its start-up garbage (for about the first half minute its
  * p99 is two to three times the steady one), which is not what a long-running
  * daemon's clients see.
  */
-const SETTLE_SEC = 20;
-const LOAD =
-  (["watch", "poll"] as const).find((load) => load === process.env.BENCH_QUERIES_LOAD) ?? "quiet";
+const SETTLE_SEC = quick ? 3 : 20;
+/** How long the first round (and the Watch streams it opens) gets before measuring. */
+const FIRST_ROUND_SEC = quick ? 6 : 25;
+const LOAD_SETTINGS = {
+  quiet: "no health endpoints, probes.interval_sec 3600 (first checks spread over an hour)",
+  watch: "every adapter a grpc.health.v1 target, default probe settings (Watch on)",
+  poll: "every adapter a grpc.health.v1 target, probes {interval_sec: 10, watch: false, registry_check: false, concurrency: 256}",
+  flip: "every adapter a grpc.health.v1 target, 5 % flapping (30 s period), probes {interval_sec: 5, watch: false}",
+}[LOAD];
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -59,17 +76,32 @@ process.on("exit", () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function start(args: string[], readyText: string): Promise<void> {
+function start(args: string[], readyText: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes(readyText)) resolve();
-    });
+      if (output.includes(readyText)) {
+        child.stdout?.off("data", onData);
+        child.stdout?.resume();
+        resolve(child);
+      }
+    };
+    child.stdout?.on("data", onData);
     child.on("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
   });
+}
+
+/** VmRSS and VmHWM (the peak) of a process, in MB (10^6 bytes). */
+function rssMB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => {
+    const match = new RegExp(`${name}:\\s+(\\d+) kB`).exec(status);
+    return match ? (Number(match[1]) * 1024) / 1e6 : Number.NaN;
+  };
+  return { rss: field("VmRSS"), peak: field("VmHWM") };
 }
 
 const fmt = (ms: number) => formatMs(ms);
@@ -93,56 +125,6 @@ function get(
     req.on("error", reject);
     req.end(body);
   });
-}
-
-/**
- * One keep-alive HTTP/1.1 connection, one request at a time, parsing no more
- * than the status line and Content-Length (the daemon's JSON answers carry one).
- */
-class LeanHttpClient {
-  private buffer: Buffer = Buffer.alloc(0);
-  private waiting: ((response: { status: number; body: Buffer }) => void) | null = null;
-
-  private constructor(private readonly socket: Socket) {
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => {
-      this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-      const headerEnd = this.buffer.indexOf("\r\n\r\n");
-      if (headerEnd < 0) return;
-      const head = this.buffer.toString("latin1", 0, headerEnd);
-      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-      if (!length) throw new Error(`response without Content-Length: ${head}`);
-      const end = headerEnd + 4 + Number(length[1]);
-      if (this.buffer.length < end) return;
-      const body = this.buffer.subarray(headerEnd + 4, end);
-      this.buffer = this.buffer.subarray(end);
-      const done = this.waiting;
-      this.waiting = null;
-      done?.({ status: Number(head.slice(9, 12)), body });
-    });
-  }
-
-  static async connect(port: number): Promise<LeanHttpClient> {
-    const socket = netConnect(port, "127.0.0.1");
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    });
-    return new LeanHttpClient(socket);
-  }
-
-  async get(path: string): Promise<Buffer> {
-    const response = await new Promise<{ status: number; body: Buffer }>((resolve) => {
-      this.waiting = resolve;
-      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-    });
-    if (response.status !== 200) throw new Error(`GET ${path}: HTTP ${response.status}`);
-    return response.body;
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 /** gRPC unary calls framed by hand over one HTTP/2 session: the daemon's cost, little of the client's. */
@@ -181,7 +163,7 @@ function leanUnary(
 }
 
 async function measure(call: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < 300; i++) await call();
+  for (let i = 0; i < WARMUP_CALLS; i++) await call();
   const samples: number[] = [];
   for (let i = 0; i < ITERATIONS; i++) {
     const began = performance.now();
@@ -251,16 +233,11 @@ async function main(): Promise<void> {
   );
   const dir = mkdtempSync(join(tmpdir(), "oneiric-healthd-bench-queries-"));
   dirs.push(dir);
-  console.log(
-    {
-      watch: "load: every adapter a grpc.health.v1 target, default probe settings (Watch on)",
-      poll: "load: every adapter a grpc.health.v1 target, polled every 10 s (Watch off)",
-      quiet: "load: quiet (no health endpoints, first checks spread over an hour)",
-    }[LOAD],
-  );
+  console.log(`load ${LOAD}: ${ADAPTERS.toLocaleString("en-US")} adapters, ${LOAD_SETTINGS}`);
+  const mix = LOAD === "flip" ? ", behaviour_mix: { healthy: 0.95, flapping: 0.05 }" : "";
   writeFileSync(
     join(dir, "scenario.yaml"),
-    `generate: { count: ${ADAPTERS}, endpoint: ${LOAD === "quiet" ? "none" : "grpc"} }\n`,
+    `generate: { count: ${ADAPTERS}, endpoint: ${LOAD === "quiet" ? "none" : "grpc"}${mix} }\n`,
   );
   const [registryPort, httpPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
   await start(
@@ -286,6 +263,7 @@ ${
   {
     watch: "",
     poll: "  probes: { interval_sec: 10, watch: false, registry_check: false, concurrency: 256 }\n",
+    flip: "  probes: { interval_sec: 5, watch: false }\n",
     quiet: `  # First checks spread over an hour: the queries measured here compete with little probing.
   probes: { interval_sec: 3600 }
 `,
@@ -296,7 +274,7 @@ ${
   log: { level: info }
 `,
   );
-  await start(
+  const daemon = await start(
     [
       "run",
       "--config",
@@ -310,12 +288,12 @@ ${
   );
   if (LOAD !== "quiet") {
     // The first round (spread over the 15 s default interval, or 10 s) and what it opens.
-    await new Promise((resolve) => setTimeout(resolve, 25_000));
+    await new Promise((resolve) => setTimeout(resolve, FIRST_ROUND_SEC * 1000));
     const metrics = (await get(httpPort, "/metrics")).text;
     const unknown = /^oneiric_healthd_adapters\{status="unknown"\} (\d+)/gm;
     let stillUnknown = 0;
     for (const match of metrics.matchAll(unknown)) stillUnknown += Number(match[1]);
-    console.log(`after 25 s: ${stillUnknown} adapters still unknown`);
+    console.log(`after ${FIRST_ROUND_SEC} s: ${stillUnknown} adapters still unknown`);
   }
   const list = JSON.parse((await get(httpPort, "/v1/adapters?category=storage")).text) as {
     adapters: { adapter_id: string; provider: string }[];
@@ -421,12 +399,51 @@ ${
     await call?.();
   }
   console.log(`(after ${SETTLE_SEC} s of these queries to let the daemon settle)`);
+  const settings = `load ${LOAD}: ${ADAPTERS.toLocaleString("en-US")} adapters, ${LOAD_SETTINGS}; simulator and daemon in their own processes, limits.requests_per_sec 0; ${ITERATIONS.toLocaleString("en-US")} sequential calls per row after ${WARMUP_CALLS} warm-up and ${SETTLE_SEC} s of settling${quick ? "; quick run" : ""}`;
+  // The issue's query goal is for single-adapter and resolve answers over HTTP.
+  const queryGoalId = { quiet: "query-p99-10k", flip: "query-p99-20k-flip" }[LOAD as string];
+  const queryGoal = queryGoalId === undefined ? undefined : goalAt(queryGoalId, ADAPTERS);
   for (const [surface, clientName, name, call] of rows) {
     const { p50, p99 } = await measure(call);
     console.log(
       `${surface.padEnd(8)} ${clientName.padEnd(10)} ${name.padEnd(42)} ${fmt(p50).padEnd(10)} ${fmt(p99)}`,
     );
+    const judged =
+      queryGoal !== undefined &&
+      surface === "HTTP" &&
+      clientName === "lean" &&
+      !name.includes("healthz");
+    const figure = `${surface} ${clientName} ${name.replace(provider, "{provider}")}`;
+    reporter.row({ name: `${figure} p50`, size: ADAPTERS, settings, value: p50, unit: "ms" });
+    reporter.row({
+      name: `${figure} p99`,
+      size: ADAPTERS,
+      settings,
+      value: p99,
+      unit: "ms",
+      ...(judged ? { goal: queryGoal } : {}),
+    });
   }
+  const memory = rssMB(daemon.pid ?? 0);
+  console.log(
+    `daemon RSS after the queries: ${memory.rss.toFixed(0)} MB (peak ${memory.peak.toFixed(0)} MB)`,
+  );
+  const rssSettings = `${settings}; read from /proc after the query rows`;
+  reporter.row({
+    name: "daemon RSS",
+    size: ADAPTERS,
+    settings: rssSettings,
+    value: memory.rss,
+    unit: "MB",
+    ...(LOAD === "flip" && goalAt("rss-20k-flip", ADAPTERS) ? { goal: "rss-20k-flip" } : {}),
+  });
+  reporter.row({
+    name: "daemon peak RSS (VmHWM)",
+    size: ADAPTERS,
+    settings: rssSettings,
+    value: memory.peak,
+    unit: "MB",
+  });
   client.close();
   session.close();
 
@@ -474,6 +491,20 @@ ${
       console.log(
         `${"gRPC".padEnd(8)} ${"grpcio".padEnd(10)} ${name.padEnd(42)} ${fmt(p50_ms).padEnd(10)} ${fmt(p99_ms)}`,
       );
+      const figure = `gRPC grpcio ${name.replace(provider, "{provider}")}`;
+      const grpcioSettings = `${settings}; grpcio (python3-grpcio) client in its own process`;
+      for (const [percentile, value] of [
+        ["p50", p50_ms],
+        ["p99", p99_ms],
+      ] as const) {
+        reporter.row({
+          name: `${figure} ${percentile}`,
+          size: ADAPTERS,
+          settings: grpcioSettings,
+          value,
+          unit: "ms",
+        });
+      }
     }
   }
 
@@ -556,9 +587,40 @@ ${
   console.log(
     `per event, the last subscriber: ${slowest.map((ms) => ms.toFixed(1)).join(", ")} ms`,
   );
+  const sseSettings = `load ${LOAD}: ${ADAPTERS.toLocaleString("en-US")} adapters, ${LOAD_SETTINGS}; ${SUBSCRIBERS.toLocaleString("en-US")} raw-socket subscribers to /v1/events, ${EVENTS} maintenance events 50 ms apart, from before the committing request${quick ? "; quick run" : ""}`;
+  reporter.row({
+    name: "SSE, events that reached every subscriber",
+    size: ADAPTERS,
+    settings: sseSettings,
+    value: complete,
+    unit: `of ${EVENTS}`,
+  });
+  reporter.row({
+    name: "SSE latency p50",
+    size: ADAPTERS,
+    settings: sseSettings,
+    value: p50,
+    unit: "ms",
+  });
+  reporter.row({
+    name: "SSE latency p99",
+    size: ADAPTERS,
+    settings: sseSettings,
+    value: p99,
+    unit: "ms",
+  });
+  reporter.row({
+    name: "SSE, last subscriber, worst event",
+    size: ADAPTERS,
+    settings: sseSettings,
+    value: Math.max(...slowest),
+    unit: "ms",
+    ...(LOAD === "quiet" ? { goal: "sse-50ms" } : {}),
+  });
   for (const socket of sockets) socket.destroy();
   http.close();
 }
 
 await main();
+reporter.finish();
 process.exit(0);

@@ -1,7 +1,8 @@
 /**
  * Registry client latency: cached listAdapters in-process, and uncached over
  * loopback gRPC against the simulator, with 50 and 10,000 adapters.
- * Run: npm run bench -- registry   (prints figures; asserts nothing)
+ * Run: npm run bench:registry   (prints figures; asserts nothing; --quick for fewer
+ * iterations; --report <file> for the suite, see bench/report.ts)
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +13,10 @@ import pino from "pino";
 import { parseConfigText } from "../src/config/load.js";
 import { type RunningDaemon, startDaemon } from "../src/main.js";
 import { GrpcRegistryClient } from "../src/registry/registry-client.js";
+import { benchOptions } from "./report.js";
 import { freePort } from "./support.js";
+
+const { quick, reporter } = benchOptions("registry");
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 
@@ -92,7 +96,9 @@ async function main(): Promise<void> {
     `registry client benchmark: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${new Date().toISOString()}`,
   );
   console.log("adapters  path                                   iterations  p50         p99");
-  for (const count of [50, 10_000]) {
+  // A quick run is a smoke run: the small size only (the 10,000 one takes most of the time).
+  for (const count of quick ? [50] : [50, 10_000]) {
+    const settings = `simulator process with ${count} adapters (endpoint none, 3 categories), loopback gRPC; sequential calls after min(200, iterations) warm-up calls${quick ? "; quick run" : ""}`;
     // The registry runs in its own process, as it would in production, so its work
     // does not share this event loop with the client being measured.
     const simulator = await startSimulatorProcess(count);
@@ -106,24 +112,52 @@ async function main(): Promise<void> {
       useTls: false,
     });
     const small = count <= 50;
-    const rows: [string, number, () => Promise<unknown>][] = [
+    const scale = quick ? 0.1 : 1;
+    const rows: [string, number, () => Promise<unknown>, string | undefined][] = [
       [
         "cached listAdapters (in-process)",
-        100_000,
+        100_000 * scale,
         () => cached.gateway.listAdapters({ category: "storage" }),
+        "registry-cached-p99",
       ],
       [
         "uncached listAdapters (gateway, gRPC)",
-        small ? 5_000 : 100,
+        (small ? 5_000 : 100) * scale,
         () => uncached.gateway.listAdapters({}),
+        small ? "registry-uncached-p99-50" : undefined,
       ],
-      ["uncached ListAdapters (bare gRPC client)", small ? 5_000 : 100, () => raw.listAdapters({})],
+      [
+        "uncached ListAdapters (bare gRPC client)",
+        (small ? 5_000 : 100) * scale,
+        () => raw.listAdapters({}),
+        undefined,
+      ],
     ];
-    for (const [name, iterations, call] of rows) {
+    for (const [name, iterations, call, goal] of rows) {
       const { p50, p99 } = await measure(iterations, call);
       console.log(
         `${String(count).padStart(8)}  ${name.padEnd(39)}${String(iterations).padStart(10)}  ${format(p50).padEnd(10)}  ${format(p99)}`,
       );
+      // The cached path is in µs, the others in ms, as their goals are.
+      const cachedPath = name.startsWith("cached");
+      const unit = cachedPath ? "µs" : "ms";
+      const scaleTo = cachedPath ? 1 : 1 / 1000;
+      const rowSettings = `${settings}; ${iterations.toLocaleString("en-US")} calls`;
+      reporter.row({
+        name: `${name} p50`,
+        size: count,
+        settings: rowSettings,
+        value: p50 * scaleTo,
+        unit,
+      });
+      reporter.row({
+        name: `${name} p99`,
+        size: count,
+        settings: rowSettings,
+        value: p99 * scaleTo,
+        unit,
+        ...(goal ? { goal } : {}),
+      });
     }
     raw.close();
     await cached.stop();
@@ -134,4 +168,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+reporter.finish();
 process.exit(0);

@@ -5,7 +5,8 @@
  * asked again with nothing committed in between (the answer kept since the
  * last change), and after a commit changed one adapter's state (ranked anew). Builds the same parts the
  * daemon wires (a real SQLite store, the view, maintenance, settings).
- * Run: npm run bench:resolution   (prints figures; asserts nothing)
+ * Run: npm run bench:resolution   (prints figures; asserts nothing; --quick for fewer calls;
+ * --report <file> for the suite, see bench/report.ts)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -20,12 +21,15 @@ import { HealthView } from "../src/engine/health-view.js";
 import { MaintenanceService } from "../src/maintenance/maintenance-service.js";
 import { ResolutionService } from "../src/resolution/resolution-service.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
+import { benchOptions } from "./report.js";
 import { formatMs, percentiles } from "./support.js";
+
+const { quick, reporter } = benchOptions("resolution");
 
 const ADAPTERS = 10_000;
 const CATEGORIES = ["storage", "cache", "queue", "database", "orchestration", "secrets", "search"];
 const PROVIDERS = ["s3", "gcs", "azure-blob", "minio", "local", "r2"];
-const ITERATIONS = 20_000;
+const ITERATIONS = quick ? 2_000 : 20_000;
 
 const fmt = (ms: number) => formatMs(ms, 1);
 
@@ -107,11 +111,31 @@ try {
       }
       const a = percentiles(bare);
       const b = percentiles(encoded);
+      const caseName = afterCommit ? "after a commit" : "asked again";
       console.log(
-        `${name.padEnd(37)} ${(afterCommit ? "after a commit" : "asked again").padEnd(15)} ${fmt(a.p50).padEnd(13)} ${fmt(a.p99).padEnd(10)} ${fmt(b.p50).padEnd(12)} ${fmt(b.p99)}`,
+        `${name.padEnd(37)} ${caseName.padEnd(15)} ${fmt(a.p50).padEnd(13)} ${fmt(a.p99).padEnd(10)} ${fmt(b.p50).padEnd(12)} ${fmt(b.p99)}`,
       );
+      const rowSettings = `in process, ${ADAPTERS.toLocaleString("en-US")} adapters in ${CATEGORIES.length} categories, real SQLite store and view, default settings plus one priority override, limit 10; ${ITERATIONS.toLocaleString("en-US")} calls after 2,000 warm-up${quick ? "; quick run" : ""}`;
+      for (const [figure, { p50, p99 }] of [
+        ["resolve", a],
+        ["resolve + JSON", b],
+      ] as const) {
+        for (const [percentile, value] of [
+          ["p50", p50],
+          ["p99", p99],
+        ] as const) {
+          reporter.row({
+            name: `${figure} ${percentile}, ${name}, ${caseName}`,
+            size: ADAPTERS,
+            settings: rowSettings,
+            value: value * 1000,
+            unit: "µs",
+          });
+        }
+      }
     }
   store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+reporter.finish();
