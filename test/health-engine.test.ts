@@ -154,7 +154,8 @@ ${healthd}`,
 
   it("marks a slow adapter degraded and a recovered one healthy again", async () => {
     const running = await start(
-      "project: t\nadapters:\n  - { category: storage, provider: file, behaviour: slow, slow_ms: 450 }\n",
+      // The registry's own view (as listed at the sync) stays healthy: the probe's latency decides.
+      "project: t\nadapters:\n  - { category: storage, provider: file, behaviour: slow, slow_ms: 450, registry_status: healthy }\n",
       PROBES,
     );
     const id = "t.adapter.storage.file";
