@@ -1,5 +1,6 @@
 /** `oneiric-healthd run`: the daemon, until SIGTERM or SIGINT; SIGHUP reloads its configuration. */
 import { coalescing } from "../../lifecycle/coalescing-task.js";
+import { limitHeapGrowth } from "../../lifecycle/heap-growth.js";
 import { createSystemdNotifier } from "../../lifecycle/systemd-notifier.js";
 import { createLogger, startDaemon } from "../../main.js";
 import { parse } from "../arguments.js";
@@ -26,6 +27,7 @@ export async function runCommand(args: string[]): Promise<number> {
     },
   };
   const config = loadConfig(source.file, source.overrides);
+  limitHeapGrowth(process.execArgv);
   const logger = createLogger(config.log.level);
   // Under systemd (Type=notify): STATUS= per start-up stage, READY=1, watchdog, STOPPING=1.
   const notifier = createSystemdNotifier(process.env, {
