@@ -265,7 +265,7 @@ healthd:
   grpc: { listen: "127.0.0.1:0" }
   storage: { path: ${JSON.stringify(join(dir, "healthd.db"))} }
   sync: { interval_sec: 86400 }
-  probes: { interval_sec: 86400, registry_check: false, watch: false }
+  probes: { interval_sec: 86400, startup_rate_per_sec: 0.01, registry_check: false, watch: false }
   registry: { max_queued_calls: 100000, breaker: { threshold: 1000 } }
   log: { level: silent }`,
     "bench",
