@@ -373,7 +373,8 @@ function reordered(
     if (!checked.ok || screened.duplicate[index] === 1) return;
     const match = scanned.earlier[index] as number;
     const matched = match >= 0 ? (known.checks[match] as EntryCheck) : undefined;
-    if (matched === checked) return;
+    // The same check as an entry kept then: unchanged.
+    if (matched === checked && known.duplicate[match] === 0) return;
     // The earlier version is the one kept then: the matched entry, unless that was
     // dropped (a duplicate, or rejected); then it is found by id.
     const before =
