@@ -51,17 +51,9 @@ interface KnownAnswer {
   byRawId?: Map<string, number>;
   /** Trimmed id → kept entry, built when an entry's earlier version must be found by id. */
   byId?: Map<string, AdapterEntry>;
-  /** Where the per-entry columns live, to be refilled by the answer after next. */
-  readonly columns: ScannedEntries;
 }
 
-type ScannedAnswer = Omit<
-  KnownAnswer,
-  "duplicate" | "entries" | "rejections" | "byRawId" | "byId"
-> & {
-  /** For each entry, the index of its earlier version in the answer before, or -1. */
-  readonly earlier: Int32Array;
-};
+type ScannedAnswer = Omit<KnownAnswer, "duplicate" | "entries" | "rejections" | "byRawId" | "byId">;
 
 /** The marker in `status` of an entry digested whole (its readings are not a plain tail). */
 const WHOLE = -1;
@@ -70,10 +62,7 @@ const NO_ID = "entry has no adapter_id";
 const UNITS_PER_SLICE = 5_000;
 const DECODE_UNITS = 10;
 
-/**
- * The per-entry columns of an answer being read, grown as entries come. A
- * reader alternates between two sets, so a sync allocates none at all.
- */
+/** The per-entry columns of an answer being read, grown as entries come. */
 class ScannedEntries {
   count = 0;
   private readonly rawIds: string[] = [];
@@ -83,7 +72,8 @@ class ScannedEntries {
   private describedLength: Uint32Array;
   private status: Int8Array;
   private heartbeat: Float64Array;
-  private earlier: Int32Array;
+  /** For each entry, the index of its earlier version in the answer before, or -1. */
+  earlier: Int32Array;
 
   constructor(private capacity: number) {
     this.digestLow = new Int32Array(capacity);
@@ -92,12 +82,6 @@ class ScannedEntries {
     this.status = new Int8Array(capacity);
     this.heartbeat = new Float64Array(capacity);
     this.earlier = new Int32Array(capacity);
-  }
-
-  /** Empties the columns for another answer. */
-  reset(): this {
-    this.count = 0;
-    return this;
   }
 
   /** Makes room for one more entry; returns its index. */
@@ -131,11 +115,7 @@ class ScannedEntries {
   }
 
   finish(generation: number): ScannedAnswer {
-    // Left over from a longer answer before: cut, so they read as this answer's alone.
-    this.rawIds.length = this.count;
-    this.checks.length = this.count;
     return {
-      columns: this,
       generation,
       count: this.count,
       digestLow: this.digestLow,
@@ -145,7 +125,6 @@ class ScannedEntries {
       heartbeat: this.heartbeat,
       rawIds: this.rawIds,
       checks: this.checks,
-      earlier: this.earlier,
     };
   }
 }
@@ -169,16 +148,12 @@ function grown<T extends Int32Array | Uint32Array | Int8Array | Float64Array>(fr
  * The digest is 64 bits: an entry that changed goes unnoticed only if both
  * 32-bit lanes collide for that entry, about once in 2^64 changes.
  *
- * Memory: about 70 bytes per entry besides the entries themselves, which the
+ * Memory: about 90 bytes per entry besides the entries themselves, which the
  * catalog shares. A new reader (a restart) decodes its first answer whole.
  */
 export class CatalogReader {
   private known: KnownAnswer | undefined;
   private generations = 0;
-  /** Columns of the answer before the last, to fill with the next one. */
-  private spare: ScannedEntries | undefined;
-  /** Reads under way (a sync and a direct fetch may overlap). */
-  private reading = 0;
 
   /**
    * Reads one answer. Throws `NotAListResponseError` for an answer that is not a
@@ -188,26 +163,7 @@ export class CatalogReader {
   async read(bytes: Uint8Array): Promise<CatalogRead> {
     const generation = ++this.generations;
     const known = this.known;
-    // The spare columns are free only when no other read is using them as its baseline.
-    const scanned =
-      this.spare && this.reading === 0
-        ? this.spare.reset()
-        : new ScannedEntries(known ? known.count + 64 : 1024);
-    this.spare = undefined;
-    this.reading++;
-    try {
-      return await this.readInto(scanned, bytes, generation, known);
-    } finally {
-      this.reading--;
-    }
-  }
-
-  private async readInto(
-    scanned: ScannedEntries,
-    bytes: Uint8Array,
-    generation: number,
-    known: KnownAnswer | undefined,
-  ): Promise<CatalogRead> {
+    const scanned = new ScannedEntries(known ? known.count + 64 : 1024);
     const scanner = new ListResponseScanner(bytes);
     let decoded = 0;
     let withoutId = 0;
@@ -293,9 +249,8 @@ export class CatalogReader {
     const next =
       known && sameOrder && count === known.count
         ? inSameOrder(known, scanned.finish(generation), fresh, decoded > 0)
-        : reordered(known, scanned.finish(generation));
+        : reordered(known, scanned.finish(generation), scanned.earlier);
     this.known = next.answer;
-    if (this.reading === 1 && known) this.spare = known.columns;
     return {
       generation,
       entries: next.answer.entries,
@@ -359,6 +314,7 @@ function inSameOrder(
 function reordered(
   known: KnownAnswer | undefined,
   scanned: ScannedAnswer,
+  earlier: Int32Array,
 ): { answer: KnownAnswer; changes: CatalogChanges | undefined } {
   const screened = screenChecks(scanned.rawIds, scanned.checks);
   const answer: KnownAnswer = {
@@ -371,7 +327,7 @@ function reordered(
   const changed: { before: AdapterEntry | undefined; after: AdapterEntry }[] = [];
   scanned.checks.forEach((checked, index) => {
     if (!checked.ok || screened.duplicate[index] === 1) return;
-    const match = scanned.earlier[index] as number;
+    const match = earlier[index] as number;
     const matched = match >= 0 ? (known.checks[match] as EntryCheck) : undefined;
     // The same check as an entry kept then: unchanged.
     if (matched === checked && known.duplicate[match] === 0) return;
