@@ -8,8 +8,11 @@
  * scheduler) runs in this process and each sync is started with `syncNow()`, so
  * the figure is the CPU of this process (`process.cpuUsage()`, every thread)
  * from the call to its end: receiving the answer, comparing it, committing what
- * changed. "others %" is the machine's CPU outside this process and the
- * simulator during the row's window, from /proc/stat.
+ * changed. "GC ms" is the time in garbage collection within that (perf_hooks
+ * "gc" entries). The "read only" rows call the gateway's `readCatalog()`
+ * alone: receiving and comparing the answer, no commit. "others %" is the
+ * machine's CPU outside this process and the simulator during the row's
+ * window, from /proc/stat.
  *
  * Run: npx tsx bench/catalog-sync.bench.ts [--quick]   (prints figures; asserts nothing)
  */
@@ -17,6 +20,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { PerformanceObserver } from "node:perf_hooks";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
@@ -26,7 +30,7 @@ import {
   AdapterRegistryClient,
   type AdapterEntry as WireAdapterEntry,
 } from "../src/gen/oneiric/registry/v1/registry.js";
-import { type RunningDaemon, startDaemon } from "../src/main.js";
+import { startDaemon } from "../src/main.js";
 import { freePort } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
@@ -105,6 +109,8 @@ class OthersWindow {
 
 interface SyncSample {
   cpuMs: number;
+  /** Time in garbage collection during the sync (every kind, incremental steps included). */
+  gcMs: number;
   wallMs: number;
   simulatorMs: number;
   added: number;
@@ -112,16 +118,47 @@ interface SyncSample {
   removed: number;
 }
 
-async function measuredSync(daemon: RunningDaemon, simulatorPid: number): Promise<SyncSample> {
+/** Sums the duration of garbage collections while a measured call runs. */
+class GcTime {
+  private totalMs = 0;
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) this.totalMs += entry.duration;
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ["gc"] });
+  }
+
+  /** GC time so far, after the entries of collections just ended are delivered. */
+  async readMs(): Promise<number> {
+    await delay(0);
+    return this.totalMs;
+  }
+}
+
+async function measured(
+  call: () => Promise<{
+    ok: boolean;
+    error?: string;
+    added: number;
+    updated: number;
+    removed: number;
+  }>,
+  simulatorPid: number,
+  gc: GcTime,
+): Promise<SyncSample> {
   const simulatorBefore = processCpuMs(simulatorPid);
+  const gcBefore = await gc.readMs();
   const startedAt = performance.now();
   const before = process.cpuUsage();
-  const result = await daemon.syncNow();
+  const result = await call();
   const used = process.cpuUsage(before);
   const wallMs = performance.now() - startedAt;
+  const gcMs = (await gc.readMs()) - gcBefore;
   if (!result.ok) throw new Error(`sync failed: ${result.error}`);
   return {
     cpuMs: (used.user + used.system) / 1000,
+    gcMs,
     wallMs,
     simulatorMs: processCpuMs(simulatorPid) - simulatorBefore,
     added: result.added,
@@ -222,6 +259,76 @@ class CatalogEditor {
   }
 }
 
+/** The registry's RPCs that change the catalog, as a command a {@link RemoteEditor} sends. */
+interface EditCommand {
+  op: "heartbeat" | "reregister" | "unregister" | "restore";
+  ids: string[];
+}
+
+/**
+ * Runs {@link CatalogEditor} in a child process, so the garbage of thousands of
+ * RPCs that prepare a row is not collected inside this process's measured sync.
+ */
+class RemoteEditor {
+  private readonly child: ChildProcess;
+  private pending: { resolve: () => void; reject: (error: Error) => void } | undefined;
+
+  constructor(port: number) {
+    this.child = spawn(
+      process.execPath,
+      [...process.execArgv, fileURLToPath(import.meta.url), "--editor", String(port)],
+      { stdio: ["pipe", "pipe", "inherit"] },
+    );
+    this.child.stdout?.on("data", () => {
+      const waiting = this.pending;
+      this.pending = undefined;
+      waiting?.resolve();
+    });
+    this.child.on("exit", (code) => this.pending?.reject(new Error(`editor exited with ${code}`)));
+  }
+
+  run(op: EditCommand["op"], ids: readonly string[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.child.stdin?.write(`${JSON.stringify({ op, ids })}\n`);
+    });
+  }
+
+  close(): void {
+    this.child.kill("SIGTERM");
+  }
+}
+
+/** The child's side: applies each command line from stdin, answers "done" on stdout. */
+async function serveEdits(port: number): Promise<void> {
+  const editor = new CatalogEditor(port);
+  const removed = new Map<string, WireAdapterEntry>();
+  let buffered = "";
+  for await (const chunk of process.stdin) {
+    buffered += String(chunk);
+    let newline = buffered.indexOf("\n");
+    while (newline >= 0) {
+      const command = JSON.parse(buffered.slice(0, newline)) as EditCommand;
+      buffered = buffered.slice(newline + 1);
+      if (command.op === "heartbeat") await editor.heartbeat(command.ids);
+      else if (command.op === "reregister") {
+        const entries = await editor.entries(command.ids);
+        await editor.register(
+          entries.map((entry) => ({ ...entry, metadata: { ...entry.metadata, revision: "2" } })),
+        );
+      } else if (command.op === "unregister") {
+        for (const entry of await editor.entries(command.ids)) removed.set(entry.adapterId, entry);
+        await editor.unregister(command.ids);
+      } else {
+        await editor.register(command.ids.flatMap((id) => removed.get(id) ?? []));
+      }
+      process.stdout.write("done\n");
+      newline = buffered.indexOf("\n");
+    }
+  }
+  editor.close();
+}
+
 interface Row {
   size: number;
   name: string;
@@ -240,6 +347,9 @@ function printRow(row: Row): void {
       String(row.samples.length).padStart(5),
       median(cpu).toFixed(1).padStart(9),
       `${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}`.padStart(15),
+      median(row.samples.map((sample) => sample.gcMs))
+        .toFixed(1)
+        .padStart(7),
       median(row.samples.map((sample) => sample.wallMs))
         .toFixed(1)
         .padStart(9),
@@ -275,18 +385,37 @@ healthd:
   // every entry new) can be measured on its own.
   const daemon = await startDaemon(config, { logger: pino({ level: "silent" }) });
   const simulator = await startSimulator(size, port, dir);
-  const editor = new CatalogEditor(port);
+  const editor = new RemoteEditor(port);
   const rows: Row[] = [];
+  const gc = new GcTime();
+  const sync = () => measured(() => daemon.syncNow(), simulator.pid, gc);
+  // The registry answer alone (receive, compare, decide): the gateway's read, no commit.
+  const readOnly = () =>
+    measured(
+      async () => {
+        const answer = await daemon.gateway.readCatalog();
+        const changed = answer.changes?.changed.length ?? answer.entries.length;
+        return {
+          ok: true,
+          added: 0,
+          updated: changed,
+          removed: answer.changes?.removed.length ?? 0,
+        };
+      },
+      simulator.pid,
+      gc,
+    );
   const row = async (
     name: string,
     repetitions: number,
     prepare: (repetition: number) => Promise<void>,
+    measure: () => Promise<SyncSample> = sync,
   ) => {
     const window = new OthersWindow(simulator.pid);
     const samples: SyncSample[] = [];
     for (let repetition = 0; repetition < repetitions; repetition++) {
       await prepare(repetition);
-      samples.push(await measuredSync(daemon, simulator.pid));
+      samples.push(await measure());
     }
     const done: Row = { size, name, samples, othersPercent: window.percent() };
     rows.push(done);
@@ -297,7 +426,7 @@ healthd:
     let first: SyncSample | undefined;
     for (let attempt = 0; first === undefined; attempt++) {
       // Until the channel has connected to the simulator the sync fails fast and cheaply.
-      first = await measuredSync(daemon, simulator.pid).catch(async (error: unknown) => {
+      first = await sync().catch(async (error: unknown) => {
         if (attempt > 60) throw error;
         await delay(1_000);
         return undefined;
@@ -317,24 +446,31 @@ healthd:
     await row("unchanged", UNCHANGED_SYNCS, () => delay(200));
     await row("1 % heartbeats (live readings)", CHANGED_SYNCS, async (repetition) => {
       await nextSecond();
-      await editor.heartbeat(everyHundredth(repetition));
+      await editor.run("heartbeat", everyHundredth(repetition));
     });
     await row("1 % re-registered (described anew)", CHANGED_SYNCS, async (repetition) => {
       await nextSecond();
-      const entries = await editor.entries(everyHundredth(50 + repetition));
-      await editor.register(
-        entries.map((entry) => ({ ...entry, metadata: { ...entry.metadata, revision: "2" } })),
-      );
+      await editor.run("reregister", everyHundredth(50 + repetition));
     });
     await row("100 % heartbeats (live readings)", CHANGED_SYNCS, async () => {
       await nextSecond();
-      await editor.heartbeat(ids);
+      await editor.run("heartbeat", ids);
     });
     const leaving = everyHundredth(7);
-    const kept = await editor.entries(leaving);
-    await row("1 % removed", 1, () => editor.unregister(leaving));
-    await row("1 % added", 1, () => editor.register(kept));
+    await row("1 % removed", 1, () => editor.run("unregister", leaving));
+    await row("1 % added", 1, () => editor.run("restore", leaving));
     await row("unchanged, again", UNCHANGED_SYNCS, () => delay(200));
+    // What follows reads without committing: the sync after it would compare whole.
+    await row("read only: unchanged", UNCHANGED_SYNCS, () => delay(200), readOnly);
+    await row(
+      "read only: 100 % heartbeats",
+      CHANGED_SYNCS,
+      async () => {
+        await nextSecond();
+        await editor.run("heartbeat", ids);
+      },
+      readOnly,
+    );
   } finally {
     editor.close();
     await daemon.stop();
@@ -357,6 +493,7 @@ async function main(): Promise<void> {
       "syncs",
       "CPU ms p50",
       "CPU ms min–max",
+      "  GC ms",
       " wall ms",
       "sim ms",
       "changes (last)".padStart(18),
@@ -366,5 +503,7 @@ async function main(): Promise<void> {
   for (const size of SIZES) await benchSize(size);
 }
 
-await main();
+const editorAt = process.argv.indexOf("--editor");
+if (editorAt >= 0) await serveEdits(Number(process.argv[editorAt + 1]));
+else await main();
 process.exit(0);
