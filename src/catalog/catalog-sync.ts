@@ -2,9 +2,12 @@ import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { AdapterEntry } from "../domain/adapter.js";
 import {
+  type CatalogChanges,
+  type CatalogDiff,
   changedFields,
   DEFAULT_REMOVAL_RULE,
   diffCatalog,
+  diffFromChanges,
   type HeldRemoval,
   type RemovalRule,
   screenRemoval,
@@ -16,7 +19,18 @@ import type { RegistryState } from "../storage/store.js";
 /** Where the catalog comes from: registries only, never a cache or fallback. */
 export interface CatalogSource {
   readonly primaryEndpoint: string;
-  fetchCatalog(): Promise<{ entries: AdapterEntry[]; endpoint: string }>;
+  /** The whole catalog, screened, from the first registry that answers. */
+  readCatalog(): Promise<CatalogAnswer>;
+}
+
+/** A registry's whole catalog, numbered, with what changed since the answer before it. */
+export interface CatalogAnswer {
+  readonly entries: readonly AdapterEntry[];
+  readonly endpoint: string;
+  /** This answer's number (the source's own numbering). */
+  readonly generation: number;
+  /** Changes since the answer numbered `changes.since`, when the source could tell. */
+  readonly changes: CatalogChanges | undefined;
 }
 
 /** The committed catalog and the engine that commits changes to it. */
@@ -48,6 +62,13 @@ export interface SyncResult {
 export class CatalogSync {
   /** A suspect removal seen in recent answers, not yet confirmed (see `screenRemoval`). */
   private heldRemoval: HeldRemoval | undefined;
+  /**
+   * The answer the committed catalog is exactly (the catalog changes only through
+   * this sync), and its size: an answer whose changes are relative to it is
+   * compared by those changes alone. Undefined while a removal is held back, after
+   * seeding from the local file, and at start (the stored catalog is compared whole).
+   */
+  private applied: { generation: number; size: number } | undefined;
 
   constructor(
     private readonly source: CatalogSource,
@@ -60,26 +81,24 @@ export class CatalogSync {
 
   async syncOnce(): Promise<SyncResult> {
     const attemptAt = this.now();
-    let entries: AdapterEntry[];
-    let endpoint: string;
+    let answer: CatalogAnswer;
     try {
-      ({ entries, endpoint } = await this.source.fetchCatalog());
+      answer = await this.source.readCatalog();
     } catch (error) {
       const message = error instanceof Error ? error.message : `unexpected: ${String(error)}`;
       this.recordFailure(attemptAt, message);
       const seeded = this.seedFromLocalFile(attemptAt);
       return { ok: false, added: seeded, updated: 0, removed: 0, held: 0, error: message };
     }
-    // Screening the answer and comparing it with the catalog each take tens of
-    // milliseconds at 10,000 adapters: queries and event streams get a turn between.
+    // Comparing a whole answer with the catalog takes tens of milliseconds at 10,000
+    // adapters: queries and event streams get a turn between.
     await setImmediatePromise();
-    const known = this.sink.entries();
-    const diff = diffCatalog(known, entries);
+    const { diff, catalogSize } = this.compare(answer);
     // A removal of most of the catalog is applied only once answers over a span of
     // time agree (a registry restarting, or answering wrongly, must not empty it).
     const verdict = screenRemoval(
       this.heldRemoval,
-      known.length,
+      catalogSize,
       diff.removed.map((entry) => entry.adapterId),
       attemptAt,
       this.removalRule,
@@ -89,7 +108,7 @@ export class CatalogSync {
     const held = diff.removed.length - removed.length;
     if (held > 0 && this.heldRemoval === undefined) {
       this.logger.warn(
-        { wouldRemove: held, catalogSize: known.length },
+        { wouldRemove: held, catalogSize },
         `registry answer would remove most adapters; holding the removal until ${this.removalRule.minAnswers} answers over ${this.removalRule.minSpanMs / 1000} s agree`,
       );
     }
@@ -119,7 +138,7 @@ export class CatalogSync {
       true,
       attemptAt,
       null,
-      endpoint,
+      answer.endpoint,
     );
     try {
       this.sink.commitCatalog({
@@ -137,6 +156,9 @@ export class CatalogSync {
       this.logger.warn({ err: error }, "catalog sync could not be committed; will retry");
       return { ok: false, added: 0, updated: 0, removed: 0, held, error: message };
     }
+    // With a removal held back the catalog still has entries this answer lacks.
+    this.applied =
+      held === 0 ? { generation: answer.generation, size: answer.entries.length } : undefined;
     if (diff.added.length > 0 || diff.updated.length > 0 || removed.length > 0) {
       this.logger.info(
         { added: diff.added.length, updated: diff.updated.length, removed: removed.length },
@@ -150,6 +172,20 @@ export class CatalogSync {
       removed: removed.length,
       held,
     };
+  }
+
+  /**
+   * The answer's difference from the committed catalog: from the answer's own
+   * changes when they are relative to the answer the catalog is, else by
+   * comparing the whole catalog.
+   */
+  private compare(answer: CatalogAnswer): { diff: CatalogDiff; catalogSize: number } {
+    const applied = this.applied;
+    if (answer.changes && applied && answer.changes.since === applied.generation) {
+      return { diff: diffFromChanges(answer.changes), catalogSize: applied.size };
+    }
+    const known = this.sink.entries();
+    return { diff: diffCatalog(known, answer.entries), catalogSize: known.length };
   }
 
   /**
@@ -172,6 +208,7 @@ export class CatalogSync {
       this.logger.warn({ err: error }, "could not commit the local registry file's adapters");
       return 0;
     }
+    this.applied = undefined;
     this.logger.warn(
       { adapters: entries.length },
       "no registry reachable and no stored catalog: watching the local registry file's adapters",

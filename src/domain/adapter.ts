@@ -35,8 +35,10 @@ export const ENTRY_LIMITS = {
   urlLength: 2048,
 } as const;
 
+const NO_NOTES: readonly string[] = Object.freeze([]);
+
 export type EntryCheck =
-  | { ok: true; entry: AdapterEntry; notes: string[] }
+  | { ok: true; entry: AdapterEntry; notes: readonly string[] }
   | { ok: false; reason: string };
 
 /**
@@ -82,7 +84,8 @@ export function checkEntry(raw: AdapterEntry): EntryCheck {
   const clip = (value: string) => value.slice(0, ENTRY_LIMITS.fieldLength);
   return {
     ok: true,
-    notes,
+    // Checks are kept per catalog entry between syncs: most have no notes, and share one.
+    notes: notes.length === 0 ? NO_NOTES : notes,
     entry: {
       adapterId,
       project: clip(raw.project),

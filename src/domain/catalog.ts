@@ -1,4 +1,10 @@
-import { type AdapterEntry, checkEntry, sameEntry, sameMetadata } from "./adapter.js";
+import {
+  type AdapterEntry,
+  checkEntry,
+  type EntryCheck,
+  sameEntry,
+  sameMetadata,
+} from "./adapter.js";
 
 export interface CatalogDiff {
   added: AdapterEntry[];
@@ -23,35 +29,117 @@ export function screenEntries(raw: readonly AdapterEntry[]): {
   entries: AdapterEntry[];
   rejections: Rejection[];
 } {
+  const { entries, rejections } = screenChecks(
+    raw.map((candidate) => candidate.adapterId),
+    raw.map(checkEntry),
+  );
+  return { entries, rejections };
+}
+
+/** An answer screened from its entries' {@link checkEntry} results (see {@link screenChecks}). */
+export interface ScreenedChecks {
+  entries: AdapterEntry[];
+  rejections: Rejection[];
+  /** 1 at the index of each entry dropped as a duplicate of an earlier one. */
+  duplicate: Uint8Array;
+  /** The ids of `entries`. */
+  ids: Set<string>;
+}
+
+/**
+ * {@link screenEntries} for entries already checked one by one: `rawIds[i]` is
+ * the id entry `i` arrived with, `checks[i]` its check. Entries that passed are
+ * kept in order unless an earlier kept entry has the same (trimmed) id.
+ */
+export function screenChecks(
+  rawIds: readonly string[],
+  checks: readonly EntryCheck[],
+): ScreenedChecks {
   const entries: AdapterEntry[] = [];
   const rejections: Rejection[] = [];
-  const seen = new Set<string>();
-  for (const candidate of raw) {
-    const checked = checkEntry(candidate);
-    if (!checked.ok) {
-      const kind = checked.reason.startsWith("entry has no")
-        ? "no_id"
-        : checked.reason.startsWith("health_check_url")
-          ? "bad_url"
-          : "too_long";
-      rejections.push({ adapterId: candidate.adapterId, reason: checked.reason, kind });
-      continue;
+  const duplicate = new Uint8Array(checks.length);
+  const ids = new Set<string>();
+  checks.forEach((checked, index) => {
+    if (checked.ok) {
+      if (ids.has(checked.entry.adapterId)) duplicate[index] = 1;
+      else {
+        ids.add(checked.entry.adapterId);
+        entries.push(checked.entry);
+      }
     }
-    if (seen.has(checked.entry.adapterId)) {
-      rejections.push({
-        adapterId: checked.entry.adapterId,
-        reason: "duplicate adapter_id; the first entry is kept",
-        kind: "duplicate",
-      });
-      continue;
-    }
-    seen.add(checked.entry.adapterId);
-    for (const note of checked.notes) {
-      rejections.push({ adapterId: checked.entry.adapterId, reason: note, kind: "repaired" });
-    }
-    entries.push(checked.entry);
+    addRejections(rejections, rawIds[index] ?? "", checked, duplicate[index] === 1);
+  });
+  return { entries, rejections, duplicate, ids };
+}
+
+/** Appends what screening reports about one checked entry: why it was dropped, or what was repaired. */
+export function addRejections(
+  into: Rejection[],
+  rawId: string,
+  checked: EntryCheck,
+  duplicate: boolean,
+): void {
+  if (!checked.ok) {
+    into.push({ adapterId: rawId, reason: checked.reason, kind: rejectionKind(checked.reason) });
+    return;
   }
-  return { entries, rejections };
+  if (duplicate) {
+    into.push({
+      adapterId: checked.entry.adapterId,
+      reason: "duplicate adapter_id; the first entry is kept",
+      kind: "duplicate",
+    });
+    return;
+  }
+  for (const note of checked.notes) {
+    into.push({ adapterId: checked.entry.adapterId, reason: note, kind: "repaired" });
+  }
+}
+
+function rejectionKind(reason: string): Rejection["kind"] {
+  return reason.startsWith("entry has no")
+    ? "no_id"
+    : reason.startsWith("health_check_url")
+      ? "bad_url"
+      : "too_long";
+}
+
+/**
+ * What changed in a registry's catalog between two of its answers, entry by
+ * entry, as an incremental reader of the answers found it.
+ */
+export interface CatalogChanges {
+  /** The answer these changes are relative to (the reader's own numbering). */
+  readonly since: number;
+  /** Entries that are new or differ in any field, as they are now, with what they were. */
+  readonly changed: readonly { before: AdapterEntry | undefined; after: AdapterEntry }[];
+  /** Entries of that answer that are not in this one. */
+  readonly removed: readonly AdapterEntry[];
+}
+
+/**
+ * The {@link CatalogDiff} of a catalog that was exactly the answer `changes.since`
+ * against the answer `changes` lead to: what {@link diffCatalog} of the two whole
+ * catalogs gives, at the cost of the changed entries only.
+ */
+export function diffFromChanges(changes: CatalogChanges): CatalogDiff {
+  const diff: CatalogDiff = {
+    added: [],
+    updated: [],
+    removed: [...changes.removed],
+    refreshed: [],
+  };
+  for (const { before, after } of changes.changed) {
+    if (!before) diff.added.push(after);
+    else if (!sameEntry(before, after)) diff.updated.push({ before, after });
+    else if (
+      before.lastHeartbeat !== after.lastHeartbeat ||
+      before.registryStatus !== after.registryStatus
+    ) {
+      diff.refreshed.push(after);
+    }
+  }
+  return diff;
 }
 
 export function diffCatalog(

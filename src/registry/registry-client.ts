@@ -45,6 +45,13 @@ export class NotAListResponseError extends Error {
     super(`registry answer is not a ListResponse: ${detail}`);
     this.name = "NotAListResponseError";
   }
+
+  /** An answer of `count` entries none of which has an adapter_id. */
+  static noIds(count: number): NotAListResponseError {
+    return new NotAListResponseError(
+      `none of its ${count} ${count === 1 ? "entry has" : "entries have"} an adapter_id`,
+    );
+  }
 }
 
 /**
@@ -96,9 +103,7 @@ export async function decodeListInSlices(
     );
   }
   if (entries.length > 0 && entries.every((entry) => entry.adapterId.trim() === "")) {
-    throw new NotAListResponseError(
-      `none of its ${entries.length} ${entries.length === 1 ? "entry has" : "entries have"} an adapter_id`,
-    );
+    throw NotAListResponseError.noIds(entries.length);
   }
   return entries;
 }
@@ -164,6 +169,12 @@ export interface RegistryClientOptions {
 export interface Registry {
   readonly endpoint: string;
   listAdapters(filter?: ListFilter): Promise<AdapterEntry[]>;
+  /**
+   * ListAdapters with the answer's bytes handed to `read`, within the call: a
+   * `NotAListResponseError` from it fails the call as `bad_answer`, any other
+   * error as `bad_response`, exactly as for {@link listAdapters}.
+   */
+  readListAdapters<T>(filter: ListFilter, read: (answer: Uint8Array) => Promise<T>): Promise<T>;
   getAdapter(adapterId: string): Promise<AdapterEntry>;
   checkAdapterHealth(adapterId: string): Promise<RegistryHealth>;
   sendHeartbeat(adapterId: string): Promise<boolean>;
@@ -215,9 +226,13 @@ export class GrpcRegistryClient implements Registry {
   }
 
   listAdapters(filter: ListFilter = {}): Promise<AdapterEntry[]> {
+    // The answer arrives as bytes and is decoded in slices (see decodeListInSlices).
+    return this.readListAdapters(filter, (bytes) => decodeListInSlices(bytes));
+  }
+
+  readListAdapters<T>(filter: ListFilter, read: (answer: Uint8Array) => Promise<T>): Promise<T> {
     const method = AdapterRegistryService.listAdapters;
-    return this.call("ListAdapters", (metadata, callOptions, done) =>
-      // The answer arrives as bytes and is decoded in slices (see decodeListInSlices).
+    return this.call<T>("ListAdapters", (metadata, callOptions, done) =>
       this.client.makeUnaryRequest<Parameters<typeof method.requestSerialize>[0], Buffer>(
         method.path,
         method.requestSerialize,
@@ -235,8 +250,8 @@ export class GrpcRegistryClient implements Registry {
             done(error, undefined);
             return;
           }
-          decodeListInSlices(bytes).then(
-            (entries) => done(null, entries),
+          read(bytes).then(
+            (value) => done(null, value),
             (decodeError: unknown) =>
               done(
                 null,

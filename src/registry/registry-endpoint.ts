@@ -164,6 +164,11 @@ export class RegistryEndpoint {
     return this.execute("ListAdapters", () => this.client.listAdapters(filter));
   }
 
+  /** ListAdapters with no filter, its answer's bytes handed to `read` within the call. */
+  readCatalog<T>(read: (answer: Uint8Array) => Promise<T>): Promise<T> {
+    return this.execute("ListAdapters", () => this.client.readListAdapters({}, read));
+  }
+
   getAdapter(adapterId: string): Promise<AdapterEntry> {
     return this.execute("GetAdapter", () => this.client.getAdapter(adapterId));
   }

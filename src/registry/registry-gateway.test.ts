@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { catalogEntry } from "../../test/support/catalog-entry.js";
 import type { AdapterEntry } from "../domain/adapter.js";
+import { ListResponse } from "../gen/oneiric/registry/v1/registry.js";
 import {
   type ListFilter,
   type Registry,
@@ -28,6 +29,18 @@ class FakeClient implements Registry {
   }
   listAdapters(_filter?: ListFilter): Promise<AdapterEntry[]> {
     return this.answer(() => this.entries);
+  }
+  async readListAdapters<T>(
+    _filter: ListFilter,
+    read: (answer: Uint8Array) => Promise<T>,
+  ): Promise<T> {
+    const adapters = await this.answer(() =>
+      this.entries.map(({ registryStatus, ...entry }) => ({
+        ...entry,
+        healthStatus: registryStatus,
+      })),
+    );
+    return read(ListResponse.encode({ adapters }).finish());
   }
   getAdapter(adapterId: string): Promise<AdapterEntry> {
     const found = this.entries.find((candidate) => candidate.adapterId === adapterId);

@@ -1,5 +1,6 @@
 import type { AdapterEntry, HealthStatus } from "../domain/adapter.js";
 import { type Rejection, screenEntries } from "../domain/catalog.js";
+import { type CatalogRead, CatalogReader } from "./catalog-reader.js";
 import type { ListFilter, RegistryHealth } from "./registry-client.js";
 import { RegistryError } from "./registry-client.js";
 import type { BreakerState, RegistryEndpoint } from "./registry-endpoint.js";
@@ -39,7 +40,7 @@ export interface GatewayOptions {
   onCacheHit?: () => void;
   onCacheMiss?: () => void;
   /** Malformed entries dropped or repaired from a registry answer. */
-  onRejections?: (rejections: Rejection[], endpoint: string) => void;
+  onRejections?: (rejections: readonly Rejection[], endpoint: string) => void;
   onRefreshError?: (error: unknown) => void;
   /**
    * Told the new link state whenever the registry's aggregate reachability flips,
@@ -116,6 +117,8 @@ function filterKey(filter: ListFilter): string {
  */
 export class RegistryGateway {
   private readonly cache: SwrCache<{ entries: AdapterEntry[]; endpoint: string }>;
+  /** Keeps the last whole-catalog answer, whichever endpoint gave it, to decode only what changed. */
+  private readonly catalogReader = new CatalogReader();
   private readonly linkListeners = new Set<(state: LinkState) => void>();
   /** The aggregate reachability last reported, to report flips only. */
   private linkReachable: boolean;
@@ -237,9 +240,25 @@ export class RegistryGateway {
    * `RegistryError` of kind `bad_answer` listing every endpoint's reason; else
    * a {@link RegistryUnavailableError}.
    */
-  async fetchCatalog(): Promise<{ entries: AdapterEntry[]; endpoint: string }> {
+  async fetchCatalog(): Promise<{ entries: readonly AdapterEntry[]; endpoint: string }> {
+    const { entries, endpoint } = await this.readCatalog();
+    return { entries, endpoint };
+  }
+
+  /**
+   * {@link fetchCatalog} with what changed since the catalog answer before it
+   * (see {@link CatalogReader}): entries whose bytes are as they were are not
+   * decoded again.
+   */
+  async readCatalog(): Promise<CatalogRead & { endpoint: string }> {
     try {
-      return await this.askRegistries((endpoint) => this.listFrom(endpoint, {}));
+      return await this.askRegistries(async (endpoint) => {
+        const read = await endpoint.readCatalog((bytes) => this.catalogReader.read(bytes));
+        if (read.rejections.length > 0) {
+          this.options.onRejections?.(read.rejections, endpoint.endpoint);
+        }
+        return { ...read, endpoint: endpoint.endpoint };
+      });
     } catch (error) {
       // A registry that answered with something other than a catalog is named as
       // such (a failed sync, never an empty catalog), with every endpoint's reason.
