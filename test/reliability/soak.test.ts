@@ -1,8 +1,9 @@
 /**
  * Soak: 20,000 adapters, 5 % of them flapping, for 3 minutes (30 with
  * `npm run test:reliability -- --soak`), the daemon's RSS sampled every 5 s. After
- * a one-minute warm-up its least-squares slope must stay under a tenth of what a
- * leak of 1 KiB per check result would add at the measured result rate.
+ * a one-minute warm-up its least-squares slope over the last two minutes must stay
+ * under a quarter of what a leak of 1 KiB per check result would add at the
+ * measured result rate (docs/reliability.md says why that bound).
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,7 +28,7 @@ const SLOPE_WINDOW_MS = 120_000;
 /** The leak the bound is made to catch by far: bytes kept per check result. */
 const LEAK_PER_RESULT_BYTES = 1024;
 /** The bound is this share of that leak's slope. */
-const BOUND_SHARE = 0.1;
+const BOUND_SHARE = 0.25;
 const MIB = 1024 * 1024;
 
 if (!(Number.isFinite(MINUTES) && MINUTES >= 3)) {
@@ -69,6 +70,9 @@ describe(`a ${MINUTES}-minute soak at ${ADAPTERS} adapters with 5 % flapping`, (
       const config = writeDaemonConfig(dir.path, {
         registryPort,
         dbPath: join(dir.path, "healthd.db"),
+        // Defaults but the interval (15 s): at 5 s the daemon takes about 4,000 results
+        // a second, so a leak per result shows within the two minutes measured.
+        healthdYaml: "  probes: { interval_sec: 5 }\n",
       });
       daemon = new DaemonProcess(["--config", config], { keepLines: 1_000 });
       const running = daemon;
@@ -131,9 +135,10 @@ describe(`a ${MINUTES}-minute soak at ${ADAPTERS} adapters with 5 % flapping`, (
       );
 
       // The daemon kept up: a stalled daemon would have a flat RSS for the wrong reason.
-      expect(resultsPerSecond).toBeGreaterThan(ADAPTERS / 15 / 2);
+      expect(resultsPerSecond).toBeGreaterThan(ADAPTERS / 5 / 4);
       expect(healthzFailures).toBe(0);
       expect(windowSlope).toBeLessThan(bound);
+      // A long soak: the same bound over everything after the warm-up too.
       if (MINUTES > 3) expect(wholeSlope).toBeLessThan(bound);
     },
     (MINUTES * 60 + 300) * 1000,
