@@ -334,7 +334,7 @@ export async function startDaemon(
     hub,
     store,
     now,
-    readiness: () => readiness(ready, engine.status(), registryConfirmed),
+    readiness: () => readiness(ready, engine.status(), registryConfirmed, view.size),
   });
   // Reads the TLS and JWKS files; throws naming a bad one.
   const security = surfaceSecurity(config);
@@ -367,7 +367,9 @@ export async function startDaemon(
   const grpcServer = new Server(grpcSecurity.serverOptions);
   grpcServer.addService(
     HealthService,
-    daemonHealthService(() => readiness(ready, engine.status(), registryConfirmed).ready),
+    daemonHealthService(
+      () => readiness(ready, engine.status(), registryConfirmed, view.size).ready,
+    ),
   );
   const grpcLogger = logger.child({ component: "grpc" });
   const healthd = createHealthdService({
@@ -403,12 +405,18 @@ export async function startDaemon(
     "listening",
   );
 
+  // The registry is confirmed by the first sync it answers, not by the first attempt.
+  const syncAndConfirm = async (): Promise<SyncResult> => {
+    const result = await catalogSync.syncOnce();
+    if (result.ok) registryConfirmed = true;
+    return result;
+  };
   // Both schedules are restarted by a reload that changes them; what they run keeps its state.
   const startSync = (current: DaemonConfig): PeriodicTask | undefined => {
     if (!current.registry.enabled) return undefined;
     return current.sync.cron
-      ? runOnCron(current.sync.cron, () => catalogSync.syncOnce())
-      : runPeriodically(current.sync.intervalMs, () => catalogSync.syncOnce());
+      ? runOnCron(current.sync.cron, syncAndConfirm)
+      : runPeriodically(current.sync.intervalMs, syncAndConfirm);
   };
   const startRetention = (current: DaemonConfig): PeriodicTask =>
     runOnCron(current.journal.retentionCron, async () => {
@@ -438,7 +446,7 @@ export async function startDaemon(
     };
     firstSync = catalogSync.syncOnce().then((first) => {
       settleFirstSync(first);
-      registryConfirmed = true;
+      if (first.ok) registryConfirmed = true;
       return first;
     });
     if (view.size === 0) {
@@ -535,7 +543,7 @@ export async function startDaemon(
     hub,
     webhooks,
     syncNow: async () => {
-      const result = await catalogSync.syncOnce();
+      const result = await syncAndConfirm();
       // What the sync found is committed and shown when this returns.
       engine.flush();
       return result;
