@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
@@ -13,6 +13,8 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
+          // The reliability suite has its own runner: npm run test:reliability.
+          exclude: [...configDefaults.exclude, "test/reliability/**"],
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },

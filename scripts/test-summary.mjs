@@ -1,20 +1,32 @@
-// Prints "N passed, M failed" from a vitest JSON report; exits 1 when the report
-// is missing or counted no test at all.
+// Prints "N passed, M failed" from one or more vitest JSON reports (added up);
+// exits 1 when a report is missing or counted no test at all.
 import { readFileSync } from "node:fs";
 
-const path = process.argv[2];
-let report;
-try {
-  report = JSON.parse(readFileSync(path, "utf8"));
-} catch (error) {
-  console.log(`test report ${path} unreadable: ${error.message}`);
-  console.log("0 passed, 1 failed");
-  process.exit(1);
+let passed = 0;
+let failed = 0;
+let broken = false;
+for (const path of process.argv.slice(2)) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    console.log(`test report ${path} unreadable: ${error.message}`);
+    failed += 1;
+    broken = true;
+    continue;
+  }
+  const reportPassed = report.numPassedTests ?? 0;
+  const brokenFiles = (report.testResults ?? []).filter(
+    (file) => file.status === "failed" && (file.assertionResults ?? []).length === 0,
+  ).length;
+  passed += reportPassed;
+  failed += (report.numFailedTests ?? 0) + brokenFiles;
+  if (reportPassed === 0) broken = true;
 }
-const passed = report.numPassedTests ?? 0;
-const failed = report.numFailedTests ?? 0;
-const brokenFiles = (report.testResults ?? []).filter(
-  (file) => file.status === "failed" && (file.assertionResults ?? []).length === 0,
-).length;
-console.log(`${passed} passed, ${failed + brokenFiles} failed`);
-process.exit(passed === 0 || failed + brokenFiles > 0 ? 1 : 0);
+if (process.argv.length <= 2) {
+  console.log("no test report given");
+  broken = true;
+  failed += 1;
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(broken || failed > 0 ? 1 : 0);

@@ -362,7 +362,7 @@ export async function startDaemon(
     hub,
     store,
     now,
-    readiness: () => readiness(ready, engine.status(), registryConfirmed),
+    readiness: () => readiness(ready, engine.status(), registryConfirmed, view.size),
   });
   // Reads the TLS and JWKS files; throws naming a bad one.
   const security = surfaceSecurity(config);
@@ -395,7 +395,9 @@ export async function startDaemon(
   const grpcServer = new Server(grpcSecurity.serverOptions);
   grpcServer.addService(
     HealthService,
-    daemonHealthService(() => readiness(ready, engine.status(), registryConfirmed).ready),
+    daemonHealthService(
+      () => readiness(ready, engine.status(), registryConfirmed, view.size).ready,
+    ),
   );
   const grpcLogger = logger.child({ component: "grpc" });
   const healthd = createHealthdService({
@@ -433,6 +435,7 @@ export async function startDaemon(
   );
 
   // Both schedules are restarted by a reload that changes them; what they run keeps its state.
+  // The registry is confirmed by the first sync it answers, not by the first attempt.
   const syncOnce = async (): Promise<SyncResult> => {
     const result = await catalogSync.syncOnce();
     if (result.ok) registryConfirmed = true;

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseScenario } from "../src/simulator/scenario.js";
 import { type RunningSimulator, startSimulator } from "../src/simulator/simulator.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
+import { auditJournal } from "./support/journal-audit.js";
 import { tempDir } from "./support/stack.js";
 
 const CLI = join(import.meta.dirname, "..", "bin", "oneiric-healthd.js");
@@ -79,44 +80,11 @@ healthd:
     child.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
 
-    const db = new BetterSqlite3(dbPath);
-    try {
-      expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
-      const bounds = db
-        .prepare("SELECT MIN(seq) AS low, MAX(seq) AS high, COUNT(*) AS n FROM events")
-        .get() as {
-        low: number;
-        high: number;
-        n: number;
-      };
-      expect(bounds.n).toBe(bounds.high - bounds.low + 1);
-      const states = db.prepare("SELECT adapter_id, status FROM adapter_health").all() as {
-        adapter_id: string;
-        status: string;
-      }[];
-      const lastChange = new Map(
-        (
-          db
-            .prepare(
-              `SELECT subject, json_extract(data, '$.to') AS status FROM events
-               WHERE seq IN (SELECT MAX(seq) FROM events WHERE type = 'adapter.health_changed' GROUP BY subject)`,
-            )
-            .all() as { subject: string; status: string }[]
-        ).map((row) => [row.subject, row.status]),
-      );
-      let checked = 0;
-      for (const state of states) {
-        if (state.status === "unknown") {
-          expect(lastChange.has(state.adapter_id)).toBe(false);
-          continue;
-        }
-        expect(lastChange.get(state.adapter_id), state.adapter_id).toBe(state.status);
-        checked++;
-      }
-      expect(checked).toBeGreaterThan(100);
-    } finally {
-      db.close();
-    }
+    const audit = auditJournal(dbPath);
+    expect(audit.integrity).toBe("ok");
+    expect(audit.gaps).toBe(0);
+    expect(audit.unmatchedStates).toEqual([]);
+    expect(audit.judged).toBeGreaterThan(100);
     // The database opens and migrates again after the crash.
     const reopened = new SqliteStore({ path: dbPath });
     expect(reopened.loadHealth().length).toBe(200);

@@ -1,10 +1,9 @@
-import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningSimulator } from "../src/simulator/simulator.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
+import { DaemonProcess } from "./support/daemon-process.js";
 import {
   ManualClock,
   startTestDaemon,
@@ -12,77 +11,6 @@ import {
   tempDir,
   testConfig,
 } from "./support/stack.js";
-
-const CLI = join(import.meta.dirname, "..", "bin", "oneiric-healthd.js");
-
-type LogLine = Record<string, unknown> & { level: number; msg: string };
-
-/** `oneiric-healthd run` as a child process, its JSON log lines parsed as they come. */
-class DaemonProcess {
-  readonly lines: LogLine[] = [];
-  readonly exited: Promise<number | null>;
-  private readonly child: ChildProcessByStdio<null, Readable, Readable>;
-  private pending = "";
-  private stderr = "";
-  private readonly waiters = new Set<() => void>();
-
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [CLI, "run", ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.child.stdout.on("data", (chunk: Buffer) => {
-      this.pending += chunk.toString();
-      const complete = this.pending.split("\n");
-      this.pending = complete.pop() ?? "";
-      for (const text of complete) {
-        if (text.startsWith("{")) this.lines.push(JSON.parse(text) as LogLine);
-      }
-      for (const wake of this.waiters) wake();
-    });
-    this.child.stderr.on("data", (chunk: Buffer) => {
-      this.stderr += chunk.toString();
-    });
-    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null) this.child.kill("SIGKILL");
-  }
-
-  /** The first log line from index `from` on that matches, waiting for it up to 20 s. */
-  async waitFor(match: (line: LogLine) => boolean, what: string, from = 0): Promise<LogLine> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const found = this.lines.slice(from).find(match);
-      if (found) return found;
-      if (Date.now() > deadline) {
-        throw new Error(`no log line ${what}; got:\n${this.transcript()}`);
-      }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.waiters.delete(wake);
-          resolve();
-        };
-        this.waiters.add(wake);
-        setTimeout(wake, 200);
-      });
-    }
-  }
-
-  /** The HTTP port from the "listening" line. */
-  async httpPort(): Promise<number> {
-    const line = await this.waitFor((entry) => entry.msg === "listening", "listening");
-    return Number(String(line.http).split(":").pop());
-  }
-
-  transcript(): string {
-    return [...this.lines.map((line) => JSON.stringify(line)), this.stderr].join("\n");
-  }
-}
 
 interface AdapterRow {
   adapter_id: string;

@@ -5,12 +5,14 @@ import type { StoreStatus } from "../engine/health-engine.js";
  * Ready once start-up has finished and while the database takes commits: a
  * daemon whose verdicts cannot be stored answers from its last commit, but
  * should not be sent new work as if nothing were wrong. Ready from a stored
- * catalog before the registry's first answer, with a note saying so.
+ * catalog before the registry's first answer, with a note saying so; not ready
+ * with no catalog at all until the registry answers.
  */
 export function readiness(
   started: boolean,
   store: StoreStatus,
   registryConfirmed = true,
+  adapters = 0,
 ): Readiness {
   if (!started) return { ready: false, reason: "start-up has not finished" };
   if (!store.writable) {
@@ -22,6 +24,12 @@ export function readiness(
     };
   }
   if (!registryConfirmed) {
+    if (adapters === 0) {
+      return {
+        ready: false,
+        reason: "no catalog yet: none is stored and the registry has not answered",
+      };
+    }
     return { ready: true, note: "catalog from storage, registry not yet confirmed" };
   }
   return { ready: true };

@@ -16,6 +16,8 @@ export class FakeRegistry {
   listCalls = 0;
   /** How long ListAdapters takes to answer. */
   listDelayMs = 0;
+  /** How long GetAdapter and HealthCheck take to answer. */
+  callDelayMs = 0;
   /**
    * When set, ListAdapters answers with these bytes instead of a ListResponse (the
    * bytes of another message type, as a misrouted proxy would send).
@@ -53,18 +55,22 @@ export class FakeRegistry {
       },
       getAdapter: (call, callback) => {
         const adapter = this.entries.find((entry) => entry.adapterId === call.request.adapterId);
-        if (adapter) callback(null, { adapter });
-        else callback({ code: grpcStatus.NOT_FOUND, details: "unknown" });
+        setTimeout(() => {
+          if (adapter) callback(null, { adapter });
+          else callback({ code: grpcStatus.NOT_FOUND, details: "unknown" });
+        }, this.callDelayMs);
       },
       healthCheck: (call, callback) => {
         const adapter = this.entries.find((entry) => entry.adapterId === call.request.adapterId);
-        if (!adapter) callback({ code: grpcStatus.NOT_FOUND, details: "unknown" });
-        else
-          callback(null, {
-            healthy: adapter.healthStatus === "healthy",
-            status: adapter.healthStatus,
-            message: "",
-          });
+        setTimeout(() => {
+          if (!adapter) callback({ code: grpcStatus.NOT_FOUND, details: "unknown" });
+          else
+            callback(null, {
+              healthy: adapter.healthStatus === "healthy",
+              status: adapter.healthStatus,
+              message: "",
+            });
+        }, this.callDelayMs);
       },
       heartbeat: (_call, callback) => callback(null, { registered: true }),
       registerAdapter: (_call, callback) =>

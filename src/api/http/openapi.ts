@@ -238,7 +238,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: {
             "200": {
               description:
-                'Ready; `note` is "catalog from storage, registry not yet confirmed" until the registry\'s first answer is applied',
+                'Ready; `note` is "catalog from storage, registry not yet confirmed" until a sync succeeds (also when the first one failed)',
             },
             "503": problem,
           },
