@@ -510,7 +510,7 @@ const RUN_PLANS: Record<
   early: { label: "registry up, stop in the first round", registryUp: true, plan: "stop-in-round" },
 };
 
-function settingsOf(count: number, kind: RunKind): string {
+function settingsOf(kind: RunKind): string {
   const { registryUp, plan } = RUN_PLANS[kind];
   const stop =
     plan === "stop-in-round"
@@ -518,7 +518,7 @@ function settingsOf(count: number, kind: RunKind): string {
       : `SIGTERM ${STEADY_AFTER_ROUND_MS / 1000} s after every adapter was checked since the spawn (read from the database file every second), or, when that takes over ${FIRST_ROUND_LIMIT_MS / 1000} s after the spawn, then, in the first round`;
   return [
     `daemon: oneiric-healthd run (bin/oneiric-healthd.js: tsx compiles the sources, included in spawn → ready) at defaults, only oneiric_mcp.grpc_host/grpc_port, storage.path and the listen addresses set (interval ${INTERVAL_MS / 1000} s, startup_rate_per_sec ${DEFAULTS.probes.startupRatePerSec}, startup_max_rate_per_sec ${DEFAULTS.probes.startupMaxRatePerSec}, concurrency ${DEFAULTS.probes.concurrency}, watch ${DEFAULTS.adapters.defaults.probes.watch}, registry_check ${DEFAULTS.adapters.defaults.probes.registryCheck})`,
-    `database: ${count.toLocaleString("en-US")} adapters written through SqliteStore.commit (the simulator's catalog, a verdict each: 90 % of breakers at rest, 8 % counting failures, 2 % open an hour ago; every verdict its adapter's last health_changed event)`,
+    "database: N adapters written through SqliteStore.commit (the simulator's catalog, a verdict each: 90 % of breakers at rest, 8 % counting failures, 2 % open an hour ago; every verdict its adapter's last health_changed event)",
     `simulator: generate: { count: N, endpoint: grpc }, --watch-interval-ms 1000, in its own process`,
     registryUp ? "registry up" : "registry down (a closed port; the adapters' endpoints answer)",
     stop,
@@ -533,7 +533,7 @@ async function runOnce(
   kind: RunKind,
 ): Promise<Row> {
   const { label, plan } = RUN_PLANS[kind];
-  const settings = settingsOf(count, kind);
+  const settings = settingsOf(kind);
   const dir = tempDir("run");
   const dbPath = join(dir, "healthd.db");
   copyFileSync(pristine, dbPath);
