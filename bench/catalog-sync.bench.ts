@@ -14,7 +14,9 @@
  * machine's CPU outside this process and the simulator during the row's
  * window, from /proc/stat.
  *
- * Run: npx tsx bench/catalog-sync.bench.ts [--quick]   (prints figures; asserts nothing)
+ * Run: npx tsx bench/catalog-sync.bench.ts [--quick] [--report <file>]   (prints figures;
+ * asserts nothing; --quick: 10,000 only, fewer syncs; --report for the suite, see
+ * bench/report.ts)
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -31,15 +33,27 @@ import {
   type AdapterEntry as WireAdapterEntry,
 } from "../src/gen/oneiric/registry/v1/registry.js";
 import { startDaemon } from "../src/main.js";
+import { goalAt } from "./goals.js";
+import { benchOptions, type Reporter } from "./report.js";
 import { freePort } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
-const QUICK = process.argv.includes("--quick");
+const editorAt = process.argv.indexOf("--editor");
+// The editor child takes only its own argument; the bench itself the suite's.
+const options = editorAt >= 0 ? undefined : benchOptions("catalog-sync");
+const QUICK = options?.quick ?? false;
 const SIZES = QUICK ? [10_000] : [10_000, 50_000];
 const UNCHANGED_SYNCS = QUICK ? 5 : 9;
 const CHANGED_SYNCS = QUICK ? 1 : 3;
+/**
+ * Syncs after every heartbeat changed: fewer, since each needs N heartbeat RPCs first (about
+ * 17 s at 50,000), which would otherwise be most of the bench's time.
+ */
+const ALL_CHANGED_SYNCS = QUICK ? 1 : 2;
 /** Jiffies per second in /proc (USER_HZ, 100 on Linux everywhere that matters). */
 const CLOCK_TICKS = 100;
+/** A row during which other processes used more than this (% of one core) is marked disturbed. */
+const DISTURBED_PCT = 10;
 
 interface Simulator {
   pid: number;
@@ -362,10 +376,61 @@ function printRow(row: Row): void {
   );
 }
 
+const SETTINGS = [
+  "registry: oneiric-healthd simulate in a child process, generate: { count: N, endpoint: http, categories: [storage, cache, orchestration] }",
+  "daemon: startDaemon in the bench process with sync: { interval_sec: 86400 }, probes: { interval_sec: 86400, startup_rate_per_sec: 0.01, registry_check: false, watch: false }, registry: { max_queued_calls: 100000, breaker: { threshold: 1000 } }, oneiric_mcp.timeout_sec: 60, a SQLite file in a temp dir; each sync started by syncNow()",
+  "CPU: process.cpuUsage() of the bench process (every thread) from the call to its end; GC: perf_hooks gc entries in that window",
+  "catalog edited between syncs from another child process over the simulator's RPCs",
+].join("; ");
+
+/** One row's figures to the suite: CPU p50 and minimum, GC p50; the unchanged row judged at 50,000. */
+function reportRow(reporter: Reporter, row: Row): void {
+  const cpu = row.samples.map((sample) => sample.cpuMs);
+  const last = row.samples[row.samples.length - 1];
+  const readOnly = row.name.startsWith("read only");
+  const settings = `${SETTINGS}${readOnly ? "; read only: the gateway's readCatalog() alone, no commit" : ""}${QUICK ? "; quick run" : ""}`;
+  const othersOfACore = row.othersPercent * cpus().length;
+  const changed = last !== undefined && last.added + last.updated + last.removed > 0;
+  const notes = [
+    `${row.samples.length} sync${row.samples.length === 1 ? "" : "s"}`,
+    ...(changed ? [`the last one: +${last.added} ~${last.updated} -${last.removed} entries`] : []),
+    ...(othersOfACore > DISTURBED_PCT
+      ? [`disturbed: other processes used ${othersOfACore.toFixed(0)} % of a core`]
+      : []),
+  ];
+  const note = { note: notes.join("; ") };
+  const goal = row.name === "unchanged" ? goalAt("sync-unchanged-50k", row.size) : undefined;
+  reporter.row({
+    name: `${row.name}: CPU per sync, p50`,
+    size: row.size,
+    settings,
+    value: median(cpu),
+    unit: "ms",
+    ...(goal ? { goal } : {}),
+    ...note,
+  });
+  if (row.samples.length > 1) {
+    reporter.row({
+      name: `${row.name}: CPU per sync, min`,
+      size: row.size,
+      settings,
+      value: Math.min(...cpu),
+      unit: "ms",
+    });
+  }
+  reporter.row({
+    name: `${row.name}: GC per sync, p50`,
+    size: row.size,
+    settings,
+    value: median(row.samples.map((sample) => sample.gcMs)),
+    unit: "ms",
+  });
+}
+
 /** Lets the clock pass a second, so a heartbeat now differs from the one before. */
 const nextSecond = () => delay(1_100);
 
-async function benchSize(size: number): Promise<void> {
+async function benchSize(size: number, reporter: Reporter): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "oneiric-healthd-bench-sync-"));
   const port = await freePort();
   const config = parseConfigText(
@@ -420,6 +485,7 @@ healthd:
     const done: Row = { size, name, samples, othersPercent: window.percent() };
     rows.push(done);
     printRow(done);
+    reportRow(reporter, done);
   };
   try {
     const firstWindow = new OthersWindow(simulator.pid);
@@ -440,6 +506,7 @@ healthd:
     };
     rows.push(firstRow);
     printRow(firstRow);
+    reportRow(reporter, firstRow);
     const ids = daemon.view.allEntries().map((entry) => entry.adapterId);
     const everyHundredth = (offset: number) => ids.filter((_, index) => index % 100 === offset);
 
@@ -452,7 +519,7 @@ healthd:
       await nextSecond();
       await editor.run("reregister", everyHundredth(50 + repetition));
     });
-    await row("100 % heartbeats (live readings)", CHANGED_SYNCS, async () => {
+    await row("100 % heartbeats (live readings)", ALL_CHANGED_SYNCS, async () => {
       await nextSecond();
       await editor.run("heartbeat", ids);
     });
@@ -464,7 +531,7 @@ healthd:
     await row("read only: unchanged", UNCHANGED_SYNCS, () => delay(200), readOnly);
     await row(
       "read only: 100 % heartbeats",
-      CHANGED_SYNCS,
+      ALL_CHANGED_SYNCS,
       async () => {
         await nextSecond();
         await editor.run("heartbeat", ids);
@@ -479,7 +546,7 @@ healthd:
   }
 }
 
-async function main(): Promise<void> {
+async function main(reporter: Reporter): Promise<void> {
   console.log(
     `catalog sync benchmark${QUICK ? " (--quick)" : ""}: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${new Date().toISOString()}`,
   );
@@ -500,10 +567,19 @@ async function main(): Promise<void> {
       "others %",
     ].join("  "),
   );
-  for (const size of SIZES) await benchSize(size);
+  for (const size of SIZES) await benchSize(size, reporter);
 }
 
-const editorAt = process.argv.indexOf("--editor");
-if (editorAt >= 0) await serveEdits(Number(process.argv[editorAt + 1]));
-else await main();
-process.exit(0);
+if (options === undefined) {
+  await serveEdits(Number(process.argv[editorAt + 1]));
+  process.exit(0);
+}
+try {
+  await main(options.reporter);
+} catch (error) {
+  options.reporter.problem(
+    `the catalog sync benchmark stopped: ${(error as Error).stack ?? error}`,
+  );
+}
+options.reporter.finish();
+process.exit(options.reporter.problems > 0 ? 1 : 0);

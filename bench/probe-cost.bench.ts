@@ -16,10 +16,14 @@
  *
  * CPU is `process.cpuUsage()` of this process over the window, divided by checks answered;
  * "net" subtracts the idle loop's CPU per tick. "others %" is the machine's busy time outside
- * this process and its child, from /proc/stat: a disturbed window shows as such.
+ * this process and its child, from /proc/stat: a disturbed window shows as such. No ratio to
+ * blackbox_exporter here: this bench does not run the exporter, and a ratio is only honest
+ * against the peer measured in the same run (the engine bench does that).
  *
- * Run: npx tsx bench/probe-cost.bench.ts [--rate 1000] [--seconds 20] [--services 1000]
- *      [--quick] (prints figures; asserts nothing)
+ * Run: npx tsx bench/probe-cost.bench.ts [--rate 1000] [--seconds 12] [--warmup 2]
+ *      [--services 1000] [--only <client>] [--quick] [--report <file>]
+ *      (prints figures; asserts nothing; --quick: 3 s rows after 1 s of warm-up; --report for
+ *      the suite, see bench/report.ts)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -27,7 +31,6 @@ import http from "node:http";
 import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import {
   credentials,
   status as grpcStatus,
@@ -44,13 +47,14 @@ import {
 } from "../src/gen/grpc/health/v1/health.js";
 import { GrpcHealthProbe } from "../src/probes/grpc-health-probe.js";
 import { HttpProbe } from "../src/probes/http-probe.js";
+import { benchOptions, type Reporter } from "./report.js";
 import { percentiles } from "./support.js";
 
 const SELF = fileURLToPath(import.meta.url);
-/** Blackbox_exporter's gRPC module on this machine kind (bench/README.md, health engine). */
-const BLACKBOX_US_PER_PROBE = 950;
 const CONCURRENCY = 256;
 const TIMEOUT_MS = 5_000;
+/** A window in which other processes used more than this (% of one core) is marked disturbed. */
+const DISTURBED_PCT = 10;
 
 const CLK_TCK = (() => {
   try {
@@ -425,21 +429,100 @@ const fixed = (value: number, digits = 1) =>
       })
     : "–";
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      rate: { type: "string", default: "1000" },
-      seconds: { type: "string", default: "20" },
-      services: { type: "string", default: "1000" },
-      warmup: { type: "string", default: "3" },
-      quick: { type: "boolean", default: false },
-      only: { type: "string" },
-    },
+/** This bench's own flags; the rest (`--quick`, `--report`) go to `benchOptions`. */
+const OWN_FLAGS = ["rate", "seconds", "warmup", "services", "only"] as const;
+type OwnFlag = (typeof OWN_FLAGS)[number];
+
+function splitArgs(argv: readonly string[]): {
+  own: Partial<Record<OwnFlag, string>>;
+  rest: string[];
+} {
+  const own: Partial<Record<OwnFlag, string>> = {};
+  const rest: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    const [flag, inline] = arg.startsWith("--") ? arg.slice(2).split("=", 2) : [undefined];
+    const name = OWN_FLAGS.find((candidate) => candidate === flag);
+    if (name === undefined) {
+      rest.push(arg);
+      continue;
+    }
+    const value = inline ?? argv[++index];
+    if (value === undefined) throw new Error(`--${name} needs a value`);
+    own[name] = value;
+  }
+  return { own, rest };
+}
+
+function report(
+  reporter: Reporter,
+  settings: string,
+  idleUsPerTick: number,
+  rows: readonly Figures[],
+  idle: Figures,
+): void {
+  const notesOf = (row: Figures): string | undefined => {
+    const notes: string[] = [];
+    if (row.othersPct > DISTURBED_PCT) {
+      notes.push(`disturbed: other processes used ${fixed(row.othersPct, 0)} % of a core`);
+    }
+    if (row.failed > 0) {
+      notes.push(`${row.failed} of ${row.checks} checks failed (first: ${row.firstFailure})`);
+    }
+    if (row.behind > 0) notes.push(`${row.behind} checks behind the pace at the end`);
+    return notes.length === 0 ? undefined : notes.join("; ");
+  };
+  const idleNote = notesOf(idle);
+  reporter.row({
+    name: "idle pacing loop: CPU per tick",
+    settings,
+    value: idleUsPerTick,
+    unit: "µs",
+    ...(idleNote ? { note: idleNote } : {}),
   });
-  const rate = Number(values.rate);
-  const seconds = values.quick ? 5 : Number(values.seconds);
-  const warmupSec = values.quick ? 1 : Number(values.warmup);
-  const services = Number(values.services);
+  for (const row of rows) {
+    if (row === idle) continue;
+    if (row.checks - row.failed === 0) {
+      reporter.problem(`${row.label}: no check succeeded (first failure: ${row.firstFailure})`);
+    }
+    const perCheck = (row.cpuSeconds * 1e6) / Math.max(1, row.checks);
+    const { p50, p99 } = percentiles(row.latenciesMs);
+    const note = notesOf(row);
+    // The window's notes once, on the figure the row is about.
+    reporter.row({
+      name: `${row.label}: net CPU per check`,
+      settings,
+      value: perCheck - idleUsPerTick,
+      unit: "µs",
+      ...(note ? { note } : {}),
+    });
+    reporter.row({
+      name: `${row.label}: server CPU per check`,
+      settings,
+      value: (row.serverCpuSeconds * 1e6) / Math.max(1, row.checks),
+      unit: "µs",
+    });
+    for (const [percentile, value] of [
+      ["p50", p50],
+      ["p99", p99],
+    ] as const) {
+      reporter.row({
+        name: `${row.label}: latency ${percentile}`,
+        settings,
+        value: Number.isFinite(value) ? value : null,
+        unit: "ms",
+      });
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const { own, rest } = splitArgs(process.argv.slice(2));
+  const { quick, reporter } = benchOptions("probe-cost", rest);
+  const rate = Number(own.rate ?? 1000);
+  const seconds = Number(own.seconds ?? (quick ? 3 : 12));
+  const warmupSec = Number(own.warmup ?? (quick ? 1 : 2));
+  const services = Number(own.services ?? 1000);
   for (const [name, value] of [
     ["--rate", rate],
     ["--seconds", seconds],
@@ -449,11 +532,14 @@ async function main(): Promise<void> {
     if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
   }
   console.log(
-    `probe cost benchmark: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${new Date().toISOString()}`,
+    `probe cost benchmark${quick ? " (--quick)" : ""}: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${new Date().toISOString()}`,
   );
+  const serverText = `server in a child process (grpc-js ${grpcJsVersion()} grpc.health.v1, node:http keep-alive), its CPU not counted in the client's`;
   console.log(
-    `${fixed(rate, 0)} checks/s for ${seconds} s each (after ${warmupSec} s warm-up), over ${services} service names on one address, at most ${CONCURRENCY} in flight; server in a child process (grpc-js ${grpcJsVersion()}, node:http keep-alive)`,
+    `${fixed(rate, 0)} checks/s for ${seconds} s each (after ${warmupSec} s warm-up), over ${services} service names on one address, at most ${CONCURRENCY} in flight; ${serverText}`,
   );
+  const settings = `${fixed(rate, 0)} checks/s paced on a 2 ms tick, ${seconds} s per row after ${warmupSec} s of warm-up, ${services.toLocaleString("en-US")} service names on one address, at most ${CONCURRENCY} in flight, timeout ${TIMEOUT_MS / 1000} s; CPU: process.cpuUsage() of the client process ÷ checks answered; net: minus the idle loop's CPU per tick; latency: GrpcHealthProbe and HttpProbe from the request's write, the others from the call; ${serverText}${quick ? "; quick run" : ""}`;
+  reporter.fact("grpc-js", grpcJsVersion());
   const server = await startServer(services);
   try {
     const rows: Figures[] = [];
@@ -471,7 +557,7 @@ async function main(): Promise<void> {
     const idle = await drive("idle loop", () => RESOLVED_OK, rate, seconds, server.child);
     rows.push(idle);
     for (const [label, make] of clients) {
-      if (values.only && !label.toLowerCase().includes(values.only.toLowerCase())) continue;
+      if (own.only && !label.toLowerCase().includes(own.only.toLowerCase())) continue;
       const client = make(server);
       try {
         await drive(label, client.check, rate, warmupSec, server.child);
@@ -483,35 +569,40 @@ async function main(): Promise<void> {
     const idleUsPerTick = (idle.cpuSeconds * 1e6) / Math.max(1, idle.checks);
     console.log("");
     console.log(
-      `${"client".padEnd(26)}${"checks/s".padStart(9)}${"failed".padStart(8)}${"CPU %".padStart(7)}${"µs/check".padStart(10)}${"net µs".padStart(9)}${"× blackbox".padStart(11)}${"server µs".padStart(11)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"others %".padStart(10)}`,
+      `${"client".padEnd(28)}${"checks/s".padStart(9)}${"failed".padStart(8)}${"CPU %".padStart(7)}${"µs/check".padStart(10)}${"net µs".padStart(9)}${"server µs".padStart(11)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"others %".padStart(10)}`,
     );
     for (const row of rows) {
       const perCheck = (row.cpuSeconds * 1e6) / Math.max(1, row.checks);
       const net = row === idle ? Number.NaN : perCheck - idleUsPerTick;
       const { p50, p99 } = percentiles(row.latenciesMs);
       console.log(
-        `${row.label.padEnd(26)}${fixed(row.checks / row.seconds, 0).padStart(9)}${String(row.failed).padStart(8)}${fixed((row.cpuSeconds / row.seconds) * 100).padStart(7)}${fixed(perCheck, 0).padStart(10)}${fixed(net, 0).padStart(9)}${fixed(net / BLACKBOX_US_PER_PROBE, 3).padStart(11)}${fixed((row.serverCpuSeconds * 1e6) / Math.max(1, row.checks), 0).padStart(11)}${fixed(p50, 2).padStart(8)}${fixed(p99, 2).padStart(8)}${fixed(row.othersPct).padStart(10)}`,
+        `${row.label.padEnd(28)}${fixed(row.checks / row.seconds, 0).padStart(9)}${String(row.failed).padStart(8)}${fixed((row.cpuSeconds / row.seconds) * 100).padStart(7)}${fixed(perCheck, 0).padStart(10)}${fixed(net, 0).padStart(9)}${fixed((row.serverCpuSeconds * 1e6) / Math.max(1, row.checks), 0).padStart(11)}${fixed(p50, 2).padStart(8)}${fixed(p99, 2).padStart(8)}${fixed(row.othersPct).padStart(10)}`,
       );
       if (row.firstFailure !== undefined) console.log(`    first failure: ${row.firstFailure}`);
       if (row.behind > 0) console.log(`    ${row.behind} checks behind the pace at the end`);
     }
     console.log("");
     console.log(
-      `net µs = µs/check − the idle loop's µs per tick (${fixed(idleUsPerTick, 1)}); × blackbox = net ÷ ${BLACKBOX_US_PER_PROBE} µs (blackbox_exporter's gRPC probe, bench/README.md); goal ≤ 0.1`,
+      `net µs = µs/check − the idle loop's µs per tick (${fixed(idleUsPerTick, 1)}); the ratio to blackbox_exporter comes from the engine bench, which runs the exporter in the same run`,
     );
     console.log(
       "latency: GrpcHealthProbe and HttpProbe from when the request was written; the grpc-js and node:http rows from the call",
     );
-    const disturbed = rows.filter((row) => row.othersPct > 10);
+    const disturbed = rows.filter((row) => row.othersPct > DISTURBED_PCT);
     if (disturbed.length > 0) {
       console.log(
         `WARNING: other processes were busy during ${disturbed.map((row) => `${row.label} (${fixed(row.othersPct, 0)} %)`).join(", ")}: those figures are disturbed`,
       );
     }
+    report(reporter, settings, idleUsPerTick, rows, idle);
+  } catch (error) {
+    reporter.problem(`the probe cost benchmark stopped: ${(error as Error).stack ?? error}`);
   } finally {
     server.child.stdin?.end();
     server.child.kill();
   }
+  reporter.finish();
+  process.exitCode = reporter.problems > 0 ? 1 : 0;
 }
 
 function grpcJsVersion(): string {

@@ -41,6 +41,8 @@ interface BenchSpec {
 const BENCHES: readonly BenchSpec[] = [
   { name: "registry", script: "bench/registry-client.bench.ts" },
   { name: "resolution", script: "bench/resolution.bench.ts" },
+  { name: "probe-cost", script: "bench/probe-cost.bench.ts" },
+  { name: "catalog-sync", script: "bench/catalog-sync.bench.ts" },
   { name: "memory", script: "bench/memory.bench.ts", nodeArgs: ["--expose-gc"] },
   { name: "queries-quiet", script: "bench/query-surfaces.bench.ts" },
   {
@@ -48,6 +50,7 @@ const BENCHES: readonly BenchSpec[] = [
     script: "bench/query-surfaces.bench.ts",
     env: { BENCH_QUERIES_LOAD: "flip" },
   },
+  { name: "start-stop", script: "bench/start-stop.bench.ts" },
   { name: "engine", script: "bench/health-engine.bench.ts" },
 ];
 

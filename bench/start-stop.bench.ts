@@ -10,15 +10,17 @@
  * its adapter. Each run starts from a copy of that file.
  *
  * The daemon (`oneiric-healthd run`, its own process) runs at its DEFAULT settings: only the
- * registry address, the database path and the listen ports are set. Runs, per size:
- * - **registry down**: the registry address is a closed port (the adapters' own endpoints, on
+ * registry address, the database path and the listen ports are set. Runs, per size
+ * (`BENCH_START_STOP_RUNS`, a comma-separated list of `down`, `up`, `early`; by default `up`
+ * alone, which measures every figure the goals and the growth with size need):
+ * - **registry down** (`down`): the registry address is a closed port (the adapters' own endpoints, on
  *   the simulator, answer): spawn → `/readyz` 200, RSS at ready; SIGTERM 5 s after ready
  *   (first round under way) → exit.
- * - **registry up**: spawn → `/readyz` 200, RSS at ready, spawn → every adapter checked since
+ * - **registry up** (`up`): spawn → `/readyz` 200, RSS at ready, spawn → every adapter checked since
  *   the spawn (read from the database file, read-only, every second), the first round's peak
  *   checks per second (over any 5 s); then SIGTERM in steady state (10 s after the first
  *   round) → exit.
- * - **registry up, stop in the first round**: SIGTERM 5 s after ready → exit.
+ * - **registry up, stop in the first round** (`early`): SIGTERM 5 s after ready → exit.
  * After every stop the database is checked: exit code 0, `integrity_check` ok, the journal's
  * seq contiguous, every verdict matched by its adapter's last `health_changed` event.
  *
@@ -26,7 +28,12 @@
  * TypeScript with tsx on the fly: spawn → ready includes that (about 0.3-0.5 s here; the
  * daemon's own "ready" log line says how long it took from its own start).
  *
- * Run: npx tsx bench/start-stop.bench.ts [--quick]   (--quick: 10,000 only, shorter waits)
+ * The first round is waited for until 4 intervals after the spawn (60 s at defaults, twice the
+ * goal at 100,000; quick: 30 s); a round not done by then is reported as a lower bound, with
+ * the adapters checked by then, and the daemon is stopped in the round.
+ *
+ * Run: npx tsx bench/start-stop.bench.ts [--quick] [--report <file>]   (--quick: 2,000
+ * adapters, shorter waits; --report for the suite, see bench/report.ts)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -44,19 +51,33 @@ import type { NewEvent } from "../src/domain/events.js";
 import type { BreakerSnapshot, HealthState } from "../src/domain/health.js";
 import { GrpcRegistryClient } from "../src/registry/registry-client.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
+import { goalAt } from "./goals.js";
+import { benchOptions, type Reporter } from "./report.js";
 import { freePort } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
-const QUICK = process.argv.includes("--quick");
+const { quick: QUICK, reporter } = benchOptions("start-stop");
 const SIZES = QUICK
-  ? [10_000]
+  ? [2_000]
   : (process.env.BENCH_SIZES ?? "10000,50000,100000").split(",").map(Number);
+if (SIZES.some((size) => !Number.isInteger(size) || size <= 0)) {
+  throw new Error(`BENCH_SIZES must be positive whole numbers, e.g. 10000,50000 (got ${SIZES})`);
+}
+const RUN_KINDS = ["down", "up", "early"] as const;
+type RunKind = (typeof RUN_KINDS)[number];
+const RUNS = (process.env.BENCH_START_STOP_RUNS ?? "up").split(",").filter(Boolean);
+const unknownRuns = RUNS.filter((run) => !(RUN_KINDS as readonly string[]).includes(run));
+if (unknownRuns.length > 0 || RUNS.length === 0) {
+  throw new Error(
+    `BENCH_START_STOP_RUNS: ${unknownRuns.length > 0 ? `no run named ${unknownRuns.join(", ")}` : "empty"} (known: ${RUN_KINDS.join(", ")})`,
+  );
+}
 const DEFAULTS = parseConfigText("{}", "defaults.yaml", {});
 const INTERVAL_MS = DEFAULTS.adapters.defaults.probes.intervalMs;
-/** How long to wait for the first round before reporting how far it got. */
-const FIRST_ROUND_LIMIT_MS = QUICK ? 60_000 : 180_000;
-const STOP_AFTER_READY_MS = 5_000;
-const STEADY_AFTER_ROUND_MS = 10_000;
+/** How long after the spawn to wait for the first round before reporting how far it got. */
+const FIRST_ROUND_LIMIT_MS = QUICK ? 30_000 : 4 * INTERVAL_MS;
+const STOP_AFTER_READY_MS = QUICK ? 3_000 : 5_000;
+const STEADY_AFTER_ROUND_MS = QUICK ? 3_000 : 10_000;
 
 const CLK_TCK = (() => {
   try {
@@ -478,19 +499,62 @@ interface Row {
 }
 
 const fmt = (ms: number | undefined) => (ms === undefined ? "–" : (ms / 1000).toFixed(2));
+const MIB_IN_MB = 1.048_576;
+
+const RUN_PLANS: Record<
+  RunKind,
+  { label: string; registryUp: boolean; plan: "stop-in-round" | "round-then-steady" }
+> = {
+  down: { label: "registry down", registryUp: false, plan: "stop-in-round" },
+  up: { label: "registry up", registryUp: true, plan: "round-then-steady" },
+  early: { label: "registry up, stop in the first round", registryUp: true, plan: "stop-in-round" },
+};
+
+function settingsOf(kind: RunKind): string {
+  const { registryUp, plan } = RUN_PLANS[kind];
+  const stop =
+    plan === "stop-in-round"
+      ? `SIGTERM ${STOP_AFTER_READY_MS / 1000} s after ready`
+      : `SIGTERM ${STEADY_AFTER_ROUND_MS / 1000} s after every adapter was checked since the spawn (read from the database file every second), or, when that takes over ${FIRST_ROUND_LIMIT_MS / 1000} s after the spawn, then, in the first round`;
+  return [
+    `daemon: oneiric-healthd run (bin/oneiric-healthd.js: tsx compiles the sources, included in spawn → ready) at defaults, only oneiric_mcp.grpc_host/grpc_port, storage.path and the listen addresses set (interval ${INTERVAL_MS / 1000} s, startup_rate_per_sec ${DEFAULTS.probes.startupRatePerSec}, startup_max_rate_per_sec ${DEFAULTS.probes.startupMaxRatePerSec}, concurrency ${DEFAULTS.probes.concurrency}, watch ${DEFAULTS.adapters.defaults.probes.watch}, registry_check ${DEFAULTS.adapters.defaults.probes.registryCheck})`,
+    "database: N adapters written through SqliteStore.commit (the simulator's catalog, a verdict each: 90 % of breakers at rest, 8 % counting failures, 2 % open an hour ago; every verdict its adapter's last health_changed event)",
+    `simulator: generate: { count: N, endpoint: grpc }, --watch-interval-ms 1000, in its own process`,
+    registryUp ? "registry up" : "registry down (a closed port; the adapters' endpoints answer)",
+    stop,
+    ...(QUICK ? ["quick run"] : []),
+  ].join("; ");
+}
 
 async function runOnce(
   count: number,
   pristine: string,
   registryPort: number,
-  label: string,
-  plan: "stop-in-round" | "round-then-steady",
+  kind: RunKind,
 ): Promise<Row> {
+  const { label, plan } = RUN_PLANS[kind];
+  const settings = settingsOf(kind);
   const dir = tempDir("run");
   const dbPath = join(dir, "healthd.db");
   copyFileSync(pristine, dbPath);
   const daemon = await spawnDaemon(dbPath, registryPort);
   const ready = await untilReady(daemon);
+  reporter.row({
+    name: `${label}: spawn → ready`,
+    size: count,
+    settings,
+    value: ready.ms / 1000,
+    unit: "s",
+    ...goalIfAt("ready-100k", count),
+    ...(ready.note ? { note: `/readyz said: ${ready.note}` } : {}),
+  });
+  reporter.row({
+    name: `${label}: RSS at ready`,
+    size: count,
+    settings,
+    value: ready.rss * MIB_IN_MB,
+    unit: "MB",
+  });
   let roundS = "–";
   let peak = "–";
   let stopAt: string;
@@ -505,10 +569,52 @@ async function runOnce(
         ? `> ${FIRST_ROUND_LIMIT_MS / 1000} (${round.checked.toLocaleString("en")})`
         : fmt(round.ms);
     peak = `${Math.round(round.peakPerSec).toLocaleString("en")}/s, CPU ${Math.round(round.cpuPct)} %`;
+    reporter.row({
+      name: `${label}: spawn → every adapter checked`,
+      size: count,
+      settings,
+      value: (round.ms ?? FIRST_ROUND_LIMIT_MS) / 1000,
+      unit: "s",
+      ...goalIfAt("first-verdict-100k", count),
+      ...(round.ms === undefined
+        ? {
+            note: `lower bound: ${(count - round.checked).toLocaleString("en-US")} of ${count.toLocaleString("en-US")} adapters not yet checked since the spawn when the bench stopped waiting`,
+          }
+        : {}),
+    });
+    reporter.row({
+      name: `${label}: first round, peak checks/s over 5 s`,
+      size: count,
+      settings,
+      value: round.peakPerSec,
+      unit: "/s",
+    });
+    reporter.row({
+      name: `${label}: first round, daemon CPU`,
+      size: count,
+      settings,
+      value: round.cpuPct,
+      unit: "% of a core",
+    });
     if (round.ms !== undefined) await sleep(STEADY_AFTER_ROUND_MS);
     stopAt = round.ms === undefined ? "round (limit)" : "steady";
   }
   const stop = await stopDaemon(daemon);
+  const db = soundness(dbPath);
+  reporter.row({
+    name: `${label}: SIGTERM → exit`,
+    size: count,
+    settings,
+    value: stop.ms / 1000,
+    unit: "s",
+    ...goalIfAt("stop-100k", count),
+    note: `stopped in ${stopAt === "steady" ? "steady state" : `the first round${stopAt === "round (limit)" ? ", at the bench's limit" : ` (${stopAt.slice("round (".length, -1)})`}`}; exit ${stop.code}; database ${db}`,
+  });
+  if (stop.code !== 0 || db !== "sound") {
+    reporter.problem(
+      `${label} at ${count.toLocaleString("en-US")}: SIGTERM left exit ${stop.code}, database ${db}`,
+    );
+  }
   const row: Row = {
     count,
     run: label,
@@ -520,19 +626,25 @@ async function runOnce(
     stopAt,
     stopS: fmt(stop.ms),
     exit: String(stop.code),
-    db: soundness(dbPath),
+    db,
   };
   console.log(`    ${label}: ${JSON.stringify(row)}${complaints(daemon.child)}`);
   rmSync(dir, { recursive: true, force: true });
   return row;
 }
 
-async function main(): Promise<void> {
+/** `{ goal }` where the goal applies at this size (so a run at 10,000 judges no 100,000 goal). */
+function goalIfAt(id: string, count: number): { goal?: string } {
+  const goal = goalAt(id, count);
+  return goal === undefined ? {} : { goal };
+}
+
+async function main(reporter: Reporter): Promise<void> {
   console.log(
-    `start-stop benchmark: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}, ${new Date().toISOString()}`,
+    `start-stop benchmark${QUICK ? " (--quick)" : ""}: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}, ${new Date().toISOString()}`,
   );
   console.log(
-    `daemon at defaults: interval ${INTERVAL_MS / 1000} s, startup_rate_per_sec ${DEFAULTS.probes.startupRatePerSec}, concurrency ${DEFAULTS.probes.concurrency}, watch ${DEFAULTS.adapters.defaults.probes.watch}, registry_check ${DEFAULTS.adapters.defaults.probes.registryCheck}`,
+    `daemon at defaults: interval ${INTERVAL_MS / 1000} s, startup_rate_per_sec ${DEFAULTS.probes.startupRatePerSec}, concurrency ${DEFAULTS.probes.concurrency}, watch ${DEFAULTS.adapters.defaults.probes.watch}, registry_check ${DEFAULTS.adapters.defaults.probes.registryCheck}; runs ${RUNS.join(", ")}; first round waited for up to ${FIRST_ROUND_LIMIT_MS / 1000} s after the spawn`,
   );
   const rows: Row[] = [];
   for (const count of SIZES) {
@@ -544,13 +656,19 @@ async function main(): Promise<void> {
     console.log(
       `  ${count.toLocaleString("en")}: database of ${adapters.toLocaleString("en")} adapters written in ${fmt(performance.now() - built)} s`,
     );
+    if (adapters !== count) {
+      reporter.problem(`the simulator served ${adapters} adapters, not ${count}`);
+    }
     const closedPort = await freePort();
-    rows.push(await runOnce(count, pristine, closedPort, "registry down", "stop-in-round"));
-    rows.push(await runOnce(count, pristine, simulator.port, "registry up", "round-then-steady"));
-    if (!QUICK) {
-      rows.push(
-        await runOnce(count, pristine, simulator.port, "registry up, stop early", "stop-in-round"),
-      );
+    for (const kind of RUNS as RunKind[]) {
+      const port = RUN_PLANS[kind].registryUp ? simulator.port : closedPort;
+      try {
+        rows.push(await runOnce(count, pristine, port, kind));
+      } catch (error) {
+        reporter.problem(
+          `${RUN_PLANS[kind].label} at ${count.toLocaleString("en-US")}: ${(error as Error).message}`,
+        );
+      }
     }
     simulator.child.proc.kill("SIGTERM");
     await simulator.child.exited;
@@ -571,5 +689,10 @@ async function main(): Promise<void> {
   );
 }
 
-await main();
-process.exit(0);
+try {
+  await main(reporter);
+} catch (error) {
+  reporter.problem(`the start-stop benchmark stopped: ${(error as Error).stack ?? error}`);
+}
+reporter.finish();
+process.exit(reporter.problems > 0 ? 1 : 0);
