@@ -92,7 +92,7 @@ describe("parseConfigText: accepted files", () => {
       concurrency: 8,
       stale: { graceMs: 45_000, fallbackAfterMs: 75_000 },
       startupRatePerSec: 200,
-      startupMaxRatePerSec: 1_000,
+      startupMaxRatePerSec: 2_500,
     });
     expect(config.adapters.defaults.probes).toEqual({
       intervalMs: 10_000,
@@ -170,7 +170,7 @@ describe("parseConfigText: accepted files", () => {
         concurrency: 64,
         stale: { graceMs: 6_000, fallbackAfterMs: 51_000 },
         startupRatePerSec: 200,
-        startupMaxRatePerSec: 1_000,
+        startupMaxRatePerSec: 2_500,
       },
       adapters: {
         defaults: {

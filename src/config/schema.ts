@@ -247,7 +247,7 @@ export const healthdSectionSchema = z.strictObject({
       registry_check: z.boolean().default(true),
       concurrency: z.number().int().min(1).max(10_000).default(64),
       startup_rate_per_sec: z.number().positive().max(100_000).default(200),
-      startup_max_rate_per_sec: z.number().positive().max(100_000).default(1_000),
+      startup_max_rate_per_sec: z.number().positive().max(100_000).default(2_500),
       stale_after_sec: positiveSeconds.optional(),
     })
     .prefault({}),

@@ -42,7 +42,7 @@ const START = Date.parse("2025-06-01T00:00:00Z");
 /** The default of probes.startup_rate_per_sec. */
 const DEFAULT_RATE = 200;
 /** The default of probes.startup_max_rate_per_sec. */
-const DEFAULT_MAX_RATE = 1_000;
+const DEFAULT_MAX_RATE = 2_500;
 const silent = pino({ level: "silent" });
 
 function options(overrides: Partial<SchedulerOptions> = {}): SchedulerOptions {
