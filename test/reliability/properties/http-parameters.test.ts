@@ -237,10 +237,14 @@ describe("every HTTP parameter against a real daemon", () => {
         fc.asyncProperty(valueArbitrary, async (value) => {
           const sent = request(value);
           const answer = await send(sent);
-          // Node.js refuses a request line and headers over 16 KiB itself, before the daemon sees it.
-          if (sent.path.length > 16 * 1024) expect(answer.status).toBe(431);
+          // Node.js refuses a request line and headers over 16 KiB itself, before the daemon
+          // sees it. The line's length is the URL as the client writes it (the URL parser
+          // percent-encodes characters such as ' in the query, tripling them).
+          const written = new URL(sent.path, base);
+          const lineLength = written.pathname.length + written.search.length;
+          if (lineLength > 16 * 1024) expect(answer.status).toBe(431);
           if (answer.status === 431) {
-            expect(sent.path.length).toBeGreaterThan(15 * 1024);
+            expect(lineLength).toBeGreaterThan(15 * 1024);
             return;
           }
           const where = `${sent.method} ${sent.path} ${sent.body ?? ""} -> ${answer.status} ${answer.text.slice(0, 300)}`;
@@ -267,8 +271,13 @@ describe("every HTTP parameter against a real daemon", () => {
             expect(names, where).toContain("adapter_id");
             expect(typeof body.adapter_id, where).toBe("string");
           } else {
-            // Anything else is one of these, each for a reason the request shows.
-            expect(["NOT_FOUND", "CURSOR_EXPIRED", "MALFORMED_JSON"], where).toContain(body.code);
+            // Anything else is one of these, each for a reason the request shows (an id of
+            // "." or ".." is a dot segment the client resolves away, leaving another route,
+            // which may not take the method).
+            expect(
+              ["NOT_FOUND", "CURSOR_EXPIRED", "MALFORMED_JSON", "METHOD_NOT_ALLOWED"],
+              where,
+            ).toContain(body.code);
           }
         }),
         { numRuns: RUNS_PER_CASE },
