@@ -62,7 +62,14 @@ export function loadLocalRegistry(file: string): LocalRegistry {
       lines.linePos(firstError.pos[0]).line,
     );
   }
-  const parsed = fileSchema.safeParse(doc.toJS() ?? []);
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? [];
+  } catch (error) {
+    // An alias to an anchor defined later or not at all, or too many aliases (a "billion laughs").
+    throw new ConfigError(file, "", `not valid YAML or JSON: ${(error as Error).message}`);
+  }
+  const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
     // The union reports both branches; the branch that matches the file's shape says more.
     const issues = parsed.error.issues.flatMap((issue) =>
