@@ -35,7 +35,7 @@ import {
 import { startDaemon } from "../src/main.js";
 import { goalAt } from "./goals.js";
 import { benchOptions, type Reporter } from "./report.js";
-import { freePort } from "./support.js";
+import { freePort, processCpuSeconds } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const editorAt = process.argv.indexOf("--editor");
@@ -80,12 +80,9 @@ async function startSimulator(count: number, port: number, dir: string): Promise
   return { pid: child.pid ?? 0, stop: () => child.kill("SIGTERM") };
 }
 
-/** utime + stime of a process, in ms, from /proc/<pid>/stat. */
+/** utime + stime of a process, in ms. */
 function processCpuMs(pid: number | "self"): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name, which may itself hold spaces and parentheses.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  return processCpuSeconds(pid) * 1000;
 }
 
 /** Busy CPU of the whole machine, in ms summed over cores, from /proc/stat. */

@@ -25,7 +25,7 @@
  * Run: npm run bench:engine   (prints figures; asserts nothing; --quick for a smoke run at
  * 1,000 adapters with short windows; --report <file> for the suite, see bench/report.ts)
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, get as httpGet } from "node:http";
 import { cpus, tmpdir } from "node:os";
@@ -42,7 +42,14 @@ import { parseScenario } from "../src/simulator/scenario.js";
 import { type RunningSimulator, startSimulator } from "../src/simulator/simulator.js";
 import { goalAt } from "./goals.js";
 import { benchOptions, type RowInput } from "./report.js";
-import { freePort, LeanHttpClient, percentiles } from "./support.js";
+import {
+  freePort,
+  LeanHttpClient,
+  machineBusySeconds,
+  percentiles,
+  processCpuSeconds,
+  rssMiB,
+} from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const BLACKBOX = "prometheus-blackbox-exporter";
@@ -98,14 +105,6 @@ const POLL_MS = 5;
 const QUERY_PACE_MS = 25;
 /** A window whose other processes used more than this (% of one core) is marked disturbed. */
 const DISTURBED_PCT = 10;
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 // ---------------------------------------------------------------------------------------------
 // Processes and temp dirs: every one is registered here and removed on any exit.
@@ -239,37 +238,21 @@ function printLog(child: Child): void {
 // ---------------------------------------------------------------------------------------------
 // /proc, HTTP, metrics
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // Fields 14 (utime) and 15 (stime) of proc(5); field 3 (state) is fields[0] here.
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
 /**
  * The whole machine's busy time against what this benchmark's own processes (this one and its
  * children) used, so a window disturbed by other work on the machine shows as such.
  */
 class LoadMeter {
-  private readonly machine0 = LoadMeter.machineBusySeconds();
+  private readonly machine0 = machineBusySeconds();
   private readonly ours0 = LoadMeter.oursSeconds();
   private readonly t0 = performance.now();
-
-  private static machineBusySeconds(): number {
-    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
-    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal ...: busy is user, nice, system, irq and
-    // softirq (guest time is inside user); steal is the hypervisor's, not another process's.
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = ticks;
-    return (user + nice + system + irq + softirq) / CLK_TCK;
-  }
 
   private static oursSeconds(): number {
     const own = process.cpuUsage();
     let sum = (own.user + own.system) / 1e6;
     for (const child of children) {
       try {
-        sum += cpuSeconds(child.pid);
+        sum += processCpuSeconds(child.pid);
       } catch {
         // exited between the check and the read
       }
@@ -280,15 +263,10 @@ class LoadMeter {
   /** Percent of one core that other processes used since the meter was made. */
   othersPct(): number {
     const seconds = (performance.now() - this.t0) / 1000;
-    const machine = LoadMeter.machineBusySeconds() - this.machine0;
+    const machine = machineBusySeconds() - this.machine0;
     const ours = LoadMeter.oursSeconds() - this.ours0;
     return Math.max(0, ((machine - ours) / seconds) * 100);
   }
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
 /** The most RSS the process ever had (VmHWM), MiB. */
@@ -557,14 +535,14 @@ async function daemonPhase(count: number, simulator: Child, simPort: number) {
     await sleep(POLL_WARMUP_SEC * 1000); // warm-up: one more whole round
     const m0 = await scrape(daemon);
     const load = new LoadMeter();
-    const cpu0 = cpuSeconds(daemon.child.pid);
-    const sim0 = cpuSeconds(simulator.pid);
+    const cpu0 = processCpuSeconds(daemon.child.pid);
+    const sim0 = processCpuSeconds(simulator.pid);
     const rssStart = rssMiB(daemon.child.pid);
     const t0 = performance.now();
     await sleep(windowSec * 1000);
-    const cpu1 = cpuSeconds(daemon.child.pid);
+    const cpu1 = processCpuSeconds(daemon.child.pid);
     const othersPct = load.othersPct();
-    const sim1 = cpuSeconds(simulator.pid);
+    const sim1 = processCpuSeconds(simulator.pid);
     const t1 = performance.now();
     const m1 = await scrape(daemon);
     const delta = (name: string, labels: Record<string, string> = {}) =>
@@ -712,12 +690,12 @@ async function blackboxPhase(
     };
     await drive(probe, rate, WARMUP_SEC, BLACKBOX_CONCURRENCY);
     const load = new LoadMeter();
-    const cpu0 = cpuSeconds(child.pid);
-    const sim0 = cpuSeconds(simulator.pid);
+    const cpu0 = processCpuSeconds(child.pid);
+    const sim0 = processCpuSeconds(simulator.pid);
     const result = await drive(probe, rate, WINDOW_SEC, BLACKBOX_CONCURRENCY);
-    const cpu1 = cpuSeconds(child.pid);
+    const cpu1 = processCpuSeconds(child.pid);
     const othersPct = load.othersPct();
-    const sim1 = cpuSeconds(simulator.pid);
+    const sim1 = processCpuSeconds(simulator.pid);
     return {
       probes: result.ok,
       failures: result.failed,
@@ -764,11 +742,11 @@ async function grpcJsPhase(count: number, simulator: Child, simPort: number): Pr
     await drive(check, rate, WARMUP_SEC, GRPC_JS_CONCURRENCY);
     const load = new LoadMeter();
     const cpu0 = process.cpuUsage();
-    const sim0 = cpuSeconds(simulator.pid);
+    const sim0 = processCpuSeconds(simulator.pid);
     const result = await drive(check, rate, REFERENCE_WINDOW_SEC, GRPC_JS_CONCURRENCY);
     const cpu = process.cpuUsage(cpu0);
     const othersPct = load.othersPct();
-    const sim1 = cpuSeconds(simulator.pid);
+    const sim1 = processCpuSeconds(simulator.pid);
     return {
       probes: result.ok,
       failures: result.failed,
@@ -920,10 +898,10 @@ async function defaultsPhase(
       if (!quick) figures.syncQueries = await queriesDuringSync(daemon, ids, category);
       const m0 = await scrape(daemon);
       const cycleLoad = new LoadMeter();
-      const cpu0 = cpuSeconds(daemon.child.pid);
+      const cpu0 = processCpuSeconds(daemon.child.pid);
       const t0 = performance.now();
       await sleep(WATCH_WINDOW_SEC * 1000);
-      const cpu1 = cpuSeconds(daemon.child.pid);
+      const cpu1 = processCpuSeconds(daemon.child.pid);
       const t1 = performance.now();
       const othersPct = cycleLoad.othersPct();
       const m1 = await scrape(daemon);

@@ -25,7 +25,7 @@
  *      (prints figures; asserts nothing; --quick: 3 s rows after 1 s of warm-up; --report for
  *      the suite, see bench/report.ts)
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { cpus } from "node:os";
@@ -48,21 +48,13 @@ import {
 import { GrpcHealthProbe } from "../src/probes/grpc-health-probe.js";
 import { HttpProbe } from "../src/probes/http-probe.js";
 import { benchOptions, type Reporter } from "./report.js";
-import { percentiles } from "./support.js";
+import { machineBusySeconds, percentiles, processCpuSeconds } from "./support.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const CONCURRENCY = 256;
 const TIMEOUT_MS = 5_000;
 /** A window in which other processes used more than this (% of one core) is marked disturbed. */
 const DISTURBED_PCT = 10;
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 function serviceName(index: number): string {
   return `bench.adapter-${String(index).padStart(5, "0")}.Health`;
@@ -107,23 +99,6 @@ async function serve(services: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Measurement
 
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // Fields 14 (utime) and 15 (stime) of proc(5); field 3 (state) is fields[0] here.
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function machineBusySeconds(): number {
-  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = line
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  return (user + nice + system + irq + softirq) / CLK_TCK;
-}
-
 function ownCpuSeconds(): number {
   const own = process.cpuUsage();
   return (own.user + own.system) / 1e6;
@@ -164,7 +139,7 @@ async function drive(
 ): Promise<Figures> {
   const serverPid = server.pid as number;
   const machine0 = machineBusySeconds();
-  const server0 = cpuSecondsOf(serverPid);
+  const server0 = processCpuSeconds(serverPid);
   const cpu0 = ownCpuSeconds();
   const start = performance.now();
   let issued = 0;
@@ -207,7 +182,7 @@ async function drive(
   await Promise.all(pending);
   const secondsTaken = (performance.now() - start) / 1000;
   const cpuSeconds = ownCpuSeconds() - cpu0;
-  const serverCpuSeconds = cpuSecondsOf(serverPid) - server0;
+  const serverCpuSeconds = processCpuSeconds(serverPid) - server0;
   const othersSeconds = machineBusySeconds() - machine0 - cpuSeconds - serverCpuSeconds;
   return {
     label,

@@ -35,8 +35,8 @@
  * Run: npx tsx bench/start-stop.bench.ts [--quick] [--report <file>]   (--quick: 2,000
  * adapters, shorter waits; --report for the suite, see bench/report.ts)
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, get as httpGet } from "node:http";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,7 +53,7 @@ import { GrpcRegistryClient } from "../src/registry/registry-client.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import { goalAt } from "./goals.js";
 import { benchOptions, type Reporter } from "./report.js";
-import { freePort } from "./support.js";
+import { freePort, processCpuSeconds, rssMiB } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const { quick: QUICK, reporter } = benchOptions("start-stop");
@@ -78,14 +78,6 @@ const INTERVAL_MS = DEFAULTS.adapters.defaults.probes.intervalMs;
 const FIRST_ROUND_LIMIT_MS = QUICK ? 30_000 : 4 * INTERVAL_MS;
 const STOP_AFTER_READY_MS = QUICK ? 3_000 : 5_000;
 const STEADY_AFTER_ROUND_MS = QUICK ? 3_000 : 10_000;
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
@@ -147,17 +139,6 @@ function startChild(args: string[], onLine?: (line: string) => void): Child {
     });
   }
   return child;
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) / 1024 : Number.NaN;
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
 function getStatus(url: string, agent: Agent): Promise<{ status: number; body: string }> {
@@ -396,7 +377,7 @@ async function firstRound(
   count: number,
 ): Promise<{ ms: number | undefined; checked: number; peakPerSec: number; cpuPct: number }> {
   const samples: { t: number; n: number }[] = [];
-  const cpu0 = cpuSeconds(daemon.child.pid);
+  const cpu0 = processCpuSeconds(daemon.child.pid);
   const t0 = performance.now();
   let checked = 0;
   let ms: number | undefined;
@@ -410,7 +391,8 @@ async function firstRound(
     }
     await sleep(1_000);
   }
-  const cpuPct = ((cpuSeconds(daemon.child.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+  const cpuPct =
+    ((processCpuSeconds(daemon.child.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
   let peakPerSec = 0;
   for (const later of samples) {
     const earlier = samples.find((sample) => later.t - sample.t <= 5_500 && later.t > sample.t);

@@ -1,5 +1,46 @@
 /** Small helpers the benchmarks share. */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from "node:net";
+
+/** Clock ticks per second, the unit of /proc's CPU times. */
+export const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a process, in seconds, from /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number | "self"): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name, which may itself hold spaces and parentheses: fields 14
+  // (utime) and 15 (stime) of proc(5) are fields[11] and fields[12] here.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/**
+ * The whole machine's busy CPU, in seconds summed over cores, from /proc/stat: user, nice,
+ * system, irq and softirq (guest time is inside user; steal is the hypervisor's, not
+ * another process's).
+ */
+export function machineBusySeconds(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return (user + nice + system + irq + softirq) / CLK_TCK;
+}
+
+/** A process's resident set (VmRSS), MiB. */
+export function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
 
 /** A TCP port free on 127.0.0.1 a moment ago, for a child process to listen on. */
 export async function freePort(): Promise<number> {
