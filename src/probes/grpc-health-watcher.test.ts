@@ -1,9 +1,13 @@
 import { spawn } from "node:child_process";
+import {
+  createServer as createHttp2Server,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
 import { connect, createServer, type Server as NetServer, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import {
-  credentials,
-  Metadata,
   Server,
   ServerCredentials,
   type ServerWritableStream,
@@ -15,7 +19,6 @@ import {
   type HealthCheckRequest,
   type HealthCheckResponse,
   HealthCheckResponse_ServingStatus,
-  HealthClient,
   type HealthServer,
   HealthService,
 } from "../gen/grpc/health/v1/health.js";
@@ -79,6 +82,31 @@ async function startServer(
   return { server, port: bound };
 }
 
+/** A bare HTTP/2 server whose answers the test writes by hand; remembers each request's headers. */
+async function startRawServer(
+  answer: (stream: ServerHttp2Stream) => void,
+): Promise<{ port: number; requests: IncomingHttpHeaders[] }> {
+  const requests: IncomingHttpHeaders[] = [];
+  const raw = createHttp2Server();
+  raw.on("stream", (stream, headers) => {
+    requests.push(headers);
+    stream.on("error", () => {});
+    answer(stream);
+  });
+  await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+  rawServers.push(raw);
+  const address = raw.address();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return { port: address.port, requests };
+}
+
+/** One uncompressed gRPC message around `payload`. */
+function grpcMessage(payload: Buffer): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([prefix, payload]);
+}
+
 /** Polls `condition` every 5 ms for up to `withinMs`. */
 async function eventually(condition: () => boolean, withinMs = 3_000): Promise<void> {
   const until = Date.now() + withinMs;
@@ -110,6 +138,7 @@ let base: string;
 let updates: WatchUpdate[];
 let watcher: GrpcHealthWatcher;
 const extraServers: Server[] = [];
+const rawServers: Http2Server[] = [];
 
 beforeEach(async () => {
   health = new FlippableHealth();
@@ -122,20 +151,11 @@ beforeEach(async () => {
   watcher = new GrpcHealthWatcher((update) => updates.push(update), fastReconnect);
 });
 
-const sharedClients: HealthClient[] = [];
-
-/** A client owned by the test, not the watcher. */
-function sharedClient(address: string): HealthClient {
-  const client = new HealthClient(address, credentials.createInsecure());
-  sharedClients.push(client);
-  return client;
-}
-
 afterEach(() => {
   watcher.close();
-  for (const client of sharedClients.splice(0)) client.close();
   server.forceShutdown();
   for (const extra of extraServers.splice(0)) extra.forceShutdown();
+  for (const raw of rawServers.splice(0)) raw.close();
 });
 
 describe("GrpcHealthWatcher", () => {
@@ -258,24 +278,29 @@ describe("GrpcHealthWatcher", () => {
     const target = `grpc://127.0.0.1:${checkOnly.port}/adapter.Storage`;
     watcher.watch(target);
     await eventually(() => watcher.supported(target) === false);
-    // It does not ask again: several reconnect delays (5-50 ms) pass without another
-    // attempt. Attempts are counted on the client side (each one asks `clientFor`), since
-    // grpc-js answers an unimplemented method without calling into the service.
-    let attempts = 0;
-    const counting = new GrpcHealthWatcher(() => {}, {
-      ...fastReconnect,
-      clientFor: (parsed) => {
-        attempts++;
-        return sharedClient(parsed.address);
-      },
-    });
-    counting.watch(target);
-    await eventually(() => counting.supported(target) === false);
-    await pause(150);
-    expect(attempts).toBe(1);
-    counting.close();
     expect(updates).toEqual([]);
     expect(checks).toBe(0);
+    // It does not ask again: several reconnect delays (5-50 ms) pass without another
+    // attempt. grpc-js answers an unimplemented method without calling into the service,
+    // so attempts are counted on a raw HTTP/2 server that answers the same way.
+    const unimplemented = await startRawServer((stream) => {
+      stream.respond(
+        { ":status": 200, "content-type": "application/grpc", "grpc-status": "12" },
+        {
+          endStream: true,
+        },
+      );
+    });
+    const counted = `grpc://127.0.0.1:${unimplemented.port}/adapter.Storage`;
+    watcher.watch(counted);
+    await eventually(() => watcher.supported(counted) === false);
+    await pause(150);
+    expect(unimplemented.requests).toHaveLength(1);
+    expect(unimplemented.requests[0]).toMatchObject({
+      ":path": "/grpc.health.v1.Health/Watch",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
     // watch() again is a no-op while given up; unwatch() then watch() asks afresh.
     watcher.watch(target);
     expect(watcher.supported(target)).toBe(false);
@@ -283,6 +308,78 @@ describe("GrpcHealthWatcher", () => {
     expect(watcher.supported(target)).toBeUndefined();
     watcher.watch(target);
     await eventually(() => watcher.supported(target) === false);
+  });
+
+  it("takes a non-gRPC 404 as no Watch, and other non-gRPC answers as worth retrying", async () => {
+    const notFound = await startRawServer((stream) => {
+      stream.respond({ ":status": 404, "content-type": "text/html" });
+      stream.end("<h1>not found</h1>");
+    });
+    const missing = `grpc://127.0.0.1:${notFound.port}/adapter.Storage`;
+    watcher.watch(missing);
+    await eventually(() => watcher.supported(missing) === false);
+    const failing = await startRawServer((stream) => {
+      stream.respond({ ":status": 502, "content-type": "text/plain" });
+      stream.end("bad gateway");
+    });
+    const flaky = `grpc://127.0.0.1:${failing.port}/adapter.Storage`;
+    watcher.watch(flaky);
+    await eventually(() => failing.requests.length >= 3);
+    expect(watcher.supported(flaky)).toBeUndefined();
+    expect(updates).toEqual([]);
+  });
+
+  it("reads statuses however the server frames them, and drops a stream that sends garbage", async () => {
+    const serving = grpcMessage(Buffer.from([0x08, 0x01]));
+    const notServing = grpcMessage(Buffer.from([0x08, 0x02]));
+    let attempt = 0;
+    const raw = await startRawServer((stream) => {
+      attempt++;
+      stream.respond({ ":status": 200, "content-type": "application/grpc" });
+      if (attempt === 1) {
+        // Two messages in one DATA frame, then one split across two, then a compressed one.
+        stream.write(Buffer.concat([serving, notServing]));
+        stream.write(serving.subarray(0, 3));
+        setTimeout(() => {
+          stream.write(serving.subarray(3));
+          setTimeout(() => stream.write(Buffer.from([1, 0, 0, 0, 2, 0x08, 0x01])), 20);
+        }, 20);
+      } else {
+        stream.write(notServing);
+      }
+    });
+    const target = `grpc://127.0.0.1:${raw.port}/adapter.Storage`;
+    watcher.watch(target);
+    await eventually(() => updates.length === 4);
+    expect(updates.map(({ status }) => status)).toEqual([
+      "SERVING",
+      "NOT_SERVING",
+      "SERVING",
+      // the compressed message was not read as a status: the stream was re-opened
+      "NOT_SERVING",
+    ]);
+    expect(attempt).toBe(2);
+  });
+
+  it("moves streams to another connection when the server allows fewer than were opened", async () => {
+    const limited = new FlippableHealth();
+    const small = new Server({ "grpc.max_concurrent_streams": 2 });
+    small.addService(HealthService, limited.implementation as UntypedServiceImplementation);
+    const port = await new Promise<number>((resolve, reject) =>
+      small.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, actual) =>
+        error ? reject(error) : resolve(actual),
+      ),
+    );
+    extraServers.push(small);
+    const services = ["a", "b", "c", "d", "e"];
+    for (const service of services) limited.statuses.set(service, SERVING);
+    // All five are asked for before the server's SETTINGS can arrive.
+    for (const service of services) watcher.watch(`grpc://127.0.0.1:${port}/${service}`);
+    await eventually(() => updates.length === 5);
+    expect(new Set(updates.map((update) => update.target)).size).toBe(5);
+    expect(watcher.sessionCounts().get(`127.0.0.1:${port}`)).toBe(3);
+    limited.set("e", NOT_SERVING);
+    await eventually(() => updates.length === 6);
   });
 
   it("re-opens a stream the server ends, without reporting the end as a status", async () => {
@@ -369,69 +466,32 @@ describe("GrpcHealthWatcher", () => {
     expect(updates).toEqual([]);
   });
 
-  it("retries when a provided client cannot start the stream", async () => {
-    let asked = 0;
-    const shared = new GrpcHealthWatcher((update) => updates.push(update), {
-      ...fastReconnect,
-      clientFor: (parsed) => {
-        asked++;
-        const client = sharedClient(parsed.address);
-        // The first client handed out was already closed by its owner: watch() throws.
-        if (asked === 1) client.close();
-        return client;
-      },
-    });
-    shared.watch(`${base}/adapter.Storage`);
-    await eventually(() => updates.length === 1);
-    expect(asked).toBe(2);
-    shared.close();
-  });
-
-  it("leaves a provided client open when it closes", async () => {
-    const client = sharedClient(new URL(base).host);
-    const shared = new GrpcHealthWatcher((update) => updates.push(update), {
-      ...fastReconnect,
-      clientFor: () => client,
-    });
-    shared.watch(`${base}/adapter.Storage`);
-    await eventually(() => updates.length === 1);
-    shared.close();
-    await eventually(() => health.streams.size === 0);
-    const answer = await new Promise<HealthCheckResponse>((resolve, reject) =>
-      client.check(
-        { service: "adapter.Queue" },
-        new Metadata(),
-        { deadline: Date.now() + 2_000 },
-        (error, response) => (error ? reject(error) : resolve(response)),
-      ),
-    );
-    expect(answer.status).toBe(SERVING);
-  });
-
   it("does not re-open a stream that was waiting out its backoff when closed or unwatched", async () => {
-    const port = await closedPort();
-    const storage = `grpc://127.0.0.1:${port}/adapter.Storage`;
-    const queue = `grpc://127.0.0.1:${port}/adapter.Queue`;
+    // Every connection is accepted and dropped at once, so each attempt is one connection.
     let attempts = 0;
-    const counting = new GrpcHealthWatcher(() => {}, {
-      ...fastReconnect,
-      clientFor: (parsed) => {
-        attempts++;
-        return sharedClient(parsed.address);
-      },
+    const dropping = createServer((socket) => {
+      attempts++;
+      socket.destroy();
     });
-    counting.watch(storage);
-    counting.watch(queue);
-    // Each refused attempt is followed by a 5-50 ms wait; a few of them prove retrying is on.
-    await eventually(() => attempts >= 6);
-    counting.unwatch(storage);
-    counting.close();
-    const late = new FlippableHealth();
-    extraServers.push((await startServer(late.implementation, port)).server);
-    const attemptsAtClose = attempts;
-    await pause(150);
-    expect(attempts).toBe(attemptsAtClose);
-    expect(late.watchCalls).toEqual([]);
+    await new Promise<void>((resolve) => dropping.listen(0, "127.0.0.1", resolve));
+    const address = dropping.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    const storage = `grpc://127.0.0.1:${address.port}/adapter.Storage`;
+    const queue = `grpc://127.0.0.1:${address.port}/adapter.Queue`;
+    try {
+      watcher.watch(storage);
+      watcher.watch(queue);
+      // Each dropped attempt is followed by a 5-50 ms wait; a few of them prove retrying is on.
+      await eventually(() => attempts >= 6);
+      watcher.unwatch(storage);
+      watcher.close();
+      await pause(30);
+      const attemptsAtClose = attempts;
+      await pause(150);
+      expect(attempts).toBe(attemptsAtClose);
+    } finally {
+      await new Promise<void>((resolve) => dropping.close(() => resolve()));
+    }
   });
 
   describe("through a connection-tracking TCP proxy", () => {
@@ -439,6 +499,7 @@ describe("GrpcHealthWatcher", () => {
     let proxied: string;
     /** Client-side connections the proxy holds open. */
     const open = new Set<Socket>();
+    let frozen = false;
 
     beforeEach(async () => {
       const upstreamPort = Number(new URL(base).port);
@@ -451,7 +512,13 @@ describe("GrpcHealthWatcher", () => {
           upstream.destroy();
         });
         upstream.on("close", () => client.destroy());
-        client.pipe(upstream).pipe(client);
+        // While frozen the proxy forwards nothing, as a network that silently drops packets.
+        client.on("data", (chunk: Buffer) => {
+          if (!frozen) upstream.write(chunk);
+        });
+        upstream.on("data", (chunk: Buffer) => {
+          if (!frozen) client.write(chunk);
+        });
       });
       await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
       const address = proxy.address();
@@ -460,6 +527,7 @@ describe("GrpcHealthWatcher", () => {
     });
 
     afterEach(async () => {
+      frozen = false;
       watcher.close();
       for (const socket of open) socket.destroy();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
@@ -475,6 +543,33 @@ describe("GrpcHealthWatcher", () => {
       expect(open.size).toBe(1);
       watcher.unwatch(`${proxied}/adapter.Queue`);
       await eventually(() => open.size === 0);
+    });
+
+    it("finds a peer gone silent by PING, reports the stream lost and re-opens it", async () => {
+      const lost: string[] = [];
+      const pinging = new GrpcHealthWatcher((update) => updates.push(update), {
+        ...fastReconnect,
+        keepaliveMs: 50,
+        keepaliveTimeoutMs: 100,
+        onStreamLost: (target) => lost.push(target),
+      });
+      try {
+        const target = `${proxied}/adapter.Storage`;
+        pinging.watch(target);
+        await eventually(() => updates.length === 1);
+        // PINGs answered: the stream stays up through several keepalive rounds.
+        await pause(250);
+        expect(lost).toEqual([]);
+        frozen = true;
+        await eventually(() => lost.length === 1, 2_000);
+        expect(lost).toEqual([target]);
+        frozen = false;
+        health.set("adapter.Storage", NOT_SERVING);
+        await eventually(() => updates.length === 2, 2_000);
+        expect(updates[1]).toMatchObject({ target, status: "NOT_SERVING" });
+      } finally {
+        pinging.close();
+      }
     });
 
     it("closes every connection on close()", async () => {
