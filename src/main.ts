@@ -611,8 +611,7 @@ export async function startDaemon(
           "stopping with results the database refused; they are lost",
         );
       }
-      // After the last commit: cancelling tens of thousands of Watch streams through grpc-js
-      // takes seconds (an error with a stack per stream), and what they push now is dropped.
+      // After the last commit, so what the streams push now is dropped rather than half-recorded.
       watcher.close();
       // After the last commit (streams get its events), before tryShutdown, which waits for open calls.
       healthd.close();

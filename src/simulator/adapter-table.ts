@@ -56,6 +56,8 @@ export class AdapterTable {
   private readonly now: () => number;
   private readonly healthCheckUrl: (adapterId: string, endpoint: EndpointKind) => string;
   private readonly records = new Map<string, AdapterRecord>();
+  /** Adapters registered, removed or given a new behaviour since `takeChanged()` last ran. */
+  private changed = new Set<string>();
 
   constructor(options: AdapterTableOptions) {
     this.now = options.now;
@@ -136,6 +138,28 @@ export class AdapterTable {
       : behaviourAt(activeScript(record), this.elapsedMs(), random);
   }
 
+  /**
+   * Whether the adapter's endpoint answers the same way at every moment until its behaviour
+   * is changed (healthy, down or slow, no scripted outage): a Watch stream on it need not be
+   * re-read on a timer. Unknown adapters are steady too (unknown until registered).
+   */
+  isSteady(adapterId: string): boolean {
+    const record = this.records.get(adapterId);
+    if (record === undefined) return true;
+    const script = activeScript(record);
+    const kind = script.behaviour.kind;
+    return (
+      script.outage === undefined && (kind === "healthy" || kind === "down" || kind === "slow")
+    );
+  }
+
+  /** The adapters registered, removed or given a new behaviour since the last call. */
+  takeChanged(): Set<string> {
+    const changed = this.changed;
+    this.changed = new Set();
+    return changed;
+  }
+
   /** Records a heartbeat; false when the id is not registered. */
   heartbeat(adapterId: string): boolean {
     const record = this.records.get(adapterId);
@@ -164,6 +188,7 @@ export class AdapterTable {
     }
     const nowSec = Math.floor(this.now() / 1000);
     const existed = this.records.delete(adapterId);
+    this.changed.add(adapterId);
     this.records.set(adapterId, {
       entry: {
         ...entry,
@@ -183,6 +208,7 @@ export class AdapterTable {
   }
 
   unregister(adapterId: string): boolean {
+    this.changed.add(adapterId);
     return this.records.delete(adapterId);
   }
 
@@ -190,6 +216,7 @@ export class AdapterTable {
   setBehaviour(adapterId: string, override: BehaviourOverride | null): void {
     const record = this.records.get(adapterId);
     if (record === undefined) throw new RangeError(`unknown adapter id "${adapterId}"`);
+    this.changed.add(adapterId);
     if (override === null) {
       record.override = undefined;
       return;

@@ -21,6 +21,8 @@ export interface HealthServiceHandle {
 interface Watcher {
   call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>;
   last: ServingStatus;
+  /** Its adapter answers the same until its behaviour changes: not re-read on the timer. */
+  steady: boolean;
   /** The intermittent draw for the current second of elapsed time; see `watchStatus`. */
   drawSecond: number;
   draw: number;
@@ -35,6 +37,10 @@ export function createHealthService(
   options: HealthServiceOptions,
 ): HealthServiceHandle {
   const watchers = new Set<Watcher>();
+  /** Watchers by service, to re-read those of an adapter whose behaviour changed. */
+  const byService = new Map<string, Set<Watcher>>();
+  /** Watchers re-read on every tick: their adapter's answer depends on the time. */
+  const varying = new Set<Watcher>();
   const pending = new Set<{ timer: NodeJS.Timeout; answer: () => void }>();
   let ticker: NodeJS.Timeout | undefined;
   let closed = false;
@@ -59,20 +65,39 @@ export function createHealthService(
     return sample.up ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
   };
 
-  // One shared timer for all streams rather than one per stream, so thousands of watchers
-  // cost one wake-up per interval.
+  const reread = (watcher: Watcher) => {
+    const next = watchStatus(watcher);
+    if (next !== watcher.last) {
+      watcher.last = next;
+      watcher.call.write({ status: next });
+    }
+  };
+
+  const classify = (watcher: Watcher) => {
+    watcher.steady = table.isSteady(watcher.call.request.service);
+    if (watcher.steady) varying.delete(watcher);
+    else varying.add(watcher);
+  };
+
+  // One shared timer for all streams rather than one per stream, and only streams whose
+  // answer can change are re-read: tens of thousands of steady adapters cost nothing per tick.
   const tick = () => {
-    for (const watcher of watchers) {
-      const next = watchStatus(watcher);
-      if (next !== watcher.last) {
-        watcher.last = next;
-        watcher.call.write({ status: next });
+    for (const adapterId of table.takeChanged()) {
+      for (const watcher of byService.get(adapterId) ?? []) {
+        classify(watcher);
+        reread(watcher);
       }
     }
+    for (const watcher of varying) reread(watcher);
   };
 
   const removeWatcher = (watcher: Watcher) => {
     watchers.delete(watcher);
+    varying.delete(watcher);
+    const service = watcher.call.request.service;
+    const same = byService.get(service);
+    same?.delete(watcher);
+    if (same?.size === 0) byService.delete(service);
     if (watchers.size === 0 && ticker !== undefined) {
       clearInterval(ticker);
       ticker = undefined;
@@ -115,10 +140,24 @@ export function createHealthService(
         call.end();
         return;
       }
-      const watcher: Watcher = { call, last: ServingStatus.UNKNOWN, drawSecond: -1, draw: 0 };
+      const watcher: Watcher = {
+        call,
+        last: ServingStatus.UNKNOWN,
+        steady: true,
+        drawSecond: -1,
+        draw: 0,
+      };
       watcher.last = watchStatus(watcher);
       call.write({ status: watcher.last });
       watchers.add(watcher);
+      const service = call.request.service;
+      let same = byService.get(service);
+      if (!same) {
+        same = new Set();
+        byService.set(service, same);
+      }
+      same.add(watcher);
+      classify(watcher);
       call.on("cancelled", () => removeWatcher(watcher));
       if (ticker === undefined) {
         ticker = setInterval(tick, options.watchIntervalMs);

@@ -408,6 +408,21 @@ describe("startSimulator", () => {
       ]);
     });
 
+    it("Watch follows a steady adapter given a changing behaviour, and back", async () => {
+      // A healthy adapter is steady (not re-read on the timer) until its behaviour changes.
+      const stream = collect(health.watch({ service: S3 }));
+      expect(await stream.nth(0)).toBe(ServingStatus.SERVING);
+      sim.setBehaviour(S3, "down");
+      expect(await stream.nth(1)).toBe(ServingStatus.NOT_SERVING);
+      // Now time-dependent: each half period of the clock is pushed.
+      sim.setBehaviour(S3, { behaviour: { kind: "flapping", flapPeriodSec: 10 } });
+      const afterOverride = await stream.nth(2);
+      clock += 5_000;
+      expect(await stream.nth(3)).not.toBe(afterOverride);
+      clock += 5_000;
+      expect(await stream.nth(4)).toBe(afterOverride);
+    });
+
     it("Watch draws an intermittent adapter's status once per second, not per poll", async () => {
       draws.push(0.1);
       const stream = collect(health.watch({ service: MEMCACHED }));
