@@ -10,24 +10,37 @@
  * RSS adds (code, native buffers, SQLite's cache) is in the engine benchmark's
  * RSS column, not here.
  *
+ * Then the live heap per open Watch stream: the daemon's node:http2 watcher beside grpc-js's
+ * client (what carried Watch before), 20,000 streams (2,000 with --quick) to the simulator
+ * run as a child process.
+ *
  * Run: npm run bench:memory   (BENCH_SIZES=1000,10000,50000; prints a table; --quick for 1,000
  * only; --report <file> for the suite, see bench/report.ts)
  */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { getHeapStatistics } from "node:v8";
+import { credentials } from "@grpc/grpc-js";
 import { parseConfigText } from "../src/config/load.js";
 import { SettingsBook } from "../src/config/settings-book.js";
 import type { AdapterEntry } from "../src/domain/adapter.js";
 import { initialHealth } from "../src/domain/health.js";
 import { DEFAULT_OFFLINE_STALE_RULE } from "../src/domain/status-view.js";
 import { HealthView } from "../src/engine/health-view.js";
+import { HealthClient } from "../src/gen/grpc/health/v1/health.js";
 import {
   ListResponse,
   type AdapterEntry as WireAdapterEntry,
 } from "../src/gen/oneiric/registry/v1/registry.js";
+import { GrpcHealthWatcher } from "../src/probes/grpc-health-watcher.js";
 import { decodeListInSlices } from "../src/registry/registry-client.js";
 import { AdapterBreakers } from "../src/schedule/adapter-breakers.js";
 import { ProbeScheduler } from "../src/schedule/probe-scheduler.js";
 import { benchOptions } from "./report.js";
+import { freePort } from "./support.js";
 
 const { quick, reporter } = benchOptions("memory");
 const SIZES = (process.env.BENCH_SIZES ?? (quick ? "1000" : "1000,10000,50000"))
@@ -175,6 +188,89 @@ async function measure(count: number): Promise<Row[]> {
   return rows;
 }
 
+const WATCH_STREAMS = quick ? 2_000 : 20_000;
+
+/** The simulator as a child process: a grpc.health.v1 server that holds Watch streams open. */
+async function startWatchServer(): Promise<{ port: number; stop: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), "oneiric-healthd-memory-"));
+  const scenario = join(dir, "scenario.yaml");
+  writeFileSync(scenario, "generate: { count: 1, endpoint: grpc }\n");
+  const port = await freePort();
+  const cli = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [cli, "simulate", "--scenario", scenario, "--listen", `127.0.0.1:${port}`],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("simulating")) resolve();
+    });
+    child.on("exit", (code) => reject(new Error(`simulator exited with ${code}`)));
+  });
+  return {
+    port,
+    stop: () => {
+      child.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = performance.now() + 120_000;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error("Watch streams did not all deliver");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Live heap per open Watch stream, the daemon's client (node:http2) beside grpc-js's (what the
+ * daemon used before), each after every stream delivered its first status. Only the heap: in
+ * one process the second client reuses pages the first one's garbage grew, so RSS growth would
+ * not compare; the daemon's RSS with Watch is in the engine rows.
+ */
+async function watchStreamCost(port: number): Promise<Row[]> {
+  const targets = Array.from(
+    { length: WATCH_STREAMS },
+    (_, index) => `grpc://127.0.0.1:${port}/watched-${index}`,
+  );
+  const rows: Row[] = [];
+  const record = (structure: string, heapBefore: number) => {
+    rows.push({ structure, bytesPerAdapter: (heapUsed() - heapBefore) / WATCH_STREAMS });
+  };
+  {
+    const heapBefore = heapUsed();
+    let delivered = 0;
+    const watcher = new GrpcHealthWatcher(() => {
+      delivered++;
+    });
+    for (const target of targets) watcher.watch(target);
+    await until(() => delivered >= WATCH_STREAMS);
+    record("Watch stream, node:http2 (the daemon's watcher)", heapBefore);
+    watcher.close();
+  }
+  {
+    const heapBefore = heapUsed();
+    let delivered = 0;
+    const client = new HealthClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    const calls = targets.map((_, index) => {
+      const call = client.watch({ service: `watched-${index}` });
+      call.on("data", () => {
+        delivered++;
+      });
+      call.on("error", () => {});
+      return call;
+    });
+    await until(() => delivered >= WATCH_STREAMS);
+    record("Watch stream, grpc-js client (before)", heapBefore);
+    for (const call of calls) call.cancel();
+    client.close();
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   // One process, sizes in increasing order: each size's structures are dropped (and
   // collected) before the next is built, so the sizes do not add up.
@@ -203,6 +299,33 @@ async function main(): Promise<void> {
     return `${Math.round(total).toLocaleString("en")} B`.padStart(10);
   });
   console.log(["total on the heap".padEnd(62), ...totals].join(""));
+
+  // Watch streams: grpc-js first would leave its garbage in the RSS the daemon's figure reads.
+  const server = await startWatchServer();
+  let watchRows: Row[];
+  try {
+    watchRows = await watchStreamCost(server.port);
+  } finally {
+    server.stop();
+  }
+  console.log(
+    `\nper open Watch stream, ${WATCH_STREAMS.toLocaleString("en")} streams to one address`,
+  );
+  for (const row of watchRows) {
+    console.log(
+      `${row.structure.padEnd(62)}${`${Math.round(row.bytesPerAdapter).toLocaleString("en")} B`.padStart(10)}`,
+    );
+  }
+  const watchSettings = `${WATCH_STREAMS.toLocaleString("en")} streams from this process to the simulator (a child process), each to its own service, measured once every stream delivered its first status; node:http2 (the daemon's GrpcHealthWatcher) first, then grpc-js HealthClient.watch; heap as above (RSS with Watch: the engine rows)${quick ? "; quick run" : ""}`;
+  for (const row of watchRows) {
+    reporter.row({
+      name: `live heap per stream: ${row.structure}`,
+      size: WATCH_STREAMS,
+      settings: watchSettings,
+      value: Math.round(row.bytesPerAdapter),
+      unit: "B",
+    });
+  }
   const settings = `one process, the daemon's own classes; V8 used heap after two full collections before and after building each structure, difference ÷ adapters (live heap only: RSS is in the engine rows)${quick ? "; quick run" : ""}`;
   for (const count of SIZES) {
     const rows = results.get(count) ?? [];
