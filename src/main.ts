@@ -9,6 +9,7 @@ import { Server } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
 import { surfaceSecurity } from "./api/auth/surface-security.js";
+import { HttpFront } from "./api/front/http-front.js";
 import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
 import { createHealthdService } from "./api/grpc/healthd-service.js";
 import { addReflection } from "./api/grpc/reflection-service.js";
@@ -98,6 +99,13 @@ export interface DaemonDependencies {
   wrapStore?: (store: HealthStore) => HealthStore;
   /** Told what start-up is doing, one line per stage (systemd's `STATUS=`). */
   status?: (text: string) => void;
+  /**
+   * `now` in shared memory (ms at index 0), so the HTTP front's thread reads the
+   * same clock. A daemon given `now` without it serves HTTP on the main thread.
+   */
+  sharedClock?: Float64Array;
+  /** The HTTP front's thread died (logged as an ERROR): `run` stops and exits 1. */
+  frontFailed?: (error: Error) => void;
 }
 
 export interface RunningDaemon {
@@ -367,11 +375,33 @@ export async function startDaemon(
   // Reads the TLS and JWKS files; throws naming a bad one.
   const security = surfaceSecurity(config);
   for (const warning of security.warnings) logger.warn(warning);
+  // The public listener and the hot reads run on the front's thread, unless it cannot read this clock.
+  const clockShared =
+    deps.monotonic === undefined &&
+    (deps.now === undefined || deps.now === Date.now || deps.sharedClock !== undefined);
+  const front =
+    config.http.serveInWorker && clockShared
+      ? new HttpFront({
+          config,
+          view,
+          maintenance,
+          readiness: () => readiness(ready, engine.status(), registryConfirmed, view.size),
+          // Watched for failover here, as if asked here (the answer is kept, so this is cheap).
+          asked: (requirement, panic) => void resolution.resolve(requirement, panic, 0),
+          logger: logger.child({ component: "http" }),
+          clock: deps.sharedClock,
+          failed: (error) => deps.frontFailed?.(error),
+        })
+      : undefined;
   const http = new HttpApi({
-    access: security.access,
-    tls: security.httpTls,
-    maxConnections: config.limits.maxConnections,
-    slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
+    ...(front
+      ? front.internalOptions()
+      : {
+          access: security.access,
+          tls: security.httpTls,
+          maxConnections: config.limits.maxConnections,
+          slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
+        }),
     queries,
     hub,
     metrics: metricsRegistry,
@@ -412,7 +442,9 @@ export async function startDaemon(
   let grpcPort: number;
   status("starting the HTTP and gRPC listeners");
   try {
-    httpAddress = await http.listen(config.http.listen.host, config.http.listen.port);
+    httpAddress = front
+      ? await front.start(http)
+      : await http.listen(config.http.listen.host, config.http.listen.port);
     grpcPort = await new Promise<number>((resolve, reject) =>
       grpcServer.bindAsync(
         formatHostPort(config.grpc.listen.host, config.grpc.listen.port),
@@ -422,7 +454,7 @@ export async function startDaemon(
     );
   } catch (error) {
     loopStalls.stop();
-    await http.close();
+    await (front ? front.close(http) : http.close());
     grpcServer.forceShutdown();
     store.close();
     for (const endpoint of gateway.endpoints) endpoint.close();
@@ -530,6 +562,7 @@ export async function startDaemon(
     if (plan.resolution) {
       resolution.reconfigure({ panic: target.resolution.panic }, target.resolution.requirements);
     }
+    if (plan.adapterSettings || plan.resolution) front?.reconfigure(target);
     if (plan.maintenanceWindows) maintenance.replaceWindows(target.maintenance);
     if (plan.journal) {
       retention.stop();
@@ -558,6 +591,7 @@ export async function startDaemon(
   };
 
   ready = true;
+  await front?.readinessChanged();
   // performance.now() counts from the process's start: module loading included.
   logger.info({ adapters: view.size, sinceProcessStartMs: Math.round(performance.now()) }, "ready");
   webhooks.start();
@@ -576,6 +610,7 @@ export async function startDaemon(
       const result = await syncOnce();
       // What the sync found is committed and shown when this returns.
       engine.flush();
+      await front?.settled();
       return result;
     },
     readEvents: (afterSeq, limit) => store.readEvents(afterSeq, limit),
@@ -583,12 +618,14 @@ export async function startDaemon(
     checkAllNow: async () => {
       await scheduler.checkAllNow();
       engine.flush();
+      await front?.settled();
     },
     reload,
     reloadRejected: () => metrics.configReloadSuccessful.set(0),
     async stop() {
       stopping = true;
       ready = false;
+      void front?.readinessChanged();
       syncTask?.stop();
       retention.stop();
       maintenance.stop();
@@ -618,7 +655,7 @@ export async function startDaemon(
       healthd.close();
       // Each bounded, so all of stop stays well inside the 10 s `run` allows it.
       await Promise.all([
-        withDeadline(http.close(), 2_000, () =>
+        withDeadline(front ? front.close(http) : http.close(), 2_000, () =>
           logger.warn("HTTP connections still open after 2 s; closing without them"),
         ),
         // A delivery in flight gets 2 s to be answered (and recorded), then is aborted.
