@@ -110,6 +110,8 @@ export interface DaemonDependencies {
 
 export interface RunningDaemon {
   httpAddress: AddressInfo;
+  /** The HTTP front's thread (undefined when HTTP is served on the main thread). */
+  front: HttpFront | undefined;
   grpcAddress: string;
   view: HealthView;
   /** The registry client API with its fallback chain. */
@@ -598,6 +600,7 @@ export async function startDaemon(
 
   return {
     httpAddress,
+    front,
     grpcAddress,
     view,
     gateway,

@@ -118,6 +118,16 @@ export class HttpFront {
     return address;
   }
 
+  /** The front's thread, for diagnostics and tests (undefined before start). */
+  get thread(): Worker | undefined {
+    return this.worker;
+  }
+
+  /** The private directory holding the internal API's socket. */
+  get socketDirectory(): string {
+    return this.directory;
+  }
+
   /** Resolves once the replica has applied every change recorded so far. */
   settled(): Promise<void> {
     this.feed.flush();
