@@ -258,6 +258,37 @@ describe("the HTTP front", () => {
     expect(stream.status).toBe(200);
   });
 
+  it("takes a reload's priorities, staleness rule and maintenance windows", async () => {
+    await start();
+    const resolvePath = "/v1/resolve?domain=adapter&category=storage";
+    const choice = async () => JSON.parse((await ask(front(), resolvePath)).body).choice.adapterId;
+    const first = await choice();
+    const other = first === "f.adapter.storage.s3" ? "azure" : "s3";
+    const reloaded = testConfig(
+      simulator.registryPort,
+      join(dir.path, "healthd.db"),
+      `  overrides:
+    - { match: { provider: ${other} }, priority: 1 }
+  maintenance:
+    - { adapters: "f.adapter.cache.*", from: "2026-11-26T11:00:00Z", until: "2026-11-28T12:00:00Z", reason: "window" }
+`,
+    );
+    // Ten hours of grace: verdicts two hours overdue are not stale under it (they are by default).
+    reloaded.probes.stale = { ...reloaded.probes.stale, graceMs: 36_000_000 };
+    daemon.reload(reloaded);
+    await vi.waitFor(async () => expect(await choice()).toBe(`f.adapter.storage.${other}`));
+    await vi.waitFor(async () => {
+      const redis = JSON.parse((await ask(front(), "/v1/adapters/f.adapter.cache.redis")).body);
+      expect(redis.maintenance).toMatchObject({ reason: "window" });
+    });
+    clock.advance(3 * 3_600_000);
+    for (const path of ["/v1/adapters", resolvePath, "/v1/adapters/f.adapter.storage.s3"]) {
+      const [fromFront, fromMain] = await Promise.all([ask(front(), path), ask(internal(), path)]);
+      expect(fromFront.body).toBe(fromMain.body);
+    }
+    expect(JSON.parse((await ask(front(), "/v1/adapters")).body).adapters[0].stale).toBe(false);
+  });
+
   it("serves everything on the main thread with http.serve_in_worker: false", async () => {
     await start("", false);
     expect(daemon.front).toBeUndefined();
