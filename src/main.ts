@@ -249,12 +249,32 @@ export async function startDaemon(
   const metrics = new DaemonMetrics(metricsRegistry, undefined, {
     maxCategoryLabels: config.metrics.maxCategoryLabels,
   });
+  // The public listener and the hot reads run on the front's thread, unless it cannot read this clock.
+  const clockShared =
+    deps.monotonic === undefined &&
+    (deps.now === undefined || deps.now === Date.now || deps.sharedClock !== undefined);
+  const front: HttpFront | undefined =
+    config.http.serveInWorker && clockShared
+      ? new HttpFront({
+          config,
+          view,
+          maintenance,
+          // Read from the first batch on, once the engine below exists.
+          readiness: () => readiness(ready, engine.status(), registryConfirmed, view.size),
+          // Watched for failover here, as if asked here (the answer is kept, so this is cheap).
+          asked: (requirement, panic) => void resolution.resolve(requirement, panic, 0),
+          logger: logger.child({ component: "http" }),
+          clock: deps.sharedClock,
+          failed: (error) => deps.frontFailed?.(error),
+        })
+      : undefined;
   const syncLogger = logger.child({ component: "sync" });
   const engine = new HealthEngine({
     store,
     mirror: view,
     failovers: resolution,
-    publisher: hub,
+    // The front's replica gets a commit's changes before any subscriber hears of them.
+    publisher: front?.flushingBefore(hub) ?? hub,
     maintenance,
     metrics: engineMetrics(metrics),
     logger: logger.child({ component: "engine" }),
@@ -377,24 +397,6 @@ export async function startDaemon(
   // Reads the TLS and JWKS files; throws naming a bad one.
   const security = surfaceSecurity(config);
   for (const warning of security.warnings) logger.warn(warning);
-  // The public listener and the hot reads run on the front's thread, unless it cannot read this clock.
-  const clockShared =
-    deps.monotonic === undefined &&
-    (deps.now === undefined || deps.now === Date.now || deps.sharedClock !== undefined);
-  const front =
-    config.http.serveInWorker && clockShared
-      ? new HttpFront({
-          config,
-          view,
-          maintenance,
-          readiness: () => readiness(ready, engine.status(), registryConfirmed, view.size),
-          // Watched for failover here, as if asked here (the answer is kept, so this is cheap).
-          asked: (requirement, panic) => void resolution.resolve(requirement, panic, 0),
-          logger: logger.child({ component: "http" }),
-          clock: deps.sharedClock,
-          failed: (error) => deps.frontFailed?.(error),
-        })
-      : undefined;
   const http = new HttpApi({
     ...(front
       ? front.internalOptions()

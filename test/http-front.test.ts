@@ -256,6 +256,19 @@ describe("the HTTP front", () => {
     );
     expect(Date.now() - asked).toBeLessThan(1_000);
     expect(stream.status).toBe(200);
+    // A change made on the main thread: once its event has arrived, the front shows it.
+    for (let round = 0; round < 5; round++) {
+      const id = "f.adapter.storage.s3";
+      const declared = stream.messages.length;
+      daemon.maintenance.declare(id, null, `round ${round}`);
+      await stream.until((client) => client.messages.length > declared, 2_000);
+      const shown = JSON.parse((await ask(front(), `/v1/adapters/${id}`)).body);
+      expect(shown.maintenance).toMatchObject({ reason: `round ${round}` });
+      const lifted = stream.messages.length;
+      daemon.maintenance.lift(id);
+      await stream.until((client) => client.messages.length > lifted, 2_000);
+      expect(JSON.parse((await ask(front(), `/v1/adapters/${id}`)).body).maintenance).toBeNull();
+    }
   });
 
   it("takes a reload's priorities, staleness rule and maintenance windows", async () => {

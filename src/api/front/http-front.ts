@@ -6,6 +6,7 @@ import { Worker } from "node:worker_threads";
 import pino, { type Logger } from "pino";
 import type { DaemonConfig } from "../../config/load.js";
 import type { Requirement } from "../../domain/resolution.js";
+import type { EventPublisher } from "../../engine/health-engine.js";
 import type { HealthView } from "../../engine/health-view.js";
 import type { MaintenanceService } from "../../maintenance/maintenance-service.js";
 import type { HttpApi, HttpApiOptions } from "../http/http-server.js";
@@ -42,8 +43,8 @@ export interface HttpFrontOptions {
  */
 export class HttpFront {
   private readonly feed: ReplicaFeed;
-  private readonly directory: string;
-  readonly socketPath: string;
+  /** Made at start. */
+  private directory = "";
   private worker: Worker | undefined;
   private appliedSeq = 0;
   private readonly settledWaiters: { seq: number; resolve: () => void }[] = [];
@@ -54,9 +55,25 @@ export class HttpFront {
   constructor(private readonly options: HttpFrontOptions) {
     this.logger = options.logger;
     this.feed = new ReplicaFeed((batch) => this.post(batch), options.readiness);
-    this.directory = mkdtempSync(join(tmpdir(), "oneiric-healthd-front-"));
-    chmodSync(this.directory, 0o700);
-    this.socketPath = join(this.directory, "api.sock");
+  }
+
+  /** The internal API's unix socket (once started). */
+  get socketPath(): string {
+    return join(this.directory, "api.sock");
+  }
+
+  /**
+   * `publisher` behind the feed: a commit's changes are posted to the replica
+   * before the commit's events reach any subscriber, so a client told of a change
+   * by an event stream finds it in the front's answers.
+   */
+  flushingBefore(publisher: EventPublisher): EventPublisher {
+    return {
+      publish: (events) => {
+        this.feed.flush();
+        publisher.publish(events);
+      },
+    };
   }
 
   /** What the main thread's HttpApi needs to run behind the front. */
@@ -76,6 +93,8 @@ export class HttpFront {
 
   /** The internal API listens, the front's thread starts and listens; resolves with its address. */
   async start(internal: HttpApi): Promise<AddressInfo> {
+    this.directory = mkdtempSync(join(tmpdir(), "oneiric-healthd-front-"));
+    chmodSync(this.directory, 0o700);
     await internal.listenOnSocket(this.socketPath);
     const { config } = this.options;
     const init: FrontInit = {
@@ -236,7 +255,7 @@ export class HttpFront {
   }
 
   private removeDirectory(): void {
-    rmSync(this.directory, { recursive: true, force: true });
+    if (this.directory !== "") rmSync(this.directory, { recursive: true, force: true });
   }
 }
 

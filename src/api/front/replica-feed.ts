@@ -55,15 +55,13 @@ export class ReplicaFeed implements ViewChanges, MaintenanceChanges {
   private pending: ReplicaChange[] = [];
   private seq = 0;
   private scheduled = false;
-  private lastReadiness: string;
+  private lastReadiness = "";
   private closed = false;
 
   constructor(
     private readonly post: (batch: ReplicaBatch) => void,
     private readonly readiness: () => Readiness,
-  ) {
-    this.lastReadiness = JSON.stringify(readiness());
-  }
+  ) {}
 
   /** The replica's starting point; changes are recorded from this call on. */
   attach(view: HealthView, maintenance: MaintenanceService, staleRule: StaleRule): ReplicaSnapshot {
@@ -94,7 +92,7 @@ export class ReplicaFeed implements ViewChanges, MaintenanceChanges {
   /** Posts what is recorded now, without waiting for the end of the tick. */
   flush(): void {
     this.scheduled = false;
-    if (this.closed) return;
+    if (this.closed || this.lastReadiness === "") return;
     this.noteReadiness();
     if (this.pending.length === 0) return;
     const changes = this.pending;
@@ -105,6 +103,7 @@ export class ReplicaFeed implements ViewChanges, MaintenanceChanges {
 
   /** Records readiness if it changed since it was last recorded (polled; it has no event). */
   noteReadiness(): void {
+    if (this.closed || this.lastReadiness === "") return;
     const readiness = this.readiness();
     const text = JSON.stringify(readiness);
     if (text === this.lastReadiness) return;
@@ -154,7 +153,7 @@ export class ReplicaFeed implements ViewChanges, MaintenanceChanges {
   }
 
   private record(change: ReplicaChange): void {
-    if (this.closed) return;
+    if (this.closed || this.lastReadiness === "") return;
     this.pending.push(change);
     if (this.scheduled) return;
     this.scheduled = true;
