@@ -50,6 +50,7 @@ export class HttpFront {
   private readonly settledWaiters: { seq: number; resolve: () => void }[] = [];
   private readinessPoll: NodeJS.Timeout | undefined;
   private stopping = false;
+  private exited = false;
   private readonly logger: Logger;
 
   constructor(private readonly options: HttpFrontOptions) {
@@ -129,9 +130,10 @@ export class HttpFront {
       throw error;
     });
     worker.on("error", (error) => this.died(error));
-    worker.on("exit", (code) =>
-      this.died(new Error(`the HTTP front's thread exited (code ${code})`)),
-    );
+    worker.on("exit", (code) => {
+      this.exited = true;
+      this.died(new Error(`the HTTP front's thread exited (code ${code})`));
+    });
     this.readinessPoll = setInterval(() => this.feed.noteReadiness(), READINESS_POLL_MS);
     this.readinessPoll.unref();
     return address;
@@ -175,22 +177,23 @@ export class HttpFront {
     this.feed.close();
     for (const waiter of this.settledWaiters.splice(0)) waiter.resolve();
     const worker = this.worker;
-    const frontClosed = worker
-      ? new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, CLOSE_GRACE_MS);
-          worker.on("message", (message: FrontToMain) => {
-            if (message.type === "closed") {
+    const frontClosed =
+      worker && !this.exited
+        ? new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, CLOSE_GRACE_MS);
+            worker.on("message", (message: FrontToMain) => {
+              if (message.type === "closed") {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+            worker.once("exit", () => {
               clearTimeout(timer);
               resolve();
-            }
-          });
-          worker.once("exit", () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          this.send({ type: "close" });
-        })
-      : Promise.resolve();
+            });
+            this.send({ type: "close" });
+          })
+        : Promise.resolve();
     await Promise.all([frontClosed, internal.close()]);
     await worker?.terminate();
     this.removeDirectory();
