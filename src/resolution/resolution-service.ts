@@ -259,7 +259,7 @@ export class ResolutionService {
         (pending === undefined ? undefined : pending.get(entry.adapterId)) ?? member.health;
       if (!health) continue;
       const maintenance = inMaintenance(entry.adapterId) !== undefined;
-      const priority = this.settings.of(entry).priority;
+      const priority = this.settings.priorityOf(entry);
       if (pool === undefined) {
         candidates.push({ entry, health, maintenance, priority });
         continue;
