@@ -1326,7 +1326,7 @@ async function main(): Promise<void> {
 
       const withCycle = count === largest;
       const f = await defaultsPhase(count, simPort, withCycle);
-      const defaultsSettings = `daemon at its defaults: the config sets only oneiric_mcp.grpc_host/grpc_port (the simulator) and storage.path (a temp dir), listen addresses on the command line (interval ${INTERVAL_SEC} s, Watch on, registry_check on, concurrency ${DEFAULT_PROBES.concurrency}, startup_rate_per_sec ${DEFAULT_PROBES.startupRatePerSec}, sync every ${DEFAULT_SYNC_SEC} s, log level info); ${simulatorText(count)}`;
+      const defaultsSettings = `daemon at its defaults: the config sets only oneiric_mcp.grpc_host/grpc_port (the simulator) and storage.path (a temp dir), listen addresses on the command line (interval ${INTERVAL_SEC} s, Watch on, registry_check on, concurrency ${DEFAULT_PROBES.concurrency}, startup_rate_per_sec ${DEFAULT_PROBES.startupRatePerSec}, sync every ${DEFAULT_SYNC_SEC} s, log level info, HTTP served by the front thread: http.serve_in_worker true); ${simulatorText(count)}`;
       const paced = `paced client in the bench process: one raw keep-alive HTTP/1.1 socket, a GET /v1/adapters/{random id} and a GET /v1/resolve?domain=adapter&category=… in turn every ${QUERY_PACE_MS} ms (under the default per-client rate limit)`;
       report({
         name: "defaults: spawn → ready (/readyz 200)",

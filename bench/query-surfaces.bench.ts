@@ -399,7 +399,7 @@ ${
     await call?.();
   }
   console.log(`(after ${SETTLE_SEC} s of these queries to let the daemon settle)`);
-  const settings = `load ${LOAD}: ${ADAPTERS.toLocaleString("en-US")} adapters, ${LOAD_SETTINGS}; simulator and daemon in their own processes, limits.requests_per_sec 0; ${ITERATIONS.toLocaleString("en-US")} sequential calls per row after ${WARMUP_CALLS} warm-up and ${SETTLE_SEC} s of settling${quick ? "; quick run" : ""}`;
+  const settings = `load ${LOAD}: ${ADAPTERS.toLocaleString("en-US")} adapters, ${LOAD_SETTINGS}; simulator and daemon in their own processes, limits.requests_per_sec 0, HTTP served by the front thread (http.serve_in_worker at its default, true); ${ITERATIONS.toLocaleString("en-US")} sequential calls per row after ${WARMUP_CALLS} warm-up and ${SETTLE_SEC} s of settling${quick ? "; quick run" : ""}`;
   // The issue's query goal is for single-adapter and resolve answers over HTTP.
   const queryGoalId = { quiet: "query-p99-10k", flip: "query-p99-20k-flip" }[LOAD as string];
   const queryGoal = queryGoalId === undefined ? undefined : goalAt(queryGoalId, ADAPTERS);

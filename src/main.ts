@@ -9,6 +9,7 @@ import { Server } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
 import { surfaceSecurity } from "./api/auth/surface-security.js";
+import { HttpFront } from "./api/front/http-front.js";
 import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
 import { createHealthdService } from "./api/grpc/healthd-service.js";
 import { addReflection } from "./api/grpc/reflection-service.js";
@@ -98,10 +99,19 @@ export interface DaemonDependencies {
   wrapStore?: (store: HealthStore) => HealthStore;
   /** Told what start-up is doing, one line per stage (systemd's `STATUS=`). */
   status?: (text: string) => void;
+  /**
+   * `now` in shared memory (ms at index 0), so the HTTP front's thread reads the
+   * same clock. A daemon given `now` without it serves HTTP on the main thread.
+   */
+  sharedClock?: Float64Array;
+  /** The HTTP front's thread died (logged as an ERROR): `run` stops and exits 1. */
+  frontFailed?: (error: Error) => void;
 }
 
 export interface RunningDaemon {
   httpAddress: AddressInfo;
+  /** The HTTP front's thread (undefined when HTTP is served on the main thread). */
+  front: HttpFront | undefined;
   grpcAddress: string;
   view: HealthView;
   /** The registry client API with its fallback chain. */
@@ -239,12 +249,32 @@ export async function startDaemon(
   const metrics = new DaemonMetrics(metricsRegistry, undefined, {
     maxCategoryLabels: config.metrics.maxCategoryLabels,
   });
+  // The public listener and the hot reads run on the front's thread, unless it cannot read this clock.
+  const clockShared =
+    deps.monotonic === undefined &&
+    (deps.now === undefined || deps.now === Date.now || deps.sharedClock !== undefined);
+  const front: HttpFront | undefined =
+    config.http.serveInWorker && clockShared
+      ? new HttpFront({
+          config,
+          view,
+          maintenance,
+          // Read from the first batch on, once the engine below exists.
+          readiness: () => readiness(ready, engine.status(), registryConfirmed, view.size),
+          // Watched for failover here, as if asked here (the answer is kept, so this is cheap).
+          asked: (requirement, panic) => void resolution.resolve(requirement, panic, 0),
+          logger: logger.child({ component: "http" }),
+          clock: deps.sharedClock,
+          failed: (error) => deps.frontFailed?.(error),
+        })
+      : undefined;
   const syncLogger = logger.child({ component: "sync" });
   const engine = new HealthEngine({
     store,
     mirror: view,
     failovers: resolution,
-    publisher: hub,
+    // The front's replica gets a commit's changes before any subscriber hears of them.
+    publisher: front?.flushingBefore(hub) ?? hub,
     maintenance,
     metrics: engineMetrics(metrics),
     logger: logger.child({ component: "engine" }),
@@ -368,10 +398,14 @@ export async function startDaemon(
   const security = surfaceSecurity(config);
   for (const warning of security.warnings) logger.warn(warning);
   const http = new HttpApi({
-    access: security.access,
-    tls: security.httpTls,
-    maxConnections: config.limits.maxConnections,
-    slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
+    ...(front
+      ? front.internalOptions()
+      : {
+          access: security.access,
+          tls: security.httpTls,
+          maxConnections: config.limits.maxConnections,
+          slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
+        }),
     queries,
     hub,
     metrics: metricsRegistry,
@@ -412,7 +446,9 @@ export async function startDaemon(
   let grpcPort: number;
   status("starting the HTTP and gRPC listeners");
   try {
-    httpAddress = await http.listen(config.http.listen.host, config.http.listen.port);
+    httpAddress = front
+      ? await front.start(http)
+      : await http.listen(config.http.listen.host, config.http.listen.port);
     grpcPort = await new Promise<number>((resolve, reject) =>
       grpcServer.bindAsync(
         formatHostPort(config.grpc.listen.host, config.grpc.listen.port),
@@ -422,7 +458,7 @@ export async function startDaemon(
     );
   } catch (error) {
     loopStalls.stop();
-    await http.close();
+    await (front ? front.close(http) : http.close());
     grpcServer.forceShutdown();
     store.close();
     for (const endpoint of gateway.endpoints) endpoint.close();
@@ -530,6 +566,7 @@ export async function startDaemon(
     if (plan.resolution) {
       resolution.reconfigure({ panic: target.resolution.panic }, target.resolution.requirements);
     }
+    if (plan.adapterSettings || plan.resolution) front?.reconfigure(target);
     if (plan.maintenanceWindows) maintenance.replaceWindows(target.maintenance);
     if (plan.journal) {
       retention.stop();
@@ -558,12 +595,14 @@ export async function startDaemon(
   };
 
   ready = true;
+  await front?.readinessChanged();
   // performance.now() counts from the process's start: module loading included.
   logger.info({ adapters: view.size, sinceProcessStartMs: Math.round(performance.now()) }, "ready");
   webhooks.start();
 
   return {
     httpAddress,
+    front,
     grpcAddress,
     view,
     gateway,
@@ -576,6 +615,7 @@ export async function startDaemon(
       const result = await syncOnce();
       // What the sync found is committed and shown when this returns.
       engine.flush();
+      await front?.settled();
       return result;
     },
     readEvents: (afterSeq, limit) => store.readEvents(afterSeq, limit),
@@ -583,12 +623,14 @@ export async function startDaemon(
     checkAllNow: async () => {
       await scheduler.checkAllNow();
       engine.flush();
+      await front?.settled();
     },
     reload,
     reloadRejected: () => metrics.configReloadSuccessful.set(0),
     async stop() {
       stopping = true;
       ready = false;
+      void front?.readinessChanged();
       syncTask?.stop();
       retention.stop();
       maintenance.stop();
@@ -617,7 +659,7 @@ export async function startDaemon(
       healthd.close();
       // Each bounded, so all of stop stays well inside the 10 s `run` allows it.
       await Promise.all([
-        withDeadline(http.close(), 2_000, () =>
+        withDeadline(front ? front.close(http) : http.close(), 2_000, () =>
           logger.warn("HTTP connections still open after 2 s; closing without them"),
         ),
         // A delivery in flight gets 2 s to be answered (and recorded), then is aborted.

@@ -212,6 +212,7 @@ adapters:
     daemon = await startDaemon(defaultsConfig(sim.registryPort, join(dir.path, "h.db")), {
       logger: pino({ level: "silent" }),
       now: clock.now,
+      sharedClock: clock.cell,
     });
     const running = daemon;
     const id = "t.adapter.cache.redis";

@@ -75,7 +75,11 @@ ${healthd}`,
       "engine-test.yaml",
       {},
     );
-    daemon = await startDaemon(config, { logger: pino({ level: "silent" }), now: clock.now });
+    daemon = await startDaemon(config, {
+      logger: pino({ level: "silent" }),
+      now: clock.now,
+      sharedClock: clock.cell,
+    });
     return daemon;
   }
 
@@ -332,7 +336,11 @@ ${healthd}`,
       "engine-test.yaml",
       {},
     );
-    daemon = await startDaemon(config, { logger: pino({ level: "silent" }), now: clock.now });
+    daemon = await startDaemon(config, {
+      logger: pino({ level: "silent" }),
+      now: clock.now,
+      sharedClock: clock.cell,
+    });
     expect(daemon.view.get(id)?.breaker).toBe("open");
     const checkedAt = daemon.view.get(id)?.last_checked;
     await daemon.checkAllNow();

@@ -91,7 +91,7 @@ ${healthd}`,
     );
     const running = await startDaemon(config, {
       logger: pino({ level: "debug" }, logs),
-      ...(clock ? { now: clock.now } : {}),
+      ...(clock ? { now: clock.now, sharedClock: clock.cell } : {}),
     });
     daemons.push(running);
     return running;

@@ -53,6 +53,7 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
   "http.maxBodyBytes": { key: "healthd.http.max_body_bytes", live: false },
   "http.sseHeartbeatMs": { key: "healthd.http.sse_heartbeat_sec", live: false },
   "http.maxEventStreams": { key: "healthd.http.max_event_streams", live: false },
+  "http.serveInWorker": { key: "healthd.http.serve_in_worker", live: false },
   "http.tls": { key: "healthd.http.tls", live: false },
   "grpc.listen": { key: "healthd.grpc.listen", live: false },
   "grpc.tls": { key: "healthd.grpc.tls", live: false },

@@ -148,6 +148,7 @@ describe("parseConfigText: accepted files", () => {
         maxBodyBytes: 65_536,
         sseHeartbeatMs: 15_000,
         maxEventStreams: 5_000,
+        serveInWorker: true,
         tls: undefined,
       },
       grpc: { listen: { host: "127.0.0.1", port: 8682 }, tls: undefined },

@@ -49,6 +49,8 @@ export interface DaemonConfig {
     maxBodyBytes: number;
     sseHeartbeatMs: number;
     maxEventStreams: number;
+    /** The public listener and the hot read routes run on a worker thread (the front). */
+    serveInWorker: boolean;
     tls: TlsFiles | undefined;
   };
   grpc: { listen: HostPort; tls: TlsFiles | undefined };
@@ -413,6 +415,7 @@ function resolveConfig(
       maxBodyBytes: healthd.http.max_body_bytes,
       sseHeartbeatMs: healthd.http.sse_heartbeat_sec * 1000,
       maxEventStreams: healthd.http.max_event_streams,
+      serveInWorker: healthd.http.serve_in_worker,
       tls: tlsFiles(healthd.http.tls),
     },
     grpc: {

@@ -179,6 +179,7 @@ export const healthdSectionSchema = z.strictObject({
         .default(64 * 1024),
       sse_heartbeat_sec: timerSeconds.default(15),
       max_event_streams: z.number().int().min(1).max(100_000).default(5_000),
+      serve_in_worker: z.boolean().default(true),
       tls: tlsFiles.optional(),
     })
     .prefault({}),

@@ -52,6 +52,11 @@ export class SettingsBook {
     return settings;
   }
 
+  /** The adapter's resolution priority; without overrides every adapter has the default one. */
+  priorityOf(entry: AdapterEntry): number {
+    return this.overrides.length === 0 ? this.defaults.priority : this.of(entry).priority;
+  }
+
   policyOf(entry: AdapterEntry): HealthPolicy {
     const { probes } = this.of(entry);
     return {

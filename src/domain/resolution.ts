@@ -152,19 +152,18 @@ export function resolve(
   options: { panic: boolean; limit?: number } = { panic: false },
 ): Resolution {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  const usable: Candidate[] = [];
-  const excludedAll: Candidate[] = [];
-  for (const candidate of candidates) {
-    if (!matches(candidate.entry, requirement)) continue;
-    (isExcluded(candidate) ? excludedAll : usable).push(candidate);
-  }
+  const { usableBest, excludedBest, usableCount, excludedCount } = partition(
+    candidates,
+    requirement,
+    limit + 1,
+  );
   const wanted = describe(requirement);
-  const excluded = best(excludedAll, limit).map(ranked);
+  const excluded = excludedBest.slice(0, limit).map(ranked);
   const totals = {
-    fallbacksTotal: Math.max(0, usable.length - 1),
-    excludedTotal: excludedAll.length,
+    fallbacksTotal: Math.max(0, usableCount - 1),
+    excludedTotal: excludedCount,
   };
-  if (usable.length === 0 && excludedAll.length === 0) {
+  if (usableCount === 0 && excludedCount === 0) {
     return {
       requirement,
       choice: null,
@@ -175,7 +174,7 @@ export function resolve(
       panic: false,
     };
   }
-  const [first, ...rest] = best(usable, limit + 1).map(ranked);
+  const [first, ...rest] = usableBest.map(ranked);
   if (first) {
     const why =
       first.status === "healthy" && first.breaker === "closed"
@@ -197,17 +196,17 @@ export function resolve(
   const listed = excluded.map(
     (candidate) => `${candidate.adapterId}: ${candidate.excludedBecause}`,
   );
-  const unlisted = excludedAll.length - excluded.length;
+  const unlisted = excludedCount - excluded.length;
   const causes = `${listed.join("; ")}${unlisted > 0 ? `; and ${unlisted} more` : ""}`;
   if (options.panic) {
-    const [leastBad, ...others] = best(excludedAll, limit + 1).map(ranked);
+    const [leastBad, ...others] = excludedBest.map(ranked);
     return {
       requirement,
       choice: leastBad ?? null,
       fallbacks: others,
       excluded,
-      fallbacksTotal: Math.max(0, excludedAll.length - 1),
-      excludedTotal: excludedAll.length,
+      fallbacksTotal: Math.max(0, excludedCount - 1),
+      excludedTotal: excludedCount,
       reason: `PANIC: no usable adapter for ${wanted}; returning the least-bad candidate (${causes})`,
       panic: true,
     };
@@ -221,6 +220,71 @@ export function resolve(
     reason: `no usable adapter for ${wanted} (${causes})`,
     panic: false,
   };
+}
+
+/** Top lists this short are kept while scanning, without collecting every candidate first. */
+const SCAN_TOP_MAX = 64;
+
+/**
+ * The matching candidates split into usable and excluded: how many of each, and
+ * the `k` best of each in rank order. For a short `k` (an API answer lists ten)
+ * the top lists are kept during the one scan, so a category of thousands costs a
+ * comparison per adapter and no array of them.
+ */
+function partition(
+  candidates: readonly Candidate[],
+  requirement: Requirement,
+  k: number,
+): {
+  usableBest: Candidate[];
+  excludedBest: Candidate[];
+  usableCount: number;
+  excludedCount: number;
+} {
+  if (k > SCAN_TOP_MAX) {
+    const usable: Candidate[] = [];
+    const excludedAll: Candidate[] = [];
+    for (const candidate of candidates) {
+      if (!matches(candidate.entry, requirement)) continue;
+      (isExcluded(candidate) ? excludedAll : usable).push(candidate);
+    }
+    return {
+      usableBest: best(usable, k),
+      excludedBest: best(excludedAll, k),
+      usableCount: usable.length,
+      excludedCount: excludedAll.length,
+    };
+  }
+  const usableBest: Candidate[] = [];
+  const excludedBest: Candidate[] = [];
+  let usableCount = 0;
+  let excludedCount = 0;
+  for (const candidate of candidates) {
+    if (!matches(candidate.entry, requirement)) continue;
+    if (isExcluded(candidate)) {
+      excludedCount++;
+      keepIfBest(excludedBest, candidate, k);
+    } else {
+      usableCount++;
+      keepIfBest(usableBest, candidate, k);
+    }
+  }
+  return { usableBest, excludedBest, usableCount, excludedCount };
+}
+
+/** Inserts `item` into the sorted `top` (at most `k` long) if it ranks among the `k` best. */
+function keepIfBest(top: Candidate[], item: Candidate, k: number): void {
+  if (k <= 0) return;
+  if (top.length === k && compare(item, top[k - 1] as Candidate) >= 0) return;
+  let low = 0;
+  let high = top.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (compare(item, top[middle] as Candidate) < 0) high = middle;
+    else low = middle + 1;
+  }
+  top.splice(low, 0, item);
+  if (top.length > k) top.pop();
 }
 
 /**

@@ -31,6 +31,20 @@ export interface FinishedCheck {
   source: string;
 }
 
+/**
+ * Told of every change made to a view, in order, after the view applied it: a
+ * replica elsewhere (the HTTP front's thread) applies the same calls to its own
+ * view. What is handed over is the caller's own value, not a copy.
+ */
+export interface ViewChanges {
+  putEntry(entry: AdapterEntry): void;
+  removeEntry(adapterId: string): void;
+  putState(state: HealthState): void;
+  recordCheck(adapterId: string, check: FinishedCheck): void;
+  setRegistry(state: RegistryState): void;
+  setStaleRule(rule: StaleRule): void;
+}
+
 /** Checks remembered per adapter. */
 export const RECENT_CHECKS = 10;
 
@@ -68,6 +82,7 @@ export class HealthView implements LastKnownState {
   private registry: RegistryState;
   /** domain/category → how many times its entries or states changed. */
   private readonly kindChanges = new Map<string, number>();
+  private observer: ViewChanges | undefined;
 
   constructor(
     endpoint: string,
@@ -86,6 +101,16 @@ export class HealthView implements LastKnownState {
     };
   }
 
+  /** Tells `observer` of every change from now on (one observer; undefined stops it). */
+  observe(observer: ViewChanges | undefined): void {
+    this.observer = observer;
+  }
+
+  /** The committed states, in no order (a replica's starting point). */
+  allStates(): HealthState[] {
+    return [...this.health.values()];
+  }
+
   /** Fills the view from what the store holds (at start-up). */
   restore(
     entries: readonly AdapterEntry[],
@@ -94,7 +119,7 @@ export class HealthView implements LastKnownState {
   ): void {
     for (const entry of entries) this.putEntry(entry);
     for (const state of states) this.putState(state);
-    if (registry) this.registry = { ...registry, endpoint: this.registry.endpoint };
+    if (registry) this.setRegistry({ ...registry, endpoint: this.registry.endpoint });
   }
 
   /**
@@ -116,6 +141,7 @@ export class HealthView implements LastKnownState {
   /** A reloaded staleness rule: verdicts are judged by it from the next query on. */
   setStaleRule(rule: StaleRule): void {
     this.staleRule = rule;
+    this.observer?.setStaleRule(rule);
   }
 
   entry(adapterId: string): AdapterEntry | undefined {
@@ -163,6 +189,7 @@ export class HealthView implements LastKnownState {
       this.byKind.set(key, members);
     }
     members.set(entry.adapterId, { entry, health: this.health.get(entry.adapterId) });
+    this.observer?.putEntry(entry);
   }
 
   /**
@@ -181,6 +208,7 @@ export class HealthView implements LastKnownState {
       this.recent.set(adapterId, ring);
     }
     ring.push(check);
+    this.observer?.recordCheck(adapterId, check);
   }
 
   /** The newest checks first; empty after a restart until checks run again. */
@@ -199,6 +227,7 @@ export class HealthView implements LastKnownState {
     this.health.delete(adapterId);
     this.recent.delete(adapterId);
     this.checkedAtMono.delete(adapterId);
+    this.observer?.removeEntry(adapterId);
   }
 
   putState(state: HealthState): void {
@@ -216,6 +245,7 @@ export class HealthView implements LastKnownState {
     this.changed(key);
     const member = this.byKind.get(key)?.get(state.adapterId);
     if (member) member.health = state;
+    this.observer?.putState(state);
   }
 
   private changed(key: string): void {
@@ -224,6 +254,7 @@ export class HealthView implements LastKnownState {
 
   setRegistry(state: RegistryState): void {
     this.registry = state;
+    this.observer?.setRegistry(state);
   }
 
   registryState(): RegistryState {

@@ -9,6 +9,16 @@ import { type PeriodicTask, runOnCron } from "../schedule/periodic.js";
 import type { MaintenanceChange } from "../storage/store.js";
 
 /**
+ * Told of every change to what a MaintenanceService holds, after it applied it,
+ * so a replica (the HTTP front's thread) can apply the same calls.
+ */
+export interface MaintenanceChanges {
+  applyCommitted(changes: readonly MaintenanceChange[]): void;
+  markFired(windowIndex: number, atMs: number): void;
+  replaceWindows(windows: readonly MaintenanceWindow[]): void;
+}
+
+/**
  * Which adapters are in maintenance: windows from the config (fixed, or opened
  * by a cron schedule for a duration) and per-adapter maintenance declared
  * through the API (committed by the engine, then applied here). Adapters in
@@ -24,6 +34,7 @@ export class MaintenanceService {
   private manualChanges = 0;
 
   private readonly listeners = new Set<(adapterIds: readonly string[] | "all") => void>();
+  private observer: MaintenanceChanges | undefined;
 
   constructor(
     private windows: readonly MaintenanceWindow[],
@@ -31,6 +42,30 @@ export class MaintenanceService {
     private readonly now: () => number,
   ) {
     for (const item of declared) this.manual.set(item.adapterId, item);
+  }
+
+  /** Tells `observer` of every change from now on (one observer; undefined stops it). */
+  observe(observer: MaintenanceChanges | undefined): void {
+    this.observer = observer;
+  }
+
+  /** The declarations made through the API (a replica's starting point). */
+  declarations(): ManualMaintenance[] {
+    return [...this.manual.values()];
+  }
+
+  /** When each recurring window last fired, by its index (a replica's starting point). */
+  firings(): [number, number][] {
+    return [...this.lastFired];
+  }
+
+  /**
+   * Records that recurring window `windowIndex` opened at `atMs`. The cron schedule
+   * calls it; a replica, which runs no schedule, is told it.
+   */
+  markFired(windowIndex: number, atMs: number): void {
+    this.lastFired.set(windowIndex, atMs);
+    this.observer?.markFired(windowIndex, atMs);
   }
 
   /**
@@ -54,7 +89,7 @@ export class MaintenanceService {
       if (window.cron === undefined) return;
       this.tasks.push(
         runOnCron(window.cron, async () => {
-          this.lastFired.set(index, this.now());
+          this.markFired(index, this.now());
           this.onChange("all");
           // And again when the window closes.
           const closing = setTimeout(() => this.onChange("all"), window.durationMs ?? 0);
@@ -89,6 +124,7 @@ export class MaintenanceService {
       if (at !== undefined) this.lastFired.set(index, at);
     });
     this.windows = windows;
+    this.observer?.replaceWindows(windows);
     if (wasStarted) this.start();
     this.onChange("all");
   }
@@ -148,5 +184,6 @@ export class MaintenanceService {
       else this.manual.delete(adapterId);
       this.manualChanges++;
     }
+    this.observer?.applyCommitted(changes);
   }
 }

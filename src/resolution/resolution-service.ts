@@ -40,6 +40,12 @@ export class ResolutionService {
    * callers do not change them.
    */
   private readonly answers = new Map<string, { resolution: Resolution; computedFrom: string }>();
+  /**
+   * Candidate objects reused from one ranking against the committed view to the
+   * next (a ranking keeps none of them: it describes the listed ones afresh), so
+   * ranking a category of thousands allocates no object per adapter.
+   */
+  private readonly pool: Candidate[] = [];
 
   constructor(
     private readonly view: HealthView,
@@ -245,18 +251,30 @@ export class ResolutionService {
   ): Candidate[] {
     const candidates: Candidate[] = [];
     const inMaintenance = this.maintenance.lookup();
+    const pool = pending === undefined ? this.pool : undefined;
+    let count = 0;
     for (const member of this.view.membersOfKind(requirement.domain, requirement.category)) {
       const { entry } = member;
       const health =
         (pending === undefined ? undefined : pending.get(entry.adapterId)) ?? member.health;
       if (!health) continue;
-      candidates.push({
-        entry,
-        health,
-        maintenance: inMaintenance(entry.adapterId) !== undefined,
-        priority: this.settings.of(entry).priority,
-      });
+      const maintenance = inMaintenance(entry.adapterId) !== undefined;
+      const priority = this.settings.priorityOf(entry);
+      if (pool === undefined) {
+        candidates.push({ entry, health, maintenance, priority });
+        continue;
+      }
+      const reused = pool[count];
+      if (reused === undefined) {
+        pool.push({ entry, health, maintenance, priority });
+      } else {
+        reused.entry = entry;
+        reused.health = health;
+        reused.maintenance = maintenance;
+        reused.priority = priority;
+      }
+      count++;
     }
-    return candidates;
+    return pool === undefined ? candidates : pool.slice(0, count);
   }
 }

@@ -7,9 +7,21 @@ import { type RunningDaemon, startDaemon } from "../../src/main.js";
 import { parseScenario } from "../../src/simulator/scenario.js";
 import { type RunningSimulator, startSimulator } from "../../src/simulator/simulator.js";
 
-/** A clock the test moves by hand, so scripted behaviour changes when the test says. */
+/**
+ * A clock the test moves by hand, so scripted behaviour changes when the test says.
+ * Held in shared memory, so the daemon's HTTP front thread reads the same time.
+ */
 export class ManualClock {
-  constructor(public value = Date.parse("2026-11-26T12:00:00Z")) {}
+  readonly cell = new Float64Array(new SharedArrayBuffer(8));
+  constructor(value = Date.parse("2026-11-26T12:00:00Z")) {
+    this.value = value;
+  }
+  get value(): number {
+    return this.cell[0] ?? 0;
+  }
+  set value(ms: number) {
+    this.cell[0] = ms;
+  }
   now = (): number => this.value;
   advance(ms: number): void {
     this.value += ms;
@@ -58,7 +70,7 @@ ${extraYaml}`,
 export function startTestDaemon(config: DaemonConfig, clock?: ManualClock): Promise<RunningDaemon> {
   return startDaemon(config, {
     logger: pino({ level: "silent" }),
-    ...(clock ? { now: clock.now } : {}),
+    ...(clock ? { now: clock.now, sharedClock: clock.cell } : {}),
   });
 }
 

@@ -13,11 +13,26 @@ import {
   type OpenPaths,
   type Requirement,
 } from "../auth/access-control.js";
+import type { Principal, Scope } from "../auth/authenticator.js";
 import type { TlsMaterial } from "../auth/tls-material.js";
 import type { QueryService } from "../query-service.js";
 import { EventStreams } from "./event-stream.js";
 import { openApiDocument } from "./openapi.js";
 import { sendJson, sendProblem } from "./problem.js";
+
+/**
+ * The header the HTTP front sets on a request it passes on to the main thread's
+ * API, naming the principal it admitted (`{"name":…,"scopes":[…]}`). The front
+ * removes any copy a client sent; the internal API listens on a private socket.
+ */
+export const ADMITTED_PRINCIPAL_HEADER = "x-oneiric-healthd-principal";
+
+/** Passes a request the front does not answer itself to the main thread's API. */
+export type PassOn = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  principal: Principal | undefined,
+) => Promise<void>;
 
 /** Handles `/mcp` (MCP over streamable HTTP); provided by the MCP transport. */
 export interface McpHttpHandler {
@@ -27,8 +42,10 @@ export interface McpHttpHandler {
 
 export interface HttpApiOptions {
   queries: QueryService;
-  hub: EventHub;
-  metrics: MetricsRegistry;
+  /** Required unless `passOn` is given (the events routes are then passed on). */
+  hub?: EventHub | undefined;
+  /** Required unless `passOn` is given (`/metrics` is then passed on). */
+  metrics?: MetricsRegistry | undefined;
   logger: Logger;
   mcp?: McpHttpHandler | undefined;
   /** Largest request body accepted. */
@@ -43,6 +60,17 @@ export interface HttpApiOptions {
   maxConnections?: number;
   /** A client has this long to send a request's headers, and to send the whole request. */
   slowClientTimeoutMs?: number;
+  /**
+   * The front (a worker thread): answers the routes marked `front` itself and,
+   * once admitted, passes every other request on with this.
+   */
+  passOn?: PassOn | undefined;
+  /**
+   * The internal API behind the front: trusts ADMITTED_PRINCIPAL_HEADER (there is
+   * no access control here, the front admitted the request) and adds these
+   * headers to every answer.
+   */
+  behindFront?: { answerHeaders: () => Record<string, string> } | undefined;
 }
 
 /** The auth info the MCP SDK hands tool handlers as `extra.authInfo` (it reads `request.auth`). */
@@ -69,6 +97,8 @@ interface Route {
   open?: keyof OpenPaths;
   /** Methods that need the `admin` scope; the others need `read`. */
   admin?: readonly Method[];
+  /** Answered by the front from its replica of the committed view (the hot read routes). */
+  front?: true;
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024;
@@ -103,6 +133,19 @@ function hasBody(request: IncomingMessage): boolean {
   return request.headers["transfer-encoding"] !== undefined || length > 0;
 }
 
+/** The principal the front admitted a request as, from its header (behind the front only). */
+function admittedPrincipal(request: IncomingMessage): Principal | undefined {
+  const text = request.headers[ADMITTED_PRINCIPAL_HEADER];
+  if (typeof text !== "string") return undefined;
+  const value = JSON.parse(text) as { name: string; scopes: Scope[] };
+  return { name: value.name, scopes: new Set(value.scopes) };
+}
+
+/** The header value naming an admitted principal. */
+export function principalHeader(principal: Principal): string {
+  return JSON.stringify({ name: principal.name, scopes: [...principal.scopes] });
+}
+
 /** The daemon's HTTP API: a thin transport over the query service. */
 export class HttpApi {
   private readonly server: Server | ReturnType<typeof createHttpsServer>;
@@ -112,7 +155,7 @@ export class HttpApi {
 
   constructor(private readonly options: HttpApiOptions) {
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-    this.streams = new EventStreams(options.hub, {
+    this.streams = new EventStreams(options.hub as EventHub, {
       heartbeatMs: options.heartbeatMs ?? 15_000,
       maxQueuedBytes: 1024 * 1024,
       maxStreams: options.maxEventStreams ?? 5_000,
@@ -121,6 +164,7 @@ export class HttpApi {
     this.routes = [
       {
         pattern: /^\/v1\/adapters$/,
+        front: true,
         methods: {
           GET: ({ response, query }) =>
             sendJson(response, 200, queries.listAdapters(queryObject(query))),
@@ -128,6 +172,7 @@ export class HttpApi {
       },
       {
         pattern: /^\/v1\/adapters\/([^/]+)$/,
+        front: true,
         methods: {
           GET: ({ response, query, params }) => {
             this.noParameters(query);
@@ -158,6 +203,7 @@ export class HttpApi {
       },
       {
         pattern: /^\/v1\/resolve$/,
+        front: true,
         methods: {
           GET: ({ response, query }) =>
             sendJson(response, 200, queries.resolve(queryObject(query))),
@@ -187,11 +233,13 @@ export class HttpApi {
       },
       {
         pattern: /^\/healthz$/,
+        front: true,
         methods: { GET: ({ response }) => sendJson(response, 200, { status: "ok" }) },
         open: "healthz",
       },
       {
         pattern: /^\/readyz$/,
+        front: true,
         methods: { GET: ({ response }) => this.readiness(response) },
         open: "healthz",
       },
@@ -245,6 +293,17 @@ export class HttpApi {
     });
   }
 
+  /** Listens on a unix socket (the internal API behind the front). */
+  listenOnSocket(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(path, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+  }
+
   /** Ends event streams and MCP sessions, then stops accepting and closes idle connections. */
   async close(): Promise<void> {
     this.streams.closeAll();
@@ -269,11 +328,25 @@ export class HttpApi {
       return;
     }
     const path = url.pathname;
+    const { passOn, behindFront } = this.options;
+    // Only the front may say who was admitted: a client's own copy is dropped.
+    if (passOn) delete request.headers[ADMITTED_PRINCIPAL_HEADER];
+    if (behindFront) {
+      for (const [name, value] of Object.entries(behindFront.answerHeaders())) {
+        response.setHeader(name, value);
+      }
+    }
     try {
       const route = this.routes.find((candidate) => candidate.pattern.test(path));
       const method = (request.method === "HEAD" ? "GET" : request.method) as Method;
       // Before anything else, 404s included: an unauthenticated client learns nothing.
-      const admission = await this.admit(request, route, method);
+      const admission = behindFront
+        ? { principal: admittedPrincipal(request) }
+        : await this.admit(request, route, method);
+      if (passOn && route?.front !== true) {
+        await passOn(request, response, admission.principal);
+        return;
+      }
       if (path === "/mcp") {
         if (!this.options.mcp) throw new ApiError("NOT_FOUND", "MCP over HTTP is not enabled");
         if (admission.principal) {
@@ -458,7 +531,8 @@ export class HttpApi {
         },
       );
     }
-    let cursor = this.options.hub.newestSeq();
+    const hub = this.hub();
+    let cursor = hub.newestSeq();
     if (cursorText !== undefined) {
       cursor = Number(cursorText);
       if (!Number.isSafeInteger(cursor) || cursor < 0) {
@@ -472,7 +546,7 @@ export class HttpApi {
       }
     }
     try {
-      this.options.hub.checkCursor(cursor);
+      hub.checkCursor(cursor);
     } catch (error) {
       throw this.options.queries.cursorError(error);
     }
@@ -485,9 +559,17 @@ export class HttpApi {
   }
 
   private async metrics(response: ServerResponse): Promise<void> {
-    const body = await this.options.metrics.metrics();
-    response.writeHead(200, { "content-type": this.options.metrics.contentType });
+    const metrics = this.options.metrics;
+    if (!metrics) throw new Error("no metrics registry: /metrics is served on the main thread");
+    const body = await metrics.metrics();
+    response.writeHead(200, { "content-type": metrics.contentType });
     response.end(body);
+  }
+
+  private hub(): EventHub {
+    const hub = this.options.hub;
+    if (!hub) throw new Error("no event hub: events are served on the main thread");
+    return hub;
   }
 
   private readiness(response: ServerResponse): void {

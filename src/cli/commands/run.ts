@@ -6,6 +6,7 @@ import { createLogger, startDaemon } from "../../main.js";
 import { parse } from "../arguments.js";
 import { reloadFromFile, reloadUnderSystemd } from "../config-reload.js";
 import { type ConfigSource, loadConfig } from "../config-source.js";
+import { EXIT_FAILURE } from "../exit-codes.js";
 import { guardStop, untilStopSignal } from "../process-signals.js";
 
 /** How long `run` lets the daemon stop (systemd's default TimeoutStopSec is 90 s; ours is tighter). */
@@ -33,9 +34,15 @@ export async function runCommand(args: string[]): Promise<number> {
   const notifier = createSystemdNotifier(process.env, {
     logger: logger.child({ component: "systemd" }),
   });
+  // The HTTP front's thread dying ends the daemon with code 1: systemd starts it afresh.
+  let frontFailed: (error: Error) => void = () => undefined;
+  const frontFailure = new Promise<Error>((resolve) => {
+    frontFailed = resolve;
+  });
   const daemon = await startDaemon(config, {
     logger,
     status: (text) => notifier.status(text),
+    frontFailed: (error) => frontFailed(error),
   }).catch((error: unknown) => {
     notifier.status(`start failed: ${error instanceof Error ? error.message : String(error)}`);
     notifier.close();
@@ -51,7 +58,10 @@ export async function runCommand(args: string[]): Promise<number> {
     () => reloadUnderSystemd(notifier, () => reloadFromFile(daemon, source, logger)),
     (error) => logger.error({ err: error }, "configuration reload failed"),
   );
-  await untilStopSignal(logger.warn.bind(logger), () => void reloads.run());
+  const failed = await Promise.race([
+    untilStopSignal(logger.warn.bind(logger), () => void reloads.run()).then(() => undefined),
+    frontFailure,
+  ]);
   const disarm = guardStop(logger, STOP_DEADLINE_MS);
   // A reload under way finishes first (it is quick): stop() must not run into it.
   await reloads.idle();
@@ -62,5 +72,5 @@ export async function runCommand(args: string[]): Promise<number> {
   disarm();
   notifier.close();
   logger.flush();
-  return 0;
+  return failed === undefined ? 0 : EXIT_FAILURE;
 }

@@ -1,0 +1,32 @@
+import type { AddressInfo } from "node:net";
+import type { DaemonConfig } from "../../config/load.js";
+import type { Requirement } from "../../domain/resolution.js";
+import type { ReplicaBatch, ReplicaSnapshot } from "./replica-feed.js";
+
+/** What the front's thread starts with (its `workerData`). */
+export interface FrontInit {
+  config: DaemonConfig;
+  /** The internal API's unix socket. */
+  socketPath: string;
+  snapshot: ReplicaSnapshot;
+  logLevel: string;
+  /** The main thread's clock (ms at index 0, a Float64Array's buffer) when it was given one. */
+  clock: SharedArrayBuffer | undefined;
+}
+
+export type MainToFront =
+  | ReplicaBatch
+  /** A reload's settings and resolution options (resolution ranks by the settings' priority). */
+  | { type: "reconfigure"; config: DaemonConfig }
+  | { type: "close" };
+
+export type FrontToMain =
+  | { type: "listening"; address: AddressInfo }
+  | { type: "failed"; message: string; code: string | undefined }
+  /** Batch `seq` has been applied. */
+  | { type: "applied"; seq: number }
+  /** A requirement resolved by the front, to be watched for failover. */
+  | { type: "asked"; requirement: Requirement; panic: boolean | undefined }
+  /** One pino line from the front's logger. */
+  | { type: "log"; line: string }
+  | { type: "closed" };

@@ -1,0 +1,133 @@
+/**
+ * The front's thread: owns the public HTTP(S) listener, admits every request
+ * (auth, scopes, rate limits), answers the hot read routes from its replica of
+ * the committed view and passes every other request on to the main thread's
+ * API over a private unix socket. Started by HttpFront (http-front.ts).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import pino from "pino";
+import { SettingsBook } from "../../config/settings-book.js";
+import { formatHostPort } from "../../domain/host-port.js";
+import type { Requirement, Resolution } from "../../domain/resolution.js";
+import { HealthView } from "../../engine/health-view.js";
+import { MaintenanceService } from "../../maintenance/maintenance-service.js";
+import { ResolutionService } from "../../resolution/resolution-service.js";
+import { surfaceSecurity } from "../auth/surface-security.js";
+import { HttpApi } from "../http/http-server.js";
+import { passOnTo } from "../http/pass-on.js";
+import { type QueryParts, QueryService } from "../query-service.js";
+import type { FrontInit, FrontToMain, MainToFront } from "./front-messages.js";
+import { Replica } from "./replica.js";
+
+const port = parentPort;
+if (!port) throw new Error("front-worker.ts runs as a worker thread");
+const init = workerData as FrontInit;
+const config = init.config;
+
+const send = (message: FrontToMain) => port.postMessage(message);
+const logger = pino(
+  { level: init.logLevel, base: undefined, timestamp: false },
+  { write: (line: string) => send({ type: "log", line }) },
+);
+
+// The main thread's clock when it was given one (tests), else the same defaults it uses.
+const cell = init.clock ? new Float64Array(init.clock) : undefined;
+const now = cell ? () => cell[0] ?? 0 : Date.now;
+const monotonic = cell ? now : () => performance.now();
+
+const maintenance = new MaintenanceService(config.maintenance, [], now);
+const view = new HealthView(
+  formatHostPort(config.registry.host, config.registry.port),
+  config.probes.stale,
+  now,
+  (adapterId) => maintenance.current(adapterId),
+  monotonic,
+);
+const replica = new Replica(view, maintenance, init.snapshot);
+const settings = new SettingsBook(config.adapters.defaults, config.adapters.overrides, config.flap);
+
+/**
+ * Requirements asked here are watched for failover by the main thread's
+ * resolution service: each is passed on (at most once a second per question).
+ */
+class TellingResolution extends ResolutionService {
+  private readonly told = new Map<string, number>();
+
+  override resolve(requirement: Requirement, panic?: boolean, limit?: number): Resolution {
+    const resolution = super.resolve(requirement, panic, limit);
+    const key = JSON.stringify([requirement, panic ?? null]);
+    const at = Date.now();
+    if ((this.told.get(key) ?? Number.NEGATIVE_INFINITY) <= at - 1_000) {
+      if (this.told.size >= 10_000) this.told.clear();
+      this.told.set(key, at);
+      send({ type: "asked", requirement, panic });
+    }
+    return resolution;
+  }
+}
+
+const resolution = new TellingResolution(
+  view,
+  maintenance,
+  settings,
+  { panic: config.resolution.panic },
+  [],
+);
+const mainThreadOnly = (): never => {
+  throw new Error("served by the main thread");
+};
+const queries = new QueryService({
+  view,
+  resolution,
+  now,
+  readiness: () => replica.readiness(),
+  // The front answers reads only; everything else is passed on before it gets here.
+  maintenance: { declare: mainThreadOnly, lift: mainThreadOnly },
+  hub: undefined as unknown as QueryParts["hub"],
+  store: undefined as unknown as QueryParts["store"],
+});
+
+const security = surfaceSecurity(config);
+const forward = passOnTo({
+  socketPath: init.socketPath,
+  applied: (seq) => replica.applied(seq),
+  logger,
+});
+const http = new HttpApi({
+  queries,
+  logger,
+  access: security.access,
+  tls: security.httpTls,
+  maxConnections: config.limits.maxConnections,
+  slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
+  maxBodyBytes: config.http.maxBodyBytes,
+  passOn: forward.passOn,
+});
+
+port.on("message", (message: MainToFront) => {
+  switch (message.type) {
+    case "changes":
+      replica.apply(message);
+      send({ type: "applied", seq: message.seq });
+      return;
+    case "reconfigure": {
+      const target = message.config;
+      settings.reconfigure(target.adapters.defaults, target.adapters.overrides, target.flap);
+      resolution.reconfigure({ panic: target.resolution.panic }, []);
+      return;
+    }
+    case "close":
+      void http.close().then(() => {
+        forward.close();
+        send({ type: "closed" });
+        port.close();
+      });
+      return;
+  }
+});
+
+http.listen(config.http.listen.host, config.http.listen.port).then(
+  (address) => send({ type: "listening", address: { ...address } }),
+  (error: NodeJS.ErrnoException) =>
+    send({ type: "failed", message: error.message, code: error.code }),
+);

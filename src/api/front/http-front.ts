@@ -1,0 +1,277 @@
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import pino, { type Logger } from "pino";
+import type { DaemonConfig } from "../../config/load.js";
+import type { Requirement } from "../../domain/resolution.js";
+import type { EventPublisher } from "../../engine/health-engine.js";
+import type { HealthView } from "../../engine/health-view.js";
+import type { MaintenanceService } from "../../maintenance/maintenance-service.js";
+import type { HttpApi, HttpApiOptions } from "../http/http-server.js";
+import { REPLICA_SEQ_HEADER } from "../http/pass-on.js";
+import type { Readiness } from "../query-service.js";
+import type { FrontInit, FrontToMain, MainToFront } from "./front-messages.js";
+import { ReplicaFeed } from "./replica-feed.js";
+
+/** How often readiness (which has no change event: the engine's store status) is compared. */
+const READINESS_POLL_MS = 50;
+
+/** At stop, how long the front's thread gets to close its listener before it is terminated. */
+const CLOSE_GRACE_MS = 2_000;
+
+export interface HttpFrontOptions {
+  config: DaemonConfig;
+  view: HealthView;
+  maintenance: MaintenanceService;
+  readiness: () => Readiness;
+  /** A requirement the front resolved: the main thread watches it for failover. */
+  asked: (requirement: Requirement, panic: boolean | undefined) => void;
+  logger: Logger;
+  /** The main thread's clock in shared memory (ms at index 0), when the daemon was given one. */
+  clock?: Float64Array | undefined;
+  /** The front's thread died: the daemon cannot serve HTTP any more. */
+  failed: (error: Error) => void;
+}
+
+/**
+ * The HTTP front, seen from the main thread: a worker thread owning the public
+ * listener and a replica of the committed view, fed here one batch per tick;
+ * the main thread's HttpApi answers the rest on a unix socket in a private
+ * (0700) temporary directory, removed at stop.
+ */
+export class HttpFront {
+  private readonly feed: ReplicaFeed;
+  /** Made at start. */
+  private directory = "";
+  private worker: Worker | undefined;
+  private appliedSeq = 0;
+  private readonly settledWaiters: { seq: number; resolve: () => void }[] = [];
+  private readinessPoll: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private exited = false;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: HttpFrontOptions) {
+    this.logger = options.logger;
+    this.feed = new ReplicaFeed((batch) => this.post(batch), options.readiness);
+  }
+
+  /** The internal API's unix socket (once started). */
+  get socketPath(): string {
+    return join(this.directory, "api.sock");
+  }
+
+  /**
+   * `publisher` behind the feed: a commit's changes are posted to the replica
+   * before the commit's events reach any subscriber, so a client told of a change
+   * by an event stream finds it in the front's answers.
+   */
+  flushingBefore(publisher: EventPublisher): EventPublisher {
+    return {
+      publish: (events) => {
+        this.feed.flush();
+        publisher.publish(events);
+      },
+    };
+  }
+
+  /** What the main thread's HttpApi needs to run behind the front. */
+  internalOptions(): Pick<
+    HttpApiOptions,
+    "behindFront" | "maxConnections" | "slowClientTimeoutMs"
+  > {
+    return {
+      behindFront: {
+        answerHeaders: () => ({ [REPLICA_SEQ_HEADER]: String(this.feed.recordedSeq) }),
+      },
+      // The front bounds connections and slow clients; it opens one connection per request in flight.
+      maxConnections: 2 * this.options.config.limits.maxConnections + 16,
+      slowClientTimeoutMs: 600_000,
+    };
+  }
+
+  /** The internal API listens, the front's thread starts and listens; resolves with its address. */
+  async start(internal: HttpApi): Promise<AddressInfo> {
+    this.directory = mkdtempSync(join(tmpdir(), "oneiric-healthd-front-"));
+    chmodSync(this.directory, 0o700);
+    await internal.listenOnSocket(this.socketPath);
+    const { config } = this.options;
+    const init: FrontInit = {
+      config,
+      socketPath: this.socketPath,
+      snapshot: this.feed.attach(this.options.view, this.options.maintenance, config.probes.stale),
+      logLevel: this.logger.level,
+      clock: this.options.clock?.buffer as SharedArrayBuffer | undefined,
+    };
+    const worker = startWorker(init);
+    this.worker = worker;
+    const address = await new Promise<AddressInfo>((resolve, reject) => {
+      const onExit = (code: number) =>
+        reject(new Error(`the HTTP front's thread exited (code ${code}) before listening`));
+      worker.once("error", reject);
+      worker.once("exit", onExit);
+      worker.on("message", (message: FrontToMain) => {
+        if (message.type === "listening") {
+          worker.off("error", reject);
+          worker.off("exit", onExit);
+          resolve(message.address);
+        } else if (message.type === "failed") {
+          reject(Object.assign(new Error(message.message), { code: message.code }));
+        } else {
+          this.onMessage(message);
+        }
+      });
+    }).catch(async (error: unknown) => {
+      this.stopping = true;
+      await worker.terminate();
+      this.removeDirectory();
+      throw error;
+    });
+    worker.on("error", (error) => this.died(error));
+    worker.on("exit", (code) => {
+      this.exited = true;
+      this.died(new Error(`the HTTP front's thread exited (code ${code})`));
+    });
+    this.readinessPoll = setInterval(() => this.feed.noteReadiness(), READINESS_POLL_MS);
+    this.readinessPoll.unref();
+    return address;
+  }
+
+  /** The front's thread, for diagnostics and tests (undefined before start). */
+  get thread(): Worker | undefined {
+    return this.worker;
+  }
+
+  /** The private directory holding the internal API's socket. */
+  get socketDirectory(): string {
+    return this.directory;
+  }
+
+  /** Resolves once the replica has applied every change recorded so far. */
+  settled(): Promise<void> {
+    this.feed.flush();
+    const seq = this.feed.recordedSeq;
+    if (seq <= this.appliedSeq || this.worker === undefined || this.stopping) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.settledWaiters.push({ seq, resolve }));
+  }
+
+  /** Readiness may have changed now (start-up finished, stop began): tell the front at once. */
+  readinessChanged(): Promise<void> {
+    this.feed.noteReadiness();
+    return this.settled();
+  }
+
+  /** A reload: the settings and resolution options the front's resolution reads. */
+  reconfigure(target: DaemonConfig): void {
+    this.send({ type: "reconfigure", config: target });
+  }
+
+  /** Closes the front's listener and thread, then the internal API, and removes the socket's directory. */
+  async close(internal: HttpApi): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.readinessPoll);
+    this.feed.close();
+    for (const waiter of this.settledWaiters.splice(0)) waiter.resolve();
+    const worker = this.worker;
+    const frontClosed =
+      worker && !this.exited
+        ? new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, CLOSE_GRACE_MS);
+            worker.on("message", (message: FrontToMain) => {
+              if (message.type === "closed") {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+            worker.once("exit", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            this.send({ type: "close" });
+          })
+        : Promise.resolve();
+    await Promise.all([frontClosed, internal.close()]);
+    await worker?.terminate();
+    this.removeDirectory();
+  }
+
+  private post(batch: MainToFront): void {
+    this.send(batch);
+  }
+
+  private send(message: MainToFront): void {
+    if (this.worker === undefined || this.stopping) {
+      if (message.type !== "close") return;
+    }
+    this.worker?.postMessage(message);
+  }
+
+  private onMessage(message: FrontToMain): void {
+    switch (message.type) {
+      case "applied": {
+        this.appliedSeq = message.seq;
+        for (let index = this.settledWaiters.length - 1; index >= 0; index--) {
+          const waiter = this.settledWaiters[index];
+          if (waiter && waiter.seq <= message.seq) {
+            this.settledWaiters.splice(index, 1);
+            waiter.resolve();
+          }
+        }
+        return;
+      }
+      case "asked":
+        this.options.asked(message.requirement, message.panic);
+        return;
+      case "log":
+        this.relayLog(message.line);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The front's log lines, through the daemon's logger (so its level, fields and destination apply). */
+  private relayLog(line: string): void {
+    try {
+      const { level, msg, ...fields } = JSON.parse(line) as Record<string, unknown> & {
+        level: number;
+        msg?: string;
+      };
+      const label = pino.levels.labels[level] as pino.Level | undefined;
+      if (label) this.logger[label]({ thread: "front", ...fields }, msg ?? "");
+    } catch {
+      this.logger.warn({ line }, "unreadable log line from the HTTP front");
+    }
+  }
+
+  private died(error: Error): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.readinessPoll);
+    this.feed.close();
+    this.logger.error({ err: error }, "the HTTP front's thread died: HTTP is no longer served");
+    this.options.failed(error);
+  }
+
+  private removeDirectory(): void {
+    if (this.directory !== "") rmSync(this.directory, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts front-worker.ts: compiled, as it is; from the sources (a checkout, the
+ * tests), through tsx, which the thread registers for itself.
+ */
+function startWorker(init: FrontInit): Worker {
+  const fromSources = import.meta.url.endsWith(".ts");
+  const entry = new URL(fromSources ? "./front-worker.ts" : "./front-worker.js", import.meta.url);
+  const options = { workerData: init, execArgv: [] as string[] };
+  if (!fromSources) return new Worker(entry, options);
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(bootstrap, { ...options, eval: true });
+}

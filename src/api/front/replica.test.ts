@@ -1,0 +1,130 @@
+import { MessageChannel } from "node:worker_threads";
+import { afterEach, describe, expect, it } from "vitest";
+import { catalogEntry } from "../../../test/support/catalog-entry.js";
+import { initialHealth } from "../../domain/health.js";
+import { DEFAULT_OFFLINE_STALE_RULE } from "../../domain/status-view.js";
+import { HealthView } from "../../engine/health-view.js";
+import { MaintenanceService } from "../../maintenance/maintenance-service.js";
+import type { Readiness } from "../query-service.js";
+import { Replica } from "./replica.js";
+import { type ReplicaBatch, ReplicaFeed } from "./replica-feed.js";
+
+const T0 = Date.parse("2026-11-26T12:00:00Z");
+
+/** A main-thread view and maintenance, and a replica fed through a real message port. */
+function pair() {
+  let now = T0;
+  const clock = () => now;
+  const mainMaintenance = new MaintenanceService([], [], clock);
+  const main = new HealthView(
+    "registry:8679",
+    DEFAULT_OFFLINE_STALE_RULE,
+    clock,
+    (id) => mainMaintenance.current(id),
+    clock,
+  );
+  main.putEntry(catalogEntry({ adapterId: "t.adapter.cache.redis", category: "cache" }));
+  main.putState(initialHealth("t.adapter.cache.redis", "healthy", T0));
+  let readiness: Readiness = { ready: false, reason: "start-up has not finished" };
+  const { port1, port2 } = new MessageChannel();
+  const posted: ReplicaBatch[] = [];
+  const feed = new ReplicaFeed(
+    (batch) => {
+      posted.push(batch);
+      port1.postMessage(batch);
+    },
+    () => readiness,
+  );
+  const snapshot = feed.attach(main, mainMaintenance, DEFAULT_OFFLINE_STALE_RULE);
+  const replicaMaintenance = new MaintenanceService([], [], clock);
+  const replicaView = new HealthView(
+    "registry:8679",
+    DEFAULT_OFFLINE_STALE_RULE,
+    clock,
+    (id) => replicaMaintenance.current(id),
+    clock,
+  );
+  const replica = new Replica(replicaView, replicaMaintenance, structuredClone(snapshot));
+  port2.on("message", (batch: ReplicaBatch) => replica.apply(batch));
+  ports.push(port1, port2);
+  return {
+    main,
+    mainMaintenance,
+    feed,
+    replica,
+    replicaView,
+    posted,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    setReadiness: (next: Readiness) => {
+      readiness = next;
+    },
+  };
+}
+
+const ports: { close(): void }[] = [];
+afterEach(() => {
+  for (const port of ports.splice(0)) port.close();
+});
+
+describe("the front's replica", () => {
+  it("starts from the snapshot and follows every change, one message per task", async () => {
+    const { main, mainMaintenance, feed, replica, replicaView, posted, advance } = pair();
+    expect(replicaView.list()).toEqual(main.list());
+    // One task's changes: entries, states, checks, registry, a declaration.
+    main.putEntry(catalogEntry({ adapterId: "t.adapter.cache.valkey", category: "cache" }));
+    main.putState({
+      ...initialHealth("t.adapter.cache.valkey", "unhealthy", T0),
+      lastChecked: T0,
+      checkIntervalMs: 10_000,
+    });
+    main.recordCheck("t.adapter.cache.valkey", {
+      atMs: T0,
+      ok: false,
+      latencyMs: 3.5,
+      detail: "HTTP 503",
+      source: "probe",
+    });
+    main.setRegistry({ ...main.registryState(), reachable: true, lastSync: T0 });
+    mainMaintenance.applyCommitted([
+      {
+        adapterId: "t.adapter.cache.redis",
+        declared: { adapterId: "t.adapter.cache.redis", untilMs: null, reason: "upgrade" },
+      },
+    ]);
+    expect(posted).toHaveLength(0);
+    expect(feed.recordedSeq).toBe(1);
+    await replica.applied(1);
+    expect(posted).toHaveLength(1);
+    expect(replicaView.list()).toEqual(main.list());
+    expect(replicaView.get("t.adapter.cache.redis")?.maintenance).toMatchObject({
+      reason: "upgrade",
+    });
+    expect(replicaView.recentChecks("t.adapter.cache.valkey")).toEqual(
+      main.recentChecks("t.adapter.cache.valkey"),
+    );
+    expect(replicaView.registryView()).toEqual(main.registryView());
+    // Staleness is judged by the same rule on the same clock.
+    advance(3_600_000);
+    expect(replicaView.list()).toEqual(main.list());
+    main.setStaleRule({ ...DEFAULT_OFFLINE_STALE_RULE, graceMs: 7_200_000 });
+    main.removeEntry("t.adapter.cache.redis");
+    await replica.applied(2);
+    expect(replicaView.list()).toEqual(main.list());
+    expect(replicaView.size).toBe(1);
+  });
+
+  it("is told when readiness changes, polled or at a batch", async () => {
+    const { feed, replica, setReadiness } = pair();
+    expect(replica.readiness()).toEqual({ ready: false, reason: "start-up has not finished" });
+    setReadiness({ ready: true });
+    feed.noteReadiness();
+    await replica.applied(feed.recordedSeq);
+    expect(replica.readiness()).toEqual({ ready: true });
+    // Unchanged readiness records nothing.
+    const seq = feed.recordedSeq;
+    feed.noteReadiness();
+    expect(feed.recordedSeq).toBe(seq);
+  });
+});
