@@ -303,7 +303,7 @@ export async function startDaemon(
     schedulerOptions(config),
     logger.child({ component: "scheduler" }),
   );
-  engine.onCatalogCommitted((entries) => scheduler.reconcile(entries));
+  engine.onCatalogCommitted((change) => scheduler.applyCatalogChange(change));
   const pushes = new PushedChecks(runner, engine, scheduler);
   watcher.subscribe({
     update: (update) => void pushes.record(update),

@@ -143,7 +143,8 @@ export class CatalogSync {
     try {
       this.sink.commitCatalog({
         added: diff.added,
-        updated: [...diff.updated.map((change) => change.after), ...diff.refreshed],
+        updated: diff.updated.map((change) => change.after),
+        refreshed: diff.refreshed,
         removed: removed.map((entry) => entry.adapterId),
         registry,
         events: [...events, ...registryEvents],

@@ -187,6 +187,14 @@ export class SqliteStore implements HealthStore {
           now,
         });
       }
+      for (const entry of change.readings ?? []) {
+        statements.updateReadings.run(
+          entry.lastHeartbeat,
+          entry.registryStatus,
+          now,
+          entry.adapterId,
+        );
+      }
       for (const id of change.removed ?? []) statements.markRemoved.run(now, id);
       for (const state of change.states ?? []) statements.upsertHealth.run(healthRow(state));
       if (change.registry) {
@@ -527,6 +535,9 @@ function prepareStatements(db: Database) {
         registered_at = excluded.registered_at, last_heartbeat = excluded.last_heartbeat,
         registry_status = excluded.registry_status, updated_at = excluded.updated_at,
         removed_at = NULL`),
+    updateReadings: db.prepare(
+      "UPDATE adapters SET last_heartbeat = ?, registry_status = ?, updated_at = ? WHERE adapter_id = ?",
+    ),
     markRemoved: db.prepare("UPDATE adapters SET removed_at = ? WHERE adapter_id = ?"),
     deleteRemovedBefore: db.prepare(
       "DELETE FROM adapters WHERE removed_at IS NOT NULL AND removed_at < ?",

@@ -184,6 +184,27 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
         expect(store.loadCatalog()).toEqual([updated]);
       });
 
+      it("writes only the live readings of an entry given as new readings", () => {
+        const stored = catalogEntry({
+          adapterId: S3,
+          provider: "aws",
+          lastHeartbeat: 1_700_000_000,
+        });
+        store.commit({ upserted: [stored, catalogEntry({ adapterId: REDIS })], events: [] }, 2_000);
+        // The description in `readings` is not written: only last_heartbeat and registry_status.
+        const reading = {
+          ...stored,
+          provider: "not written",
+          lastHeartbeat: 1_700_000_500,
+          registryStatus: "degraded" as const,
+        };
+        store.commit({ readings: [reading, catalogEntry({ adapterId: GCS })], events: [] }, 3_000);
+        expect(store.loadCatalog()).toEqual([
+          catalogEntry({ adapterId: REDIS }),
+          { ...stored, lastHeartbeat: 1_700_000_500, registryStatus: "degraded" },
+        ]);
+      });
+
       it("takes removed adapters out of the catalog and the health list, ignoring unknown ids", () => {
         add(store, [REDIS, S3]);
         store.commit({ removed: [S3, "t.adapter.never.seen"], events: [] }, 3_000);

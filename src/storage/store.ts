@@ -52,6 +52,11 @@ export interface StoreCommit {
   /** Catalog entries added or changed (an entry removed earlier comes back). */
   upserted?: readonly AdapterEntry[];
   /**
+   * Catalog entries in the catalog whose description is as stored and whose live
+   * readings changed: only `last_heartbeat` and `registry_status` are written.
+   */
+  readings?: readonly AdapterEntry[];
+  /**
    * Adapters leaving the catalog. Their rows are kept, marked removed, until
    * retention passes the removal, so an adapter that comes back keeps its history.
    */
