@@ -259,13 +259,6 @@ export async function startDaemon(
     ),
   );
   const gateway = buildRegistryGateway(config, { store, view, metrics, logger, now, localFile });
-  // Reachability follows the registry link on every call, not only the catalog sync.
-  gateway.onLinkChange((link) => {
-    const previous = engine.latestRegistry();
-    const next = { ...previous, ...link, lastAttempt: now() };
-    if (previous.reachable === next.reachable && previous.lastAttempt !== null) return;
-    engine.recordRegistry(next, reachabilityEvents(previous, next, now(), syncLogger));
-  });
   // Breakers come back as they were saved (windows and open state included), each at
   // its adapter's first check: the check loop hands the runner the committed snapshot.
   const breakers = new AdapterBreakers();
@@ -322,6 +315,15 @@ export async function startDaemon(
     now,
     localFile,
   );
+  // Reachability follows the registry link on every call, not only the catalog sync.
+  gateway.onLinkChange((link) => {
+    // A sync under way records its own outcome; an unreadable catalog ends only with a sync that reads one.
+    if (catalogSync.decidesRegistryState()) return;
+    const previous = engine.latestRegistry();
+    const next = { ...previous, ...link, lastAttempt: now() };
+    if (previous.reachable === next.reachable && previous.lastAttempt !== null) return;
+    engine.recordRegistry(next, reachabilityEvents(previous, next, now(), syncLogger));
+  });
 
   // Loads (and, for new subscribers, fixes) cursors now; delivery starts once ready.
   const webhooks = new WebhookDispatcher({
@@ -362,7 +364,14 @@ export async function startDaemon(
     hub,
     store,
     now,
-    readiness: () => readiness(ready, engine.status(), registryConfirmed, view.size),
+    readiness: () =>
+      readiness(
+        ready,
+        engine.status(),
+        registryConfirmed,
+        view.size,
+        catalogSync.unreadableCatalog(),
+      ),
   });
   // Reads the TLS and JWKS files; throws naming a bad one.
   const security = surfaceSecurity(config);
