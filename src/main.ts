@@ -212,7 +212,8 @@ export async function startDaemon(
   );
   status(`restoring state from ${config.storage.path}`);
   const restoreStarted = performance.now();
-  view.restore(store.loadCatalog(), store.loadHealth(), store.loadRegistryState());
+  const stored = store.loadState();
+  view.restore(stored.catalog, stored.health, store.loadRegistryState());
   logger.info(
     {
       db: config.storage.path,

@@ -65,6 +65,10 @@ export class MemoryStore implements HealthStore {
     return found;
   }
 
+  loadState(): { catalog: AdapterEntry[]; health: HealthState[] } {
+    return { catalog: this.loadCatalog(), health: this.loadHealth() };
+  }
+
   loadRegistryState(): RegistryState | undefined {
     this.assertOpen();
     return this.registry && structuredClone(this.registry);

@@ -75,62 +75,48 @@ export class SqliteStore implements HealthStore {
   }
 
   loadCatalog(): AdapterEntry[] {
-    // Raw rows (arrays, not one object per row) and a shared parse of repeated capability
-    // lists: at 100,000 adapters the start-up load is mostly allocation and collection.
-    const rows = this.db
-      .prepare(
-        `SELECT adapter_id, project, domain, category, provider, capabilities, factory_path,
-           health_check_url, metadata, registered_at, last_heartbeat, registry_status
-         FROM adapters WHERE removed_at IS NULL ORDER BY adapter_id`,
-      )
-      .raw(true)
-      .all() as AdapterTuple[];
-    const capabilityLists = new Map<string, readonly string[]>();
-    const entries: AdapterEntry[] = new Array(rows.length);
-    for (let index = 0; index < rows.length; index++) {
-      const row = rows[index] as AdapterTuple;
-      const capabilitiesText = row[5];
-      let capabilities = capabilityLists.get(capabilitiesText);
-      if (!capabilities) {
-        // Shared by every entry with the same list, so frozen: entries are never changed in place.
-        capabilities = Object.freeze(JSON.parse(capabilitiesText) as string[]);
-        capabilityLists.set(capabilitiesText, capabilities);
-      }
-      const metadataText = row[8];
-      entries[index] = {
-        adapterId: row[0],
-        project: row[1],
-        domain: row[2],
-        category: row[3],
-        provider: row[4],
-        capabilities: capabilities as string[],
-        factoryPath: row[6],
-        healthCheckUrl: row[7],
-        metadata: metadataText === "{}" ? {} : (JSON.parse(metadataText) as Record<string, string>),
-        registeredAt: row[9],
-        lastHeartbeat: row[10],
-        registryStatus: asStatus(row[11]),
-      };
-    }
-    return entries;
+    return entriesFrom(
+      this.db
+        .prepare(`${CATALOG_SELECT} WHERE removed_at IS NULL ORDER BY adapter_id`)
+        .raw(true)
+        .all() as AdapterTuple[],
+    );
   }
 
   loadHealth(): HealthState[] {
-    const rows = this.db
-      .prepare(
-        `SELECT ${HEALTH_COLUMNS.map((column) => `h.${column}`).join(", ")}
-         FROM adapter_health h JOIN adapters a USING (adapter_id)
-         WHERE a.removed_at IS NULL ORDER BY h.adapter_id`,
-      )
+    return statesFrom(
+      this.db
+        .prepare(
+          `SELECT ${HEALTH_COLUMNS.map((column) => `h.${column}`).join(", ")}
+           FROM adapter_health h JOIN adapters a USING (adapter_id)
+           WHERE a.removed_at IS NULL ORDER BY h.adapter_id`,
+        )
+        .raw(true)
+        .all() as HealthTuple[],
+    );
+  }
+
+  loadState(): { catalog: AdapterEntry[]; health: HealthState[] } {
+    // Both tables in storage order: no id index to walk, no join (at 100,000 adapters
+    // that halves the reading). Removed adapters are few; their health rows are left out here.
+    const catalog = entriesFrom(
+      this.db
+        .prepare(`${CATALOG_SELECT} WHERE removed_at IS NULL`)
+        .raw(true)
+        .all() as AdapterTuple[],
+    );
+    const removed = new Set(
+      this.db
+        .prepare("SELECT adapter_id FROM adapters WHERE removed_at IS NOT NULL")
+        .pluck(true)
+        .all() as string[],
+    );
+    let rows = this.db
+      .prepare(`SELECT ${HEALTH_COLUMNS.join(", ")} FROM adapter_health`)
       .raw(true)
       .all() as HealthTuple[];
-    // Breaker snapshots repeat (every breaker at rest has the same one): parse each text once.
-    const snapshots = new Map<string, unknown>();
-    const states: HealthState[] = new Array(rows.length);
-    for (let index = 0; index < rows.length; index++) {
-      states[index] = fromHealthTuple(rows[index] as HealthTuple, snapshots);
-    }
-    return states;
+    if (removed.size > 0) rows = rows.filter((row) => !removed.has(row[0]));
+    return { catalog, health: statesFrom(rows) };
   }
 
   loadRegistryState(): RegistryState | undefined {
@@ -445,6 +431,56 @@ type AdapterTuple = [
   lastHeartbeat: number,
   registryStatus: string,
 ];
+
+const CATALOG_SELECT = `SELECT adapter_id, project, domain, category, provider, capabilities,
+  factory_path, health_check_url, metadata, registered_at, last_heartbeat, registry_status
+  FROM adapters`;
+
+/**
+ * Catalog rows as entries. Raw rows (arrays, not one object per row) and a shared
+ * parse of repeated capability lists: at 100,000 adapters the start-up load is
+ * mostly allocation and collection.
+ */
+function entriesFrom(rows: readonly AdapterTuple[]): AdapterEntry[] {
+  const capabilityLists = new Map<string, readonly string[]>();
+  const entries: AdapterEntry[] = new Array(rows.length);
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index] as AdapterTuple;
+    const capabilitiesText = row[5];
+    let capabilities = capabilityLists.get(capabilitiesText);
+    if (!capabilities) {
+      // Shared by every entry with the same list, so frozen: entries are never changed in place.
+      capabilities = Object.freeze(JSON.parse(capabilitiesText) as string[]);
+      capabilityLists.set(capabilitiesText, capabilities);
+    }
+    const metadataText = row[8];
+    entries[index] = {
+      adapterId: row[0],
+      project: row[1],
+      domain: row[2],
+      category: row[3],
+      provider: row[4],
+      capabilities: capabilities as string[],
+      factoryPath: row[6],
+      healthCheckUrl: row[7],
+      metadata: metadataText === "{}" ? {} : (JSON.parse(metadataText) as Record<string, string>),
+      registeredAt: row[9],
+      lastHeartbeat: row[10],
+      registryStatus: asStatus(row[11]),
+    };
+  }
+  return entries;
+}
+
+/** Health rows as states; breaker snapshots repeat (every breaker at rest has the same one): each text is parsed once. */
+function statesFrom(rows: readonly HealthTuple[]): HealthState[] {
+  const snapshots = new Map<string, unknown>();
+  const states: HealthState[] = new Array(rows.length);
+  for (let index = 0; index < rows.length; index++) {
+    states[index] = fromHealthTuple(rows[index] as HealthTuple, snapshots);
+  }
+  return states;
+}
 
 /**
  * A stored breaker snapshot, parsed. Snapshots whose objects cockatiel only ever

@@ -205,6 +205,22 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
         ]);
       });
 
+      it("loads for start-up the catalog and health rows loadCatalog and loadHealth give, in any order", () => {
+        const byId = <T extends { adapterId: string }>(items: T[]) =>
+          [...items].sort((a, b) => (a.adapterId < b.adapterId ? -1 : 1));
+        // Inserted out of id order, so storage order and id order differ.
+        add(store, [S3, REDIS, "T.adapter.storage.zfs", GCS]);
+        store.commit(
+          { states: [checked(S3), checked(GCS, { status: "unhealthy" })], events: [] },
+          3_000,
+        );
+        store.commit({ removed: [GCS], events: [event("adapter.removed", GCS)] }, 4_000);
+        const state = store.loadState();
+        expect(byId(state.catalog)).toEqual(store.loadCatalog());
+        expect(byId(state.health)).toEqual(store.loadHealth());
+        expect(state.health.map((row) => row.adapterId)).not.toContain(GCS);
+      });
+
       it("takes removed adapters out of the catalog and the health list, ignoring unknown ids", () => {
         add(store, [REDIS, S3]);
         store.commit({ removed: [S3, "t.adapter.never.seen"], events: [] }, 3_000);

@@ -77,6 +77,12 @@ export interface HealthStore {
   loadCatalog(): AdapterEntry[];
   /** The health rows of the adapters in the catalog. */
   loadHealth(): HealthState[];
+  /**
+   * What start-up restores: the catalog and the health rows of its adapters,
+   * as `loadCatalog` and `loadHealth` give them but in no particular order (the
+   * daemon's mirror keeps no order), so neither is read through an index.
+   */
+  loadState(): { catalog: AdapterEntry[]; health: HealthState[] };
   /** The kept health rows of adapters removed from the catalog, for those of `adapterIds` that have one. */
   loadRemovedHealth(adapterIds: readonly string[]): HealthState[];
   loadRegistryState(): RegistryState | undefined;
