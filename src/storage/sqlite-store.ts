@@ -97,13 +97,11 @@ export class SqliteStore implements HealthStore {
   }
 
   loadState(): { catalog: AdapterEntry[]; health: HealthState[] } {
-    // Both tables in storage order: no id index to walk, no join (at 100,000 adapters
-    // that halves the reading). Removed adapters are few; their health rows are left out here.
+    // Both tables in storage order (no id index to walk, no join), each page of rows as one
+    // JSON text built by SQLite and parsed at once: at 100,000 adapters about half the time
+    // of reading rows one by one. Removed adapters are few; their health rows are left out.
     const catalog = entriesFrom(
-      this.db
-        .prepare(`${CATALOG_SELECT} WHERE removed_at IS NULL`)
-        .raw(true)
-        .all() as AdapterTuple[],
+      this.rowsAsJson<AdapterTuple>("adapters", CATALOG_COLUMNS, "removed_at IS NULL"),
     );
     const removed = new Set(
       this.db
@@ -111,12 +109,34 @@ export class SqliteStore implements HealthStore {
         .pluck(true)
         .all() as string[],
     );
-    let rows = this.db
-      .prepare(`SELECT ${HEALTH_COLUMNS.join(", ")} FROM adapter_health`)
-      .raw(true)
-      .all() as HealthTuple[];
+    let rows = this.rowsAsJson<HealthTuple>("adapter_health", HEALTH_COLUMNS, "1");
     if (removed.size > 0) rows = rows.filter((row) => !removed.has(row[0]));
     return { catalog, health: statesFrom(rows) };
+  }
+
+  /**
+   * The rows of `table` matching `where`, as arrays of `columns`, in rowid order, a page
+   * of rowids per query so no one JSON text grows past what a string can hold. SQLite
+   * writes every REAL with the digits that read back as the same double, so the values
+   * are those a row-by-row read gives.
+   */
+  private rowsAsJson<T>(table: string, columns: readonly string[], where: string): T[] {
+    const bounds = this.db
+      .prepare(`SELECT MIN(rowid) AS low, MAX(rowid) AS high FROM ${table}`)
+      .get() as { low: number | null; high: number | null };
+    if (bounds.low === null || bounds.high === null) return [];
+    const page = this.db
+      .prepare(
+        `SELECT json_group_array(json_array(${columns.join(", ")})) FROM ${table}
+         WHERE rowid >= ? AND rowid < ? AND (${where})`,
+      )
+      .pluck(true);
+    const rows: T[] = [];
+    for (let low = bounds.low; low <= bounds.high; low += JSON_PAGE_ROWIDS) {
+      const text = page.get(low, low + JSON_PAGE_ROWIDS) as string;
+      for (const row of JSON.parse(text) as T[]) rows.push(row);
+    }
+    return rows;
   }
 
   loadRegistryState(): RegistryState | undefined {
@@ -432,9 +452,25 @@ type AdapterTuple = [
   registryStatus: string,
 ];
 
-const CATALOG_SELECT = `SELECT adapter_id, project, domain, category, provider, capabilities,
-  factory_path, health_check_url, metadata, registered_at, last_heartbeat, registry_status
-  FROM adapters`;
+const CATALOG_COLUMNS = [
+  "adapter_id",
+  "project",
+  "domain",
+  "category",
+  "provider",
+  "capabilities",
+  "factory_path",
+  "health_check_url",
+  "metadata",
+  "registered_at",
+  "last_heartbeat",
+  "registry_status",
+] as const;
+
+const CATALOG_SELECT = `SELECT ${CATALOG_COLUMNS.join(", ")} FROM adapters`;
+
+/** Rowids per page of {@link SqliteStore.rowsAsJson}: a few MB of JSON text each. */
+const JSON_PAGE_ROWIDS = 20_000;
 
 /**
  * Catalog rows as entries. Raw rows (arrays, not one object per row) and a shared
