@@ -72,6 +72,13 @@ import type { EndpointState, HealthStore } from "./storage/store.js";
 const FIRST_SYNC_WAIT_MS = 250;
 
 /**
+ * Above this many stored adapters start-up does not wait for the registry's first answer
+ * at all: the first answer after a start is decoded whole (about 40 µs per entry), so a
+ * catalog this large cannot be answered and applied within FIRST_SYNC_WAIT_MS anyway.
+ */
+const FIRST_SYNC_WAIT_MAX_ADAPTERS = 5_000;
+
+/**
  * At stop, how long probes already under way get to finish (their results are
  * committed); probes still running after it are abandoned. Checks waiting for a
  * bulkhead slot do not start at all.
@@ -493,13 +500,13 @@ export async function startDaemon(
     } else {
       // With a stored catalog the daemon serves and checks it at once: a registry slow to
       // answer (deadlines, retries) does not hold readiness, and its answer follows.
-      const answeredInTime = await Promise.race([
-        firstSync.then(() => true),
-        delay(FIRST_SYNC_WAIT_MS).then(() => false),
-      ]);
+      const waitMs = view.size > FIRST_SYNC_WAIT_MAX_ADAPTERS ? 0 : FIRST_SYNC_WAIT_MS;
+      const answeredInTime =
+        waitMs > 0 &&
+        (await Promise.race([firstSync.then(() => true), delay(waitMs).then(() => false)]));
       if (!answeredInTime) {
         logger.info(
-          { adapters: view.size, waitedMs: FIRST_SYNC_WAIT_MS },
+          { adapters: view.size, waitedMs: waitMs },
           "ready from the stored catalog; the registry has not answered yet",
         );
       }
