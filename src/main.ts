@@ -73,6 +73,13 @@ import type { EndpointState, HealthStore } from "./storage/store.js";
 const FIRST_SYNC_WAIT_MS = 250;
 
 /**
+ * Above this many stored adapters start-up does not wait for the registry's first answer
+ * at all: the first answer after a start is decoded whole (about 40 µs per entry), so a
+ * catalog this large cannot be answered and applied within FIRST_SYNC_WAIT_MS anyway.
+ */
+const FIRST_SYNC_WAIT_MAX_ADAPTERS = 5_000;
+
+/**
  * At stop, how long probes already under way get to finish (their results are
  * committed); probes still running after it are abandoned. Checks waiting for a
  * bulkhead slot do not start at all.
@@ -222,7 +229,8 @@ export async function startDaemon(
   );
   status(`restoring state from ${config.storage.path}`);
   const restoreStarted = performance.now();
-  view.restore(store.loadCatalog(), store.loadHealth(), store.loadRegistryState());
+  const stored = store.loadState();
+  view.restore(stored.catalog, stored.health, store.loadRegistryState());
   logger.info(
     {
       db: config.storage.path,
@@ -289,13 +297,6 @@ export async function startDaemon(
     ),
   );
   const gateway = buildRegistryGateway(config, { store, view, metrics, logger, now, localFile });
-  // Reachability follows the registry link on every call, not only the catalog sync.
-  gateway.onLinkChange((link) => {
-    const previous = engine.latestRegistry();
-    const next = { ...previous, ...link, lastAttempt: now() };
-    if (previous.reachable === next.reachable && previous.lastAttempt !== null) return;
-    engine.recordRegistry(next, reachabilityEvents(previous, next, now(), syncLogger));
-  });
   // Breakers come back as they were saved (windows and open state included), each at
   // its adapter's first check: the check loop hands the runner the committed snapshot.
   const breakers = new AdapterBreakers();
@@ -333,7 +334,7 @@ export async function startDaemon(
     schedulerOptions(config),
     logger.child({ component: "scheduler" }),
   );
-  engine.onCatalogCommitted((entries) => scheduler.reconcile(entries));
+  engine.onCatalogCommitted((change) => scheduler.applyCatalogChange(change));
   const pushes = new PushedChecks(runner, engine, scheduler);
   watcher.subscribe({
     update: (update) => void pushes.record(update),
@@ -352,6 +353,15 @@ export async function startDaemon(
     now,
     localFile,
   );
+  // Reachability follows the registry link on every call, not only the catalog sync.
+  gateway.onLinkChange((link) => {
+    // A sync under way records its own outcome; an unreadable catalog ends only with a sync that reads one.
+    if (catalogSync.decidesRegistryState()) return;
+    const previous = engine.latestRegistry();
+    const next = { ...previous, ...link, lastAttempt: now() };
+    if (previous.reachable === next.reachable && previous.lastAttempt !== null) return;
+    engine.recordRegistry(next, reachabilityEvents(previous, next, now(), syncLogger));
+  });
 
   // Loads (and, for new subscribers, fixes) cursors now; delivery starts once ready.
   const webhooks = new WebhookDispatcher({
@@ -392,7 +402,14 @@ export async function startDaemon(
     hub,
     store,
     now,
-    readiness: () => readiness(ready, engine.status(), registryConfirmed, view.size),
+    readiness: () =>
+      readiness(
+        ready,
+        engine.status(),
+        registryConfirmed,
+        view.size,
+        catalogSync.unreadableCatalog(),
+      ),
   });
   // Reads the TLS and JWKS files; throws naming a bad one.
   const security = surfaceSecurity(config);
@@ -519,13 +536,13 @@ export async function startDaemon(
     } else {
       // With a stored catalog the daemon serves and checks it at once: a registry slow to
       // answer (deadlines, retries) does not hold readiness, and its answer follows.
-      const answeredInTime = await Promise.race([
-        firstSync.then(() => true),
-        delay(FIRST_SYNC_WAIT_MS).then(() => false),
-      ]);
+      const waitMs = view.size > FIRST_SYNC_WAIT_MAX_ADAPTERS ? 0 : FIRST_SYNC_WAIT_MS;
+      const answeredInTime =
+        waitMs > 0 &&
+        (await Promise.race([firstSync.then(() => true), delay(waitMs).then(() => false)]));
       if (!answeredInTime) {
         logger.info(
-          { adapters: view.size, waitedMs: FIRST_SYNC_WAIT_MS },
+          { adapters: view.size, waitedMs: waitMs },
           "ready from the stored catalog; the registry has not answered yet",
         );
       }

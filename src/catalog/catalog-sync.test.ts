@@ -41,7 +41,9 @@ class MemoryCatalog implements CatalogSink {
       this.refuseNextCommit = false;
       throw new Error("disk full");
     }
-    for (const entry of [...step.added, ...step.updated]) this.catalog.set(entry.adapterId, entry);
+    for (const entry of [...step.added, ...step.updated, ...(step.refreshed ?? [])]) {
+      this.catalog.set(entry.adapterId, entry);
+    }
     for (const adapterId of step.removed) this.catalog.delete(adapterId);
     if (step.registry) this.registry = step.registry;
     this.steps.push(step);
@@ -128,7 +130,7 @@ describe("CatalogSync with a registry over gRPC", () => {
       index === 4 ? { ...entry, lastHeartbeat: entry.lastHeartbeat + 30 } : entry,
     );
     expect(await syncAndCheck()).toMatchObject({ added: 0, updated: 0, removed: 0 });
-    expect(sink.steps.at(-1)?.updated.map((entry) => entry.adapterId)).toEqual([
+    expect(sink.steps.at(-1)?.refreshed?.map((entry) => entry.adapterId)).toEqual([
       "fake.adapter.storage.a4",
     ]);
     registry.entries = [

@@ -21,6 +21,20 @@ export interface CatalogSource {
   readonly primaryEndpoint: string;
   /** The whole catalog, screened, from the first registry that answers. */
   readCatalog(): Promise<CatalogAnswer>;
+  /**
+   * Whether `readCatalog`'s error means a registry answered, but not with a
+   * catalog that can be read (another message, bytes that are not protobuf, an
+   * error status), rather than that no registry answered.
+   */
+  isUnreadableCatalog(error: unknown): boolean;
+}
+
+/** A registry answering the catalog sync with something that is not a readable catalog, while it lasts. */
+export interface UnreadableCatalog {
+  /** ms of the first sync of the episode. */
+  readonly since: number;
+  /** The newest sync's error. */
+  readonly error: string;
 }
 
 /** A registry's whole catalog, numbered, with what changed since the answer before it. */
@@ -69,6 +83,9 @@ export class CatalogSync {
    * seeding from the local file, and at start (the stored catalog is compared whole).
    */
   private applied: { generation: number; size: number } | undefined;
+  /** The open episode of an unreadable catalog: from the first such sync to the next that succeeds. */
+  private unreadable: UnreadableCatalog | undefined;
+  private syncing = false;
 
   constructor(
     private readonly source: CatalogSource,
@@ -79,14 +96,39 @@ export class CatalogSync {
     private readonly removalRule: RemovalRule = DEFAULT_REMOVAL_RULE,
   ) {}
 
+  /** The open episode of an unreadable catalog, if any. */
+  unreadableCatalog(): UnreadableCatalog | undefined {
+    return this.unreadable;
+  }
+
+  /**
+   * Whether the sync decides the registry link's recorded state now: while a
+   * sync is under way (its outcome is recorded when it ends) and while the
+   * catalog is unreadable (only a sync that reads a catalog ends that). Flips of
+   * the link seen by other calls meanwhile are not recorded as the registry's
+   * state: they would journal a pair of events per sync.
+   */
+  decidesRegistryState(): boolean {
+    return this.syncing || this.unreadable !== undefined;
+  }
+
   async syncOnce(): Promise<SyncResult> {
+    this.syncing = true;
+    try {
+      return await this.syncAttempt();
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  private async syncAttempt(): Promise<SyncResult> {
     const attemptAt = this.now();
     let answer: CatalogAnswer;
     try {
       answer = await this.source.readCatalog();
     } catch (error) {
       const message = error instanceof Error ? error.message : `unexpected: ${String(error)}`;
-      this.recordFailure(attemptAt, message);
+      this.recordFailure(attemptAt, message, this.source.isUnreadableCatalog(error));
       const seeded = this.seedFromLocalFile(attemptAt);
       return { ok: false, added: seeded, updated: 0, removed: 0, held: 0, error: message };
     }
@@ -140,10 +182,12 @@ export class CatalogSync {
       null,
       answer.endpoint,
     );
+
     try {
       this.sink.commitCatalog({
         added: diff.added,
-        updated: [...diff.updated.map((change) => change.after), ...diff.refreshed],
+        updated: diff.updated.map((change) => change.after),
+        refreshed: diff.refreshed,
         removed: removed.map((entry) => entry.adapterId),
         registry,
         events: [...events, ...registryEvents],
@@ -155,6 +199,13 @@ export class CatalogSync {
       this.heldRemoval = undefined;
       this.logger.warn({ err: error }, "catalog sync could not be committed; will retry");
       return { ok: false, added: 0, updated: 0, removed: 0, held, error: message };
+    }
+    if (this.unreadable) {
+      this.logger.info(
+        { endpoint: answer.endpoint, unreadableForMs: attemptAt - this.unreadable.since },
+        "registry catalog readable again",
+      );
+      this.unreadable = undefined;
     }
     // With a removal held back the catalog still has entries this answer lacks.
     this.applied =
@@ -216,8 +267,43 @@ export class CatalogSync {
     return entries.length;
   }
 
-  private recordFailure(at: number, error: string): void {
-    const { registry, events } = this.registryAfter(false, at, error, this.source.primaryEndpoint);
+  /**
+   * Records a failed sync. An unreadable catalog is one episode: its first sync
+   * journals `registry.unreachable` (condition `catalog_unreadable`) unless the
+   * link was already recorded down, and the syncs after it journal nothing until
+   * one reads a catalog again.
+   */
+  private recordFailure(at: number, error: string, unreadable: boolean): void {
+    const endpoint = this.source.primaryEndpoint;
+    if (!unreadable) {
+      this.unreadable = undefined;
+      const { registry, events } = this.registryAfter(false, at, error, endpoint);
+      this.sink.recordRegistry(registry, events);
+      return;
+    }
+    const opening = this.unreadable === undefined;
+    this.unreadable = { since: this.unreadable?.since ?? at, error };
+    const previous = this.sink.registryState();
+    const registry: RegistryState = {
+      endpoint,
+      reachable: false,
+      lastSync: previous.lastSync,
+      lastAttempt: at,
+      lastError: error,
+    };
+    const events: NewEvent[] = [];
+    if (opening && (previous.reachable || previous.lastAttempt === null)) {
+      this.logger.warn(
+        { endpoint, err: { type: "RegistryError", message: error } },
+        "registry answers, but its catalog cannot be read; serving last-known state until a sync reads one",
+      );
+      events.push({
+        type: "registry.unreachable",
+        subject: endpoint,
+        time: at,
+        data: { endpoint, error, condition: "catalog_unreadable" },
+      });
+    }
     this.sink.recordRegistry(registry, events);
   }
 
@@ -285,14 +371,11 @@ export function reachabilityEvents(
   }
   if (next.reachable && !previous.reachable && !firstAttempt) {
     logger.info({ endpoint: next.endpoint }, "registry reachable again");
-    return [
-      {
-        type: "registry.recovered",
-        subject: next.endpoint,
-        time: at,
-        data: { endpoint: next.endpoint },
-      },
-    ];
+    return [recovered(next.endpoint, at)];
   }
   return [];
+}
+
+function recovered(endpoint: string, at: number): NewEvent {
+  return { type: "registry.recovered", subject: endpoint, time: at, data: { endpoint } };
 }

@@ -855,14 +855,45 @@ describe("HealthEngine: the catalog", () => {
     expect(h.view.state(BETA)).toMatchObject({ status: "unhealthy", consecutiveSuccesses: 1 });
   });
 
-  it("tells catalog listeners the committed catalog after a step, not after a check", async () => {
+  it("tells catalog listeners what a step changed, not after a check", async () => {
     const h = harness();
-    const heard: string[][] = [];
-    h.engine.onCatalogCommitted((entries) => heard.push(entries.map((entry) => entry.adapterId)));
+    const heard: { upserted: string[]; removed: readonly string[] }[] = [];
+    h.engine.onCatalogCommitted((change) =>
+      heard.push({
+        upserted: change.upserted.map((entry) => entry.adapterId),
+        removed: change.removed,
+      }),
+    );
     add(h, ALPHA, BETA);
     h.engine.recordCheck(check(ALPHA, true));
     await wait(OPTIONS.maxDelayMs);
     remove(h, BETA);
-    expect(heard).toEqual([[ALPHA, BETA], [ALPHA]]);
+    expect(heard).toEqual([
+      { upserted: [ALPHA, BETA], removed: [] },
+      { upserted: [], removed: [BETA] },
+    ]);
+  });
+
+  it("commits new readings of an entry as readings: mirror, store and listeners have them", async () => {
+    const h = harness();
+    const heard: string[][] = [];
+    add(h, ALPHA, BETA);
+    h.engine.onCatalogCommitted((change) =>
+      heard.push(change.upserted.map((entry) => `${entry.adapterId}@${entry.lastHeartbeat}`)),
+    );
+    const before = h.view.entry(ALPHA) as AdapterEntry;
+    const refreshed = { ...before, lastHeartbeat: before.lastHeartbeat + 30 };
+    h.engine.commitCatalog({
+      added: [],
+      updated: [],
+      refreshed: [refreshed],
+      removed: [],
+      events: [],
+      at: Date.now(),
+    });
+    expect(h.view.entry(ALPHA)).toBe(refreshed);
+    expect(h.engine.latestEntry(ALPHA)).toBe(refreshed);
+    expect(h.store.loadCatalog().find((entry) => entry.adapterId === ALPHA)).toEqual(refreshed);
+    expect(heard).toEqual([[`${ALPHA}@${refreshed.lastHeartbeat}`]]);
   });
 });

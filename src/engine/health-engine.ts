@@ -91,13 +91,23 @@ export class StoreUnavailableError extends Error {
 /** A change to the catalog, as catalog sync found it. */
 export interface CatalogStep {
   added: readonly AdapterEntry[];
-  /** Changed or refreshed entries, as they are now. */
+  /** Entries described anew, as they are now. */
   updated: readonly AdapterEntry[];
+  /** Entries whose only change is a live reading (last_heartbeat, registry_status), as they are now. */
+  refreshed?: readonly AdapterEntry[];
   removed: readonly string[];
   /** The registry link after the sync that found the change. */
   registry?: RegistryState;
   events: readonly NewEvent[];
   at: number;
+}
+
+/** What a commit changed in the catalog, for those that follow it (the scheduler). */
+export interface CatalogChange {
+  /** Entries added, described anew or with new readings, as they are now. */
+  readonly upserted: readonly AdapterEntry[];
+  /** Ids of the adapters that left the catalog. */
+  readonly removed: readonly string[];
 }
 
 /** The engine's link to its store, for readiness and `/healthz`. */
@@ -123,6 +133,8 @@ class PendingWork {
   events: NewEvent[] = [];
   readonly choices = new Map<string, string | null>();
   readonly upserted = new Map<string, AdapterEntry>();
+  /** Entries in the catalog with new live readings only (not in `upserted`). */
+  readonly refreshed = new Map<string, AdapterEntry>();
   readonly removed = new Set<string>();
   registry: RegistryState | undefined;
   readonly maintenance = new Map<string, MaintenanceChange>();
@@ -135,6 +147,7 @@ class PendingWork {
       this.states.size === 0 &&
       this.events.length === 0 &&
       this.upserted.size === 0 &&
+      this.refreshed.size === 0 &&
       this.removed.size === 0 &&
       this.registry === undefined &&
       this.maintenance.size === 0 &&
@@ -161,7 +174,7 @@ export class HealthEngine {
   private timer: NodeJS.Timeout | undefined;
   private failure: { since: number; error: string; retryDelayMs: number } | undefined;
   private readonly options: EngineOptions;
-  private readonly catalogListeners = new Set<(entries: readonly AdapterEntry[]) => void>();
+  private readonly catalogListeners = new Set<(change: CatalogChange) => void>();
   /** Set by stop(): what arrives after the last commit is abandoned, not staged. */
   private stopped = false;
 
@@ -170,10 +183,10 @@ export class HealthEngine {
   }
 
   /**
-   * Calls `listener` with the whole committed catalog after each commit that
+   * Calls `listener` with what changed in the catalog after each commit that
    * changed it (the scheduler follows it); returns an unsubscribe.
    */
-  onCatalogCommitted(listener: (entries: readonly AdapterEntry[]) => void): () => void {
+  onCatalogCommitted(listener: (change: CatalogChange) => void): () => void {
     this.catalogListeners.add(listener);
     return () => this.catalogListeners.delete(listener);
   }
@@ -186,7 +199,11 @@ export class HealthEngine {
   /** The catalog entry as last decided (undefined once removal is decided). */
   latestEntry(adapterId: string): AdapterEntry | undefined {
     if (this.pending.removed.has(adapterId)) return undefined;
-    return this.pending.upserted.get(adapterId) ?? this.parts.mirror.entry(adapterId);
+    return (
+      this.pending.upserted.get(adapterId) ??
+      this.pending.refreshed.get(adapterId) ??
+      this.parts.mirror.entry(adapterId)
+    );
   }
 
   /** The registry link's state as last decided: pending, else committed. */
@@ -279,7 +296,16 @@ export class HealthEngine {
       const returning = this.retainedStates(step.added.map((entry) => entry.adapterId));
       for (const entry of [...step.added, ...step.updated]) {
         this.pending.upserted.set(entry.adapterId, entry);
+        this.pending.refreshed.delete(entry.adapterId);
         this.pending.removed.delete(entry.adapterId);
+      }
+      for (const entry of step.refreshed ?? []) {
+        // Only the readings changed: written as readings, unless the whole row is to be written anyway.
+        if (this.pending.upserted.has(entry.adapterId)) {
+          this.pending.upserted.set(entry.adapterId, entry);
+        } else {
+          this.pending.refreshed.set(entry.adapterId, entry);
+        }
       }
       for (const entry of step.added) {
         const state =
@@ -290,6 +316,7 @@ export class HealthEngine {
       for (const adapterId of step.removed) {
         this.pending.removed.add(adapterId);
         this.pending.upserted.delete(adapterId);
+        this.pending.refreshed.delete(adapterId);
         this.pending.states.delete(adapterId);
         this.pending.unjudged.delete(adapterId);
       }
@@ -329,6 +356,7 @@ export class HealthEngine {
       journalled = this.parts.store.commit(
         {
           upserted: [...pending.upserted.values()],
+          readings: [...pending.refreshed.values()],
           removed: [...pending.removed],
           states: [...pending.states.values()],
           ...(pending.registry ? { registry: pending.registry } : {}),
@@ -406,13 +434,15 @@ export class HealthEngine {
   /** Mirror, then subscribers, then metrics and logs: in that order, from committed work only. */
   private applyCommitted(work: PendingWork, journalled: readonly JournalEvent[]): void {
     const { mirror } = this.parts;
-    const catalogChanged = work.upserted.size > 0 || work.removed.size > 0;
+    const catalogChanged =
+      work.upserted.size > 0 || work.refreshed.size > 0 || work.removed.size > 0;
     const removedKinds = new Set<string>();
     for (const adapterId of work.removed) {
       const entry = mirror.entry(adapterId);
       if (entry) removedKinds.add(`${entry.domain}/${entry.category}`);
     }
     for (const entry of work.upserted.values()) mirror.putEntry(entry);
+    for (const entry of work.refreshed.values()) mirror.putEntry(entry);
     for (const adapterId of work.removed) mirror.removeEntry(adapterId);
     for (const state of work.states.values()) mirror.putState(state);
     for (const [adapterId, checks] of work.checks) {
@@ -444,8 +474,11 @@ export class HealthEngine {
       this.scheduleCommit();
     }
     if (catalogChanged) {
-      const entries = mirror.allEntries();
-      for (const listener of this.catalogListeners) listener(entries);
+      const change: CatalogChange = {
+        upserted: [...work.upserted.values(), ...work.refreshed.values()],
+        removed: [...work.removed],
+      };
+      for (const listener of this.catalogListeners) listener(change);
     }
   }
 

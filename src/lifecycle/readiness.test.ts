@@ -48,4 +48,14 @@ describe("readiness", () => {
         "the database refuses commits since 2026-12-01T12:00:00.000Z (SQLITE_FULL: database or disk is full); 5 events and 2 verdicts wait to be committed, queries answer from the last commit",
     });
   });
+
+  it("stays ready while the registry's catalog cannot be read, with a note saying since when", () => {
+    const unreadable = { since: Date.parse("2026-12-01T12:00:00Z"), error: "not a ListResponse" };
+    expect(readiness(true, WRITABLE, true, 3, unreadable)).toEqual({
+      ready: true,
+      note: "the registry's catalog cannot be read since 2026-12-01T12:00:00.000Z (not a ListResponse); serving the last-known catalog",
+    });
+    // With no catalog at all the daemon is not ready, whatever the reason.
+    expect(readiness(true, WRITABLE, false, 0, unreadable).ready).toBe(false);
+  });
 });

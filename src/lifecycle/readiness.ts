@@ -6,13 +6,16 @@ import type { StoreStatus } from "../engine/health-engine.js";
  * daemon whose verdicts cannot be stored answers from its last commit, but
  * should not be sent new work as if nothing were wrong. Ready from a stored
  * catalog before the registry's first answer, with a note saying so; not ready
- * with no catalog at all until the registry answers.
+ * with no catalog at all until the registry answers. Ready, with a note, while
+ * the registry answers the catalog sync with something that is not a readable
+ * catalog (the last-known catalog is served).
  */
 export function readiness(
   started: boolean,
   store: StoreStatus,
   registryConfirmed = true,
   adapters = 0,
+  unreadableCatalog?: { since: number; error: string },
 ): Readiness {
   if (!started) return { ready: false, reason: "start-up has not finished" };
   if (!store.writable) {
@@ -31,6 +34,13 @@ export function readiness(
       };
     }
     return { ready: true, note: "catalog from storage, registry not yet confirmed" };
+  }
+  if (unreadableCatalog) {
+    // Still ready: the last-known catalog is served and checked; the note says what is wrong.
+    return {
+      ready: true,
+      note: `the registry's catalog cannot be read since ${new Date(unreadableCatalog.since).toISOString()} (${unreadableCatalog.error}); serving the last-known catalog`,
+    };
   }
   return { ready: true };
 }

@@ -272,6 +272,21 @@ export class RegistryGateway {
     }
   }
 
+  /**
+   * Whether a failed {@link readCatalog} means the registry answered ListAdapters,
+   * but not with a catalog the daemon can read (another message, bytes that are
+   * not protobuf, an error status), rather than not answering: the condition
+   * the catalog sync reports once per episode (docs/registry-client.md).
+   */
+  isUnreadableCatalog(error: unknown): boolean {
+    const causes = error instanceof RegistryUnavailableError ? error.causes : [error];
+    return causes.some(
+      (cause) =>
+        cause instanceof RegistryError &&
+        (cause.kind === "bad_answer" || cause.kind === "bad_response"),
+    );
+  }
+
   async getAdapter(adapterId: string): Promise<Answer<AdapterEntry>> {
     try {
       const { value, endpoint } = await this.askRegistries(async (endpoint) => ({

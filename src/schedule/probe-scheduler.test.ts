@@ -356,3 +356,40 @@ describe("ProbeScheduler.stop", () => {
     expect(stopped).toBe(true);
   });
 });
+
+describe("ProbeScheduler.applyCatalogChange", () => {
+  it("follows a change as reconcile follows the whole catalog: starts, drops and updates only what changed", async () => {
+    const checked: string[] = [];
+    const forgotten: string[] = [];
+    const check: AdapterCheck = {
+      async run(entry) {
+        checked.push(`${entry.adapterId}@${entry.lastHeartbeat}`);
+        return HOUR;
+      },
+      forget: (adapterId) => forgotten.push(adapterId),
+    };
+    scheduler = new ProbeScheduler(check, options({ firstSpreadMs: () => 100 }), silent);
+    scheduler.reconcile(
+      ["a", "b", "c"].map((adapterId) => catalogEntry({ adapterId, lastHeartbeat: 1 })),
+    );
+    await vi.advanceTimersByTimeAsync(200);
+    expect(checked.sort()).toEqual(["a@1", "b@1", "c@1"]);
+    checked.length = 0;
+
+    // b has a new reading, c left, d came: only d is checked soon; a and b keep their schedule.
+    scheduler.applyCatalogChange({
+      upserted: [
+        catalogEntry({ adapterId: "b", lastHeartbeat: 2 }),
+        catalogEntry({ adapterId: "d", lastHeartbeat: 1 }),
+      ],
+      removed: ["c", "never-seen"],
+    });
+    expect(forgotten).toEqual(["c"]);
+    expect(scheduler.nextCheckInMs("c")).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(checked).toEqual(["d@1"]);
+    // b's next check, when due, runs with the entry as it is now.
+    await scheduler.checkAllNow();
+    expect(checked.sort()).toEqual(["a@1", "b@2", "d@1", "d@1"]);
+  });
+});

@@ -66,6 +66,10 @@ export class FaultyStore implements HealthStore {
     return this.inner.commit(change, now);
   }
 
+  loadState(): { catalog: AdapterEntry[]; health: HealthState[] } {
+    return this.inner.loadState();
+  }
+
   loadCatalog(): AdapterEntry[] {
     return this.inner.loadCatalog();
   }

@@ -65,6 +65,10 @@ export class MemoryStore implements HealthStore {
     return found;
   }
 
+  loadState(): { catalog: AdapterEntry[]; health: HealthState[] } {
+    return { catalog: this.loadCatalog(), health: this.loadHealth() };
+  }
+
   loadRegistryState(): RegistryState | undefined {
     this.assertOpen();
     return this.registry && structuredClone(this.registry);
@@ -75,6 +79,10 @@ export class MemoryStore implements HealthStore {
     // Everything that can throw happens here, before any state is touched: a
     // failed commit must leave nothing behind, as a rolled-back transaction does.
     const upserted = (change.upserted ?? []).map((entry) => storedEntry(entry, now));
+    const readings = (change.readings ?? []).map((entry) => {
+      integer(entry.lastHeartbeat, "adapters.last_heartbeat");
+      return entry;
+    });
     // Rows as they stand once the upserts are in, which is when SQL marks removals
     // and checks the health rows' foreign key.
     const catalogIds = new Set([
@@ -111,6 +119,11 @@ export class MemoryStore implements HealthStore {
     // Same order as SqliteStore's statements, so a commit that both upserts and
     // removes an adapter ends the same way in both.
     for (const entry of upserted) this.adapters.set(entry.adapterId, { entry, removedAt: null });
+    for (const { adapterId, lastHeartbeat, registryStatus } of readings) {
+      // As SQL's UPDATE: a row that is not there is not made.
+      const stored = this.adapters.get(adapterId);
+      if (stored) stored.entry = { ...stored.entry, lastHeartbeat, registryStatus };
+    }
     for (const id of removed) {
       const stored = this.adapters.get(id);
       if (stored) stored.removedAt = now;

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { catalogEntry } from "../../test/support/catalog-entry.js";
 import { initialHealth } from "../domain/health.js";
@@ -240,4 +241,110 @@ describe("SqliteStore read-only", () => {
       `has schema version ${MIGRATIONS.length + 1}, newer than this oneiric-healthd's ${MIGRATIONS.length}: upgrade oneiric-healthd`,
     );
   });
+});
+
+describe("SqliteStore.loadState", () => {
+  const text = fc.string({ unit: "grapheme", maxLength: 12 });
+  const status = fc.constantFrom("unknown", "healthy", "degraded", "unhealthy" as const);
+  const whole = fc.integer({ min: -(2 ** 40), max: 2 ** 40 });
+  const arbitraryEntry = (adapterId: string) =>
+    fc.record({
+      adapterId: fc.constant(adapterId),
+      project: text,
+      domain: text,
+      category: text,
+      provider: text,
+      capabilities: fc.array(text, { maxLength: 3 }),
+      factoryPath: text,
+      healthCheckUrl: text,
+      metadata: fc.dictionary(text, text, { maxKeys: 3 }),
+      registeredAt: whole,
+      lastHeartbeat: whole,
+      registryStatus: status,
+    });
+  const arbitraryState = (adapterId: string) =>
+    fc.record({
+      adapterId: fc.constant(adapterId),
+      status,
+      since: whole,
+      lastChecked: fc.option(whole, { nil: null }),
+      // SQLite keeps -0 as 0 (row by row as well): the one double that does not come back.
+      latencyMs: fc.option(
+        fc
+          .double({ noNaN: true, noDefaultInfinity: true })
+          .filter((value) => !Object.is(value, -0)),
+        { nil: null },
+      ),
+      source: fc.constantFrom("probe", "registry", "none" as const),
+      reason: text,
+      consecutiveSuccesses: fc.nat(),
+      consecutiveFailures: fc.nat(),
+      registryStatus: status,
+      flapping: fc.boolean(),
+      recentTransitions: fc.array(whole, { maxLength: 3 }),
+      breaker: fc.option(
+        fc.record({
+          state: fc.constantFrom("closed", "open", "half-open", "isolated" as const),
+          snapshot: fc.record({ ownState: fc.record({ value: fc.nat() }), note: text }),
+        }),
+        { nil: null },
+      ),
+      checkIntervalMs: fc.option(fc.nat(), { nil: null }),
+    });
+
+  it("restores what loadCatalog and loadHealth read row by row, for any values", () => {
+    // By id as SQLite orders it: UTF-8 bytes, not UTF-16 code units.
+    const byId = <T extends { adapterId: string }>(items: T[]) =>
+      [...items].sort((a, b) => Buffer.compare(Buffer.from(a.adapterId), Buffer.from(b.adapterId)));
+    fc.assert(
+      fc.property(
+        fc
+          .uniqueArray(text, { minLength: 1, maxLength: 12 })
+          .chain((ids) =>
+            fc.tuple(
+              fc.tuple(...ids.map(arbitraryEntry)),
+              fc.tuple(...ids.map(arbitraryState)),
+              fc.subarray(ids),
+            ),
+          ),
+        ([entries, states, removed]) => {
+          const store = openStore();
+          try {
+            store.commit({ upserted: entries, states, events: [] }, 1_000);
+            store.commit({ removed, events: [] }, 2_000);
+            const state = store.loadState();
+            expect(byId(state.catalog)).toEqual(store.loadCatalog());
+            expect(byId(state.health)).toEqual(store.loadHealth());
+            const kept = entries.filter((entry) => !removed.includes(entry.adapterId));
+            expect(byId(state.catalog)).toEqual(byId(kept));
+            expect(byId(state.health)).toEqual(
+              byId(states.filter((row) => !removed.includes(row.adapterId))),
+            );
+          } finally {
+            store.close();
+            rmSync(dbPath, { force: true });
+            rmSync(`${dbPath}-wal`, { force: true });
+            rmSync(`${dbPath}-shm`, { force: true });
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  }, 60_000);
+
+  it("reads rowids past one page, with gaps", () => {
+    const store = openStore();
+    const ids = Array.from({ length: 45_000 }, (_, index) => `t.adapter.bulk.a${index}`);
+    store.commit(
+      { upserted: ids.map((adapterId) => catalogEntry({ adapterId })), events: [] },
+      1_000,
+    );
+    // Rowids with a hole of a whole page and more: removed rows are forgotten by retention.
+    store.commit({ removed: ids.slice(10_000, 32_000), events: [] }, 2_000);
+    store.pruneRemovedAdapters(3_000);
+    const { catalog } = store.loadState();
+    expect(catalog.map((entry) => entry.adapterId).sort()).toEqual(
+      [...ids.slice(0, 10_000), ...ids.slice(32_000)].sort(),
+    );
+  }, 60_000);
 });

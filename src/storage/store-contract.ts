@@ -184,6 +184,43 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
         expect(store.loadCatalog()).toEqual([updated]);
       });
 
+      it("writes only the live readings of an entry given as new readings", () => {
+        const stored = catalogEntry({
+          adapterId: S3,
+          provider: "aws",
+          lastHeartbeat: 1_700_000_000,
+        });
+        store.commit({ upserted: [stored, catalogEntry({ adapterId: REDIS })], events: [] }, 2_000);
+        // The description in `readings` is not written: only last_heartbeat and registry_status.
+        const reading = {
+          ...stored,
+          provider: "not written",
+          lastHeartbeat: 1_700_000_500,
+          registryStatus: "degraded" as const,
+        };
+        store.commit({ readings: [reading, catalogEntry({ adapterId: GCS })], events: [] }, 3_000);
+        expect(store.loadCatalog()).toEqual([
+          catalogEntry({ adapterId: REDIS }),
+          { ...stored, lastHeartbeat: 1_700_000_500, registryStatus: "degraded" },
+        ]);
+      });
+
+      it("loads for start-up the catalog and health rows loadCatalog and loadHealth give, in any order", () => {
+        const byId = <T extends { adapterId: string }>(items: T[]) =>
+          [...items].sort((a, b) => (a.adapterId < b.adapterId ? -1 : 1));
+        // Inserted out of id order, so storage order and id order differ.
+        add(store, [S3, REDIS, "T.adapter.storage.zfs", GCS]);
+        store.commit(
+          { states: [checked(S3), checked(GCS, { status: "unhealthy" })], events: [] },
+          3_000,
+        );
+        store.commit({ removed: [GCS], events: [event("adapter.removed", GCS)] }, 4_000);
+        const state = store.loadState();
+        expect(byId(state.catalog)).toEqual(store.loadCatalog());
+        expect(byId(state.health)).toEqual(store.loadHealth());
+        expect(state.health.map((row) => row.adapterId)).not.toContain(GCS);
+      });
+
       it("takes removed adapters out of the catalog and the health list, ignoring unknown ids", () => {
         add(store, [REDIS, S3]);
         store.commit({ removed: [S3, "t.adapter.never.seen"], events: [] }, 3_000);

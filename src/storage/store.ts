@@ -52,6 +52,11 @@ export interface StoreCommit {
   /** Catalog entries added or changed (an entry removed earlier comes back). */
   upserted?: readonly AdapterEntry[];
   /**
+   * Catalog entries in the catalog whose description is as stored and whose live
+   * readings changed: only `last_heartbeat` and `registry_status` are written.
+   */
+  readings?: readonly AdapterEntry[];
+  /**
    * Adapters leaving the catalog. Their rows are kept, marked removed, until
    * retention passes the removal, so an adapter that comes back keeps its history.
    */
@@ -72,6 +77,12 @@ export interface HealthStore {
   loadCatalog(): AdapterEntry[];
   /** The health rows of the adapters in the catalog. */
   loadHealth(): HealthState[];
+  /**
+   * What start-up restores: the catalog and the health rows of its adapters,
+   * as `loadCatalog` and `loadHealth` give them but in no particular order (the
+   * daemon's mirror keeps no order), so neither is read through an index.
+   */
+  loadState(): { catalog: AdapterEntry[]; health: HealthState[] };
   /** The kept health rows of adapters removed from the catalog, for those of `adapterIds` that have one. */
   loadRemovedHealth(adapterIds: readonly string[]): HealthState[];
   loadRegistryState(): RegistryState | undefined;
