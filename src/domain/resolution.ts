@@ -296,18 +296,7 @@ function best(items: Candidate[], k: number): Candidate[] {
   if (k >= items.length) return items.sort(compare);
   if (k <= 0) return [];
   const top: Candidate[] = [];
-  for (const item of items) {
-    if (top.length === k && compare(item, top[k - 1] as Candidate) >= 0) continue;
-    let low = 0;
-    let high = top.length;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if (compare(item, top[middle] as Candidate) < 0) high = middle;
-      else low = middle + 1;
-    }
-    top.splice(low, 0, item);
-    if (top.length > k) top.pop();
-  }
+  for (const item of items) keepIfBest(top, item, k);
   return top;
 }
 

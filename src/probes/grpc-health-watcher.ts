@@ -8,6 +8,7 @@ import {
   MESSAGE_PREFIX_BYTES,
   SERVING,
 } from "./grpc-wire.js";
+import { connectUnref } from "./http2-health-client.js";
 
 /** A serving status the server pushed on a Watch stream. */
 export interface WatchUpdate {
@@ -377,14 +378,13 @@ export class GrpcHealthWatcher {
   }
 
   private connect(pool: AddressPool): Session {
-    const connection = http2.connect(pool.authority, {
-      // Until the server's SETTINGS arrive, assume no more than this; they replace it.
-      peerMaxConcurrentStreams: this.maxStreamsPerSession,
-      settings: { enablePush: false },
-      ...(pool.secure && this.tls ? this.tls : {}),
-    });
     // Open streams keep nothing alive on their own: the daemon's lifetime is its own.
-    connection.unref();
+    const connection = connectUnref(
+      pool.authority,
+      this.maxStreamsPerSession,
+      pool.secure,
+      this.tls,
+    );
     const session: Session = {
       http2: connection,
       pool,

@@ -46,6 +46,26 @@ const MAX_PING_WAIT_MS = 10_000;
 const CHECK_PATH = "/grpc.health.v1.Health/Check";
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
+/**
+ * An HTTP/2 connection for gRPC health calls to `authority`, unref'd (what is in flight
+ * keeps the process alive through its own timers), assuming at most `maxStreams` until the
+ * server's SETTINGS say otherwise, with the TLS additions for `grpcs://`.
+ */
+export function connectUnref(
+  authority: string,
+  maxStreams: number,
+  secure: boolean,
+  tls: Pick<ConnectionOptions, "ca" | "cert" | "key"> | undefined,
+): ClientHttp2Session {
+  const connection = http2.connect(authority, {
+    peerMaxConcurrentStreams: maxStreams,
+    settings: { enablePush: false },
+    ...(secure && tls ? tls : {}),
+  });
+  connection.unref();
+  return connection;
+}
+
 /** One HTTP/2 connection to an address and what this client knows of it. */
 interface Session {
   readonly http2: ClientHttp2Session;
@@ -186,14 +206,13 @@ export class Http2HealthClient {
   }
 
   private open(pool: AddressPool, connectTimeoutMs: number): Session {
-    const connection = http2.connect(pool.authority, {
-      // Until the server's SETTINGS arrive, assume no more than this; they replace it.
-      peerMaxConcurrentStreams: this.maxStreamsPerSession,
-      settings: { enablePush: false },
-      ...(pool.secure && this.tls ? this.tls : {}),
-    });
     // Checks in flight keep the process alive through their timers; an idle session need not.
-    connection.unref();
+    const connection = connectUnref(
+      pool.authority,
+      this.maxStreamsPerSession,
+      pool.secure,
+      this.tls,
+    );
     const session: Session = {
       http2: connection,
       pool,
