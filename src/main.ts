@@ -261,14 +261,23 @@ export async function startDaemon(
   const clockShared =
     deps.monotonic === undefined &&
     (deps.now === undefined || deps.now === Date.now || deps.sharedClock !== undefined);
+  // One answer for every surface (the front, the query service, gRPC health); read only once
+  // the engine and the catalog sync below exist.
+  const currentReadiness = () =>
+    readiness(
+      ready,
+      engine.status(),
+      registryConfirmed,
+      view.size,
+      catalogSync.unreadableCatalog(),
+    );
   const front: HttpFront | undefined =
     config.http.serveInWorker && clockShared
       ? new HttpFront({
           config,
           view,
           maintenance,
-          // Read from the first batch on, once the engine below exists.
-          readiness: () => readiness(ready, engine.status(), registryConfirmed, view.size),
+          readiness: currentReadiness,
           // Watched for failover here, as if asked here (the answer is kept, so this is cheap).
           asked: (requirement, panic) => void resolution.resolve(requirement, panic, 0),
           logger: logger.child({ component: "http" }),
@@ -402,14 +411,7 @@ export async function startDaemon(
     hub,
     store,
     now,
-    readiness: () =>
-      readiness(
-        ready,
-        engine.status(),
-        registryConfirmed,
-        view.size,
-        catalogSync.unreadableCatalog(),
-      ),
+    readiness: currentReadiness,
   });
   // Reads the TLS and JWKS files; throws naming a bad one.
   const security = surfaceSecurity(config);
@@ -446,9 +448,7 @@ export async function startDaemon(
   const grpcServer = new Server(grpcSecurity.serverOptions);
   grpcServer.addService(
     HealthService,
-    daemonHealthService(
-      () => readiness(ready, engine.status(), registryConfirmed, view.size).ready,
-    ),
+    daemonHealthService(() => currentReadiness().ready),
   );
   const grpcLogger = logger.child({ component: "grpc" });
   const healthd = createHealthdService({
@@ -492,6 +492,8 @@ export async function startDaemon(
   const syncOnce = async (): Promise<SyncResult> => {
     const result = await catalogSync.syncOnce();
     if (result.ok) registryConfirmed = true;
+    // Confirmed, or an unreadable catalog begun or ended: the front answers /readyz from this.
+    void front?.readinessChanged();
     return result;
   };
   const startSync = (current: DaemonConfig): PeriodicTask | undefined => {

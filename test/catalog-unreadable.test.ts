@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import pino from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseConfigText } from "../src/config/load.js";
 import type { JournalEvent } from "../src/domain/events.js";
 import { HealthCheckResponse } from "../src/gen/oneiric/registry/v1/registry.js";
@@ -79,9 +79,15 @@ healthd:
         ["registry.unreachable", "catalog_unreadable"],
       ]);
       expect(running.view.size).toBe(3);
-      const ready = await getJson(running, "/readyz");
-      expect(ready.status).toBe(200);
-      expect(JSON.stringify(ready.body)).toContain("catalog cannot be read since");
+      // Noted once the sync that found the catalog unreadable has finished (moments later).
+      await vi.waitFor(
+        async () => {
+          const ready = await getJson(running, "/readyz");
+          expect(ready.status).toBe(200);
+          expect(JSON.stringify(ready.body)).toContain("catalog cannot be read since");
+        },
+        { timeout: 2_000 },
+      );
       const metrics = await (
         await fetch(`http://127.0.0.1:${running.httpAddress.port}/metrics`)
       ).text();

@@ -400,7 +400,11 @@ adapters:
       });
       expect(running.view.size).toBe(2);
       await vi.waitFor(() => expect(running.view.size).toBe(3), { timeout: 6_000 });
-      expect((await getJson(running, "/readyz")).body).toEqual({ status: "ready" });
+      // The note goes once the sync that applied the answer has finished (moments later).
+      await vi.waitFor(
+        async () => expect((await getJson(running, "/readyz")).body).toEqual({ status: "ready" }),
+        { timeout: 2_000 },
+      );
     } finally {
       registry.stop();
     }
