@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 /**
  * The HTTP front: a worker thread answering the hot read routes from its replica
  * of the committed view and passing everything else on to the main thread's API
@@ -270,6 +271,47 @@ describe("the HTTP front", () => {
       expect(JSON.parse((await ask(front(), `/v1/adapters/${id}`)).body).maintenance).toBeNull();
     }
   });
+
+  it("passes on a burst of event streams that arrives while the main thread is busy", async () => {
+    const streams = 800;
+    await start(`  limits: { requests_per_sec: 0, max_connections: ${streams + 50} }`);
+    // The client is another process, so its connections arrive while this thread (the main
+    // thread, where the internal API accepts) is held: more than a default accept queue holds.
+    const script = `
+      const http = require("node:http");
+      const agent = new http.Agent({ maxSockets: Infinity });
+      process.stdin.once("data", () => {
+        const statuses = {};
+        let done = 0;
+        for (let i = 0; i < ${streams}; i++) {
+          const request = http.get({ port: Number(process.argv[1]), path: "/v1/events", agent }, (response) => {
+            statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
+            response.destroy();
+            if (++done === ${streams}) { console.log(JSON.stringify(statuses)); process.exit(0); }
+          });
+          request.on("error", (error) => {
+            statuses[error.code] = (statuses[error.code] ?? 0) + 1;
+            if (++done === ${streams}) { console.log(JSON.stringify(statuses)); process.exit(0); }
+          });
+        }
+      });
+      console.log("ready");
+    `;
+    const child = spawn(process.execPath, ["-e", script, String(daemon.httpAddress.port)], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const lines: string[] = [];
+    child.stdout.on("data", (chunk: Buffer) => lines.push(...chunk.toString().trim().split("\n")));
+    await vi.waitFor(() => expect(lines).toContain("ready"), { timeout: 5_000 });
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    child.stdin.write("go\n");
+    const heldUntil = Date.now() + 1_500;
+    while (Date.now() < heldUntil) {
+      // busy: the internal socket's accept queue fills
+    }
+    await exited;
+    expect(JSON.parse(lines[lines.length - 1] ?? "{}")).toEqual({ 200: streams });
+  }, 30_000);
 
   it("takes a reload's priorities, staleness rule and maintenance windows", async () => {
     await start();

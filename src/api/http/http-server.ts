@@ -102,6 +102,8 @@ interface Route {
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024;
+/** Pending connections the internal socket queues (Linux caps it at net.core.somaxconn). */
+const INTERNAL_ACCEPT_BACKLOG = 65_535;
 const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 10_000;
 
 /** Query parameters as an object; a repeated parameter is an error, not a silent pick. */
@@ -128,7 +130,8 @@ function decodeId(raw: string): string {
   }
 }
 
-function hasBody(request: IncomingMessage): boolean {
+/** Whether a request carries a body (a length above zero, or chunked). */
+export function hasBody(request: IncomingMessage): boolean {
   const length = Number(request.headers["content-length"] ?? 0);
   return request.headers["transfer-encoding"] !== undefined || length > 0;
 }
@@ -297,7 +300,10 @@ export class HttpApi {
   listenOnSocket(path: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(path, () => {
+      // The front passes on each client's event stream as its own connection: a burst of
+      // them while this thread is busy must queue, not be refused. A unix socket with a full
+      // accept queue refuses at once (EAGAIN), so the queue is as long as the kernel allows.
+      this.server.listen({ path, backlog: INTERNAL_ACCEPT_BACKLOG }, () => {
         this.server.off("error", reject);
         resolve();
       });

@@ -7,7 +7,7 @@ import {
 } from "node:http";
 import type { Logger } from "pino";
 import type { Principal } from "../auth/authenticator.js";
-import { ADMITTED_PRINCIPAL_HEADER, type PassOn, principalHeader } from "./http-server.js";
+import { ADMITTED_PRINCIPAL_HEADER, hasBody, type PassOn, principalHeader } from "./http-server.js";
 import { sendProblem } from "./problem.js";
 
 /**
@@ -42,6 +42,10 @@ export interface PassOnOptions {
   logger: Logger;
 }
 
+/** Tries, and the pause between them, for a connection the internal socket refused as busy. */
+const CONNECT_RETRIES = 5;
+const CONNECT_RETRY_MS = 20;
+
 /**
  * Streams a request to the internal API and its answer back, both ways as the
  * bytes come (SSE and MCP's streamable HTTP included), holding only the status
@@ -51,17 +55,40 @@ export function passOnTo(options: PassOnOptions): { passOn: PassOn; close: () =>
   const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
   const passOn: PassOn = (request, response, principal) =>
     new Promise<void>((resolve) => {
-      const upstream = httpRequest(
-        {
-          agent,
-          socketPath: options.socketPath,
-          method: request.method,
-          path: request.url,
-          headers: forwardedHeaders(request.headers, principal),
-        },
-        (answer) => void relay(answer, response, options).then(resolve),
-      );
-      upstream.on("error", (error) => {
+      const bodiless = !hasBody(request);
+      const attempt = (retries: number): void => {
+        const upstream = httpRequest(
+          {
+            agent,
+            socketPath: options.socketPath,
+            method: request.method,
+            path: request.url,
+            headers: forwardedHeaders(request.headers, principal),
+          },
+          (answer) => void relay(answer, response, options).then(resolve),
+        );
+        upstream.on("error", (error) => {
+          // A full accept queue on the socket refuses at once; a request with nothing to
+          // resend is tried again shortly rather than answered 500.
+          if (
+            bodiless &&
+            retries > 0 &&
+            (error as NodeJS.ErrnoException).code === "EAGAIN" &&
+            !response.headersSent &&
+            !response.destroyed
+          ) {
+            setTimeout(attempt, CONNECT_RETRY_MS, retries - 1);
+            return;
+          }
+          failed(error);
+        });
+        // A client that goes away takes its request (an event stream, say) with it.
+        response.on("close", () => {
+          if (!response.writableFinished) upstream.destroy();
+        });
+        request.pipe(upstream);
+      };
+      const failed = (error: Error): void => {
         if (!response.headersSent) {
           options.logger.error({ err: error }, "the main thread's HTTP API did not answer");
           sendProblem(response, { status: 500, code: "INTERNAL", title: "internal error" });
@@ -69,12 +96,8 @@ export function passOnTo(options: PassOnOptions): { passOn: PassOn; close: () =>
           response.destroy();
         }
         resolve();
-      });
-      // A client that goes away takes its request (an event stream, say) with it.
-      response.on("close", () => {
-        if (!response.writableFinished) upstream.destroy();
-      });
-      request.pipe(upstream);
+      };
+      attempt(CONNECT_RETRIES);
     });
   return { passOn, close: () => agent.destroy() };
 }
