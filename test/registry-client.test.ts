@@ -73,13 +73,14 @@ describe("the registry client", () => {
     oneiric: string,
     healthd = "",
     clock?: ManualClock,
+    database = "healthd.db",
   ): Promise<RunningDaemon> {
     const config = parseConfigText(
       `oneiric_mcp:\n  timeout_sec: 2\n  cache_ttl_sec: 60\n${oneiric}
 healthd:
   http: { listen: "127.0.0.1:0" }
   grpc: { listen: "127.0.0.1:0" }
-  storage: { path: ${JSON.stringify(join(dir.path, "healthd.db"))} }
+  storage: { path: ${JSON.stringify(join(dir.path, database))} }
   sync: { interval_sec: 3600 }
   probes: { interval_sec: 3600 }
   log: { level: debug }
@@ -154,9 +155,16 @@ ${healthd}`,
       expect(refused.ok).toBe(false);
       expect(refused.error).toContain("refused the call: token signature invalid");
 
-      // A clock two days slow signs tokens that expired long ago in real time.
+      // A clock two days slow signs tokens that expired long ago in real time. Its own
+      // database: the breaker the wrong secret opened (saved as it opened) would be restored
+      // and, by this clock, stay open for two days, hiding the token's error.
       const slow = new ManualClock(Date.now() - 2 * 86_400_000);
-      const expired = await daemon(`${base}  jwt_secret: \${JWT_SECRET}\n`, "", slow);
+      const expired = await daemon(
+        `${base}  jwt_secret: \${JWT_SECRET}\n`,
+        "",
+        slow,
+        "expired-clock.db",
+      );
       const lapsed = await expired.syncNow();
       expect(lapsed.error).toContain("token expired");
 
