@@ -8,7 +8,7 @@ import {
   MESSAGE_PREFIX_BYTES,
   SERVING,
 } from "./grpc-wire.js";
-import { connectUnref } from "./http2-health-client.js";
+import { addressKey, authorityOf, connectUnref } from "./http2-health-client.js";
 
 /** A serving status the server pushed on a Watch stream. */
 export interface WatchUpdate {
@@ -354,13 +354,13 @@ export class GrpcHealthWatcher {
   }
 
   private poolFor(target: GrpcHealthTarget): AddressPool {
-    const key = target.secure ? `s${target.address}` : target.address;
+    const key = addressKey(target);
     let pool = this.pools.get(key);
     if (!pool) {
       pool = {
         owner: this,
         key,
-        authority: `${target.secure ? "https" : "http"}://${target.address}`,
+        authority: authorityOf(target),
         secure: target.secure,
         sessions: [],
         keepaliveMs: this.keepaliveMs,

@@ -46,6 +46,16 @@ const MAX_PING_WAIT_MS = 10_000;
 const CHECK_PATH = "/grpc.health.v1.Health/Check";
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
+/** The key of a target's address among a client's pools (`host:port`, `s` first for TLS). */
+export function addressKey(target: GrpcHealthTarget): string {
+  return target.secure ? `s${target.address}` : target.address;
+}
+
+/** The URL `http2.connect` takes for a target's address. */
+export function authorityOf(target: GrpcHealthTarget): string {
+  return `${target.secure ? "https" : "http"}://${target.address}`;
+}
+
 /**
  * An HTTP/2 connection for gRPC health calls to `authority`, unref'd (what is in flight
  * keeps the process alive through its own timers), assuming at most `maxStreams` until the
@@ -180,13 +190,13 @@ export class Http2HealthClient {
   }
 
   private poolFor(target: GrpcHealthTarget): AddressPool {
-    const key = target.secure ? `s${target.address}` : target.address;
+    const key = addressKey(target);
     let pool = this.pools.get(key);
     if (!pool) {
       pool = {
         client: this,
         key,
-        authority: `${target.secure ? "https" : "http"}://${target.address}`,
+        authority: authorityOf(target),
         secure: target.secure,
         sessions: [],
         waiting: [],
