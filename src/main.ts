@@ -135,6 +135,8 @@ export interface RunningDaemon {
   webhooks: WebhookDispatcher;
   /** Runs one catalog sync now. */
   syncNow(): Promise<SyncResult>;
+  /** Applies journal retention now, as its cron does. */
+  pruneJournalNow(): Promise<void>;
   /** Checks every adapter now and commits the results. */
   checkAllNow(): Promise<void>;
   /** Journal events after `afterSeq`, oldest first. */
@@ -278,6 +280,7 @@ export async function startDaemon(
           view,
           maintenance,
           readiness: currentReadiness,
+          newestEventSeq: () => hub.newestSeq(),
           // Watched for failover here, as if asked here (the answer is kept, so this is cheap).
           asked: (requirement, panic) => void resolution.resolve(requirement, panic, 0),
           logger: logger.child({ component: "http" }),
@@ -502,18 +505,21 @@ export async function startDaemon(
       ? runOnCron(current.sync.cron, syncOnce)
       : runPeriodically(current.sync.intervalMs, syncOnce);
   };
+  const pruneJournal = (current: DaemonConfig): void => {
+    const { maxAgeMs, maxEvents } = current.journal;
+    const pruned = store.pruneEvents(now() - maxAgeMs, maxEvents);
+    // Adapters removed from the catalog keep their rows as long as the journal keeps events.
+    const forgotten = store.pruneRemovedAdapters(now() - maxAgeMs);
+    if (pruned > 0) {
+      metrics.journalPruned.inc(pruned);
+      logger.info({ pruned }, "journal retention removed old events");
+      // The front's event streams stop serving what the journal no longer has.
+      front?.journalPruned(store.journalBounds().oldestSeq);
+    }
+    if (forgotten > 0) logger.info({ forgotten }, "retention forgot adapters removed long ago");
+  };
   const startRetention = (current: DaemonConfig): PeriodicTask =>
-    runOnCron(current.journal.retentionCron, async () => {
-      const { maxAgeMs, maxEvents } = current.journal;
-      const pruned = store.pruneEvents(now() - maxAgeMs, maxEvents);
-      // Adapters removed from the catalog keep their rows as long as the journal keeps events.
-      const forgotten = store.pruneRemovedAdapters(now() - maxAgeMs);
-      if (pruned > 0) {
-        metrics.journalPruned.inc(pruned);
-        logger.info({ pruned }, "journal retention removed old events");
-      }
-      if (forgotten > 0) logger.info({ forgotten }, "retention forgot adapters removed long ago");
-    });
+    runOnCron(current.journal.retentionCron, async () => pruneJournal(current));
   let syncTask: PeriodicTask | undefined;
   // The first sync, and whether its outcome (an answer or a failure) is in.
   let firstSync: Promise<SyncResult> | undefined;
@@ -630,6 +636,10 @@ export async function startDaemon(
     queries,
     hub,
     webhooks,
+    pruneJournalNow: async () => {
+      pruneJournal(running);
+      await front?.settled();
+    },
     syncNow: async () => {
       const result = await syncOnce();
       // What the sync found is committed and shown when this returns.

@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import BetterSqlite3 from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningDaemon } from "../src/main.js";
 import type { RunningSimulator } from "../src/simulator/simulator.js";
@@ -242,9 +241,12 @@ describe("the HTTP API", () => {
   });
 
   it("tells a client whose cursor is older than retention so, with the oldest seq", async () => {
-    const db = new BetterSqlite3(join(dir.path, "healthd.db"));
-    db.prepare("DELETE FROM events WHERE seq <= 3").run();
-    db.close();
+    // Retention, as its cron runs it, keeping all but the oldest three events.
+    const kept = daemon.readEvents(0, 10_000);
+    expect(kept[0]?.seq).toBe(1);
+    const config = testConfig(simulator.registryPort, join(dir.path, "healthd.db"));
+    daemon.reload({ ...config, journal: { ...config.journal, maxEvents: kept.length - 3 } });
+    await daemon.pruneJournalNow();
     const expired = await call("/v1/events?since=1");
     expect(expired.body).toMatchObject({ status: 410, code: "CURSOR_EXPIRED", oldest_seq: 4 });
     const stream = await fetch(`${base}/v1/events`, {

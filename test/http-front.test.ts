@@ -239,7 +239,7 @@ describe("the HTTP front", () => {
     }
   });
 
-  it("streams server-sent events through to the client as they happen, heartbeats included", async () => {
+  it("streams server-sent events from the front as they happen, heartbeats included", async () => {
     await start();
     const base = `http://127.0.0.1:${daemon.httpAddress.port}`;
     const stream = new SseClient(`${base}/v1/events`);
@@ -272,7 +272,57 @@ describe("the HTTP front", () => {
     }
   });
 
-  it("passes on a burst of event streams that arrives while the main thread is busy", async () => {
+  it("serves live and recent event streams itself and passes older cursors on to SQLite's replay", async () => {
+    // Events from an earlier run: older than anything this run's front holds.
+    await start();
+    daemon.maintenance.declare("f.adapter.cache.redis", null, "earlier run");
+    await daemon.stop();
+    await start();
+    const base = `http://127.0.0.1:${daemon.httpAddress.port}`;
+    const onMain = daemon.hub.subscriberCount;
+    const live = new SseClient(`${base}/v1/events`);
+    clients.push(live);
+    await live.until((client) => client.comments.some((c) => c.includes("streaming")), 3_000);
+    for (let round = 0; round < 3; round++) {
+      daemon.maintenance.declare("f.adapter.storage.s3", null, `round ${round}`);
+      daemon.maintenance.lift("f.adapter.storage.s3");
+    }
+    await live.until((client) => client.messages.length >= 6, 2_000);
+    // The front's stream: the main thread's hub has no subscriber more than before.
+    expect(daemon.hub.subscriberCount).toBe(onMain);
+    const liveIds = live.messages.map((message) => Number(message.id));
+    const newest = liveIds[liveIds.length - 1] ?? 0;
+    // Resuming from inside what the front holds: served there, exactly the events after it.
+    const recent = new SseClient(`${base}/v1/events`, { "last-event-id": String(liveIds[2]) });
+    clients.push(recent);
+    await recent.until((client) => client.messages.length >= 3, 2_000);
+    expect(recent.messages.map((message) => Number(message.id))).toEqual(liveIds.slice(3));
+    expect(daemon.hub.subscriberCount).toBe(onMain);
+    // From the start of the journal (before this front began): replayed by the main thread.
+    const replayed = new SseClient(`${base}/v1/events`, { "last-event-id": "0" });
+    clients.push(replayed);
+    await replayed.until(
+      (client) => client.messages.some((message) => Number(message.id) === newest),
+      3_000,
+    );
+    expect(daemon.hub.subscriberCount).toBe(onMain + 1);
+    const replayedIds = replayed.messages.map((message) => Number(message.id));
+    expect(replayedIds[0]).toBe(1);
+    expect(replayed.messages.map((message) => message.event)).toContain(
+      "adapter.maintenance_started",
+    );
+    expect(replayedIds).toEqual([...replayedIds].sort((a, b) => a - b));
+    expect(new Set(replayedIds).size).toBe(replayedIds.length);
+    expect(replayedIds.slice(-liveIds.length)).toEqual(liveIds);
+    // And one more commit reaches all three, once each.
+    daemon.maintenance.declare("f.adapter.queue.kafka", null, "last");
+    for (const client of [live, recent, replayed]) {
+      await client.until((c) => c.messages.some((m) => Number(m.id) > newest), 2_000);
+      expect(client.messages.filter((m) => Number(m.id) > newest)).toHaveLength(1);
+    }
+  });
+
+  it("passes on a burst of requests (event pages) that arrives while the main thread is busy", async () => {
     const streams = 800;
     await start(`  limits: { requests_per_sec: 0, max_connections: ${streams + 50} }`);
     // The client is another process, so its connections arrive while this thread (the main

@@ -4,7 +4,8 @@ import { type CloudEvent, toCloudEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
 import type { Requirement, Resolution } from "../domain/resolution.js";
 import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
-import type { HealthView, RecentCheck } from "../engine/health-view.js";
+import type { HealthView } from "../engine/health-view.js";
+import type { RecentCheck } from "../engine/recent-checks.js";
 import { CursorExpiredError, type EventHub } from "../events/event-hub.js";
 import {
   AdapterNotFoundError,

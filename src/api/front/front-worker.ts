@@ -10,6 +10,7 @@ import { SettingsBook } from "../../config/settings-book.js";
 import { formatHostPort } from "../../domain/host-port.js";
 import type { Requirement, Resolution } from "../../domain/resolution.js";
 import { HealthView } from "../../engine/health-view.js";
+import { EventHub } from "../../events/event-hub.js";
 import { MaintenanceService } from "../../maintenance/maintenance-service.js";
 import { ResolutionService } from "../../resolution/resolution-service.js";
 import { surfaceSecurity } from "../auth/surface-security.js";
@@ -17,12 +18,16 @@ import { HttpApi } from "../http/http-server.js";
 import { passOnTo } from "../http/pass-on.js";
 import { type QueryParts, QueryService } from "../query-service.js";
 import type { FrontInit, FrontToMain, MainToFront } from "./front-messages.js";
+import { RecentEvents } from "./recent-events.js";
 import { Replica } from "./replica.js";
 
 const port = parentPort;
 if (!port) throw new Error("front-worker.ts runs as a worker thread");
 const init = workerData as FrontInit;
 const config = init.config;
+
+/** Events held for streams that resume at the front (each about half a kilobyte). */
+const RECENT_EVENTS_HELD = 4_096;
 
 const send = (message: FrontToMain) => port.postMessage(message);
 const logger = pino(
@@ -43,7 +48,16 @@ const view = new HealthView(
   (adapterId) => maintenance.current(adapterId),
   monotonic,
 );
-const replica = new Replica(view, maintenance, init.snapshot);
+/**
+ * Event streams are served here from the events each batch brings; a stream
+ * resuming from before what is held is passed on (the main thread replays SQLite).
+ */
+const recentEvents = new RecentEvents(init.snapshot.eventSeq, RECENT_EVENTS_HELD);
+const hub = new EventHub(recentEvents);
+const replica = new Replica(view, maintenance, init.snapshot, {
+  published: (events) => hub.publish(recentEvents.append(events)),
+  prunedTo: (seq) => recentEvents.prunedTo(seq),
+});
 const settings = new SettingsBook(config.adapters.defaults, config.adapters.overrides, config.flap);
 
 /**
@@ -101,6 +115,9 @@ const http = new HttpApi({
   maxConnections: config.limits.maxConnections,
   slowClientTimeoutMs: config.limits.slowClientTimeoutMs,
   maxBodyBytes: config.http.maxBodyBytes,
+  hub,
+  heartbeatMs: config.http.sseHeartbeatMs,
+  maxEventStreams: config.http.maxEventStreams,
   passOn: forward.passOn,
 });
 

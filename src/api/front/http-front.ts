@@ -26,6 +26,8 @@ export interface HttpFrontOptions {
   view: HealthView;
   maintenance: MaintenanceService;
   readiness: () => Readiness;
+  /** The journal's newest seq now (the front's event streams start from it). */
+  newestEventSeq: () => number;
   /** A requirement the front resolved: the main thread watches it for failover. */
   asked: (requirement: Requirement, panic: boolean | undefined) => void;
   logger: Logger;
@@ -64,13 +66,15 @@ export class HttpFront {
   }
 
   /**
-   * `publisher` behind the feed: a commit's changes are posted to the replica
-   * before the commit's events reach any subscriber, so a client told of a change
-   * by an event stream finds it in the front's answers.
+   * `publisher` behind the feed: a commit's changes, then its events, are posted
+   * to the replica before the events reach any subscriber here, so a client told
+   * of a change by an event stream (the front's or this thread's) finds it in
+   * the front's answers.
    */
   flushingBefore(publisher: EventPublisher): EventPublisher {
     return {
       publish: (events) => {
+        this.feed.recordEvents(events);
         this.feed.flush();
         publisher.publish(events);
       },
@@ -101,7 +105,12 @@ export class HttpFront {
     const init: FrontInit = {
       config,
       socketPath: this.socketPath,
-      snapshot: this.feed.attach(this.options.view, this.options.maintenance, config.probes.stale),
+      snapshot: this.feed.attach(
+        this.options.view,
+        this.options.maintenance,
+        config.probes.stale,
+        this.options.newestEventSeq(),
+      ),
       logLevel: this.logger.level,
       clock: this.options.clock?.buffer as SharedArrayBuffer | undefined,
     };
@@ -163,6 +172,11 @@ export class HttpFront {
   readinessChanged(): Promise<void> {
     this.feed.noteReadiness();
     return this.settled();
+  }
+
+  /** Retention deleted journal events: the front serves no cursor before `oldestSeq - 1`. */
+  journalPruned(oldestSeq: number | null): void {
+    if (oldestSeq !== null) this.feed.recordJournalFloor(oldestSeq - 1);
   }
 
   /** A reload: the settings and resolution options the front's resolution reads. */

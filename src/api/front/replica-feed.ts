@@ -1,8 +1,10 @@
 import type { AdapterEntry } from "../../domain/adapter.js";
+import type { JournalEvent } from "../../domain/events.js";
 import type { HealthState } from "../../domain/health.js";
 import type { MaintenanceWindow } from "../../domain/maintenance.js";
 import type { StaleRule } from "../../domain/status-view.js";
-import type { FinishedCheck, HealthView, ViewChanges } from "../../engine/health-view.js";
+import type { HealthView, ViewChanges } from "../../engine/health-view.js";
+import type { FinishedCheck } from "../../engine/recent-checks.js";
 import type {
   MaintenanceChanges,
   MaintenanceService,
@@ -25,7 +27,11 @@ export type ReplicaChange =
   | ["maintenance", readonly MaintenanceChange[]]
   | ["fired", number, number]
   | ["windows", readonly MaintenanceWindow[]]
-  | ["readiness", Readiness];
+  | ["readiness", Readiness]
+  /** A commit's journal events, after that commit's changes: the front's event streams carry them. */
+  | ["events", readonly JournalEvent[]]
+  /** Retention deleted the journal's events up to this seq. */
+  | ["journalFloor", number];
 
 /** The changes of one tick, numbered: the replica applies batches in order. */
 export interface ReplicaBatch {
@@ -44,6 +50,8 @@ export interface ReplicaSnapshot {
   declarations: ReturnType<MaintenanceService["declarations"]>;
   firings: [number, number][];
   readiness: Readiness;
+  /** The journal's newest seq: the front's event streams serve cursors from here on. */
+  eventSeq: number;
 }
 
 /**
@@ -64,7 +72,12 @@ export class ReplicaFeed implements ViewChanges, MaintenanceChanges {
   ) {}
 
   /** The replica's starting point; changes are recorded from this call on. */
-  attach(view: HealthView, maintenance: MaintenanceService, staleRule: StaleRule): ReplicaSnapshot {
+  attach(
+    view: HealthView,
+    maintenance: MaintenanceService,
+    staleRule: StaleRule,
+    eventSeq: number,
+  ): ReplicaSnapshot {
     view.observe(this);
     maintenance.observe(this);
     const readiness = this.readiness();
@@ -78,6 +91,7 @@ export class ReplicaFeed implements ViewChanges, MaintenanceChanges {
       declarations: maintenance.declarations(),
       firings: maintenance.firings(),
       readiness,
+      eventSeq,
     };
   }
 
@@ -150,6 +164,15 @@ export class ReplicaFeed implements ViewChanges, MaintenanceChanges {
 
   replaceWindows(windows: readonly MaintenanceWindow[]): void {
     this.record(["windows", windows]);
+  }
+
+  /** A commit's events, published now: they travel behind that commit's changes. */
+  recordEvents(events: readonly JournalEvent[]): void {
+    this.record(["events", events]);
+  }
+
+  recordJournalFloor(seq: number): void {
+    this.record(["journalFloor", seq]);
   }
 
   private record(change: ReplicaChange): void {

@@ -1,6 +1,7 @@
 import { MessageChannel } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { catalogEntry } from "../../../test/support/catalog-entry.js";
+import type { JournalEvent } from "../../domain/events.js";
 import { initialHealth } from "../../domain/health.js";
 import { DEFAULT_OFFLINE_STALE_RULE } from "../../domain/status-view.js";
 import { HealthView } from "../../engine/health-view.js";
@@ -35,7 +36,7 @@ function pair() {
     },
     () => readiness,
   );
-  const snapshot = feed.attach(main, mainMaintenance, DEFAULT_OFFLINE_STALE_RULE);
+  const snapshot = feed.attach(main, mainMaintenance, DEFAULT_OFFLINE_STALE_RULE, 0);
   const replicaMaintenance = new MaintenanceService([], [], clock);
   const replicaView = new HealthView(
     "registry:8679",
@@ -44,7 +45,17 @@ function pair() {
     (id) => replicaMaintenance.current(id),
     clock,
   );
-  const replica = new Replica(replicaView, replicaMaintenance, structuredClone(snapshot));
+  /** What the replica's view showed for redis each time a commit's events were handed on. */
+  const published: { seqs: number[]; redisStatus: string | undefined }[] = [];
+  const replica = new Replica(replicaView, replicaMaintenance, structuredClone(snapshot), {
+    published: (events) => {
+      published.push({
+        seqs: events.map((event) => event.seq),
+        redisStatus: replicaView.get("t.adapter.cache.redis")?.status,
+      });
+    },
+    prunedTo: () => undefined,
+  });
   port2.on("message", (batch: ReplicaBatch) => replica.apply(batch));
   ports.push(port1, port2);
   return {
@@ -54,6 +65,7 @@ function pair() {
     replica,
     replicaView,
     posted,
+    published,
     advance: (ms: number) => {
       now += ms;
     },
@@ -113,6 +125,28 @@ describe("the front's replica", () => {
     await replica.applied(2);
     expect(replicaView.list()).toEqual(main.list());
     expect(replicaView.size).toBe(1);
+  });
+
+  it("hands on a commit's events only after that commit's changes are applied", async () => {
+    const { main, feed, replica, published } = pair();
+    main.putState({
+      ...initialHealth("t.adapter.cache.redis", "unhealthy", T0),
+      status: "unhealthy",
+      lastChecked: T0,
+      checkIntervalMs: 10_000,
+    });
+    const event = {
+      seq: 7,
+      id: "e7",
+      type: "adapter.health_changed",
+      adapterId: "t.adapter.cache.redis",
+      at: T0,
+      data: {},
+    } as unknown as JournalEvent;
+    feed.recordEvents([event]);
+    feed.flush();
+    await replica.applied(feed.recordedSeq);
+    expect(published).toEqual([{ seqs: [7], redisStatus: "unhealthy" }]);
   });
 
   it("is told when readiness changes, polled or at a batch", async () => {

@@ -1,3 +1,4 @@
+import type { JournalEvent } from "../../domain/events.js";
 import type { HealthView } from "../../engine/health-view.js";
 import type { MaintenanceService } from "../../maintenance/maintenance-service.js";
 import type { Readiness } from "../query-service.js";
@@ -16,6 +17,12 @@ export class Replica {
     private readonly view: HealthView,
     private readonly maintenance: MaintenanceService,
     snapshot: ReplicaSnapshot,
+    private readonly events: {
+      /** A commit's events, once the changes before them are applied. */
+      published(events: readonly JournalEvent[]): void;
+      /** Retention deleted the journal's events up to `seq`. */
+      prunedTo(seq: number): void;
+    } = { published: () => undefined, prunedTo: () => undefined },
   ) {
     view.setStaleRule(snapshot.staleRule);
     for (const entry of snapshot.entries) view.putEntry(entry);
@@ -89,6 +96,12 @@ export class Replica {
         return;
       case "readiness":
         this.current = change[1];
+        return;
+      case "events":
+        this.events.published(change[1]);
+        return;
+      case "journalFloor":
+        this.events.prunedTo(change[1]);
         return;
     }
   }

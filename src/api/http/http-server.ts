@@ -88,6 +88,8 @@ interface RequestContext {
   response: ServerResponse;
   query: URLSearchParams;
   params: string[];
+  /** At the front: hands this request on to the main thread's API after all. */
+  passOn?: (() => Promise<void>) | undefined;
 }
 
 interface Route {
@@ -218,6 +220,8 @@ export class HttpApi {
       },
       {
         pattern: /^\/v1\/events$/,
+        // Live streams and recent cursors; the rest is passed on (see events()).
+        front: true,
         methods: { GET: (context) => this.events(context) },
       },
       {
@@ -388,7 +392,13 @@ export class HttpApi {
         return;
       }
       const params = (route.pattern.exec(path) ?? []).slice(1);
-      await handler({ request, response, query: url.searchParams, params });
+      await handler({
+        request,
+        response,
+        query: url.searchParams,
+        params,
+        passOn: passOn && (() => passOn(request, response, admission.principal)),
+      });
     } catch (error) {
       this.fail(request, response, error, path);
     }
@@ -515,8 +525,10 @@ export class HttpApi {
     });
   }
 
-  private events({ request, response, query }: RequestContext): void {
+  private async events({ request, response, query, passOn }: RequestContext): Promise<void> {
     const wantsStream = (request.headers.accept ?? "").includes("text/event-stream");
+    // The journal's pages are read from SQLite, on the main thread.
+    if (passOn && !wantsStream) return passOn();
     const parameters = queryObject(query);
     if (!wantsStream) {
       sendJson(response, 200, this.options.queries.events(parameters));
@@ -554,6 +566,8 @@ export class HttpApi {
     try {
       hub.checkCursor(cursor);
     } catch (error) {
+      // Older than the front holds: the main thread replays it from SQLite (or says it expired).
+      if (passOn) return passOn();
       throw this.options.queries.cursorError(error);
     }
     if (this.streams.full) {
