@@ -2,7 +2,7 @@
  * Where the daemon's memory per adapter goes, structure by structure.
  *
  * Builds, in one process and in the daemon's order, each per-adapter structure
- * for N adapters, and reads the V8 heap (after a full collection) before and
+ * for N adapters, and reads the V8 heap and array buffers (after a full collection) before and
  * after each: the difference ÷ N is that structure's bytes per adapter. The
  * catalog is decoded from real ListAdapters bytes (the daemon's own decoder), so
  * its strings are as many and as long as in the daemon. Timers, breakers and
@@ -54,10 +54,11 @@ const gc: () => void =
     throw new Error("run with node --expose-gc (npm run bench:memory does)");
   });
 
+/** V8's used heap plus array buffers' memory (typed arrays keep their data outside the heap). */
 function heapUsed(): number {
   gc();
   gc();
-  return getHeapStatistics().used_heap_size;
+  return getHeapStatistics().used_heap_size + process.memoryUsage().arrayBuffers;
 }
 
 /** ListAdapters bytes for `count` adapters shaped like a real catalog. */
@@ -275,7 +276,7 @@ async function main(): Promise<void> {
   // One process, sizes in increasing order: each size's structures are dropped (and
   // collected) before the next is built, so the sizes do not add up.
   console.log(
-    `memory per adapter by structure: node ${process.version}, ${new Date().toISOString()}; V8 heap after full GC, difference ÷ adapters`,
+    `memory per adapter by structure: node ${process.version}, ${new Date().toISOString()}; V8 heap + array buffers after full GC, difference ÷ adapters`,
   );
   const results = new Map<number, Row[]>();
   for (const count of SIZES) results.set(count, await measure(count));
@@ -298,7 +299,7 @@ async function main(): Promise<void> {
     const total = (results.get(count) ?? []).reduce((sum, row) => sum + row.bytesPerAdapter, 0);
     return `${Math.round(total).toLocaleString("en")} B`.padStart(10);
   });
-  console.log(["total on the heap".padEnd(62), ...totals].join(""));
+  console.log(["total (heap and array buffers)".padEnd(62), ...totals].join(""));
 
   // Watch streams: grpc-js first would leave its garbage in the RSS the daemon's figure reads.
   const server = await startWatchServer();
@@ -326,7 +327,7 @@ async function main(): Promise<void> {
       unit: "B",
     });
   }
-  const settings = `one process, the daemon's own classes; V8 used heap after two full collections before and after building each structure, difference ÷ adapters (live heap only: RSS is in the engine rows)${quick ? "; quick run" : ""}`;
+  const settings = `one process, the daemon's own classes; V8 used heap plus array buffers after two full collections before and after building each structure, difference ÷ adapters (live memory only: RSS is in the engine rows)${quick ? "; quick run" : ""}`;
   for (const count of SIZES) {
     const rows = results.get(count) ?? [];
     for (const row of rows) {

@@ -10,7 +10,8 @@ import {
 import type { JournalEvent, NewEvent } from "../domain/events.js";
 import { type HealthState, initialHealth } from "../domain/health.js";
 import type { HealthStore, MaintenanceChange, RegistryState } from "../storage/store.js";
-import { type FinishedCheck, type HealthView, RECENT_CHECKS } from "./health-view.js";
+import type { HealthView } from "./health-view.js";
+import { type FinishedCheck, RECENT_CHECKS } from "./recent-checks.js";
 
 /** Failover tracking as the engine needs it: decided before commit, adopted after. */
 export interface FailoverTracker {

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { catalogEntry } from "../../test/support/catalog-entry.js";
 import { initialHealth } from "../domain/health.js";
 import { DEFAULT_OFFLINE_STALE_RULE } from "../domain/status-view.js";
-import { HealthView, RECENT_CHECKS } from "./health-view.js";
+import { HealthView } from "./health-view.js";
+import { RECENT_CHECKS } from "./recent-checks.js";
 
 const T0 = Date.parse("2026-11-26T12:00:00Z");
 

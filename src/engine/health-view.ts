@@ -10,26 +10,7 @@ import {
 } from "../domain/status-view.js";
 import type { LastKnownState } from "../registry/registry-gateway.js";
 import type { RegistryState } from "../storage/store.js";
-
-/** One finished check, as the "recent checks" of an adapter show it. */
-export interface RecentCheck {
-  at: string;
-  ok: boolean;
-  latency_ms: number;
-  detail: string;
-  source: string;
-}
-
-/** One finished check, as the engine hands it to the mirror. */
-export interface FinishedCheck {
-  /** When it finished (ms since the epoch). */
-  atMs: number;
-  ok: boolean;
-  latencyMs: number;
-  detail: string;
-  /** "probe", "registry", or "watch" for a pushed status. */
-  source: string;
-}
+import { type FinishedCheck, type RecentCheck, RecentChecks } from "./recent-checks.js";
 
 /**
  * Told of every change made to a view, in order, after the view applied it: a
@@ -44,9 +25,6 @@ export interface ViewChanges {
   setRegistry(state: RegistryState): void;
   setStaleRule(rule: StaleRule): void;
 }
-
-/** Checks remembered per adapter. */
-export const RECENT_CHECKS = 10;
 
 /** An adapter's catalog entry with its committed state, as resolution reads them. */
 export interface KindMember {
@@ -70,7 +48,7 @@ export class HealthView implements LastKnownState {
    * duration, so a wall clock stepped back or forward does not change it.
    */
   private readonly checkedAtMono = new Map<string, number>();
-  private readonly recent = new Map<string, CheckRing>();
+  private readonly recent = new RecentChecks();
   private readonly catalog = new Map<string, AdapterEntry>();
   /**
    * domain/category → adapter id → entry and state. Resolution walks one kind's
@@ -202,18 +180,13 @@ export class HealthView implements LastKnownState {
 
   /** Remembers a committed check result (the newest few per adapter). */
   recordCheck(adapterId: string, check: FinishedCheck): void {
-    let ring = this.recent.get(adapterId);
-    if (!ring) {
-      ring = new CheckRing();
-      this.recent.set(adapterId, ring);
-    }
-    ring.push(check);
+    this.recent.record(adapterId, check);
     this.observer?.recordCheck(adapterId, check);
   }
 
   /** The newest checks first; empty after a restart until checks run again. */
   recentChecks(adapterId: string): RecentCheck[] {
-    return this.recent.get(adapterId)?.newestFirst() ?? [];
+    return this.recent.newestFirst(adapterId);
   }
 
   removeEntry(adapterId: string): void {
@@ -225,7 +198,7 @@ export class HealthView implements LastKnownState {
     }
     this.catalog.delete(adapterId);
     this.health.delete(adapterId);
-    this.recent.delete(adapterId);
+    this.recent.forget(adapterId);
     this.checkedAtMono.delete(adapterId);
     this.observer?.removeEntry(adapterId);
   }
@@ -319,47 +292,6 @@ export class HealthView implements LastKnownState {
       breakers[state.breaker?.state ?? "closed"]++;
     }
     return { flapping, maintenance, breakers };
-  }
-}
-
-/**
- * The newest RECENT_CHECKS checks of one adapter in a ring: times, latencies and
- * outcomes in one typed array, no object per check (the answer's objects are
- * made when asked for), since every adapter keeps ten.
- */
-class CheckRing {
-  /** [atMs, latencyMs, ok] per slot. */
-  private readonly numbers = new Float64Array(RECENT_CHECKS * 3);
-  private readonly details: string[] = [];
-  private readonly sources: string[] = [];
-  /** The slot the next check goes into. */
-  private next = 0;
-  private count = 0;
-
-  push(check: FinishedCheck): void {
-    const slot = this.next;
-    this.numbers[slot * 3] = check.atMs;
-    this.numbers[slot * 3 + 1] = check.latencyMs;
-    this.numbers[slot * 3 + 2] = check.ok ? 1 : 0;
-    this.details[slot] = check.detail;
-    this.sources[slot] = check.source;
-    this.next = (slot + 1) % RECENT_CHECKS;
-    this.count = Math.min(this.count + 1, RECENT_CHECKS);
-  }
-
-  newestFirst(): RecentCheck[] {
-    const checks: RecentCheck[] = [];
-    for (let back = 1; back <= this.count; back++) {
-      const slot = (this.next - back + RECENT_CHECKS) % RECENT_CHECKS;
-      checks.push({
-        at: new Date(this.numbers[slot * 3] ?? 0).toISOString(),
-        ok: this.numbers[slot * 3 + 2] === 1,
-        latency_ms: Math.round((this.numbers[slot * 3 + 1] ?? 0) * 1000) / 1000,
-        detail: this.details[slot] ?? "",
-        source: this.sources[slot] ?? "",
-      });
-    }
-    return checks;
   }
 }
 
