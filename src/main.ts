@@ -412,6 +412,7 @@ export async function startDaemon(
     maintenance: maintenanceDesk,
     gateway,
     hub,
+    streamsElsewhere: () => front?.eventStreams ?? 0,
     store,
     now,
     readiness: currentReadiness,

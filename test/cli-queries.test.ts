@@ -11,6 +11,7 @@ import type { RunningDaemon } from "../src/main.js";
 import type { RunningSimulator } from "../src/simulator/simulator.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import {
+  eventStreams,
   ManualClock,
   startTestDaemon,
   startTestSimulator,
@@ -188,10 +189,10 @@ describe("query commands against a running daemon (--url)", () => {
   });
 
   it("events --follow streams new events over SSE until SIGINT, then exits 0", async () => {
-    const subscribers = daemon.hub.subscriberCount;
+    const subscribers = eventStreams(daemon);
     const follower = follow(["events", "--follow", "--url", url]);
     try {
-      await until("the stream to open", () => daemon.hub.subscriberCount > subscribers);
+      await until("the stream to open", () => eventStreams(daemon) > subscribers);
       daemon.queries.setMaintenance("mahavishnu.adapter.cache.memcached", { reason: "cli test" });
       await until("the event line", () => follower.output.stdout.includes("maintenance started"));
       daemon.queries.liftMaintenance("mahavishnu.adapter.cache.memcached");
@@ -333,7 +334,7 @@ describe("events --follow across a daemon restart", () => {
     const follower = follow(["events", "--follow", "--url", `http://127.0.0.1:${port}`]);
     try {
       const first = daemon;
-      await until("the stream to open", () => first.hub.subscriberCount > 0);
+      await until("the stream to open", () => eventStreams(first) > 0);
       first.queries.setMaintenance("mahavishnu.adapter.storage.gcs", { reason: "before restart" });
       await until("the first event", () => follower.output.stdout.includes("before restart"));
       await first.stop();

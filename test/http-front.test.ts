@@ -288,8 +288,12 @@ describe("the HTTP front", () => {
       daemon.maintenance.lift("f.adapter.storage.s3");
     }
     await live.until((client) => client.messages.length >= 6, 2_000);
-    // The front's stream: the main thread's hub has no subscriber more than before.
+    // The front's stream: the main thread's hub has no subscriber more than before, and
+    // GET /v1/health counts it all the same.
     expect(daemon.hub.subscriberCount).toBe(onMain);
+    await vi.waitFor(() => expect(daemon.front?.eventStreams).toBe(1));
+    const health = JSON.parse((await ask(front(), "/v1/health")).body);
+    expect(health.journal.subscribers).toBe(onMain + 1);
     const liveIds = live.messages.map((message) => Number(message.id));
     const newest = liveIds[liveIds.length - 1] ?? 0;
     // Resuming from inside what the front holds: served there, exactly the events after it.

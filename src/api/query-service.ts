@@ -176,6 +176,8 @@ export interface QueryParts {
    */
   gateway?: RegistryGateway | undefined;
   hub: EventHub;
+  /** Event streams another thread serves (the HTTP front's), counted with the hub's subscribers. */
+  streamsElsewhere?: (() => number) | undefined;
   store: HealthStore;
   now: () => number;
   readiness: () => Readiness;
@@ -372,7 +374,7 @@ export class QueryService {
       journal: {
         oldest_seq: bounds.oldestSeq,
         newest_seq: bounds.newestSeq,
-        subscribers: this.parts.hub.subscriberCount,
+        subscribers: this.parts.hub.subscriberCount + (this.parts.streamsElsewhere?.() ?? 0),
       },
     };
   }

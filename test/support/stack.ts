@@ -74,6 +74,11 @@ export function startTestDaemon(config: DaemonConfig, clock?: ManualClock): Prom
   });
 }
 
+/** Event streams the daemon serves now: its front's and its main thread's. */
+export function eventStreams(daemon: RunningDaemon): number {
+  return daemon.hub.subscriberCount + (daemon.front?.eventStreams ?? 0);
+}
+
 export async function getJson(
   daemon: RunningDaemon,
   path: string,

@@ -27,6 +27,8 @@ export type FrontToMain =
   | { type: "applied"; seq: number }
   /** A requirement resolved by the front, to be watched for failover. */
   | { type: "asked"; requirement: Requirement; panic: boolean | undefined }
+  /** How many event streams the front serves now (sent when it changes). */
+  | { type: "streams"; count: number }
   /** One pino line from the front's logger. */
   | { type: "log"; line: string }
   | { type: "closed" };

@@ -10,7 +10,7 @@ import { SettingsBook } from "../../config/settings-book.js";
 import { formatHostPort } from "../../domain/host-port.js";
 import type { Requirement, Resolution } from "../../domain/resolution.js";
 import { HealthView } from "../../engine/health-view.js";
-import { EventHub } from "../../events/event-hub.js";
+import { EventHub, type Subscription } from "../../events/event-hub.js";
 import { MaintenanceService } from "../../maintenance/maintenance-service.js";
 import { ResolutionService } from "../../resolution/resolution-service.js";
 import { surfaceSecurity } from "../auth/surface-security.js";
@@ -53,7 +53,34 @@ const view = new HealthView(
  * resuming from before what is held is passed on (the main thread replays SQLite).
  */
 const recentEvents = new RecentEvents(init.snapshot.eventSeq, RECENT_EVENTS_HELD);
-const hub = new EventHub(recentEvents);
+/** The front's hub, telling the main thread how many streams it serves (GET /v1/health counts them). */
+class CountedHub extends EventHub {
+  private told = 0;
+  private telling = false;
+
+  override subscribe(...args: Parameters<EventHub["subscribe"]>): Subscription {
+    const subscription = super.subscribe(...args);
+    this.tell();
+    return {
+      close: () => {
+        subscription.close();
+        this.tell();
+      },
+    };
+  }
+
+  private tell(): void {
+    if (this.telling) return;
+    this.telling = true;
+    queueMicrotask(() => {
+      this.telling = false;
+      if (this.subscriberCount === this.told) return;
+      this.told = this.subscriberCount;
+      send({ type: "streams", count: this.told });
+    });
+  }
+}
+const hub = new CountedHub(recentEvents);
 const replica = new Replica(view, maintenance, init.snapshot, {
   published: (events) => hub.publish(recentEvents.append(events)),
   prunedTo: (seq) => recentEvents.prunedTo(seq),

@@ -49,6 +49,7 @@ export class HttpFront {
   private directory = "";
   private worker: Worker | undefined;
   private appliedSeq = 0;
+  private streams = 0;
   private readonly settledWaiters: { seq: number; resolve: () => void }[] = [];
   private readinessPoll: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -153,6 +154,11 @@ export class HttpFront {
     return this.worker;
   }
 
+  /** Event streams the front serves itself (passed-on ones are the main thread's hub's). */
+  get eventStreams(): number {
+    return this.streams;
+  }
+
   /** The private directory holding the internal API's socket. */
   get socketDirectory(): string {
     return this.directory;
@@ -237,6 +243,9 @@ export class HttpFront {
         }
         return;
       }
+      case "streams":
+        this.streams = message.count;
+        return;
       case "asked":
         this.options.asked(message.requirement, message.panic);
         return;
