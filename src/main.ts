@@ -229,36 +229,9 @@ export async function startDaemon(
     (adapterId) => maintenance.current(adapterId),
     monotonic,
   );
-  status(`restoring state from ${config.storage.path}`);
-  const restoreStarted = performance.now();
-  const stored = store.loadState();
-  view.restore(stored.catalog, stored.health, store.loadRegistryState());
-  logger.info(
-    {
-      db: config.storage.path,
-      adapters: view.size,
-      tookMs: Math.round(performance.now() - restoreStarted),
-    },
-    "state restored",
-  );
-
-  const hub = new EventHub(store);
-  const metricsRegistry = new MetricsRegistry();
-  const settings = new SettingsBook(
-    config.adapters.defaults,
-    config.adapters.overrides,
-    config.flap,
-  );
-  const resolution = new ResolutionService(
-    view,
-    maintenance,
-    settings,
-    { panic: config.resolution.panic },
-    config.resolution.requirements,
-  );
-  const metrics = new DaemonMetrics(metricsRegistry, undefined, {
-    maxCategoryLabels: config.metrics.maxCategoryLabels,
-  });
+  // Reads the TLS and JWKS files; throws naming a bad one.
+  const security = surfaceSecurity(config);
+  for (const warning of security.warnings) logger.warn(warning);
   // The public listener and the hot reads run on the front's thread, unless it cannot read this clock.
   const clockShared =
     deps.monotonic === undefined &&
@@ -288,6 +261,43 @@ export async function startDaemon(
           failed: (error) => deps.frontFailed?.(error),
         })
       : undefined;
+  // The front's thread loads its code while this thread restores the state.
+  front?.boot();
+  status(`restoring state from ${config.storage.path}`);
+  const restoreStarted = performance.now();
+  try {
+    const stored = store.loadState();
+    view.restore(stored.catalog, stored.health, store.loadRegistryState());
+  } catch (error) {
+    await front?.abandon();
+    throw error;
+  }
+  logger.info(
+    {
+      db: config.storage.path,
+      adapters: view.size,
+      tookMs: Math.round(performance.now() - restoreStarted),
+    },
+    "state restored",
+  );
+
+  const hub = new EventHub(store);
+  const metricsRegistry = new MetricsRegistry();
+  const settings = new SettingsBook(
+    config.adapters.defaults,
+    config.adapters.overrides,
+    config.flap,
+  );
+  const resolution = new ResolutionService(
+    view,
+    maintenance,
+    settings,
+    { panic: config.resolution.panic },
+    config.resolution.requirements,
+  );
+  const metrics = new DaemonMetrics(metricsRegistry, undefined, {
+    maxCategoryLabels: config.metrics.maxCategoryLabels,
+  });
   const syncLogger = logger.child({ component: "sync" });
   const engine = new HealthEngine({
     store,
@@ -417,9 +427,6 @@ export async function startDaemon(
     now,
     readiness: currentReadiness,
   });
-  // Reads the TLS and JWKS files; throws naming a bad one.
-  const security = surfaceSecurity(config);
-  for (const warning of security.warnings) logger.warn(warning);
   const http = new HttpApi({
     ...(front
       ? front.internalOptions()

@@ -2,7 +2,9 @@
  * The front's thread: owns the public HTTP(S) listener, admits every request
  * (auth, scopes, rate limits), answers the hot read routes from its replica of
  * the committed view and passes every other request on to the main thread's
- * API over a private unix socket. Started by HttpFront (http-front.ts).
+ * API over a private unix socket. Started by HttpFront (http-front.ts) while the
+ * main thread restores its state; it listens when told to, and answers from its
+ * replica once the main thread's snapshot has arrived.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import pino from "pino";
@@ -20,6 +22,7 @@ import { type QueryParts, QueryService } from "../query-service.js";
 import type { FrontInit, FrontToMain, MainToFront } from "./front-messages.js";
 import { RecentEvents } from "./recent-events.js";
 import { Replica } from "./replica.js";
+import type { SnapshotEnd, SnapshotPart } from "./replica-feed.js";
 
 const port = parentPort;
 if (!port) throw new Error("front-worker.ts runs as a worker thread");
@@ -52,7 +55,7 @@ const view = new HealthView(
  * Event streams are served here from the events each batch brings; a stream
  * resuming from before what is held is passed on (the main thread replays SQLite).
  */
-const recentEvents = new RecentEvents(init.snapshot.eventSeq, RECENT_EVENTS_HELD);
+const recentEvents = new RecentEvents(RECENT_EVENTS_HELD);
 /** The front's hub, telling the main thread how many streams it serves (GET /v1/health counts them). */
 class CountedHub extends EventHub {
   private told = 0;
@@ -81,7 +84,10 @@ class CountedHub extends EventHub {
   }
 }
 const hub = new CountedHub(recentEvents);
-const replica = new Replica(view, maintenance, init.snapshot, {
+// Empty until the main thread's snapshot has arrived (after this thread listens); until then
+// every request is passed on, so ready is not held up by copying the view.
+const replica = new Replica(view, maintenance, {
+  started: (seq) => recentEvents.startAt(seq),
   published: (events) => hub.publish(recentEvents.append(events)),
   prunedTo: (seq) => recentEvents.prunedTo(seq),
 });
@@ -129,11 +135,8 @@ const queries = new QueryService({
 });
 
 const security = surfaceSecurity(config);
-const forward = passOnTo({
-  socketPath: init.socketPath,
-  applied: (seq) => replica.applied(seq),
-  logger,
-});
+/** Made by the "listen" message, which names the internal API's socket. */
+let forward: ReturnType<typeof passOnTo> | undefined;
 const http = new HttpApi({
   queries,
   logger,
@@ -145,12 +148,39 @@ const http = new HttpApi({
   hub,
   heartbeatMs: config.http.sseHeartbeatMs,
   maxEventStreams: config.http.maxEventStreams,
-  passOn: forward.passOn,
+  passOn: (request, response, principal) => {
+    if (!forward) throw new Error("the front passes requests on only once it listens");
+    return forward.passOn(request, response, principal);
+  },
+  answersHere: () => replica.loaded,
 });
+
+/**
+ * The snapshot's parts, loaded one per turn of this thread's event loop: they
+ * arrive together, and loading them in one go would hold every request (passed
+ * on meanwhile) for as long as the whole view takes to load.
+ */
+const snapshotQueue: (SnapshotPart | SnapshotEnd)[] = [];
+function loadLater(message: SnapshotPart | SnapshotEnd): void {
+  snapshotQueue.push(message);
+  if (snapshotQueue.length === 1) setImmediate(loadNext);
+}
+function loadNext(): void {
+  const message = snapshotQueue.shift();
+  if (!message) return;
+  replica.load(message);
+  if (message.type === "snapshotEnd") send({ type: "loaded" });
+  if (snapshotQueue.length > 0) setImmediate(loadNext);
+}
 
 port.on("message", (message: MainToFront) => {
   switch (message.type) {
+    case "snapshotPart":
+    case "snapshotEnd":
+      loadLater(message);
+      return;
     case "changes":
+      // Applied, or kept to apply once the snapshot is in (everything is passed on until then).
       replica.apply(message);
       send({ type: "applied", seq: message.seq });
       return;
@@ -160,18 +190,24 @@ port.on("message", (message: MainToFront) => {
       resolution.reconfigure({ panic: target.resolution.panic }, []);
       return;
     }
+    case "listen":
+      forward = passOnTo({
+        socketPath: message.socketPath,
+        applied: (seq) => replica.applied(seq),
+        logger,
+      });
+      http.listen(config.http.listen.host, config.http.listen.port).then(
+        (address) => send({ type: "listening", address: { ...address } }),
+        (error: NodeJS.ErrnoException) =>
+          send({ type: "failed", message: error.message, code: error.code }),
+      );
+      return;
     case "close":
       void http.close().then(() => {
-        forward.close();
+        forward?.close();
         send({ type: "closed" });
         port.close();
       });
       return;
   }
 });
-
-http.listen(config.http.listen.host, config.http.listen.port).then(
-  (address) => send({ type: "listening", address: { ...address } }),
-  (error: NodeJS.ErrnoException) =>
-    send({ type: "failed", message: error.message, code: error.code }),
-);

@@ -13,7 +13,7 @@ import type { HttpApi, HttpApiOptions } from "../http/http-server.js";
 import { REPLICA_SEQ_HEADER } from "../http/pass-on.js";
 import type { Readiness } from "../query-service.js";
 import type { FrontInit, FrontToMain, MainToFront } from "./front-messages.js";
-import { ReplicaFeed } from "./replica-feed.js";
+import { ReplicaFeed, snapshotMessages } from "./replica-feed.js";
 
 /** How often readiness (which has no change event: the engine's store status) is compared. */
 const READINESS_POLL_MS = 50;
@@ -50,6 +50,13 @@ export class HttpFront {
   private worker: Worker | undefined;
   private appliedSeq = 0;
   private streams = 0;
+  private markLoaded: () => void = () => undefined;
+  private readonly loadedNow = new Promise<void>((resolve) => {
+    this.markLoaded = resolve;
+  });
+  private snapshotSentAt = 0;
+  /** Settles if the thread fails or exits; made by boot(). */
+  private bootFailure: Promise<Error> = new Promise(() => undefined);
   private readonly settledWaiters: { seq: number; resolve: () => void }[] = [];
   private readinessPoll: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -97,35 +104,57 @@ export class HttpFront {
     };
   }
 
-  /** The internal API listens, the front's thread starts and listens; resolves with its address. */
-  async start(internal: HttpApi): Promise<AddressInfo> {
-    this.directory = mkdtempSync(join(tmpdir(), "oneiric-healthd-front-"));
-    chmodSync(this.directory, 0o700);
-    await internal.listenOnSocket(this.socketPath);
-    const { config } = this.options;
+  /**
+   * Starts the front's thread, which loads its code and waits to be told to
+   * listen: called before the main thread restores its state, so the two overlap.
+   * Until start() the thread does not keep the process alive.
+   */
+  boot(): void {
+    if (this.worker) return;
     const init: FrontInit = {
-      config,
-      socketPath: this.socketPath,
-      snapshot: this.feed.attach(
-        this.options.view,
-        this.options.maintenance,
-        config.probes.stale,
-        this.options.newestEventSeq(),
-      ),
+      config: this.options.config,
       logLevel: this.logger.level,
       clock: this.options.clock?.buffer as SharedArrayBuffer | undefined,
     };
     const worker = startWorker(init);
     this.worker = worker;
+    worker.unref();
+    worker.once("exit", () => {
+      this.exited = true;
+    });
+    // Kept for start(): a thread that fails to load (or exits) before it is asked to listen.
+    this.bootFailure = new Promise<Error>((resolve) => {
+      worker.once("error", resolve);
+      worker.once("exit", (code) =>
+        resolve(new Error(`the HTTP front's thread exited (code ${code}) before listening`)),
+      );
+    });
+  }
+
+  /**
+   * The internal API listens, the booted thread (booted now if it was not) listens;
+   * resolves with its address. The view's snapshot follows in parts, and until the
+   * thread has it all it passes every request on.
+   */
+  async start(internal: HttpApi): Promise<AddressInfo> {
+    this.boot();
+    const worker = this.worker as Worker;
+    worker.ref();
+    this.directory = mkdtempSync(join(tmpdir(), "oneiric-healthd-front-"));
+    chmodSync(this.directory, 0o700);
+    await internal.listenOnSocket(this.socketPath);
+    const { config } = this.options;
+    // Taken now, so the changes recorded from here on follow it; sent once the front listens.
+    const snapshot = this.feed.attach(
+      this.options.view,
+      this.options.maintenance,
+      config.probes.stale,
+      this.options.newestEventSeq(),
+    );
     const address = await new Promise<AddressInfo>((resolve, reject) => {
-      const onExit = (code: number) =>
-        reject(new Error(`the HTTP front's thread exited (code ${code}) before listening`));
-      worker.once("error", reject);
-      worker.once("exit", onExit);
+      void this.bootFailure.then(reject);
       worker.on("message", (message: FrontToMain) => {
         if (message.type === "listening") {
-          worker.off("error", reject);
-          worker.off("exit", onExit);
           resolve(message.address);
         } else if (message.type === "failed") {
           reject(Object.assign(new Error(message.message), { code: message.code }));
@@ -133,25 +162,39 @@ export class HttpFront {
           this.onMessage(message);
         }
       });
+      this.send({ type: "listen", socketPath: this.socketPath });
     }).catch(async (error: unknown) => {
       this.stopping = true;
       await worker.terminate();
       this.removeDirectory();
       throw error;
     });
-    worker.on("error", (error) => this.died(error));
-    worker.on("exit", (code) => {
-      this.exited = true;
-      this.died(new Error(`the HTTP front's thread exited (code ${code})`));
-    });
+    void this.bootFailure.then((error) => this.died(error));
     this.readinessPoll = setInterval(() => this.feed.noteReadiness(), READINESS_POLL_MS);
     this.readinessPoll.unref();
+    this.snapshotSentAt = performance.now();
+    this.sendSnapshot(snapshotMessages(snapshot));
     return address;
+  }
+
+  /** A start-up that failed before start(): ends the booted thread. */
+  async abandon(): Promise<void> {
+    if (this.directory !== "" || this.worker === undefined) return;
+    this.stopping = true;
+    await this.worker.terminate();
   }
 
   /** The front's thread, for diagnostics and tests (undefined before start). */
   get thread(): Worker | undefined {
     return this.worker;
+  }
+
+  /**
+   * Resolves once the front's replica holds the whole snapshot and answers the hot
+   * routes itself (until then it passes them on: the answers are the same).
+   */
+  loaded(): Promise<void> {
+    return this.loadedNow;
   }
 
   /** Event streams the front serves itself (passed-on ones are the main thread's hub's). */
@@ -219,6 +262,14 @@ export class HttpFront {
     this.removeDirectory();
   }
 
+  /** One part per turn of the event loop: each is a clone of a few thousand entries. */
+  private sendSnapshot(messages: MainToFront[]): void {
+    const next = messages.shift();
+    if (next === undefined) return;
+    this.send(next);
+    if (messages.length > 0) setImmediate(() => this.sendSnapshot(messages));
+  }
+
   private post(batch: MainToFront): void {
     this.send(batch);
   }
@@ -243,6 +294,13 @@ export class HttpFront {
         }
         return;
       }
+      case "loaded":
+        this.logger.debug(
+          { tookMs: Math.round(performance.now() - this.snapshotSentAt) },
+          "the HTTP front's replica is loaded; it answers the hot routes from now on",
+        );
+        this.markLoaded();
+        return;
       case "streams":
         this.streams = message.count;
         return;

@@ -3,12 +3,18 @@ import type { JournalEvent } from "../../domain/events.js";
 import { EventHub } from "../../events/event-hub.js";
 import { RecentEvents } from "./recent-events.js";
 
+function startedAt(seq: number, capacity: number): RecentEvents {
+  const recent = new RecentEvents(capacity);
+  recent.startAt(seq);
+  return recent;
+}
+
 const event = (seq: number) => ({ seq, id: `e${seq}`, type: "t" }) as unknown as JournalEvent;
 const seqs = (events: readonly JournalEvent[]) => events.map((one) => one.seq);
 
 describe("the front's recent events", () => {
   it("serves cursors from its start on and reads earlier ones as expired", () => {
-    const recent = new RecentEvents(10, 3);
+    const recent = startedAt(10, 3);
     const hub = new EventHub(recent);
     expect(hub.newestSeq()).toBe(10);
     expect(() => hub.checkCursor(10)).not.toThrow();
@@ -21,7 +27,7 @@ describe("the front's recent events", () => {
   });
 
   it("keeps the newest `capacity` events and raises its floor past what it dropped", () => {
-    const recent = new RecentEvents(0, 3);
+    const recent = startedAt(0, 3);
     const hub = new EventHub(recent);
     for (let seq = 1; seq <= 20; seq++) recent.append([event(seq)]);
     expect(recent.floor).toBe(17);
@@ -32,7 +38,7 @@ describe("the front's recent events", () => {
   });
 
   it("serves no cursor before what retention deleted", () => {
-    const recent = new RecentEvents(0, 100);
+    const recent = startedAt(0, 100);
     const hub = new EventHub(recent);
     recent.append([event(1), event(2), event(3), event(4)]);
     recent.prunedTo(2);
@@ -43,7 +49,7 @@ describe("the front's recent events", () => {
   });
 
   it("gives a subscriber resuming inside the window every event after its cursor, then live ones", () => {
-    const recent = new RecentEvents(0, 100);
+    const recent = startedAt(0, 100);
     const hub = new EventHub(recent);
     recent.append([event(1), event(2), event(3)]);
     const seen: number[] = [];

@@ -12,16 +12,15 @@ export class RecentEvents implements JournalSource {
   private readonly ring: JournalEvent[] = [];
   /** Index of the oldest event in `ring`. */
   private head = 0;
-  private floorSeq: number;
-  private newest: number;
+  private floorSeq = 0;
+  private newest = 0;
 
-  /** `startSeq`: the journal's newest seq when the front's replica was taken. */
-  constructor(
-    startSeq: number,
-    private readonly capacity: number,
-  ) {
-    this.floorSeq = startSeq;
-    this.newest = startSeq;
+  constructor(private readonly capacity: number) {}
+
+  /** Before any event: the journal's newest seq when the front's replica was taken. */
+  startAt(seq: number): void {
+    this.floorSeq = seq;
+    this.newest = seq;
   }
 
   /** The lowest cursor served here: every event after it is held. */

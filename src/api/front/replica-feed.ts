@@ -40,7 +40,11 @@ export interface ReplicaBatch {
   changes: ReplicaChange[];
 }
 
-/** What a replica starts from: the view and maintenance as they are when the front starts. */
+/**
+ * What a replica starts from: the view and maintenance as they are when the front
+ * starts. It travels as `snapshotMessages`: the entries and states in parts, then
+ * the rest, so neither thread is held for one clone of the whole view.
+ */
 export interface ReplicaSnapshot {
   seq: number;
   entries: AdapterEntry[];
@@ -52,6 +56,32 @@ export interface ReplicaSnapshot {
   readiness: Readiness;
   /** The journal's newest seq: the front's event streams serve cursors from here on. */
   eventSeq: number;
+}
+
+/** Entries and states per snapshot message (about 5 ms of cloning each on the main thread). */
+const SNAPSHOT_PART = 5_000;
+
+export interface SnapshotPart {
+  type: "snapshotPart";
+  entries: AdapterEntry[];
+  states: HealthState[];
+}
+
+export type SnapshotEnd = { type: "snapshotEnd" } & Omit<ReplicaSnapshot, "entries" | "states">;
+
+/** `snapshot` as the messages a replica loads from: parts of entries and states, then the rest. */
+export function snapshotMessages(snapshot: ReplicaSnapshot): (SnapshotPart | SnapshotEnd)[] {
+  const { entries, states, ...rest } = snapshot;
+  const messages: (SnapshotPart | SnapshotEnd)[] = [];
+  for (let start = 0; start < Math.max(entries.length, states.length); start += SNAPSHOT_PART) {
+    messages.push({
+      type: "snapshotPart",
+      entries: entries.slice(start, start + SNAPSHOT_PART),
+      states: states.slice(start, start + SNAPSHOT_PART),
+    });
+  }
+  messages.push({ type: "snapshotEnd", ...rest });
+  return messages;
 }
 
 /**

@@ -8,12 +8,18 @@ import { HealthView } from "../../engine/health-view.js";
 import { MaintenanceService } from "../../maintenance/maintenance-service.js";
 import type { Readiness } from "../query-service.js";
 import { Replica } from "./replica.js";
-import { type ReplicaBatch, ReplicaFeed } from "./replica-feed.js";
+import {
+  type ReplicaBatch,
+  ReplicaFeed,
+  type SnapshotEnd,
+  type SnapshotPart,
+  snapshotMessages,
+} from "./replica-feed.js";
 
 const T0 = Date.parse("2026-11-26T12:00:00Z");
 
 /** A main-thread view and maintenance, and a replica fed through a real message port. */
-function pair() {
+async function pair(snapshotLater = false) {
   let now = T0;
   const clock = () => now;
   const mainMaintenance = new MaintenanceService([], [], clock);
@@ -47,7 +53,8 @@ function pair() {
   );
   /** What the replica's view showed for redis each time a commit's events were handed on. */
   const published: { seqs: number[]; redisStatus: string | undefined }[] = [];
-  const replica = new Replica(replicaView, replicaMaintenance, structuredClone(snapshot), {
+  const replica = new Replica(replicaView, replicaMaintenance, {
+    started: () => undefined,
     published: (events) => {
       published.push({
         seqs: events.map((event) => event.seq),
@@ -56,8 +63,17 @@ function pair() {
     },
     prunedTo: () => undefined,
   });
-  port2.on("message", (batch: ReplicaBatch) => replica.apply(batch));
+  port2.on("message", (message: ReplicaBatch | SnapshotPart | SnapshotEnd) =>
+    message.type === "changes" ? replica.apply(message) : replica.load(message),
+  );
   ports.push(port1, port2);
+  const sendSnapshot = () => {
+    for (const message of snapshotMessages(snapshot)) port1.postMessage(message);
+  };
+  if (!snapshotLater) {
+    sendSnapshot();
+    await loadedIn(replica);
+  }
   return {
     main,
     mainMaintenance,
@@ -66,6 +82,7 @@ function pair() {
     replicaView,
     posted,
     published,
+    sendSnapshot,
     advance: (ms: number) => {
       now += ms;
     },
@@ -75,6 +92,11 @@ function pair() {
   };
 }
 
+/** Waits for the snapshot's messages to have crossed the port. */
+async function loadedIn(replica: Replica): Promise<void> {
+  while (!replica.loaded) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
 const ports: { close(): void }[] = [];
 afterEach(() => {
   for (const port of ports.splice(0)) port.close();
@@ -82,7 +104,7 @@ afterEach(() => {
 
 describe("the front's replica", () => {
   it("starts from the snapshot and follows every change, one message per task", async () => {
-    const { main, mainMaintenance, feed, replica, replicaView, posted, advance } = pair();
+    const { main, mainMaintenance, feed, replica, replicaView, posted, advance } = await pair();
     expect(replicaView.list()).toEqual(main.list());
     // One task's changes: entries, states, checks, registry, a declaration.
     main.putEntry(catalogEntry({ adapterId: "t.adapter.cache.valkey", category: "cache" }));
@@ -127,8 +149,30 @@ describe("the front's replica", () => {
     expect(replicaView.size).toBe(1);
   });
 
+  it("keeps the batches that arrive before its snapshot and applies them after it, in order", async () => {
+    const { main, feed, replica, replicaView, sendSnapshot } = await pair(true);
+    for (let index = 0; index < 12_000; index++) {
+      main.putEntry(
+        catalogEntry({ adapterId: `t.adapter.storage.p${index}`, category: "storage" }),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    main.removeEntry("t.adapter.storage.p5");
+    feed.flush();
+    // Both batches are in; the replica cannot answer yet and holds nobody back.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(replica.loaded).toBe(false);
+    await replica.applied(feed.recordedSeq);
+    expect(replicaView.size).toBe(0);
+    sendSnapshot();
+    await loadedIn(replica);
+    expect(replica.appliedSeq).toBe(feed.recordedSeq);
+    expect(replicaView.list()).toEqual(main.list());
+    expect(replicaView.size).toBe(12_000);
+  });
+
   it("hands on a commit's events only after that commit's changes are applied", async () => {
-    const { main, feed, replica, published } = pair();
+    const { main, feed, replica, published } = await pair();
     main.putState({
       ...initialHealth("t.adapter.cache.redis", "unhealthy", T0),
       status: "unhealthy",
@@ -150,7 +194,7 @@ describe("the front's replica", () => {
   });
 
   it("is told when readiness changes, polled or at a batch", async () => {
-    const { feed, replica, setReadiness } = pair();
+    const { feed, replica, setReadiness } = await pair();
     expect(replica.readiness()).toEqual({ ready: false, reason: "start-up has not finished" });
     setReadiness({ ready: true });
     feed.noteReadiness();

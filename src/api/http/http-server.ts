@@ -65,6 +65,8 @@ export interface HttpApiOptions {
    * once admitted, passes every other request on with this.
    */
   passOn?: PassOn | undefined;
+  /** With `passOn`: whether the front can answer its routes now (else it passes them on too). */
+  answersHere?: (() => boolean) | undefined;
   /**
    * The internal API behind the front: trusts ADMITTED_PRINCIPAL_HEADER (there is
    * no access control here, the front admitted the request) and adds these
@@ -353,7 +355,7 @@ export class HttpApi {
       const admission = behindFront
         ? { principal: admittedPrincipal(request) }
         : await this.admit(request, route, method);
-      if (passOn && route?.front !== true) {
+      if (passOn && (route?.front !== true || this.options.answersHere?.() === false)) {
         await passOn(request, response, admission.principal);
         return;
       }
