@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The package as a user installs it: `npm pack` (which builds dist/ on prepack),
+# installed into an empty directory with no source tree beside it, then the
+# installed CLI: --version, and a 10 s demo that must exit 0. Checks that the
+# tarball ships what runs (compiled JavaScript, migrations, protos, examples)
+# and nothing that does not (no src/, test/, bench/, no tsx).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cd "$root"
+tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+listing=$(tar -tzf "$work/$tarball")
+for unwanted in package/src/ package/test/ package/bench/ package/.ci/; do
+  if grep -q "^$unwanted" <<<"$listing"; then
+    echo "check-package: the tarball ships $unwanted" >&2
+    exit 1
+  fi
+done
+for wanted in package/dist/cli.js package/migrations/0001_initial.sql package/proto/oneiric/healthd/v1/healthd.proto; do
+  grep -qx "$wanted" <<<"$listing" || { echo "check-package: the tarball lacks $wanted" >&2; exit 1; }
+done
+
+cd "$work"
+echo '{"name":"package-check","private":true}' >package.json
+npm install --no-audit --no-fund --loglevel=error "./$tarball" >/dev/null
+if [ -e node_modules/tsx ]; then
+  echo "check-package: installing the package pulled in tsx" >&2
+  exit 1
+fi
+npx --no-install oneiric-healthd --version
+timeout 60 npx --no-install oneiric-healthd demo --duration 10 >demo.log 2>&1 || {
+  echo "check-package: the installed demo failed:" >&2
+  tail -n 20 demo.log >&2
+  exit 1
+}
+grep -q "demo stopped" demo.log
+echo "check-package: installed package runs (tarball $(du -k "$tarball" | cut -f1) KiB, $(wc -l <<<"$listing") files)"
