@@ -2,23 +2,19 @@
  * The command line: picks the command (src/cli/commands/), prints help and
  * version, and maps what a command returns or throws to the exit code.
  */
-import { checkConfigCommand } from "./cli/commands/check-config.js";
-import { demoCommand } from "./cli/commands/demo.js";
-import { eventsCommand } from "./cli/commands/events.js";
-import { mcpCommand } from "./cli/commands/mcp.js";
-import { resolveCommand } from "./cli/commands/resolve.js";
-import { runCommand } from "./cli/commands/run.js";
-import { simulateCommand } from "./cli/commands/simulate.js";
-import { statusCommand } from "./cli/commands/status.js";
-import { workflowCommand } from "./cli/commands/workflow.js";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/exit-codes.js";
 import { printNotice } from "./cli/output.js";
 import { USAGE } from "./cli/usage.js";
 import { UsageError } from "./cli/usage-error.js";
 import { ConfigError } from "./config/errors.js";
 import { packageVersion } from "./package-version.js";
-import { ScenarioError } from "./simulator/scenario.js";
+import { ScenarioError } from "./simulator/scenario-error.js";
 
+/**
+ * Each command's module is imported only when that command runs: `--help`,
+ * `--version` and the query commands do not load the daemon (gRPC, SQLite, the
+ * MCP SDK), so they start in a fraction of the time.
+ */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -32,23 +28,23 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`oneiric-healthd ${packageVersion()}\n`);
       return 0;
     case "run":
-      return runCommand(rest);
+      return (await import("./cli/commands/run.js")).runCommand(rest);
     case "status":
-      return statusCommand(rest);
+      return (await import("./cli/commands/status.js")).statusCommand(rest);
     case "simulate":
-      return simulateCommand(rest);
+      return (await import("./cli/commands/simulate.js")).simulateCommand(rest);
     case "check-config":
-      return checkConfigCommand(rest);
+      return (await import("./cli/commands/check-config.js")).checkConfigCommand(rest);
     case "demo":
-      return demoCommand(rest);
+      return (await import("./cli/commands/demo.js")).demoCommand(rest);
     case "resolve":
-      return resolveCommand(rest);
+      return (await import("./cli/commands/resolve.js")).resolveCommand(rest);
     case "events":
-      return eventsCommand(rest);
+      return (await import("./cli/commands/events.js")).eventsCommand(rest);
     case "workflow":
-      return workflowCommand(rest);
+      return (await import("./cli/commands/workflow.js")).workflowCommand(rest);
     case "mcp":
-      return mcpCommand(rest);
+      return (await import("./cli/commands/mcp.js")).mcpCommand(rest);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }

@@ -1,4 +1,4 @@
-import { DEFAULT_SIMULATOR_LISTEN } from "../simulator/simulator.js";
+import { DEFAULT_SIMULATOR_LISTEN } from "../simulator/simulator-defaults.js";
 
 /** `oneiric-healthd --help`. */
 export const USAGE = `oneiric-healthd: watches the adapters of an Oneiric adapter registry

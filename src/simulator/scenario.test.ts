@@ -11,8 +11,8 @@ import {
   loadScenarioFile,
   parseScenario,
   registryStatusAt,
-  ScenarioError,
 } from "./scenario.js";
+import { ScenarioError } from "./scenario-error.js";
 
 const noRandom = () => {
   throw new Error("random must not be drawn for this behaviour");

@@ -16,10 +16,9 @@ import { createJwtGuard, type JwtGuard } from "./jwt-guard.js";
 import { connectableHost, formatHostPort, parseListenAddress } from "./listen-address.js";
 import { createRegistryService } from "./registry-service.js";
 import type { EndpointKind, Scenario } from "./scenario.js";
+import { DEFAULT_SIMULATOR_LISTEN } from "./simulator-defaults.js";
 
 export type { BehaviourOverride } from "./adapter-table.js";
-
-export const DEFAULT_SIMULATOR_LISTEN = "127.0.0.1:8679";
 
 /** Transport and call security for the gRPC server, as a production registry would require. */
 export interface SimulatorSecurity {

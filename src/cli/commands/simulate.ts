@@ -1,11 +1,8 @@
 /** `oneiric-healthd simulate`: a scripted registry and adapter health endpoints, until stopped. */
 import { readFileSync } from "node:fs";
 import { loadScenarioFile } from "../../simulator/scenario.js";
-import {
-  DEFAULT_SIMULATOR_LISTEN,
-  type SimulatorSecurity,
-  startSimulator,
-} from "../../simulator/simulator.js";
+import { type SimulatorSecurity, startSimulator } from "../../simulator/simulator.js";
+import { DEFAULT_SIMULATOR_LISTEN } from "../../simulator/simulator-defaults.js";
 import { type ParseArgsOptionsConfig, parse } from "../arguments.js";
 import { untilStopSignal } from "../process-signals.js";
 import { UsageError } from "../usage-error.js";
