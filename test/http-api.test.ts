@@ -112,12 +112,15 @@ describe("the HTTP API", () => {
 
   it("names adapter_id, as `parameter` does, when the id is not valid percent-encoding", async () => {
     // Found by the HTTP parameter property test: the detail said "adapter id".
-    for (const path of ["/v1/adapters/%", "/v1/adapters/%zz/health"]) {
+    for (const [path, raw] of [
+      ["/v1/adapters/%", "%"],
+      ["/v1/adapters/%zz/health", "%zz"],
+    ]) {
       expect((await call(path)).body).toMatchObject({
         status: 400,
         code: "INVALID_PARAMETER",
         parameter: "adapter_id",
-        detail: "adapter_id: not valid percent-encoding",
+        detail: `adapter_id must be percent-encoded UTF-8; got "${raw}"`,
       });
     }
   });

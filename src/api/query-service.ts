@@ -15,6 +15,7 @@ import {
 import type { ResolutionService } from "../resolution/resolution-service.js";
 import type { HealthStore } from "../storage/store.js";
 import { ApiError } from "./api-error.js";
+import { parameterProblem } from "./parameter-problem.js";
 
 const name = z.string().min(1).max(256);
 const flag = z.union([
@@ -22,11 +23,17 @@ const flag = z.union([
   z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1"),
 ]);
 
+/** The names a requirement or filter matches, with the example an error message offers. */
+const projectName = name.meta({ examples: ["mahavishnu"] });
+const domainName = name.meta({ examples: ["adapter"] });
+const categoryName = name.meta({ examples: ["storage"] });
+const providerName = name.meta({ examples: ["s3"] });
+
 export const listFilterSchema = z.strictObject({
-  project: name.optional(),
-  domain: name.optional(),
-  category: name.optional(),
-  provider: name.optional(),
+  project: projectName.optional(),
+  domain: domainName.optional(),
+  category: categoryName.optional(),
+  provider: providerName.optional(),
   status: z.enum(HEALTH_STATUSES).optional(),
   healthy_only: flag.optional(),
 });
@@ -48,10 +55,10 @@ export function matchesListFilter(
 }
 
 export const requirementSchema = z.strictObject({
-  domain: name,
-  category: name,
-  provider: name.optional(),
-  project: name.optional(),
+  domain: domainName,
+  category: categoryName,
+  provider: providerName.optional(),
+  project: projectName.optional(),
   panic: flag.optional(),
   /** Most fallbacks and excluded candidates listed (the totals are always given). */
   limit: z.coerce.number().int().min(0).max(1000).optional(),
@@ -77,7 +84,10 @@ export const maintenanceSchema = z.strictObject({
   reason: z.string().max(500).default(""),
 });
 
-/** Parses with a zod schema, turning its first problem into an ApiError naming the parameter. */
+/**
+ * Parses with a zod schema; a problem becomes an ApiError that names the
+ * parameter, what it must be and what was given (parameter-problem.ts).
+ */
 export function parseParameters<T extends z.ZodType>(
   schema: T,
   input: unknown,
@@ -85,15 +95,7 @@ export function parseParameters<T extends z.ZodType>(
 ): z.output<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (issue?.code === "unrecognized_keys") {
-    throw new ApiError("UNKNOWN_PARAMETER", `unknown ${where} ${JSON.stringify(issue.keys[0])}`, {
-      parameter: issue.keys[0],
-    });
-  }
-  const parameter = issue?.path.map(String).join(".") || where;
-  const problem = (issue?.message ?? "invalid").replace(/^Invalid input: /, "");
-  throw new ApiError("INVALID_PARAMETER", `${where} ${parameter}: ${problem}`, { parameter });
+  throw parameterProblem(schema, input, result.error.issues, where);
 }
 
 export interface AdapterDetail extends AdapterStatusView {
@@ -263,7 +265,7 @@ export class QueryService {
     const { until, reason } = parseParameters(maintenanceSchema, input ?? {}, "body");
     const untilMs = until === undefined ? null : Date.parse(until);
     if (untilMs !== null && untilMs <= this.parts.now()) {
-      throw new ApiError("INVALID_PARAMETER", "body until: must be in the future", {
+      throw new ApiError("INVALID_PARAMETER", `until must be in the future; got ${until}`, {
         parameter: "until",
       });
     }
