@@ -115,7 +115,7 @@ describe("the HTTP API", () => {
     for (const [path, raw] of [
       ["/v1/adapters/%", "%"],
       ["/v1/adapters/%zz/health", "%zz"],
-    ]) {
+    ] as const) {
       expect((await call(path)).body).toMatchObject({
         status: 400,
         code: "INVALID_PARAMETER",
@@ -127,7 +127,7 @@ describe("the HTTP API", () => {
 
   it("resolves one requirement and a batch, and rejects bad bodies", async () => {
     const one = await call("/v1/resolve?domain=adapter&category=storage&provider=s3");
-    expect(one.body.choice.adapterId).toBe("h.adapter.storage.s3");
+    expect(one.body.choice.adapter_id).toBe("h.adapter.storage.s3");
     const listed = await call("/v1/resolve?domain=adapter&category=storage&limit=0");
     expect(listed.body).toMatchObject({ fallbacks: [], fallbacks_total: 1, excluded_total: 0 });
     await breakAdapter("h.adapter.storage.s3");
@@ -142,9 +142,9 @@ describe("the HTTP API", () => {
       }),
     });
     expect(batch.status).toBe(200);
-    expect(batch.body.resolutions[0].choice.adapterId).toBe("h.adapter.storage.gcs");
+    expect(batch.body.resolutions[0].choice.adapter_id).toBe("h.adapter.storage.gcs");
     expect(batch.body.resolutions[0].excluded[0]).toMatchObject({
-      adapterId: "h.adapter.storage.s3",
+      adapter_id: "h.adapter.storage.s3",
     });
     expect(batch.body.resolutions[1]).toMatchObject({
       choice: null,

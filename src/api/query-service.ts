@@ -1,8 +1,9 @@
 import { z } from "zod";
-import { type AdapterEntry, HEALTH_STATUSES } from "../domain/adapter.js";
+import { type AdapterEntry, HEALTH_STATUSES, type HealthStatus } from "../domain/adapter.js";
 import { type CloudEvent, toCloudEvent } from "../domain/events.js";
-import type { HealthState } from "../domain/health.js";
-import type { Requirement, Resolution } from "../domain/resolution.js";
+import type { BreakerState, HealthState } from "../domain/health.js";
+import type { RankedCandidate, Requirement, Resolution } from "../domain/resolution.js";
+import { roundToMicroseconds } from "../domain/round-to-microseconds.js";
 import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
 import type { HealthView } from "../engine/health-view.js";
 import type { RecentCheck } from "../engine/recent-checks.js";
@@ -128,30 +129,74 @@ export function toAdapterDetail(
   };
 }
 
-export interface ResolutionAnswer extends Omit<Resolution, "fallbacksTotal" | "excludedTotal"> {
+/** One candidate of a resolution as every surface answers it (snake_case, like the list). */
+export interface CandidateAnswer {
+  adapter_id: string;
+  provider: string;
+  status: HealthStatus;
+  breaker: BreakerState;
+  flapping: boolean;
+  maintenance: boolean;
+  priority: number;
+  /** The last check's latency, to the microsecond; null before the first. */
+  latency_ms: number | null;
+  /** Why it may not be used, or null when usable. */
+  excluded_because: string | null;
+}
+
+export interface ResolutionAnswer {
+  requirement: Requirement;
+  /** The adapter to use, or null when none is usable (and panic mode is off). */
+  choice: CandidateAnswer | null;
+  /** Usable alternatives, best first (at most `limit`). */
+  fallbacks: CandidateAnswer[];
+  /** Candidates that match but may not be used, with the reason each (at most `limit`). */
+  excluded: CandidateAnswer[];
   /** How many usable fallbacks there are; `fallbacks` lists the first `limit`. */
   fallbacks_total: number;
   /** How many matching candidates are excluded; `excluded` lists the first `limit`. */
   excluded_total: number;
+  /** Why this answer, in words. */
+  reason: string;
+  /** True when the choice is the least-bad of unusable candidates (panic mode). */
+  panic: boolean;
   /** When this answer was given. */
   at: string;
 }
 
+/** A ranked candidate as the API answers it. */
+export function toCandidateAnswer(candidate: RankedCandidate): CandidateAnswer {
+  return {
+    adapter_id: candidate.adapterId,
+    provider: candidate.provider,
+    status: candidate.status,
+    breaker: candidate.breaker,
+    flapping: candidate.flapping,
+    maintenance: candidate.maintenance,
+    priority: candidate.priority,
+    latency_ms: candidate.latencyMs === null ? null : roundToMicroseconds(candidate.latencyMs),
+    excluded_because: candidate.excludedBecause,
+  };
+}
+
 /**
- * Lists at most `limit` fallbacks and excluded candidates, with their totals: a
- * category of thousands of adapters must not make every answer thousands long.
+ * The answer for a resolution, listing at most `limit` fallbacks and excluded
+ * candidates with their totals: a category of thousands of adapters must not
+ * make every answer thousands long.
  */
 export function limitResolution(
   resolution: Resolution,
   limit: number,
 ): Omit<ResolutionAnswer, "at"> {
-  const { fallbacksTotal, excludedTotal, ...answer } = resolution;
   return {
-    ...answer,
-    fallbacks: answer.fallbacks.slice(0, limit),
-    fallbacks_total: fallbacksTotal,
-    excluded: answer.excluded.slice(0, limit),
-    excluded_total: excludedTotal,
+    requirement: resolution.requirement,
+    choice: resolution.choice === null ? null : toCandidateAnswer(resolution.choice),
+    fallbacks: resolution.fallbacks.slice(0, limit).map(toCandidateAnswer),
+    excluded: resolution.excluded.slice(0, limit).map(toCandidateAnswer),
+    fallbacks_total: resolution.fallbacksTotal,
+    excluded_total: resolution.excludedTotal,
+    reason: resolution.reason,
+    panic: resolution.panic,
   };
 }
 
@@ -320,7 +365,7 @@ export class QueryService {
         registry: {
           ...answer.value,
           source: answer.source,
-          age_ms: answer.ageMs,
+          age_ms: roundToMicroseconds(answer.ageMs),
           stale: answer.stale,
         },
         registry_error: null,

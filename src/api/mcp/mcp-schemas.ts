@@ -141,15 +141,15 @@ export const checkHealthOutput = z.looseObject({
   registry_error: z.string().nullable(),
 });
 const candidateSchema = z.looseObject({
-  adapterId: z.string(),
+  adapter_id: z.string(),
   provider: z.string(),
   status: healthStatus,
   breaker: z.string(),
   flapping: z.boolean(),
   maintenance: z.boolean(),
   priority: z.number(),
-  latencyMs: z.number().nullable(),
-  excludedBecause: z.string().nullable(),
+  latency_ms: z.number().nullable(),
+  excluded_because: z.string().nullable(),
 });
 export const resolveOutput = z.looseObject({
   adapter_id: z.string().nullable().describe("The chosen adapter's id, or null when none"),
@@ -162,6 +162,8 @@ export const resolveOutput = z.looseObject({
   choice: candidateSchema.nullable(),
   fallbacks: z.array(candidateSchema),
   excluded: z.array(candidateSchema),
+  fallbacks_total: z.number().int(),
+  excluded_total: z.number().int(),
   reason: z.string(),
   panic: z.boolean(),
   at: z.string(),
