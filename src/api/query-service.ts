@@ -29,6 +29,7 @@ const projectName = name.meta({ examples: ["mahavishnu"] });
 const domainName = name.meta({ examples: ["adapter"] });
 const categoryName = name.meta({ examples: ["storage"] });
 const providerName = name.meta({ examples: ["s3"] });
+export const adapterIdSchema = name.meta({ examples: ["mahavishnu.adapter.storage.s3"] });
 
 export const listFilterSchema = z.strictObject({
   project: projectName.optional(),
@@ -350,7 +351,7 @@ export class QueryService {
     } | null;
     registry_error: string | null;
   }> {
-    parseParameters(name, adapterId, "adapter_id");
+    parseParameters(adapterIdSchema, adapterId, "adapter_id");
     const daemon = this.parts.view.get(adapterId) ?? null;
     const gateway = this.parts.gateway;
     if (!gateway) {
