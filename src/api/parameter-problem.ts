@@ -33,7 +33,8 @@ const QUOTED_MAX = 60;
  * schema does not take (reported first: a misspelt key usually also leaves a
  * required one missing), else INVALID_PARAMETER for the first problem. `where`
  * says what the input is: `body` (a request body), `argument` (an MCP tool's),
- * or a parameter's own name when the input is one value.
+ * `option` (command-line options, named `--since`), or a parameter's own name
+ * when the input is one value.
  */
 export function parameterProblem(
   schema: z.ZodType,
@@ -50,7 +51,14 @@ export function parameterProblem(
   const issue = issues[0];
   const path = (issue?.path ?? []).map(String);
   const parameter = path.join(".") || where;
-  const subject = path.length > 0 ? parameter : where === "body" ? "the request body" : where;
+  const subject =
+    path.length === 0
+      ? where === "body"
+        ? "the request body"
+        : where
+      : where === "option"
+        ? `--${parameter}`
+        : parameter;
   const node = schemaAt(jsonSchema, path);
   const given = valueAt(input, path);
   if (issue === undefined || node === undefined || issue.code === "custom") {
@@ -79,7 +87,10 @@ function unknownKeyProblem(
   const path = issue.path.map(String);
   const key = issue.keys[0] ?? "";
   const known = Object.keys(schemaAt(jsonSchema, path)?.properties ?? {});
-  const noun = where === "body" ? "body field" : where === "argument" ? "argument" : "parameter";
+  const noun =
+    where === "body" || where === "argument" || where === "option"
+      ? { body: "body field", argument: "argument", option: "option" }[where]
+      : "parameter";
   const inside = path.length > 0 ? ` in ${path.join(".")}` : "";
   const suggestion = closestName(key, known);
   const hint =
