@@ -319,7 +319,7 @@ describe("the JSON convention and the validation messages", () => {
       ).toMatchObject({
         code: "UNKNOWN_PARAMETER",
         parameter: "requirements.0.provder",
-        detail: 'unknown body field "provder" in requirements.0 (did you mean "provider"?)',
+        detail: 'unknown body field "requirements.0.provder" (did you mean "provider"?)',
       });
       expect(
         (

@@ -91,7 +91,6 @@ function unknownKeyProblem(
     where === "body" || where === "argument" || where === "option"
       ? { body: "body field", argument: "argument", option: "option" }[where]
       : "parameter";
-  const inside = path.length > 0 ? ` in ${path.join(".")}` : "";
   const suggestion = closestName(key, known);
   const hint =
     suggestion !== undefined
@@ -99,13 +98,10 @@ function unknownKeyProblem(
       : known.length > 0
         ? `; known: ${known.join(", ")}`
         : `; it takes none`;
-  return new ApiError(
-    "UNKNOWN_PARAMETER",
-    `unknown ${noun} ${JSON.stringify(key)}${inside}${hint}`,
-    {
-      parameter: [...path, key].join("."),
-    },
-  );
+  const parameter = [...path, key].join(".");
+  return new ApiError("UNKNOWN_PARAMETER", `unknown ${noun} ${JSON.stringify(parameter)}${hint}`, {
+    parameter,
+  });
 }
 
 /** The schema of the value at `path`, or undefined where the schema says nothing of it. */

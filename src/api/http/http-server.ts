@@ -580,7 +580,7 @@ export class HttpApi {
         throw new ApiError(
           "INVALID_PARAMETER",
           `${named} must be an integer ≥ 0 (an event's seq); got ${JSON.stringify(cursorText)}`,
-          { parameter: named === "since" ? "since" : "last-event-id" },
+          { parameter: named },
         );
       }
     }
