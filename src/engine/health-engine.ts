@@ -465,7 +465,7 @@ export class HealthEngine {
       this.failure = undefined;
       this.parts.metrics.storeWritable(true);
       this.parts.logger.info(
-        { failedForMs, states: work.states.size, events: journalled.length },
+        { failed_for_ms: failedForMs, states: work.states.size, events: journalled.length },
         "database writable again; pending results and events committed",
       );
     }
@@ -516,7 +516,7 @@ export class HealthEngine {
       this.parts.metrics.storeWritable(false);
       // One line per episode: the retries that follow are silent until it recovers.
       this.parts.logger.warn(
-        { err: error, pendingStates: this.pending.states.size },
+        { err: error, pending_states: this.pending.states.size },
         "could not commit to the database; keeping results pending and retrying",
       );
     } else {
