@@ -29,6 +29,7 @@ describe("help and usage errors", () => {
     }
     expect(help.stdout).toMatch(/^ {2}help COMMAND +\S/m);
     expect(help.stdout).toMatch(/^ {2}--version +Print the version/m);
+    expect(help.stdout.split("\n").filter((line) => line.length > 80)).toEqual([]);
     const version = await cli(["--version"]);
     expect(version).toMatchObject({
       code: 0,
@@ -65,6 +66,8 @@ describe("help and usage errors", () => {
       }
       expect(text).toMatch(/^ {2}-h, --help +Show this help\./m);
       expect(text).toContain("Examples:");
+      // It fits an 80-column terminal.
+      expect(text.split("\n").filter((line) => line.length > 80)).toEqual([]);
       for (const example of spec.examples) expect(text).toContain(`  ${example.command}\n`);
     },
   );

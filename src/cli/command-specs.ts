@@ -130,8 +130,7 @@ export const STATUS_COMMAND = defineCommand({
   examples: [
     { command: "oneiric-healthd status", does: "a table of every adapter" },
     {
-      command:
-        "oneiric-healthd status mahavishnu.adapter.cache.redis --json --db /var/lib/oneiric-healthd/healthd.db",
+      command: "oneiric-healthd status mahavishnu.adapter.cache.redis --json",
       does: "one adapter as JSON",
     },
   ],
@@ -210,9 +209,8 @@ export const SIMULATE_COMMAND = defineCommand({
       does: `a dozen adapters, registry on ${DEFAULT_SIMULATOR_LISTEN}`,
     },
     {
-      command:
-        "oneiric-healthd simulate --scenario examples/scenarios/load.yaml --listen 127.0.0.1:0",
-      does: "1000 adapters on a free port",
+      command: "oneiric-healthd simulate --scenario my-scenario.yaml --listen 127.0.0.1:0",
+      does: "your own scenario, the registry on a free port",
     },
   ],
 });
