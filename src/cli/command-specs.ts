@@ -3,8 +3,10 @@
  * both the parser and `--help` read. Kept free of the commands' own modules so
  * that `--help` and usage errors load nothing else.
  *
- * To add a flag, add an entry to the command's `flags`; its value reaches the
- * command as `line.values["the-flag"]`, typed by the entry.
+ * To add a flag, add an entry to the command's `flags`: its value reaches the
+ * command as `line.values["the-flag"]`, typed by the entry, and `--help` lists
+ * it. To add a command, add its spec to COMMANDS and its runner to RUNNERS in
+ * src/cli.ts (a spec without a runner does not compile).
  */
 import { DEFAULT_SIMULATOR_LISTEN } from "../simulator/simulator-defaults.js";
 import { type CommandGroup, defineCommand } from "./command-spec.js";
