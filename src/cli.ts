@@ -56,7 +56,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (first === "help") {
-    process.stdout.write(rest.length === 0 ? overviewHelp(COMMANDS) : helpOf(rest));
+    process.stdout.write(
+      rest.length === 0 || rest[0] === "help" ? overviewHelp(COMMANDS) : helpOf(rest),
+    );
     return 0;
   }
   if (first.startsWith("-")) {

@@ -16,14 +16,16 @@ describe("help and usage errors", () => {
   const commands = COMMANDS.map((spec): [string, CommandSpec] => [spec.name, spec]);
 
   it("lists every command, help COMMAND and --version at the top level, and exits 0", async () => {
-    const [help, short, helpCommand] = await Promise.all([
+    const [help, short, helpCommand, helpHelp] = await Promise.all([
       cli(["--help"]),
       cli(["-h"]),
       cli(["help"]),
+      cli(["help", "help"]),
     ]);
     expect(help.code).toBe(0);
     expect(short).toEqual(help);
     expect(helpCommand).toEqual(help);
+    expect(helpHelp).toEqual(help);
     for (const spec of COMMANDS) {
       expect(help.stdout).toMatch(new RegExp(`^ {2}${spec.name}\\b`, "m"));
     }
