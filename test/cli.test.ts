@@ -1,25 +1,120 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { CommandSpec } from "../src/cli/command-spec.js";
+import { COMMANDS } from "../src/cli/command-specs.js";
 import type { RunningSimulator } from "../src/simulator/simulator.js";
+import { CLI, runCli as cli } from "./support/cli-process.js";
 import { ManualClock, startTestSimulator, tempDir } from "./support/stack.js";
 
-const run = promisify(execFile);
-const CLI = join(import.meta.dirname, "..", "bin", "oneiric-healthd.js");
+/** `Run oneiric-healthd COMMAND --help for usage.`, as every usage error ends. */
+const pointsAt = (command: string) =>
+  `Run oneiric-healthd ${command === "" ? "" : `${command} `}--help for usage.`;
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...env },
+describe("help and usage errors", () => {
+  const commands = COMMANDS.map((spec): [string, CommandSpec] => [spec.name, spec]);
+
+  it("lists every command, help COMMAND and --version at the top level, and exits 0", async () => {
+    const [help, short, helpCommand, helpHelp] = await Promise.all([
+      cli(["--help"]),
+      cli(["-h"]),
+      cli(["help"]),
+      cli(["help", "help"]),
+    ]);
+    expect(help.code).toBe(0);
+    expect(short).toEqual(help);
+    expect(helpCommand).toEqual(help);
+    expect(helpHelp).toEqual(help);
+    for (const spec of COMMANDS) {
+      expect(help.stdout).toMatch(new RegExp(`^ {2}${spec.name}\\b`, "m"));
+    }
+    expect(help.stdout).toMatch(/^ {2}help COMMAND +\S/m);
+    expect(help.stdout).toMatch(/^ {2}--version +Print the version/m);
+    expect(help.stdout.split("\n").filter((line) => line.length > 80)).toEqual([]);
+    const version = await cli(["--version"]);
+    expect(version).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^oneiric-healthd \d+\.\d+\.\d+\n$/),
     });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
-}
+  });
+
+  it.each(commands)(
+    "%s --help prints its usage on stdout, lists every flag it accepts, and exits 0",
+    async (name, spec) => {
+      const words = name.split(" ");
+      const [help, helpCommand] = await Promise.all([
+        cli([...words, "--help"]),
+        cli(["help", ...words]),
+      ]);
+      expect(help).toMatchObject({ code: 0, stderr: "" });
+      expect(helpCommand).toEqual(help);
+      const text = help.stdout;
+      // The summary first (wrapped to the terminal), then the synopsis.
+      expect(text.split("\n\n")[0]?.replace(/\s+/g, " ")).toBe(spec.summary);
+      expect(text).toContain(`Usage: oneiric-healthd ${name}`);
+      for (const [flag, entry] of Object.entries(spec.flags)) {
+        const label = entry.type === "boolean" ? `--${flag}` : `--${flag} ${entry.value}`;
+        // In the option list: the flag with its value name, then its description.
+        const listed = text
+          .split("\n")
+          .findIndex((line) => line.startsWith(`  ${label} `) || line === `  ${label}`);
+        expect(listed, `${label} in ${name} --help`).toBeGreaterThan(-1);
+        const entryText = text.split("\n").slice(listed).join(" ").replace(/\s+/g, " ");
+        expect(entryText).toContain(entry.description.split(" ").slice(0, 3).join(" "));
+        if (entry.type !== "boolean" && entry.default !== undefined) {
+          expect(entryText).toContain(`Default: ${entry.default}.`);
+        }
+      }
+      expect(text).toMatch(/^ {2}-h, --help +Show this help\./m);
+      expect(text).toContain("Examples:");
+      // It fits an 80-column terminal.
+      expect(text.split("\n").filter((line) => line.length > 80)).toEqual([]);
+      for (const example of spec.examples) expect(text).toContain(`  ${example.command}\n`);
+    },
+  );
+
+  it("workflow --help lists its subcommands", async () => {
+    const [help, helpCommand] = await Promise.all([
+      cli(["workflow", "--help"]),
+      cli(["help", "workflow"]),
+    ]);
+    expect(help.code).toBe(0);
+    expect(helpCommand).toEqual(help);
+    expect(help.stdout).toMatch(/^ {2}check FILE +Resolve every adapter requirement/m);
+  });
+
+  it.each([
+    [["status", "--jsno"], "unknown option --jsno for status; did you mean --json?", "status"],
+    [["stauts"], 'unknown command "stauts"; did you mean status?', ""],
+    [["help", "evnets"], 'unknown command "evnets"; did you mean events?', ""],
+    [["--verison"], "unknown option --verison; did you mean --version?", ""],
+    [
+      ["workflow", "chek", "f.yaml"],
+      'unknown workflow subcommand "chek"; did you mean check?',
+      "workflow",
+    ],
+    [["workflow"], "workflow needs a subcommand: workflow check", "workflow"],
+    [["events", "--limit", "-1"], "--limit must be an integer from 1 to 1000; got -1", "events"],
+    [
+      ["events", "--limit"],
+      "--limit needs a value (a number of events, e.g. --limit 50)",
+      "events",
+    ],
+    [["status", "--json=yes"], "--json takes no value; got --json=yes", "status"],
+    [["run", "now"], 'unexpected argument "now" for run (it takes no arguments)', "run"],
+    [["check-config"], "check-config needs FILE", "check-config"],
+    // A mistake the command finds itself points at its help too.
+    [["demo", "--duration", "0"], "--duration must be a positive number of seconds", "demo"],
+  ])("%j exits 64: %s", async (args, message, command) => {
+    const result = await cli(args);
+    expect(result).toEqual({
+      code: 64,
+      stdout: "",
+      stderr: `oneiric-healthd: ${message}\n${pointsAt(command)}\n`,
+    });
+  });
+});
 
 describe("command line", () => {
   let dir: ReturnType<typeof tempDir>;
@@ -33,15 +128,6 @@ describe("command line", () => {
     writeFileSync(path, text);
     return path;
   };
-
-  it("prints usage with --help and rejects an unknown command with exit 64", async () => {
-    const help = await cli(["--help"]);
-    expect(help.code).toBe(0);
-    expect(help.stdout).toContain("oneiric-healthd run");
-    const unknown = await cli(["frobnicate"]);
-    expect(unknown.code).toBe(64);
-    expect(unknown.stderr).toContain('unknown command "frobnicate"');
-  });
 
   it("refuses a simulator Watch interval that is not a positive whole number, naming the flag", async () => {
     const scenario = write("one.yaml", "adapters:\n  - { category: cache, provider: redis }\n");

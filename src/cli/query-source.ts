@@ -1,17 +1,10 @@
 /** Where the query commands (resolve, events, workflow check, mcp) get their answers. */
 import { type ClientBackend, chooseBackend } from "../api/clients/choose-backend.js";
-import type { ParseArgsOptionsConfig } from "./arguments.js";
 import { loadConfig } from "./config-source.js";
 import { printNotice } from "./output.js";
 import { UsageError, usageOnBadParameter } from "./usage-error.js";
 
-/** SOURCE in the usage text: see chooseBackend. */
-export const SOURCE_OPTIONS = {
-  url: { type: "string" },
-  db: { type: "string" },
-  config: { type: "string" },
-} as const satisfies ParseArgsOptionsConfig;
-
+/** SOURCE in the usage text (SOURCE_FLAGS in command-specs.ts): see chooseBackend. */
 export interface SourceValues {
   url?: string | undefined;
   db?: string | undefined;

@@ -6,20 +6,15 @@ import { type ConfigOverrides, type DaemonConfig, parseConfigText } from "../../
 import { createLogger, startDaemon } from "../../main.js";
 import { loadScenarioFile } from "../../simulator/scenario.js";
 import { startSimulator } from "../../simulator/simulator.js";
-import { parse } from "../arguments.js";
+import type { CommandLine } from "../command-spec.js";
+import type { DEMO_COMMAND } from "../command-specs.js";
 import { formatEvent } from "../format.js";
 import { untilStopSignal } from "../process-signals.js";
 import { UsageError } from "../usage-error.js";
 
 const DEMO_SCENARIO = new URL("../../../examples/scenarios/demo.yaml", import.meta.url).pathname;
 
-export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    scenario: { type: "string" },
-    duration: { type: "string" },
-    "http-listen": { type: "string" },
-    "grpc-listen": { type: "string" },
-  });
+export async function demoCommand({ values }: CommandLine<typeof DEMO_COMMAND>): Promise<number> {
   const scenarioPath = values.scenario ?? DEMO_SCENARIO;
   const durationSec = values.duration === undefined ? undefined : Number(values.duration);
   if (durationSec !== undefined && !(durationSec > 0))

@@ -3,7 +3,8 @@ import { coalescing } from "../../lifecycle/coalescing-task.js";
 import { limitHeapGrowth } from "../../lifecycle/heap-growth.js";
 import { createSystemdNotifier } from "../../lifecycle/systemd-notifier.js";
 import { createLogger, startDaemon } from "../../main.js";
-import { parse } from "../arguments.js";
+import type { CommandLine } from "../command-spec.js";
+import type { RUN_COMMAND } from "../command-specs.js";
 import { reloadFromFile, reloadUnderSystemd } from "../config-reload.js";
 import { type ConfigSource, loadConfig } from "../config-source.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
@@ -12,13 +13,7 @@ import { guardStop, untilStopSignal } from "../process-signals.js";
 /** How long `run` lets the daemon stop (systemd's default TimeoutStopSec is 90 s; ours is tighter). */
 const STOP_DEADLINE_MS = 10_000;
 
-export async function runCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    config: { type: "string" },
-    db: { type: "string" },
-    "http-listen": { type: "string" },
-    "grpc-listen": { type: "string" },
-  });
+export async function runCommand({ values }: CommandLine<typeof RUN_COMMAND>): Promise<number> {
   const source: ConfigSource = {
     file: values.config,
     overrides: {

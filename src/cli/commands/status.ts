@@ -1,18 +1,15 @@
 /** `oneiric-healthd status [ID]`: last-known status, read from the database file. */
 import { existsSync } from "node:fs";
 import { readStatusSnapshot } from "../../offline-read-model.js";
-import { parse } from "../arguments.js";
+import type { CommandLine } from "../command-spec.js";
+import type { STATUS_COMMAND } from "../command-specs.js";
 import { loadConfig } from "../config-source.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
 import { formatStatusDetail, formatStatusTable } from "../format.js";
 import { jsonText, printNotice } from "../output.js";
 
-export async function statusCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    { json: { type: "boolean" }, db: { type: "string" }, config: { type: "string" } },
-    1,
-  );
+export async function statusCommand(line: CommandLine<typeof STATUS_COMMAND>): Promise<number> {
+  const { values } = line;
   const config = loadConfig(values.config, {});
   const dbPath = values.db ?? config.storage.path;
   if (!existsSync(dbPath)) {
@@ -27,7 +24,7 @@ export async function statusCommand(args: string[]): Promise<number> {
     Date.now(),
     values.config === undefined ? undefined : config,
   );
-  const id = positionals[0];
+  const id = line.arguments.ID;
   if (id !== undefined) {
     const adapter = snapshot.adapters.find((candidate) => candidate.adapter_id === id);
     if (!adapter) {
