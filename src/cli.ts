@@ -4,7 +4,6 @@
  * version, and maps what a command returns or throws to the exit code.
  */
 import { findCommand, parseCommandLine } from "./cli/arguments.js";
-import { closestName } from "./cli/closest-name.js";
 import type { CommandLine, CommandSpec } from "./cli/command-spec.js";
 import { COMMAND_GROUPS, COMMANDS } from "./cli/command-specs.js";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/exit-codes.js";
@@ -14,6 +13,7 @@ import { UsageError } from "./cli/usage-error.js";
 import { ConfigError } from "./config/errors.js";
 import { packageVersion } from "./package-version.js";
 import { ScenarioError } from "./simulator/scenario-error.js";
+import { closestName } from "./text/closest-name.js";
 
 type Command = (typeof COMMANDS)[number];
 

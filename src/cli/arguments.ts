@@ -5,7 +5,7 @@
  * what was probably meant.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { closestName } from "./closest-name.js";
+import { closestName } from "../text/closest-name.js";
 import type {
   CommandGroup,
   CommandLine,

@@ -1,30 +1,43 @@
 /**
- * The known name within edit distance 2 of `name`, if any: most typos are one
- * or two keystrokes, and a suggestion further off misleads more than it helps.
+ * The candidate a mistyped name most likely meant, for "did you mean …?".
+ * A candidate is close when it is at most one edit away per three letters
+ * (at least one edit; swapping two neighbouring letters is one edit), or when
+ * it is the only candidate that starts with what was typed.
  */
-export function closestName(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const distance = editDistance(name, candidate);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
+export function closestName(typed: string, candidates: readonly string[]): string | undefined {
+  const allowed = Math.max(1, Math.floor(typed.length / 3));
+  let best: { name: string; distance: number } | undefined;
+  for (const name of candidates) {
+    const distance = editDistance(typed, name);
+    if (distance <= allowed && (best === undefined || distance < best.distance)) {
+      best = { name, distance };
     }
   }
-  return best;
+  if (best) return best.name;
+  const extending = typed.length >= 2 ? candidates.filter((name) => name.startsWith(typed)) : [];
+  return extending.length === 1 ? extending[0] : undefined;
 }
 
-/** Levenshtein distance: insertions, deletions and substitutions of one character each. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+/**
+ * Levenshtein distance that also counts a swap of two neighbouring letters as
+ * one edit (optimal string alignment): `jsno` is one edit from `json`.
+ */
+export function editDistance(from: string, to: string): number {
+  // rows[i][j]: the distance between the first i letters of `from` and the first j of `to`.
+  const rows: number[][] = Array.from({ length: from.length + 1 }, (_, i) =>
+    Array.from({ length: to.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number) => rows[i]?.[j] ?? Number.POSITIVE_INFINITY;
+  for (let i = 1; i <= from.length; i++) {
+    const row = rows[i] as number[];
+    for (let j = 1; j <= to.length; j++) {
+      const substitution = from[i - 1] === to[j - 1] ? 0 : 1;
+      let distance = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + substitution);
+      if (i > 1 && j > 1 && from[i - 1] === to[j - 2] && from[i - 2] === to[j - 1]) {
+        distance = Math.min(distance, at(i - 2, j - 2) + 1);
+      }
+      row[j] = distance;
     }
-    previous = current;
   }
-  return previous[b.length] ?? 0;
+  return at(from.length, to.length);
 }
