@@ -37,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./cli/commands/check-config.js")).checkConfigCommand(rest);
     case "demo":
       return (await import("./cli/commands/demo.js")).demoCommand(rest);
+    case "healthcheck":
+      return (await import("./cli/commands/healthcheck.js")).healthcheckCommand(rest);
     case "resolve":
       return (await import("./cli/commands/resolve.js")).resolveCommand(rest);
     case "events":

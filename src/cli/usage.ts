@@ -15,8 +15,11 @@ Usage:
       Watch streams see a scripted change within --watch-interval-ms (default 100).
   oneiric-healthd check-config FILE
       Validate a config file and exit (0 valid, 78 invalid).
-  oneiric-healthd demo [--scenario FILE] [--duration SEC]
+  oneiric-healthd demo [--scenario FILE] [--duration SEC] [--http-listen HOST:PORT] [--grpc-listen HOST:PORT]
       Daemon plus an embedded simulator on the demo scenario; prints what changes.
+  oneiric-healthd healthcheck [--config FILE] [--url URL] [--ready] [--timeout SEC] [--cert PEM --key PEM]
+      Ask the daemon its /healthz (--ready: /readyz) at the address, scheme and certificate its
+      config gives (token from ONEIRIC_HEALTHD_TOKEN); exit 0 live (ready), 1 not. For HEALTHCHECK.
 
 Queries (answered by a running daemon, or read from its database file while it is stopped):
   oneiric-healthd resolve DOMAIN CATEGORY [PROVIDER] [--project P] [--panic] [--json] [SOURCE]
