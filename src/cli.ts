@@ -32,6 +32,8 @@ const RUNNERS: {
   "check-config": async (line) =>
     (await import("./cli/commands/check-config.js")).checkConfigCommand(line),
   demo: async (line) => (await import("./cli/commands/demo.js")).demoCommand(line),
+  healthcheck: async (line) =>
+    (await import("./cli/commands/healthcheck.js")).healthcheckCommand(line),
   resolve: async (line) => (await import("./cli/commands/resolve.js")).resolveCommand(line),
   events: async (line) => (await import("./cli/commands/events.js")).eventsCommand(line),
   "workflow check": async (line) =>

@@ -217,6 +217,8 @@ export async function startDaemon(
   });
   const store = deps.wrapStore ? deps.wrapStore(sqlite) : sqlite;
   store.setMeta(STALE_RULE_META, encodeStaleRule(config.probes.stale));
+  // A real write, not only no error seen yet: readiness counts from it until the first commit.
+  const startupWriteAt = now();
   const localFile = config.fallback.localFile
     ? loadLocalRegistry(config.fallback.localFile)
     : undefined;
@@ -240,13 +242,15 @@ export async function startDaemon(
   // One answer for every surface (the front, the query service, gRPC health); read only once
   // the engine and the catalog sync below exist.
   const currentReadiness = () =>
-    readiness(
-      ready,
-      engine.status(),
+    readiness({
+      started: ready,
+      store: engine.status(),
+      registryEnabled: config.registry.enabled,
       registryConfirmed,
-      view.size,
-      catalogSync.unreadableCatalog(),
-    );
+      registry: view.registryState(),
+      adapters: view.size,
+      unreadableCatalog: catalogSync.unreadableCatalog(),
+    });
   const front: HttpFront | undefined =
     config.http.serveInWorker && clockShared
       ? new HttpFront({
@@ -312,6 +316,7 @@ export async function startDaemon(
     now,
     contextOf: (entry) =>
       settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
+    lastWriteAt: startupWriteAt,
   });
   // Windows opening or closing change resolution without a health change.
   maintenance.onWindowsChanged((adapterIds) =>

@@ -279,6 +279,68 @@ export const DEMO_COMMAND = defineCommand({
   ],
 });
 
+export const HEALTHCHECK_COMMAND = defineCommand({
+  name: "healthcheck",
+  summary:
+    "Ask a daemon its /healthz (--ready: /readyz) where its config says it serves them; for HEALTHCHECK.",
+  section: "daemon",
+  arguments: [],
+  flags: {
+    config: {
+      type: "string",
+      value: "FILE",
+      expects: "the daemon's config file",
+      example: "/etc/oneiric-healthd/healthd.yaml",
+      description:
+        "Use FILE's healthd.http.listen and TLS: over HTTPS the certificate it serves is the one trusted.",
+      default: "the defaults (http://127.0.0.1:8681)",
+    },
+    url: {
+      type: "string",
+      value: "URL",
+      expects: "a daemon's HTTP address",
+      example: "https://healthd.example:8681",
+      description: "Ask the daemon at URL instead, with the usual certificate checks.",
+    },
+    ready: {
+      type: "boolean",
+      description: "Ask /readyz (ready for work) instead of /healthz (alive).",
+    },
+    timeout: {
+      type: "string",
+      value: "SEC",
+      expects: "a number of seconds",
+      example: "4",
+      description: "Give up after SEC seconds.",
+      default: "4",
+    },
+    cert: {
+      type: "string",
+      value: "PEM",
+      expects: "a client certificate file",
+      example: "client.pem",
+      description: "Client certificate for a daemon that asks for one (with --key).",
+    },
+    key: {
+      type: "string",
+      value: "PEM",
+      expects: "the client certificate's key file",
+      example: "client-key.pem",
+      description: "The key of --cert.",
+    },
+  },
+  notes: [
+    "The token, when the probes need one, comes from ONEIRIC_HEALTHD_TOKEN. Exit 0 live (ready), " +
+      "1 not (with the daemon's reason), 78 when the config file is invalid.",
+  ],
+  examples: [
+    {
+      command: "oneiric-healthd healthcheck --config /etc/oneiric-healthd/healthd.yaml --ready",
+      does: "the container image's HEALTHCHECK",
+    },
+  ],
+});
+
 export const RESOLVE_COMMAND = defineCommand({
   name: "resolve",
   summary:
@@ -414,6 +476,7 @@ export const COMMANDS = [
   SIMULATE_COMMAND,
   CHECK_CONFIG_COMMAND,
   DEMO_COMMAND,
+  HEALTHCHECK_COMMAND,
   RESOLVE_COMMAND,
   EVENTS_COMMAND,
   WORKFLOW_CHECK_COMMAND,

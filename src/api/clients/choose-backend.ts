@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import type { DaemonConfig } from "../../config/load.js";
-import { formatHostPort } from "../../domain/host-port.js";
 import { ApiError } from "../api-error.js";
 import type { QueryBackend } from "../query-backend.js";
+// A daemon serving HTTPS is reached over HTTPS (trust its CA with NODE_EXTRA_CA_CERTS).
+import { daemonUrlFor } from "./daemon-url.js";
 import { DatabaseQueryBackend } from "./database-query-backend.js";
 import {
   DEFAULT_DAEMON_URL,
@@ -34,15 +35,6 @@ export interface BackendChoiceOptions {
   notice?: (message: string) => void;
   probeTimeoutMs?: number;
   http?: HttpQueryBackendOptions;
-}
-
-/** The URL a client reaches a daemon listening on `listen` at (wildcards mean this host). */
-export function daemonUrlFor(config: DaemonConfig): string {
-  const { host, port } = config.http.listen;
-  const reachable = host === "0.0.0.0" || host === "" ? "127.0.0.1" : host === "::" ? "::1" : host;
-  // A daemon serving HTTPS is reached over HTTPS (trust its CA with NODE_EXTRA_CA_CERTS).
-  const scheme = config.http.tls ? "https" : "http";
-  return `${scheme}://${formatHostPort(reachable, port)}`;
 }
 
 /**

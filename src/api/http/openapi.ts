@@ -249,12 +249,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/readyz": {
         get: {
           summary:
-            "Readiness: migrations applied, state restored, first sync attempted (or a stored catalog served), database taking commits",
+            "Readiness: start-up finished, a write to the database went through and none is refused now, and a catalog to watch (from the registry, or stored; an empty one only while the registry answers)",
           responses: {
             "200": {
               description:
-                'Ready; `note` is "catalog from storage, registry not yet confirmed" until a sync succeeds (also when the first one failed)',
+                'Ready; `note` is "catalog from storage, registry not yet confirmed" until a sync succeeds (also when the first one failed), and says so when the registry answered an empty catalog',
             },
+            // Not ready: the problem's `detail` says why.
             "503": problem,
           },
         },
