@@ -304,7 +304,7 @@ describe("parseConfigText: rejected files", () => {
     {
       name: "unknown key in oneiric_mcp (typo)",
       text: "oneiric_mcp:\n  enabled: true\n  grpc_hots: registry\n",
-      message: "healthd.yaml:3: oneiric_mcp.grpc_hots: unknown key",
+      message: "healthd.yaml:3: oneiric_mcp.grpc_hots: unknown key, did you mean grpc_host?",
       key: "oneiric_mcp.grpc_hots",
       line: 3,
     },
@@ -358,10 +358,11 @@ describe("parseConfigText: rejected files", () => {
       line: 3,
     },
     {
-      name: "several problems: the first is named and the rest counted",
+      name: "several problems: each on its own line, in file order",
       text: "oneiric_mcp:\n  grpc_port: 0\n  use_tls: 1\n",
       message:
-        "healthd.yaml:2: oneiric_mcp.grpc_port: Too small: expected number to be >=1 (and 1 more problem)",
+        "healthd.yaml:2: oneiric_mcp.grpc_port: Too small: expected number to be >=1\n" +
+        "healthd.yaml:3: oneiric_mcp.use_tls: expected boolean, received number",
       key: "oneiric_mcp.grpc_port",
       line: 2,
     },
@@ -406,7 +407,8 @@ describe("parseConfigText: rejected files", () => {
       name: "invalid YAML: bad indentation",
       text: "oneiric_mcp:\n  enabled: true\n   grpc_host: x\n",
       message:
-        "healthd.yaml:2: not valid YAML: Nested mappings are not allowed in compact mappings",
+        "healthd.yaml:2: not valid YAML: Nested mappings are not allowed in compact mappings\n" +
+        "healthd.yaml:2: not valid YAML: Implicit keys need to be on a single line",
       key: "",
       line: 2,
     },
@@ -421,8 +423,8 @@ describe("parseConfigText: rejected files", () => {
     {
       name: "invalid YAML: duplicate key",
       text: "healthd:\n  log:\n    level: info\n  log:\n    level: debug\n",
-      message: "healthd.yaml:4: not valid YAML: Map keys must be unique",
-      key: "",
+      message: "healthd.yaml:4: healthd.log: given more than once (YAML map keys must be unique)",
+      key: "healthd.log",
       line: 4,
     },
     {
@@ -482,10 +484,9 @@ describe("parseConfigText: rejected files", () => {
     {
       name: "an alias to an anchor that is not defined before it",
       text: "healthd:\n  probes: *later\nx: &later {}\n",
-      message:
-        "healthd.yaml: not valid YAML: Unresolved alias (the anchor must be set before the alias): later",
-      key: "",
-      line: undefined,
+      message: "healthd.yaml:2: healthd.probes: alias *later has no anchor &later before it",
+      key: "healthd.probes",
+      line: 2,
     },
   ];
 
