@@ -39,8 +39,16 @@ export interface ShapeProblem {
   line?: number | undefined;
 }
 
-/** Characters YAML does not allow in a stream (C0 controls other than tab, LF and CR; DEL). */
-const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+/** Where the first character YAML does not allow in a stream is (C0 controls but tab, LF, CR; DEL). */
+function firstControlCharacter(text: string): number {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f) {
+      return index;
+    }
+  }
+  return -1;
+}
 
 const lineAt = (text: string, offset: number) => {
   let line = 1;
@@ -55,13 +63,13 @@ const lineAt = (text: string, offset: number) => {
 export function textProblem(text: string): ShapeProblem | undefined {
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes > MAX_CONFIG_BYTES) return tooBig(bytes);
-  const control = CONTROL_CHARACTER.exec(text);
-  if (control) {
-    const code = (control[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, "0");
+  const control = firstControlCharacter(text);
+  if (control !== -1) {
+    const code = text.charCodeAt(control).toString(16).toUpperCase().padStart(4, "0");
     return {
       key: "",
       problem: `not a YAML text file: control character U+${code}`,
-      line: lineAt(text, control.index),
+      line: lineAt(text, control),
     };
   }
   return flowNestingProblem(text);
@@ -139,7 +147,12 @@ export function documentShapeProblems(doc: Document, lines: LineCounter): ShapeP
       const use = target && uses.get(target);
       return use ? use.count * use.aliasCount : 0;
     }
-    if (isCollection(node)) return Math.max(0, ...node.items.map(aliasWeight));
+    // A loop, not Math.max(...items): a list may be longer than a call can take arguments.
+    if (isCollection(node)) {
+      let weight = 0;
+      for (const item of node.items as unknown[]) weight = Math.max(weight, aliasWeight(item));
+      return weight;
+    }
     if (isPair(node)) return Math.max(aliasWeight(node.key), aliasWeight(node.value));
     return 1;
   };
