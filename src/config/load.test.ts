@@ -305,7 +305,7 @@ describe("parseConfigText: rejected files", () => {
     {
       name: "unknown key in oneiric_mcp (typo)",
       text: "oneiric_mcp:\n  enabled: true\n  grpc_hots: registry\n",
-      message: "healthd.yaml:3: oneiric_mcp.grpc_hots: unknown key, did you mean grpc_host?",
+      message: 'healthd.yaml:3: oneiric_mcp.grpc_hots: unknown key (did you mean "grpc_host"?)',
       key: "oneiric_mcp.grpc_hots",
       line: 3,
     },
@@ -608,7 +608,7 @@ describe("every problem of a file at once", () => {
         file: "healthd.yaml",
         line: 2,
         key: "oneiric_mcp.grpc_prot",
-        problem: "unknown key, did you mean grpc_port?",
+        problem: 'unknown key (did you mean "grpc_port"?)',
       },
       {
         file: "healthd.yaml",
@@ -620,7 +620,7 @@ describe("every problem of a file at once", () => {
         file: "healthd.yaml",
         line: 6,
         key: "healthd.probes.intervl_sec",
-        problem: "unknown key, did you mean interval_sec?",
+        problem: 'unknown key (did you mean "interval_sec"?)',
       },
       {
         file: "healthd.yaml",
@@ -632,7 +632,7 @@ describe("every problem of a file at once", () => {
         file: "healthd.yaml",
         line: 10,
         key: "healthd.overrides[0].probes.Timeout-Sec",
-        problem: "unknown key, did you mean timeout_sec?",
+        problem: 'unknown key (did you mean "timeout_sec"?)',
       },
       {
         file: "healthd.yaml",
@@ -642,11 +642,11 @@ describe("every problem of a file at once", () => {
       },
     ]);
     expect(error.message.split("\n")).toEqual([
-      "healthd.yaml:2: oneiric_mcp.grpc_prot: unknown key, did you mean grpc_port?",
+      'healthd.yaml:2: oneiric_mcp.grpc_prot: unknown key (did you mean "grpc_port"?)',
       "healthd.yaml:3: oneiric_mcp.use_tls: expected boolean, received string",
-      "healthd.yaml:6: healthd.probes.intervl_sec: unknown key, did you mean interval_sec?",
+      'healthd.yaml:6: healthd.probes.intervl_sec: unknown key (did you mean "interval_sec"?)',
       "healthd.yaml:7: healthd.probes.rise: Too small: expected number to be >=1",
-      "healthd.yaml:10: healthd.overrides[0].probes.Timeout-Sec: unknown key, did you mean timeout_sec?",
+      'healthd.yaml:10: healthd.overrides[0].probes.Timeout-Sec: unknown key (did you mean "timeout_sec"?)',
       "healthd.yaml:11: healthd.zzz_nothing_like_it: unknown key",
     ]);
     expect(error.message).not.toContain("more problem");
@@ -662,16 +662,16 @@ describe("every problem of a file at once", () => {
     const error = configError("healthd:\n  htp: {}\n  grcp: {}\n  sotrage: {}\n");
     expect(error.message).toBe(
       [
-        "healthd.yaml:2: healthd.htp: unknown key, did you mean http?",
-        "healthd.yaml:3: healthd.grcp: unknown key, did you mean grpc?",
-        "healthd.yaml:4: healthd.sotrage: unknown key, did you mean storage?",
+        'healthd.yaml:2: healthd.htp: unknown key (did you mean "http"?)',
+        'healthd.yaml:3: healthd.grcp: unknown key (did you mean "grpc"?)',
+        'healthd.yaml:4: healthd.sotrage: unknown key (did you mean "storage"?)',
       ].join("\n"),
     );
   });
 
   it("suggests a section name at the top level", () => {
     expect(configError("helthd:\n  log: {}\n").message).toBe(
-      "healthd.yaml:1: helthd: unknown key, did you mean healthd?",
+      'healthd.yaml:1: helthd: unknown key (did you mean "healthd"?)',
     );
   });
 

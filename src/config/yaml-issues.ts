@@ -24,7 +24,7 @@ export function describeIssues(issue: z.core.$ZodIssue, schema?: unknown): Descr
       return {
         key: formatPath(fullPath),
         problem:
-          suggestion === undefined ? "unknown key" : `unknown key, did you mean ${suggestion}?`,
+          suggestion === undefined ? "unknown key" : `unknown key (did you mean "${suggestion}"?)`,
         path: fullPath,
       };
     });
