@@ -559,6 +559,22 @@ describe("loadConfigFile", () => {
     expect(error.line).toBeUndefined();
   });
 
+  it("refuses a file over 4 MiB, reading no more of it than that", () => {
+    const file = join(directory, "huge.yaml");
+    writeFileSync(file, `# ${"x".repeat(5 * 1024 * 1024)}\n`);
+    expect(() => loadConfigFile(file, {})).toThrow(
+      `${file}: file too big: a configuration file may be at most 4 MiB (4194304 bytes)`,
+    );
+    // A device that never ends is cut off at the limit too.
+    expect(() => loadConfigFile("/dev/zero", {})).toThrow("/dev/zero: file too big");
+  });
+
+  it("refuses bytes that are not UTF-8, naming their line", () => {
+    const file = join(directory, "latin1.yaml");
+    writeFileSync(file, Buffer.from("healthd:\n  log:\n    level: d\xe9bug\n", "latin1"));
+    expect(() => loadConfigFile(file, {})).toThrow(`${file}:3: not a text file: not valid UTF-8`);
+  });
+
   it("reports a path that cannot be read as a file", () => {
     expect(() => loadConfigFile(directory, {})).toThrow(`${directory}: cannot read (EISDIR)`);
   });

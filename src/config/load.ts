@@ -165,8 +165,9 @@ function readConfigText(file: string): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    const firstBad = bytes.toString("utf8").indexOf("\uFFFD");
-    const line = bytes.toString("utf8").slice(0, firstBad).split("\n").length;
+    // Decoded loosely, the first bad byte is the first U+FFFD (a real one would have decoded).
+    const lossy = bytes.toString("utf8");
+    const line = lossy.slice(0, lossy.indexOf("\uFFFD")).split("\n").length;
     throw new ConfigError(file, "", "not a text file: not valid UTF-8", line);
   }
 }
