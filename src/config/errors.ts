@@ -11,6 +11,9 @@ export interface ConfigProblem {
   line?: number | undefined;
 }
 
+/** A problem found inside a file: the file is the one being read. */
+export type ProblemInFile = Omit<ConfigProblem, "file">;
+
 /** `FILE:LINE: KEY: problem`, leaving out the line and key where there are none. */
 export function formatProblem({ file, key, problem, line }: ConfigProblem): string {
   const where = line === undefined ? file : `${file}:${line}`;
@@ -48,6 +51,13 @@ export class ConfigError extends Error {
     this.key = head.key;
     this.problem = head.problem;
     this.line = head.line;
+  }
+
+  /** The problems found in `file` (at least one). */
+  static inFile(file: string, problems: readonly ProblemInFile[]): ConfigError {
+    const [first, ...rest] = problems.map((problem) => ({ file, ...problem }));
+    if (first === undefined) throw new RangeError("a ConfigError needs a problem");
+    return new ConfigError([first, ...rest]);
   }
 }
 

@@ -10,7 +10,7 @@ import { type HostPort, parseHostPort } from "../domain/host-port.js";
 import type { MaintenanceWindow } from "../domain/maintenance.js";
 import type { Requirement } from "../domain/resolution.js";
 import { STALE_SLACK_MS, type StaleRule } from "../domain/status-view.js";
-import { ConfigError, type ConfigProblem } from "./errors.js";
+import { ConfigError, type ProblemInFile } from "./errors.js";
 import { type ConfigFile, configFileSchema, MAX_TIMER_SEC } from "./schema.js";
 import { describeIssues, formatPath, lineOfPath, pathAt } from "./yaml-issues.js";
 import {
@@ -18,7 +18,6 @@ import {
   MAX_ALIAS_COUNT,
   MAX_CONFIG_BYTES,
   MAX_NESTING_DEPTH,
-  type ShapeProblem,
   textProblem,
   tooBig,
 } from "./yaml-limits.js";
@@ -161,7 +160,7 @@ function readConfigText(file: string): string {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(file, "", code === "ENOENT" ? "file not found" : `cannot read (${code})`);
   }
-  if (bytes.length > MAX_CONFIG_BYTES) throw new ConfigError([{ file, ...tooBig() }]);
+  if (bytes.length > MAX_CONFIG_BYTES) throw ConfigError.inFile(file, [tooBig()]);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
@@ -189,7 +188,7 @@ function readAtMost(file: string, limit: number): Buffer {
 }
 
 /** yaml's parse errors and unsupported tags, each with its line and (where one is found) key. */
-function yamlProblems(doc: Document, text: string, lines: LineCounter): ShapeProblem[] {
+function yamlProblems(doc: Document, text: string, lines: LineCounter): ProblemInFile[] {
   const unsupportedTags = doc.warnings.filter((warning) => warning.code === "TAG_RESOLVE_FAILED");
   return [...doc.errors, ...unsupportedTags].map((error) => {
     const offset = error.pos[0];
@@ -230,10 +229,9 @@ export function parseConfigText(
   overrides: ConfigOverrides = {},
   checkFiles = false,
 ): DaemonConfig {
-  const fail = (problems: readonly ShapeProblem[]): never => {
-    throw new ConfigError(
-      problems.map((problem) => ({ file, ...problem })) as [ConfigProblem, ...ConfigProblem[]],
-    );
+  // Annotated, so that the compiler knows nothing runs after a call.
+  const fail: (problems: readonly ProblemInFile[]) => never = (problems) => {
+    throw ConfigError.inFile(file, problems);
   };
   const textIssue = textProblem(text);
   if (textIssue) fail([textIssue]);
@@ -266,7 +264,7 @@ export function parseConfigText(
       },
     ]);
   }
-  const variableProblems: ShapeProblem[] = [];
+  const variableProblems: ProblemInFile[] = [];
   const expanded = expandEnvironment(raw, env, [], (key, problem, path) => {
     variableProblems.push({ key, problem, line: lineOf(path) });
   });
@@ -364,7 +362,7 @@ function resolveConfig(
 ): DaemonConfig {
   const mcp = data.oneiric_mcp;
   const healthd = data.healthd;
-  const problems: ShapeProblem[] = [];
+  const problems: ProblemInFile[] = [];
   const report: Report = (key, problem, path) => {
     problems.push({ key, problem, line: lineOf(path) });
   };
@@ -469,11 +467,7 @@ function resolveConfig(
       );
     }
   });
-  if (problems.length > 0) {
-    throw new ConfigError(
-      problems.map((problem) => ({ file, ...problem })) as [ConfigProblem, ...ConfigProblem[]],
-    );
-  }
+  if (problems.length > 0) throw ConfigError.inFile(file, problems);
   return {
     source: file,
     registry: {

@@ -3,7 +3,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import type { AdapterEntry } from "../domain/adapter.js";
 import { HEALTH_STATUSES } from "../domain/adapter.js";
-import { ConfigError, type ConfigProblem } from "./errors.js";
+import { ConfigError } from "./errors.js";
 import { describeIssue, lineOfPath } from "./yaml-issues.js";
 import { documentShapeProblems, MAX_ALIAS_COUNT } from "./yaml-limits.js";
 
@@ -65,11 +65,7 @@ export function loadLocalRegistry(file: string): LocalRegistry {
   }
   // Aliases and nesting are checked as in the configuration; the size is not (a registry can be large).
   const shapeProblems = documentShapeProblems(doc, lines);
-  if (shapeProblems.length > 0) {
-    throw new ConfigError(
-      shapeProblems.map((problem) => ({ file, ...problem })) as [ConfigProblem, ...ConfigProblem[]],
-    );
-  }
+  if (shapeProblems.length > 0) throw ConfigError.inFile(file, shapeProblems);
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? [];

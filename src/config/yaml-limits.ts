@@ -17,6 +17,7 @@ import {
   type LineCounter,
   type Node,
 } from "yaml";
+import type { ProblemInFile } from "./errors.js";
 import { formatPath } from "./yaml-issues.js";
 
 /** The largest configuration file read: real ones are a few KiB, 1,000 overrides about 200 KiB. */
@@ -31,13 +32,6 @@ export const MAX_NESTING_DEPTH = 64;
 export const MAX_ALIAS_COUNT = 1_000;
 /** Values aliases may add to the document in all (copies of what their anchors hold). */
 export const MAX_ALIAS_EXPANSION = 100_000;
-
-/** A problem with the text or the shape of the document, and where it is. */
-export interface ShapeProblem {
-  key: string;
-  problem: string;
-  line?: number | undefined;
-}
 
 /** Where the first character YAML does not allow in a stream is (C0 controls but tab, LF, CR; DEL). */
 function firstControlCharacter(text: string): number {
@@ -60,7 +54,7 @@ const lineAt = (text: string, offset: number) => {
 };
 
 /** The size limit, control characters and flow nesting, checked on the text before parsing it. */
-export function textProblem(text: string): ShapeProblem | undefined {
+export function textProblem(text: string): ProblemInFile | undefined {
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes > MAX_CONFIG_BYTES) return tooBig(bytes);
   const control = firstControlCharacter(text);
@@ -76,7 +70,7 @@ export function textProblem(text: string): ShapeProblem | undefined {
 }
 
 /** The size problem, for a file found too big before all of it is read. */
-export function tooBig(bytes?: number): ShapeProblem {
+export function tooBig(bytes?: number): ProblemInFile {
   const size = bytes === undefined ? "" : ` (${bytes} bytes)`;
   return {
     key: "",
@@ -89,7 +83,7 @@ export function tooBig(bytes?: number): ShapeProblem {
  * a flow collection token by token: its parser takes seconds over a megabyte of
  * brackets, and its composer overflows the stack at about a thousand levels.
  */
-function flowNestingProblem(text: string): ShapeProblem | undefined {
+function flowNestingProblem(text: string): ProblemInFile | undefined {
   let depth = 0;
   let line = 1;
   for (const token of new Lexer().lex(text)) {
@@ -107,7 +101,7 @@ function flowNestingProblem(text: string): ShapeProblem | undefined {
   return undefined;
 }
 
-const nestedTooDeep = (line: number | undefined, key = ""): ShapeProblem => ({
+const nestedTooDeep = (line: number | undefined, key = ""): ProblemInFile => ({
   key,
   problem: `nested more than ${MAX_NESTING_DEPTH} levels deep`,
   line,
@@ -126,8 +120,8 @@ interface AnchorUse {
  * so that the problem has a line and a key; the walk stops at the first problem
  * that makes going on costly.
  */
-export function documentShapeProblems(doc: Document, lines: LineCounter): ShapeProblem[] {
-  const problems: ShapeProblem[] = [];
+export function documentShapeProblems(doc: Document, lines: LineCounter): ProblemInFile[] {
+  const problems: ProblemInFile[] = [];
   const lineOf = (node: Node) =>
     node.range ? lines.linePos(node.range[0]).line : (undefined as number | undefined);
   /** The last node seen with each anchor name, as yaml resolves aliases. */
