@@ -109,7 +109,8 @@ function helpOf(words: readonly string[]): string {
 /** Says what went wrong and returns the exit code for it. */
 function reportFailure(error: unknown): number {
   if (error instanceof ConfigError || error instanceof ScenarioError) {
-    printNotice(`configuration error: ${error.message}`);
+    // A ConfigError's message has a line per problem: each is printed as an error of its own.
+    for (const line of error.message.split("\n")) printNotice(`configuration error: ${line}`);
     return EXIT_CONFIG;
   }
   if (error instanceof UsageError) {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CommandSpec } from "../src/cli/command-spec.js";
@@ -147,7 +147,7 @@ describe("command line", () => {
     [
       "an unknown key",
       "oneiric_mcp:\n  grpc_host: localhost\n  grpc_prot: 8679\n",
-      "bad.yaml:3: oneiric_mcp.grpc_prot: unknown key",
+      'bad.yaml:3: oneiric_mcp.grpc_prot: unknown key (did you mean "grpc_port"?)',
     ],
     [
       "a wrong type",
@@ -162,11 +162,48 @@ describe("command line", () => {
     ["an unknown section", "oneiric:\n  grpc_host: x\n", "bad.yaml:1: oneiric: unknown key"],
   ])("exits 78 on %s, naming the file, line and key", async (_name, text, expected) => {
     const path = write("bad.yaml", text);
-    const result = await cli(["run", "--config", path, "--db", join(dir.path, "x.db")]);
+    const database = join(dir.path, "x.db");
+    const result = await cli(["run", "--config", path, "--db", database]);
     expect(result.code).toBe(78);
     expect(result.stderr.trim()).toBe(
       `oneiric-healthd: configuration error: ${join(dir.path, expected)}`,
     );
+    // Refused before anything was opened.
+    expect(existsSync(database)).toBe(false);
+  });
+
+  it("check-config names the file and line of a self-referencing alias and of an alias bomb, exiting 78", async () => {
+    const selfAlias = write("self-alias.yaml", "healthd:\n  probes:\n    jitter: &a [*a]\n");
+    const selfResult = await cli(["check-config", selfAlias]);
+    expect(selfResult.code).toBe(78);
+    expect(selfResult.stdout).toBe("");
+    expect(selfResult.stderr.trim()).toBe(
+      `oneiric-healthd: configuration error: ${selfAlias}:3: healthd.probes.jitter[0]: refers to itself (a YAML alias inside its own anchor)`,
+    );
+    const laughs = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+    for (const [index, name] of [..."bcdefghi"].entries()) {
+      laughs.push(`${name}: &${name} [${Array(9).fill(`*${"abcdefghi"[index]}`).join(", ")}]`);
+    }
+    const bomb = write("laughs.yaml", `${laughs.join("\n")}\n`);
+    const bombResult = await cli(["check-config", bomb]);
+    expect(bombResult.code).toBe(78);
+    expect(bombResult.stderr).toContain(
+      `oneiric-healthd: configuration error: ${bomb}:5: e[0]: aliases of &d`,
+    );
+  });
+
+  it("check-config prints every problem of a file, one line each, exiting 78", async () => {
+    const path = write(
+      "several.yaml",
+      "oneiric_mcp:\n  grpc_hots: registry\nhealthd:\n  probes:\n    rise: 0\n  lgo: {}\n",
+    );
+    const result = await cli(["check-config", path]);
+    expect(result.code).toBe(78);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      `oneiric-healthd: configuration error: ${path}:2: oneiric_mcp.grpc_hots: unknown key (did you mean "grpc_host"?)`,
+      `oneiric-healthd: configuration error: ${path}:5: healthd.probes.rise: Too small: expected number to be >=1`,
+      `oneiric-healthd: configuration error: ${path}:6: healthd.lgo: unknown key (did you mean "log"?)`,
+    ]);
   });
 
   it("exits 78 for a missing config file and validates with check-config", async () => {
