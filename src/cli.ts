@@ -9,6 +9,7 @@ import { UsageError } from "./cli/usage-error.js";
 import { ConfigError } from "./config/errors.js";
 import { packageVersion } from "./package-version.js";
 import { ScenarioError } from "./simulator/scenario-error.js";
+import { StorageError } from "./storage/storage-error.js";
 
 /**
  * Each command's module is imported only when that command runs: `--help`,
@@ -54,6 +55,11 @@ async function main(argv: string[]): Promise<number> {
 function reportFailure(error: unknown): number {
   if (error instanceof ConfigError || error instanceof ScenarioError) {
     printNotice(`configuration error: ${error.message}`);
+    return EXIT_CONFIG;
+  }
+  if (error instanceof StorageError) {
+    // The message names the path, the cause and where the path was set.
+    printNotice(error.message);
     return EXIT_CONFIG;
   }
   if (error instanceof UsageError) {
