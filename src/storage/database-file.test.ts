@@ -40,7 +40,7 @@ describe("opening the database file", () => {
   it("refuses a path whose directory does not exist, naming the directory", () => {
     const path = join(dir, "missing", "healthd.db");
     expect(refusal(path, TO_RUN_ON).message).toBe(
-      `storage: ${path}: directory ${join(dir, "missing")} does not exist (create it, or point the path elsewhere)`,
+      `storage: ${path}: directory ${join(dir, "missing")} does not exist; create it, or point the path elsewhere`,
     );
   });
 
@@ -48,7 +48,7 @@ describe("opening the database file", () => {
     writeFileSync(join(dir, "plain"), "x");
     const path = join(dir, "plain", "healthd.db");
     expect(refusal(path, TO_RUN_ON).message).toBe(
-      `storage: ${path}: cannot be reached (a parent is not a directory)`,
+      `storage: ${path}: cannot be reached: a parent is not a directory`,
     );
   });
 

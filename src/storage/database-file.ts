@@ -46,21 +46,20 @@ export function checkDatabasePlace(path: string, mode: DatabaseFileMode): void {
   } catch (error) {
     if (error instanceof StorageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "ENOENT")
-      throw new StorageError(path, `cannot be reached (${describeCode(code)})`);
+    if (code !== "ENOENT") throw new StorageError(path, `cannot be reached: ${describeCode(code)}`);
     if (mode.readonly) throw new StorageError(path, "no such file");
     checkDirectoryForNewFile(path, directory);
     return;
   }
   const cause = accessProblem(path, constants.R_OK);
-  if (cause !== undefined) throw new StorageError(path, `is not readable (${cause})`);
+  if (cause !== undefined) throw new StorageError(path, `is not readable: ${cause}`);
   if (size > 0) checkHeader(path);
   if (mode.readonly) return;
   const fileCause = accessProblem(path, constants.W_OK);
-  if (fileCause !== undefined) throw new StorageError(path, `is not writable (${fileCause})`);
+  if (fileCause !== undefined) throw new StorageError(path, `is not writable: ${fileCause}`);
   const directoryCause = accessProblem(directory, constants.W_OK);
   if (directoryCause !== undefined) {
-    throw new StorageError(path, journalDirectoryProblem(path, directory, directoryCause));
+    throw new StorageError(path, journalDirectoryProblem(path, directory, directoryCause, mode));
   }
 }
 
@@ -74,8 +73,8 @@ function checkDirectoryForNewFile(path: string, directory: string): void {
     throw new StorageError(
       path,
       code === "ENOENT"
-        ? `directory ${directory} does not exist (create it, or point the path elsewhere)`
-        : `directory ${directory} cannot be reached (${describeCode(code)})`,
+        ? `directory ${directory} does not exist; create it, or point the path elsewhere`
+        : `directory ${directory} cannot be reached: ${describeCode(code)}`,
     );
   }
   if (!isDirectory) throw new StorageError(path, `${directory} is not a directory`);
@@ -83,14 +82,23 @@ function checkDirectoryForNewFile(path: string, directory: string): void {
   if (cause !== undefined) {
     throw new StorageError(
       path,
-      `cannot be created: directory ${directory} is not writable (${cause})`,
+      `cannot be created: directory ${directory} is not writable: ${cause}`,
     );
   }
 }
 
-function journalDirectoryProblem(path: string, directory: string, cause: string): string {
+/** SQLite's WAL keeps files beside the database: a reader too needs the shared-memory one. */
+function journalDirectoryProblem(
+  path: string,
+  directory: string,
+  cause: string,
+  mode: DatabaseFileMode,
+): string {
   const name = basename(path);
-  return `directory ${directory} is not writable (${cause}): SQLite creates ${name}-wal and ${name}-shm beside the file`;
+  const needs = mode.readonly
+    ? `SQLite creates ${name}-shm beside the file to read it`
+    : `SQLite creates ${name}-wal and ${name}-shm beside the file`;
+  return `directory ${directory} is not writable: ${cause}; ${needs}`;
 }
 
 /** Another kind of file at the path: SQLite would only say "file is not a database" later. */
@@ -127,18 +135,18 @@ export function explainOpenFailure(path: string, mode: DatabaseFileMode, error: 
   if (code === "SQLITE_CORRUPT") {
     return new StorageError(
       path,
-      `is damaged (SQLite: ${error.message}); restore it or move it aside`,
+      `is damaged: SQLite says "${error.message}"; restore it or move it aside`,
     );
   }
   if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN")) {
     const directory = dirname(resolve(path));
     const fileCause = mode.readonly ? undefined : accessProblem(path, constants.W_OK);
-    if (fileCause !== undefined) return new StorageError(path, `is not writable (${fileCause})`);
+    if (fileCause !== undefined) return new StorageError(path, `is not writable: ${fileCause}`);
     const directoryCause = accessProblem(directory, constants.W_OK);
     if (directoryCause !== undefined) {
-      return new StorageError(path, journalDirectoryProblem(path, directory, directoryCause));
+      return new StorageError(path, journalDirectoryProblem(path, directory, directoryCause, mode));
     }
-    return new StorageError(path, `cannot be opened (SQLite: ${error.message})`);
+    return new StorageError(path, `cannot be opened: SQLite says "${error.message}"`);
   }
   return new Error(`storage: ${path}: ${error.message}`, { cause: error });
 }
