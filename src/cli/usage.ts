@@ -6,8 +6,6 @@ export const USAGE = `oneiric-healthd: watches the adapters of an Oneiric adapte
 Usage:
   oneiric-healthd run [--config FILE] [--db PATH] [--http-listen HOST:PORT] [--grpc-listen HOST:PORT]
       Run the daemon. Defaults: HTTP 127.0.0.1:8681, gRPC 127.0.0.1:8682, registry localhost:8679.
-  oneiric-healthd status [ID] [--json] [--db PATH | --config FILE]
-      Last-known status from the database file; works while the daemon is stopped.
   oneiric-healthd simulate --scenario FILE [--listen HOST:PORT] [--watch-interval-ms MS]
         [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--jwt-secret-env VAR [--jwt-project P]]
       Serve a simulated registry (default ${DEFAULT_SIMULATOR_LISTEN}) and adapter health endpoints,
@@ -19,6 +17,8 @@ Usage:
       Daemon plus an embedded simulator on the demo scenario; prints what changes.
 
 Queries (answered by a running daemon, or read from its database file while it is stopped):
+  oneiric-healthd status [ID] [--json] [SOURCE]
+      Every adapter's status as the daemon's API lists it (ID: that adapter).
   oneiric-healthd resolve DOMAIN CATEGORY [PROVIDER] [--project P] [--panic] [--json] [SOURCE]
       The adapter to use, its fallbacks in order, what is excluded and why. Exit 1 when none is usable.
   oneiric-healthd events [--since SEQ] [--limit N] [--follow] [--json] [SOURCE]
