@@ -57,7 +57,11 @@ export function checkDatabasePlace(path: string, mode: DatabaseFileMode): void {
   if (mode.readonly) return;
   const fileCause = accessProblem(path, constants.W_OK);
   if (fileCause !== undefined) throw new StorageError(path, `is not writable: ${fileCause}`);
-  const directoryCause = accessProblem(directory, constants.W_OK);
+  // SQLite creates its -wal and -shm files beside the database unless both are there to write.
+  const journalWritable = [`${path}-wal`, `${path}-shm`].every(
+    (file) => accessProblem(file, constants.W_OK) === undefined,
+  );
+  const directoryCause = journalWritable ? undefined : accessProblem(directory, constants.W_OK);
   if (directoryCause !== undefined) {
     throw new StorageError(path, journalDirectoryProblem(path, directory, directoryCause, mode));
   }
