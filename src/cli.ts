@@ -17,6 +17,8 @@ import { closestName } from "./text/closest-name.js";
 
 type Command = (typeof COMMANDS)[number];
 
+import { StorageError } from "./storage/storage-error.js";
+
 /**
  * What runs each command, given its parsed command line. Each command's module
  * is imported only when that command runs: `--help`, `--version`, usage errors
@@ -111,6 +113,11 @@ function reportFailure(error: unknown): number {
   if (error instanceof ConfigError || error instanceof ScenarioError) {
     // A ConfigError's message has a line per problem: each is printed as an error of its own.
     for (const line of error.message.split("\n")) printNotice(`configuration error: ${line}`);
+    return EXIT_CONFIG;
+  }
+  if (error instanceof StorageError) {
+    // The message names the path, the cause and where the path was set.
+    printNotice(error.message);
     return EXIT_CONFIG;
   }
   if (error instanceof UsageError) {

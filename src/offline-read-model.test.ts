@@ -13,8 +13,8 @@ import {
   OfflineReadModel,
   type OfflineReadOptions,
   readJournal,
-  readStatusSnapshot,
 } from "./offline-read-model.js";
+import { readStatusSnapshot } from "./offline-view.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
 
 const T0 = Date.parse("2026-11-26T12:00:00Z");

@@ -159,7 +159,11 @@ describe("command line", () => {
       "oneiric_mcp:\n  jwt_enabled: true\n  jwt_secret: ${HEALTHD_TEST_UNSET}\n",
       "bad.yaml:3: oneiric_mcp.jwt_secret: environment variable HEALTHD_TEST_UNSET is not set",
     ],
-    ["an unknown section", "oneiric:\n  grpc_host: x\n", "bad.yaml:1: oneiric: unknown key"],
+    [
+      "an unknown section",
+      "oneiric:\n  grpc_host: x\n",
+      'bad.yaml:1: oneiric: unknown key (did you mean "oneiric_mcp"?)',
+    ],
   ])("exits 78 on %s, naming the file, line and key", async (_name, text, expected) => {
     const path = write("bad.yaml", text);
     const database = join(dir.path, "x.db");

@@ -100,8 +100,9 @@ export const RUN_COMMAND = defineCommand({
 
 export const STATUS_COMMAND = defineCommand({
   name: "status",
-  summary: "Last-known status from the database file; works while the daemon is stopped.",
-  section: "daemon",
+  summary:
+    "Every adapter's status as GET /v1/adapters lists it; from the database file while the daemon is stopped.",
+  section: "query",
   arguments: [
     {
       name: "ID",
@@ -110,24 +111,12 @@ export const STATUS_COMMAND = defineCommand({
   ],
   flags: {
     json: { type: "boolean", description: "Print JSON, as GET /v1/adapters answers." },
-    db: {
-      type: "string",
-      value: "PATH",
-      expects: "the daemon's database file",
-      example: "./oneiric-healthd.db",
-      description: "Read the SQLite file PATH.",
-      default: "--config's healthd.storage.path, else oneiric-healthd.db",
-    },
-    config: {
-      type: "string",
-      value: "FILE",
-      expects: "the daemon's config file",
-      example: "healthd.yaml",
-      description: "Read the database FILE names, applying its fixed maintenance windows.",
-    },
+    ...SOURCE_FLAGS,
   },
   notes: [
-    "Verdicts whose next check is overdue show as (stale). Exit 1 when there is no database.",
+    "Read from the file, verdicts whose next check is overdue show as (stale), Watch-fed ones " +
+      "included (the file cannot know their stream is live). Exit 1 when there is no database.",
+    SOURCE_NOTE,
   ],
   examples: [
     { command: "oneiric-healthd status", does: "a table of every adapter" },

@@ -9,6 +9,7 @@ import { reloadFromFile, reloadUnderSystemd } from "../config-reload.js";
 import { type ConfigSource, loadConfig } from "../config-source.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
 import { guardStop, untilStopSignal } from "../process-signals.js";
+import { sayingWhereStorageIsSet } from "../storage-origin.js";
 
 /** How long `run` lets the daemon stop (systemd's default TimeoutStopSec is 90 s; ours is tighter). */
 const STOP_DEADLINE_MS = 10_000;
@@ -33,11 +34,15 @@ export async function runCommand({ values }: CommandLine<typeof RUN_COMMAND>): P
   const frontFailure = new Promise<Error>((resolve) => {
     frontFailed = resolve;
   });
-  const daemon = await startDaemon(config, {
-    logger,
-    status: (text) => notifier.status(text),
-    frontFailed: (error) => frontFailed(error),
-  }).catch((error: unknown) => {
+  const daemon = await sayingWhereStorageIsSet(
+    { db: source.overrides.dbPath, config: source.file },
+    () =>
+      startDaemon(config, {
+        logger,
+        status: (text) => notifier.status(text),
+        frontFailed: (error) => frontFailed(error),
+      }),
+  ).catch((error: unknown) => {
     notifier.status(`start failed: ${error instanceof Error ? error.message : String(error)}`);
     notifier.close();
     throw error;
