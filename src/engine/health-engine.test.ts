@@ -521,7 +521,7 @@ describe("HealthEngine: while the store refuses commits", () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({
       msg: "could not commit to the database; keeping results pending and retrying",
-      pendingStates: expect.any(Number),
+      pending_states: expect.any(Number),
       err: expect.objectContaining({ message: "SQLITE_FULL: database or disk is full" }),
     });
     expect(h.engine.flush()).toBe(false);
