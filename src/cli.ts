@@ -2,11 +2,12 @@
  * The command line: picks the command (src/cli/commands/), prints help and
  * version, and maps what a command returns or throws to the exit code.
  */
-import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/exit-codes.js";
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_UNAVAILABLE, EXIT_USAGE } from "./cli/exit-codes.js";
 import { printNotice } from "./cli/output.js";
 import { USAGE } from "./cli/usage.js";
 import { UsageError } from "./cli/usage-error.js";
 import { ConfigError } from "./config/errors.js";
+import { AddressInUseError } from "./lifecycle/address-in-use.js";
 import { packageVersion } from "./package-version.js";
 import { ScenarioError } from "./simulator/scenario-error.js";
 
@@ -55,6 +56,10 @@ function reportFailure(error: unknown): number {
   if (error instanceof ConfigError || error instanceof ScenarioError) {
     printNotice(`configuration error: ${error.message}`);
     return EXIT_CONFIG;
+  }
+  if (error instanceof AddressInUseError) {
+    printNotice(error.message);
+    return EXIT_UNAVAILABLE;
   }
   if (error instanceof UsageError) {
     printNotice(`${error.message}\nRun oneiric-healthd --help for usage.`);

@@ -1,4 +1,5 @@
 /** `oneiric-healthd run`: the daemon, until SIGTERM or SIGINT; SIGHUP reloads its configuration. */
+import { AddressInUseError } from "../../lifecycle/address-in-use.js";
 import { coalescing } from "../../lifecycle/coalescing-task.js";
 import { limitHeapGrowth } from "../../lifecycle/heap-growth.js";
 import { createSystemdNotifier } from "../../lifecycle/systemd-notifier.js";
@@ -45,7 +46,7 @@ export async function runCommand(args: string[]): Promise<number> {
   }).catch((error: unknown) => {
     notifier.status(`start failed: ${error instanceof Error ? error.message : String(error)}`);
     notifier.close();
-    throw error;
+    throw error instanceof AddressInUseError ? error.withHint(listenAdvice(error)) : error;
   });
   // Only once ready: restoring 100,000 adapters grows the heap from nothing, and a factor of 1.2
   // would collect it in full a dozen times on the way (about 0.5 s of the start at 100,000).
@@ -75,4 +76,11 @@ export async function runCommand(args: string[]): Promise<number> {
   notifier.close();
   logger.flush();
   return failed === undefined ? 0 : EXIT_FAILURE;
+}
+
+/** Where `run`'s listen addresses come from, so the advice names both. */
+function listenAdvice(error: AddressInUseError): string {
+  return error.surface === "gRPC"
+    ? "pass --grpc-listen HOST:PORT or change healthd.grpc.listen in the config"
+    : "pass --http-listen HOST:PORT or change healthd.http.listen in the config";
 }
