@@ -160,11 +160,29 @@ describe("demo and run when an address is taken", () => {
         ]),
       );
       expect(await run.exited).toBe(69);
-      expect(run.stderr).toContain(
+      // One line on stderr: grpc-js's own complaint goes to the JSON log on stdout.
+      expect(run.stderr).toBe(
         `oneiric-healthd: ${surface} address 127.0.0.1:${taken} is in use (another oneiric-healthd?); pass ${flag} HOST:PORT or change ${key} in the config\n`,
       );
     },
   );
+
+  it("simulate: a taken registry address exits 69, naming --listen", async () => {
+    const taken = await heldPort();
+    const simulate = track(
+      Command.cli([
+        "simulate",
+        "--scenario",
+        join(ROOT, "examples", "scenarios", "demo.yaml"),
+        "--listen",
+        `127.0.0.1:${taken}`,
+      ]),
+    );
+    expect(await simulate.exited).toBe(69);
+    expect(simulate.stderr).toContain(
+      `oneiric-healthd: simulated registry address 127.0.0.1:${taken} is in use (another simulator?); pass --listen HOST:PORT (port 0 picks a free one)\n`,
+    );
+  });
 });
 
 describe("demo on free ports", () => {

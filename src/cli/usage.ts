@@ -15,8 +15,11 @@ Usage:
       Watch streams see a scripted change within --watch-interval-ms (default 100).
   oneiric-healthd check-config FILE
       Validate a config file and exit (0 valid, 78 invalid).
-  oneiric-healthd demo [--scenario FILE] [--duration SEC]
-      Daemon plus an embedded simulator on the demo scenario; prints what changes.
+  oneiric-healthd demo [--scenario FILE] [--duration SEC] [--free-ports]
+        [--http-listen HOST:PORT] [--grpc-listen HOST:PORT] [--simulator-listen HOST:PORT]
+      Daemon plus an embedded simulator on the demo scenario: prints where to look once ready,
+      then what changes. Defaults: HTTP 127.0.0.1:8681, gRPC 127.0.0.1:8682, simulator a free
+      port; --free-ports puts every address not given on a free loopback port.
 
 Queries (answered by a running daemon, or read from its database file while it is stopped):
   oneiric-healthd resolve DOMAIN CATEGORY [PROVIDER] [--project P] [--panic] [--json] [SOURCE]
@@ -32,5 +35,6 @@ Queries (answered by a running daemon, or read from its database file while it i
   --config FILE (the daemon's config: ask the daemon it names, else read its file). With none,
   the daemon at http://127.0.0.1:8681 is asked, else ./oneiric-healthd.db is read.
 
-Exit codes: 0 ok, 1 failure, 2 invalid workflow file, 64 usage error, 78 configuration error.
+Exit codes: 0 ok, 1 failure, 2 invalid workflow file, 64 usage error,
+  69 a listen address is in use (run, demo, simulate), 78 configuration error.
 `;

@@ -1,4 +1,6 @@
 /** `oneiric-healthd run`: the daemon, until SIGTERM or SIGINT; SIGHUP reloads its configuration. */
+import { format } from "node:util";
+import { setLogger } from "@grpc/grpc-js";
 import { AddressInUseError } from "../../lifecycle/address-in-use.js";
 import { coalescing } from "../../lifecycle/coalescing-task.js";
 import { limitHeapGrowth } from "../../lifecycle/heap-growth.js";
@@ -30,6 +32,14 @@ export async function runCommand(args: string[]): Promise<number> {
   };
   const config = loadConfig(source.file, source.overrides);
   const logger = createLogger(config.log.level);
+  // grpc-js writes its own lines to stderr ("E No address added …" when a bind fails); in the
+  // daemon's log they are JSON lines like every other, with their component.
+  const grpcLibrary = logger.child({ component: "grpc-js" });
+  setLogger({
+    error: (message?: unknown, ...rest: unknown[]) => grpcLibrary.error(format(message, ...rest)),
+    info: (message?: unknown, ...rest: unknown[]) => grpcLibrary.info(format(message, ...rest)),
+    debug: (message?: unknown, ...rest: unknown[]) => grpcLibrary.debug(format(message, ...rest)),
+  });
   // Under systemd (Type=notify): STATUS= per start-up stage, READY=1, watchdog, STOPPING=1.
   const notifier = createSystemdNotifier(process.env, {
     logger: logger.child({ component: "systemd" }),
