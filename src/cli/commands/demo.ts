@@ -27,6 +27,8 @@ const DEMO_SIMULATOR_LISTEN = FREE_LOOPBACK_PORT;
 const READY_WAIT_MS = 15_000;
 
 export async function demoCommand(args: string[]): Promise<number> {
+  // --duration and "ready in" count from here: what a person waits for.
+  const startedAt = performance.now();
   const { values } = parse(args, {
     scenario: { type: "string" },
     duration: { type: "string" },
@@ -72,13 +74,15 @@ export async function demoCommand(args: string[]): Promise<number> {
     await simulator.stop();
     throw withDemoAdvice(error);
   }
-  const stopped = untilStopSignal(() => undefined);
-  const startedAt = performance.now();
-  const ready = await Promise.race([untilReady(daemon), stopped.then(() => undefined)]);
+  let stopRequested = false;
+  const stopped = untilStopSignal(() => undefined).then(() => {
+    stopRequested = true;
+  });
+  const ready = await Promise.race([untilReady(daemon), stopped.then(() => false)]);
   process.stdout.write(
     `${introduction(simulator, scenarioPath, daemon, ready, performance.now() - startedAt)}\n`,
   );
-  if (ready !== undefined) {
+  if (!stopRequested) {
     process.stdout.write(
       [
         demoGuide({
@@ -94,9 +98,13 @@ export async function demoCommand(args: string[]): Promise<number> {
           workflowFile: pathFrom(process.cwd(), EXAMPLE_WORKFLOWS),
           exampleAdapterId: simulator.adapters[0]?.adapterId,
         }),
-        "Below, one line per change: adapters discovered and checked, one slow, one flapping, one",
-        "failing now and then, one dying at 45 s and recovering at 100 s. A breaker that stays open",
-        "is mentioned again at most once a minute. Ctrl-C stops the demo.",
+        ...(scenarioPath === DEMO_SCENARIO
+          ? [
+              "Below, one line per change: adapters discovered and checked, one slow, one flapping, one",
+              "failing now and then, one dying at 45 s and recovering at 100 s.",
+            ]
+          : ["Below, one line per change, as the scenario scripts them."]),
+        "A breaker that stays open is mentioned again at most once a minute. Ctrl-C stops the demo.",
         "",
       ].join("\n"),
     );
@@ -123,11 +131,11 @@ export async function demoCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Resolves once the daemon says it is ready (undefined if it is not within READY_WAIT_MS). */
-async function untilReady(daemon: RunningDaemon): Promise<true | undefined> {
+/** Whether the daemon says it is ready within READY_WAIT_MS. */
+async function untilReady(daemon: RunningDaemon): Promise<boolean> {
   const deadline = performance.now() + READY_WAIT_MS;
   while (!daemon.queries.readiness().ready) {
-    if (performance.now() > deadline) return undefined;
+    if (performance.now() > deadline) return false;
     await delay(50);
   }
   return true;
@@ -137,7 +145,7 @@ function introduction(
   simulator: RunningSimulator,
   scenarioPath: string,
   daemon: RunningDaemon,
-  ready: true | undefined,
+  ready: boolean,
   waitedMs: number,
 ): string {
   const scenario = pathFrom(process.cwd(), scenarioPath);
@@ -145,7 +153,7 @@ function introduction(
   if (ready) return `${what}, daemon ready in ${(waitedMs / 1000).toFixed(1)} s`;
   const readiness = daemon.queries.readiness();
   const reason = readiness.ready ? "" : `: ${readiness.reason}`;
-  return `${what}; daemon not ready${reason}`;
+  return `${what}; daemon not ready after ${(waitedMs / 1000).toFixed(1)} s${reason}`;
 }
 
 /** What to pass instead when one of the demo's addresses is taken. */
