@@ -33,10 +33,12 @@ export async function runCommand(args: string[]): Promise<number> {
   const config = loadConfig(source.file, source.overrides);
   const logger = createLogger(config.log.level);
   // grpc-js writes its own lines to stderr ("E No address added …" when a bind fails); in the
-  // daemon's log they are JSON lines like every other, with their component.
+  // daemon's log they are JSON lines like every other, with their component. Its errors are
+  // WARN: what needs acting on (a bind that failed, a registry out of reach) the daemon reports
+  // itself, and the rest (a connection refused, a proxy setting) the library retries or ignores.
   const grpcLibrary = logger.child({ component: "grpc-js" });
   setLogger({
-    error: (message?: unknown, ...rest: unknown[]) => grpcLibrary.error(format(message, ...rest)),
+    error: (message?: unknown, ...rest: unknown[]) => grpcLibrary.warn(format(message, ...rest)),
     info: (message?: unknown, ...rest: unknown[]) => grpcLibrary.info(format(message, ...rest)),
     debug: (message?: unknown, ...rest: unknown[]) => grpcLibrary.debug(format(message, ...rest)),
   });
