@@ -1,13 +1,16 @@
-# oneiric-healthd container image: the same defaults as systemd/oneiric-healthd.service
-# (config /etc/oneiric-healthd/healthd.yaml, state /var/lib/oneiric-healthd), but
-# listening on 0.0.0.0 inside the container. See docs/operations.md.
+# oneiric-healthd container image: the same configuration file as
+# systemd/oneiric-healthd.service (/etc/oneiric-healthd/healthd.yaml, state in
+# /var/lib/oneiric-healthd), with the variables it reads set for a container:
+# listening on 0.0.0.0, the registry named by ONEIRIC_REGISTRY_HOST/PORT. See
+# docs/operations.md and docs/probes.md.
 #
 #   docker build -t oneiric-healthd .
 #   docker run -d --name oneiric-healthd --stop-timeout 30 \
+#     -e ONEIRIC_REGISTRY_HOST=registry.example.internal -e ONEIRIC_REGISTRY_PORT=8679 \
 #     -p 127.0.0.1:8681:8681 -p 127.0.0.1:8682:8682 \
 #     -v oneiric-healthd-state:/var/lib/oneiric-healthd \
-#     -v /etc/oneiric-healthd/healthd.yaml:/etc/oneiric-healthd/healthd.yaml:ro \
 #     oneiric-healthd
+#   docker run --rm -p 127.0.0.1:8681:8681 oneiric-healthd demo --http-listen 0.0.0.0:8681
 
 # Build: compile the native modules (better-sqlite3, unix-dgram) from source and
 # the TypeScript to dist/, then drop the development dependencies.
@@ -31,7 +34,17 @@ RUN npm run build \
 # Runtime: the same Node major and Debian release as the build, so the native
 # modules load; no compiler, no npm cache, a non-root user.
 FROM node:20-bookworm-slim
-ENV ONEIRIC_HEALTHD_COMPILED=1
+# The sample configuration reads these (${VARIABLE:-default}); `docker run -e` overrides them.
+# Loopback inside a container reaches nothing, so the daemon listens on every
+# interface: publish the ports to 127.0.0.1 on the host, or put the daemon behind
+# something that authenticates. `localhost` would be the container itself, so the
+# registry defaults to the Docker host (Docker Desktop names it; on Linux add
+# --add-host=host.docker.internal:host-gateway), or set ONEIRIC_REGISTRY_HOST.
+ENV ONEIRIC_HEALTHD_COMPILED=1 \
+    ONEIRIC_HEALTHD_HTTP_LISTEN=0.0.0.0:8681 \
+    ONEIRIC_HEALTHD_GRPC_LISTEN=0.0.0.0:8682 \
+    ONEIRIC_REGISTRY_HOST=host.docker.internal \
+    ONEIRIC_REGISTRY_PORT=8679
 RUN groupadd --system --gid 10001 oneiric-healthd \
   && useradd --system --uid 10001 --gid oneiric-healthd \
     --home-dir /var/lib/oneiric-healthd --no-create-home --shell /usr/sbin/nologin oneiric-healthd \
@@ -43,16 +56,20 @@ COPY package.json ./
 COPY bin ./bin
 COPY migrations ./migrations
 COPY proto ./proto
+# The demo's scenario: `docker run IMAGE demo` runs what `npm start` runs.
+COPY examples/scenarios ./examples/scenarios
 COPY deploy/etc/oneiric-healthd/healthd.yaml /etc/oneiric-healthd/healthd.yaml
 USER oneiric-healthd
 VOLUME ["/var/lib/oneiric-healthd"]
 # 8681 HTTP (API, /metrics, /healthz, /readyz, /mcp); 8682 gRPC.
 EXPOSE 8681 8682
-# Liveness from inside the container: the slim image has no curl, Node has fetch.
+# Readiness, asked the way the configuration serves it: its address, HTTPS with the
+# certificate it names, ONEIRIC_HEALTHD_TOKEN when the probes are closed. "healthy"
+# means ready (a catalog to watch, a database taking writes), so a container pointed
+# at a registry that never answers shows as unhealthy, with the reason in
+# `docker inspect`. Liveness only: --health-cmd without --ready (docs/probes.md).
+# Checked outside a container by test/container-image.test.ts.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8681/healthz',{signal:AbortSignal.timeout(4000)}).then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "/opt/oneiric-healthd/bin/oneiric-healthd.js", "healthcheck", "--config", "/etc/oneiric-healthd/healthd.yaml", "--ready"]
 ENTRYPOINT ["node", "/opt/oneiric-healthd/bin/oneiric-healthd.js"]
-# Loopback inside a container reaches nothing: the flags (which override the file)
-# listen on every interface. Publish the ports to 127.0.0.1 on the host, or put
-# the daemon behind something that authenticates.
-CMD ["run", "--config", "/etc/oneiric-healthd/healthd.yaml", "--http-listen", "0.0.0.0:8681", "--grpc-listen", "0.0.0.0:8682"]
+CMD ["run", "--config", "/etc/oneiric-healthd/healthd.yaml"]

@@ -24,8 +24,15 @@ for wanted in package/dist/cli.js package/migrations/0001_initial.sql package/pr
 done
 
 cd "$work"
-echo '{"name":"package-check","private":true}' >package.json
-npm install --no-audit --no-fund --loglevel=error "./$tarball" >/dev/null
+# The allowScripts the README tells users to record; with it, npm 11.16+ must
+# have no install script left to warn about.
+echo '{"name":"package-check","private":true,"allowScripts":{"better-sqlite3":true,"unix-dgram":true,"protobufjs":false}}' >package.json
+npm install --no-audit --no-fund "./$tarball" >install.log 2>&1 || { cat install.log >&2; exit 1; }
+if grep -q "allow-scripts" install.log; then
+  echo "check-package: npm still warns about install scripts:" >&2
+  grep "allow-scripts" install.log >&2
+  exit 1
+fi
 if [ -e node_modules/tsx ]; then
   echo "check-package: installing the package pulled in tsx" >&2
   exit 1

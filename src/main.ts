@@ -28,6 +28,7 @@ import { SettingsBook } from "./config/settings-book.js";
 import type { AdapterEntry } from "./domain/adapter.js";
 import type { JournalEvent } from "./domain/events.js";
 import { formatHostPort } from "./domain/host-port.js";
+import { roundToMicroseconds } from "./domain/round-to-microseconds.js";
 import { encodeStaleRule, STALE_RULE_META } from "./domain/status-view.js";
 import { HealthEngine, type StoreStatus } from "./engine/health-engine.js";
 import { HealthView } from "./engine/health-view.js";
@@ -221,6 +222,8 @@ export async function startDaemon(
   });
   const store = deps.wrapStore ? deps.wrapStore(sqlite) : sqlite;
   store.setMeta(STALE_RULE_META, encodeStaleRule(config.probes.stale));
+  // A real write, not only no error seen yet: readiness counts from it until the first commit.
+  const startupWriteAt = now();
   const localFile = config.fallback.localFile
     ? loadLocalRegistry(config.fallback.localFile)
     : undefined;
@@ -244,13 +247,15 @@ export async function startDaemon(
   // One answer for every surface (the front, the query service, gRPC health); read only once
   // the engine and the catalog sync below exist.
   const currentReadiness = () =>
-    readiness(
-      ready,
-      engine.status(),
+    readiness({
+      started: ready,
+      store: engine.status(),
+      registryEnabled: config.registry.enabled,
       registryConfirmed,
-      view.size,
-      catalogSync.unreadableCatalog(),
-    );
+      registry: view.registryState(),
+      adapters: view.size,
+      unreadableCatalog: catalogSync.unreadableCatalog(),
+    });
   const front: HttpFront | undefined =
     config.http.serveInWorker && clockShared
       ? new HttpFront({
@@ -281,7 +286,7 @@ export async function startDaemon(
     {
       db: config.storage.path,
       adapters: view.size,
-      tookMs: Math.round(performance.now() - restoreStarted),
+      took_ms: roundToMicroseconds(performance.now() - restoreStarted),
     },
     "state restored",
   );
@@ -316,6 +321,7 @@ export async function startDaemon(
     now,
     contextOf: (entry) =>
       settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
+    lastWriteAt: startupWriteAt,
   });
   // Windows opening or closing change resolution without a health change.
   maintenance.onWindowsChanged((adapterIds) =>
@@ -570,7 +576,7 @@ export async function startDaemon(
         (await Promise.race([firstSync.then(() => true), delay(waitMs).then(() => false)]));
       if (!answeredInTime) {
         logger.info(
-          { adapters: view.size, waitedMs: waitMs },
+          { adapters: view.size, waited_ms: waitMs },
           "ready from the stored catalog; the registry has not answered yet",
         );
       }
@@ -625,12 +631,12 @@ export async function startDaemon(
     metrics.configReloadSuccessful.set(1);
     metrics.configReloadSuccessTimestamp.set(now() / 1000);
     logger.info(
-      { file: next.source, applied: changes.applied, needsRestart: changes.needsRestart },
+      { file: next.source, applied: changes.applied, needs_restart: changes.needsRestart },
       "configuration reloaded",
     );
     if (changes.needsRestart.length > 0) {
       logger.warn(
-        { needsRestart: changes.needsRestart },
+        { needs_restart: changes.needsRestart },
         `changed but needs a restart: ${changes.needsRestart.join(", ")}`,
       );
     }
@@ -642,7 +648,10 @@ export async function startDaemon(
   ready = true;
   await front?.readinessChanged();
   // performance.now() counts from the process's start: module loading included.
-  logger.info({ adapters: view.size, sinceProcessStartMs: Math.round(performance.now()) }, "ready");
+  logger.info(
+    { adapters: view.size, since_process_start_ms: roundToMicroseconds(performance.now()) },
+    "ready",
+  );
   webhooks.start();
 
   return {
@@ -698,7 +707,7 @@ export async function startDaemon(
       if (!engine.stop()) {
         const pending = engine.status();
         logger.error(
-          { pendingEvents: pending.pendingEvents, pendingStates: pending.pendingStates },
+          { pending_events: pending.pendingEvents, pending_states: pending.pendingStates },
           "stopping with results the database refused; they are lost",
         );
       }
@@ -837,7 +846,7 @@ export function buildRegistryGateway(config: DaemonConfig, parts: GatewayParts):
       for (const rejection of rejections) {
         metrics.rejectedEntries.inc({ reason: rejection.kind });
         logger.warn(
-          { endpoint, adapterId: rejection.adapterId, reason: rejection.reason },
+          { endpoint, adapter_id: rejection.adapterId, reason: rejection.reason },
           rejection.kind === "repaired" ? "registry entry repaired" : "registry entry skipped",
         );
       }

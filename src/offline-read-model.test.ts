@@ -13,8 +13,8 @@ import {
   OfflineReadModel,
   type OfflineReadOptions,
   readJournal,
-  readStatusSnapshot,
 } from "./offline-read-model.js";
+import { readStatusSnapshot } from "./offline-view.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
 
 const T0 = Date.parse("2026-11-26T12:00:00Z");
@@ -117,7 +117,7 @@ describe("OfflineReadModel", () => {
   it("ranks with the config's priorities and resolution default, or the defaults' without a config", () => {
     const plain = model().current().queries;
     // Equal priorities: healthy by latency, file (1 ms) first.
-    expect(plain.resolve({ domain: "adapter", category: "storage" }).choice?.adapterId).toBe(FILE);
+    expect(plain.resolve({ domain: "adapter", category: "storage" }).choice?.adapter_id).toBe(FILE);
     expect(plain.resolve({ domain: "adapter", category: "cache" })).toMatchObject({
       choice: null,
       panic: false,
@@ -131,12 +131,12 @@ describe("OfflineReadModel", () => {
 `),
     }).current().queries;
     const storage = configured.resolve({ domain: "adapter", category: "storage", limit: 1 });
-    expect(storage.choice?.adapterId).toBe(S3);
-    expect(storage.fallbacks.map((candidate) => candidate.adapterId)).toEqual([FILE]);
+    expect(storage.choice?.adapter_id).toBe(S3);
+    expect(storage.fallbacks.map((candidate) => candidate.adapter_id)).toEqual([FILE]);
     expect(storage.fallbacks_total).toBe(2);
     // healthd.resolution.panic from the config: the least bad cache is handed out.
     expect(configured.resolve({ domain: "adapter", category: "cache" })).toMatchObject({
-      choice: { adapterId: REDIS },
+      choice: { adapter_id: REDIS },
       panic: true,
     });
   });
@@ -162,7 +162,7 @@ describe("OfflineReadModel", () => {
     expect(parts.view.get(FILE)?.maintenance).toMatchObject({ reason: "fixed" });
     expect(parts.view.get(S3)?.maintenance).toBeNull();
     expect(
-      parts.queries.resolve({ domain: "adapter", category: "storage" }).choice?.adapterId,
+      parts.queries.resolve({ domain: "adapter", category: "storage" }).choice?.adapter_id,
     ).toBe(S3);
     // The fixed window closes at 13:00 by the same clock.
     clock = Date.parse("2026-11-26T13:00:00Z");

@@ -1,31 +1,32 @@
 /**
  * The daemon's read model, built from its database file instead of a running
- * daemon: the same HealthView, MaintenanceService, SettingsBook,
+ * daemon: the same HealthView and MaintenanceService (loaded as offline-view.ts
+ * does for `status`), SettingsBook,
  * ResolutionService, EventHub and QueryService as startDaemon wires, so that
- * `status`, the query commands and `mcp --db` answer as the daemon's API would
+ * the query commands and `mcp --db` answer as the daemon's API would
  * for the same file. Nothing is checked, synced or published here.
  */
 
 import { existsSync } from "node:fs";
-import BetterSqlite3, { type Database } from "better-sqlite3";
+import type { Database } from "better-sqlite3";
 import { ApiError } from "./api/api-error.js";
 import { QueryService, type Readiness } from "./api/query-service.js";
 import { type DaemonConfig, defaultConfig } from "./config/load.js";
 import { SettingsBook } from "./config/settings-book.js";
 import type { JournalEvent } from "./domain/events.js";
-import { formatHostPort } from "./domain/host-port.js";
 import {
   type AdapterStatusView,
   DEFAULT_OFFLINE_STALE_RULE,
-  decodeStaleRule,
   type RegistryView,
-  STALE_RULE_META,
 } from "./domain/status-view.js";
-import { HealthView } from "./engine/health-view.js";
+import type { HealthView } from "./engine/health-view.js";
 import { EventHub } from "./events/event-hub.js";
-import { MaintenanceService } from "./maintenance/maintenance-service.js";
+import type { MaintenanceService } from "./maintenance/maintenance-service.js";
+import { loadOfflineView, offlineViewSettings } from "./offline-view.js";
 import { ResolutionService } from "./resolution/resolution-service.js";
+import { openDatabaseFile } from "./storage/database-file.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
+import { StorageError } from "./storage/storage-error.js";
 
 /** Why answers read from the file are never "ready": nothing keeps them current. */
 export const OFFLINE_NOT_READY_REASON =
@@ -113,6 +114,11 @@ export class OfflineReadModel {
     return this.open().readEvents(afterSeq, limit);
   }
 
+  /** Opens the file (once): a StorageError when it cannot serve, NOT_READY when it is missing. */
+  openFile(): void {
+    this.open();
+  }
+
   close(): void {
     this.versions?.close();
     this.store?.close();
@@ -133,9 +139,11 @@ export class OfflineReadModel {
     try {
       // Kept open: a WAL reader sees each commit of a running daemon at its next statement.
       this.store = new SqliteStore({ path: this.path, readonly: true });
-      this.versions = new BetterSqlite3(this.path, { readonly: true, fileMustExist: true });
+      this.versions = openDatabaseFile(this.path, { readonly: true });
     } catch (error) {
       this.close();
+      // A file that cannot serve is the user's to mend (the CLI exits 78): said as it is.
+      if (error instanceof StorageError) throw error;
       throw new ApiError("NOT_READY", (error as Error).message);
     }
     return this.store;
@@ -168,23 +176,15 @@ export class OfflineReadModel {
 
   private build(store: SqliteStore): OfflineParts {
     const { config, now } = this;
-    // Recurring windows open when their cron fires inside the daemon: unknowable from the file.
-    const fixedWindows = config.maintenance.filter((window) => window.cron === undefined);
-    const maintenance = new MaintenanceService(fixedWindows, store.loadMaintenance(), now);
-    const registry = store.loadRegistryState();
-    const view = new HealthView(
-      registry?.endpoint ?? formatHostPort(config.registry.host, config.registry.port),
-      decodeStaleRule(
-        store.getMeta(STALE_RULE_META),
-        this.configGiven ? config.probes.stale : DEFAULT_OFFLINE_STALE_RULE,
-      ),
-      now,
-      (adapterId) => maintenance.current(adapterId),
-      // No monotonic clock spans the daemon's run and this one: a verdict's age
-      // is the wall clock's `now - lastChecked` (putState keeps lastChecked as is).
+    const { view, maintenance, registryKnown } = loadOfflineView(
+      store,
+      {
+        ...offlineViewSettings(config),
+        // Without a config the defaults' endpoint is shown (GET /v1/health), as the daemon would.
+        ...(this.configGiven ? {} : { staleRule: DEFAULT_OFFLINE_STALE_RULE }),
+      },
       now,
     );
-    view.restore(store.loadCatalog(), store.loadHealth(), registry);
     const settings = new SettingsBook(
       config.adapters.defaults,
       config.adapters.overrides,
@@ -217,7 +217,7 @@ export class OfflineReadModel {
       settings,
       resolution,
       queries,
-      registryKnown: registry !== undefined,
+      registryKnown,
     };
   }
 }
@@ -236,29 +236,6 @@ export function listFromFile(
 ): { adapters: AdapterStatusView[]; registry: RegistryView | null } {
   const { adapters, registry } = parts.queries.listAdapters(filter);
   return { adapters, registry: parts.registryKnown ? registry : null };
-}
-
-/** A point-in-time read of a database file, for `status` while the daemon may be stopped. */
-export interface StatusSnapshot {
-  adapters: AdapterStatusView[];
-  registry: RegistryView | null;
-}
-
-/**
- * Every adapter of the file as the daemon's API would list it at `now`, with
- * `config`'s fixed maintenance windows applied when given.
- */
-export function readStatusSnapshot(
-  dbPath: string,
-  now: number,
-  config?: DaemonConfig,
-): StatusSnapshot {
-  const model = new OfflineReadModel({ path: dbPath, config, now: () => now });
-  try {
-    return listFromFile(model.current());
-  } finally {
-    model.close();
-  }
 }
 
 /** Reads journal events after `afterSeq` from a database file. */

@@ -160,9 +160,9 @@ describe("query commands against a running daemon (--url)", () => {
     const answer = JSON.parse(json.stdout);
     expect(answer).toMatchObject({
       requirement: { domain: "adapter", category: "cache" },
-      choice: { adapterId: "mahavishnu.adapter.cache.redis", status: "healthy" },
+      choice: { adapter_id: "mahavishnu.adapter.cache.redis", status: "healthy" },
       fallbacks: [],
-      excluded: [{ adapterId: "mahavishnu.adapter.cache.memcached" }],
+      excluded: [{ adapter_id: "mahavishnu.adapter.cache.memcached" }],
       panic: false,
     });
   });
@@ -257,8 +257,8 @@ describe("query commands against a running daemon (--url)", () => {
         reason: "read while running",
       });
       const during = await file.resolve(storage);
-      expect(during.choice?.adapterId).not.toBe(s3);
-      expect(during.excluded.map((candidate) => candidate.adapterId)).toContain(s3);
+      expect(during.choice?.adapter_id).not.toBe(s3);
+      expect(during.excluded.map((candidate) => candidate.adapter_id)).toContain(s3);
       daemon.queries.liftMaintenance(s3);
       expect((await file.getAdapter(s3)).maintenance).toBeNull();
       expect(await file.listAdapters()).toEqual(daemon.queries.listAdapters());
@@ -278,7 +278,7 @@ describe("query commands against a running daemon (--url)", () => {
         { domain: "adapter", category: "storage", provider: "nope" },
       ],
     });
-    expect(batch.map((answer) => answer.choice?.adapterId ?? null)).toEqual([
+    expect(batch.map((answer) => answer.choice?.adapter_id ?? null)).toEqual([
       "mahavishnu.adapter.memory.chroma",
       null,
     ]);
@@ -667,7 +667,7 @@ steps:
     expect(hello?.result?.serverInfo).toMatchObject({ name: "oneiric-healthd", version: "0.1.0" });
     expect(resolved?.id).toBe(2);
     expect(resolved?.result?.structuredContent).toMatchObject({
-      choice: { adapterId: "mahavishnu.adapter.cache.redis" },
+      choice: { adapter_id: "mahavishnu.adapter.cache.redis" },
     });
   });
 

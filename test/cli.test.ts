@@ -1,25 +1,120 @@
-import { execFile, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { CommandSpec } from "../src/cli/command-spec.js";
+import { COMMANDS } from "../src/cli/command-specs.js";
 import type { RunningSimulator } from "../src/simulator/simulator.js";
+import { CLI, runCli as cli } from "./support/cli-process.js";
 import { ManualClock, startTestSimulator, tempDir } from "./support/stack.js";
 
-const run = promisify(execFile);
-const CLI = join(import.meta.dirname, "..", "bin", "oneiric-healthd.js");
+/** `Run oneiric-healthd COMMAND --help for usage.`, as every usage error ends. */
+const pointsAt = (command: string) =>
+  `Run oneiric-healthd ${command === "" ? "" : `${command} `}--help for usage.`;
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...env },
+describe("help and usage errors", () => {
+  const commands = COMMANDS.map((spec): [string, CommandSpec] => [spec.name, spec]);
+
+  it("lists every command, help COMMAND and --version at the top level, and exits 0", async () => {
+    const [help, short, helpCommand, helpHelp] = await Promise.all([
+      cli(["--help"]),
+      cli(["-h"]),
+      cli(["help"]),
+      cli(["help", "help"]),
+    ]);
+    expect(help.code).toBe(0);
+    expect(short).toEqual(help);
+    expect(helpCommand).toEqual(help);
+    expect(helpHelp).toEqual(help);
+    for (const spec of COMMANDS) {
+      expect(help.stdout).toMatch(new RegExp(`^ {2}${spec.name}\\b`, "m"));
+    }
+    expect(help.stdout).toMatch(/^ {2}help COMMAND +\S/m);
+    expect(help.stdout).toMatch(/^ {2}--version +Print the version/m);
+    expect(help.stdout.split("\n").filter((line) => line.length > 80)).toEqual([]);
+    const version = await cli(["--version"]);
+    expect(version).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^oneiric-healthd \d+\.\d+\.\d+\n$/),
     });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
-}
+  });
+
+  it.each(commands)(
+    "%s --help prints its usage on stdout, lists every flag it accepts, and exits 0",
+    async (name, spec) => {
+      const words = name.split(" ");
+      const [help, helpCommand] = await Promise.all([
+        cli([...words, "--help"]),
+        cli(["help", ...words]),
+      ]);
+      expect(help).toMatchObject({ code: 0, stderr: "" });
+      expect(helpCommand).toEqual(help);
+      const text = help.stdout;
+      // The summary first (wrapped to the terminal), then the synopsis.
+      expect(text.split("\n\n")[0]?.replace(/\s+/g, " ")).toBe(spec.summary);
+      expect(text).toContain(`Usage: oneiric-healthd ${name}`);
+      for (const [flag, entry] of Object.entries(spec.flags)) {
+        const label = entry.type === "boolean" ? `--${flag}` : `--${flag} ${entry.value}`;
+        // In the option list: the flag with its value name, then its description.
+        const listed = text
+          .split("\n")
+          .findIndex((line) => line.startsWith(`  ${label} `) || line === `  ${label}`);
+        expect(listed, `${label} in ${name} --help`).toBeGreaterThan(-1);
+        const entryText = text.split("\n").slice(listed).join(" ").replace(/\s+/g, " ");
+        expect(entryText).toContain(entry.description.split(" ").slice(0, 3).join(" "));
+        if (entry.type !== "boolean" && entry.default !== undefined) {
+          expect(entryText).toContain(`Default: ${entry.default}.`);
+        }
+      }
+      expect(text).toMatch(/^ {2}-h, --help +Show this help\./m);
+      expect(text).toContain("Examples:");
+      // It fits an 80-column terminal.
+      expect(text.split("\n").filter((line) => line.length > 80)).toEqual([]);
+      for (const example of spec.examples) expect(text).toContain(`  ${example.command}\n`);
+    },
+  );
+
+  it("workflow --help lists its subcommands", async () => {
+    const [help, helpCommand] = await Promise.all([
+      cli(["workflow", "--help"]),
+      cli(["help", "workflow"]),
+    ]);
+    expect(help.code).toBe(0);
+    expect(helpCommand).toEqual(help);
+    expect(help.stdout).toMatch(/^ {2}check FILE +Resolve every adapter requirement/m);
+  });
+
+  it.each([
+    [["status", "--jsno"], "unknown option --jsno for status; did you mean --json?", "status"],
+    [["stauts"], 'unknown command "stauts"; did you mean status?', ""],
+    [["help", "evnets"], 'unknown command "evnets"; did you mean events?', ""],
+    [["--verison"], "unknown option --verison; did you mean --version?", ""],
+    [
+      ["workflow", "chek", "f.yaml"],
+      'unknown workflow subcommand "chek"; did you mean check?',
+      "workflow",
+    ],
+    [["workflow"], "workflow needs a subcommand: workflow check", "workflow"],
+    [["events", "--limit", "-1"], "--limit must be an integer from 1 to 1000; got -1", "events"],
+    [
+      ["events", "--limit"],
+      "--limit needs a value (a number of events, e.g. --limit 50)",
+      "events",
+    ],
+    [["status", "--json=yes"], "--json takes no value; got --json=yes", "status"],
+    [["run", "now"], 'unexpected argument "now" for run (it takes no arguments)', "run"],
+    [["check-config"], "check-config needs FILE", "check-config"],
+    // A mistake the command finds itself points at its help too.
+    [["demo", "--duration", "0"], "--duration must be a positive number of seconds", "demo"],
+  ])("%j exits 64: %s", async (args, message, command) => {
+    const result = await cli(args);
+    expect(result).toEqual({
+      code: 64,
+      stdout: "",
+      stderr: `oneiric-healthd: ${message}\n${pointsAt(command)}\n`,
+    });
+  });
+});
 
 describe("command line", () => {
   let dir: ReturnType<typeof tempDir>;
@@ -33,15 +128,6 @@ describe("command line", () => {
     writeFileSync(path, text);
     return path;
   };
-
-  it("prints usage with --help and rejects an unknown command with exit 64", async () => {
-    const help = await cli(["--help"]);
-    expect(help.code).toBe(0);
-    expect(help.stdout).toContain("oneiric-healthd run");
-    const unknown = await cli(["frobnicate"]);
-    expect(unknown.code).toBe(64);
-    expect(unknown.stderr).toContain('unknown command "frobnicate"');
-  });
 
   it("refuses a simulator Watch interval that is not a positive whole number, naming the flag", async () => {
     const scenario = write("one.yaml", "adapters:\n  - { category: cache, provider: redis }\n");
@@ -61,7 +147,7 @@ describe("command line", () => {
     [
       "an unknown key",
       "oneiric_mcp:\n  grpc_host: localhost\n  grpc_prot: 8679\n",
-      "bad.yaml:3: oneiric_mcp.grpc_prot: unknown key",
+      'bad.yaml:3: oneiric_mcp.grpc_prot: unknown key (did you mean "grpc_port"?)',
     ],
     [
       "a wrong type",
@@ -73,14 +159,55 @@ describe("command line", () => {
       "oneiric_mcp:\n  jwt_enabled: true\n  jwt_secret: ${HEALTHD_TEST_UNSET}\n",
       "bad.yaml:3: oneiric_mcp.jwt_secret: environment variable HEALTHD_TEST_UNSET is not set",
     ],
-    ["an unknown section", "oneiric:\n  grpc_host: x\n", "bad.yaml:1: oneiric: unknown key"],
+    [
+      "an unknown section",
+      "oneiric:\n  grpc_host: x\n",
+      'bad.yaml:1: oneiric: unknown key (did you mean "oneiric_mcp"?)',
+    ],
   ])("exits 78 on %s, naming the file, line and key", async (_name, text, expected) => {
     const path = write("bad.yaml", text);
-    const result = await cli(["run", "--config", path, "--db", join(dir.path, "x.db")]);
+    const database = join(dir.path, "x.db");
+    const result = await cli(["run", "--config", path, "--db", database]);
     expect(result.code).toBe(78);
     expect(result.stderr.trim()).toBe(
       `oneiric-healthd: configuration error: ${join(dir.path, expected)}`,
     );
+    // Refused before anything was opened.
+    expect(existsSync(database)).toBe(false);
+  });
+
+  it("check-config names the file and line of a self-referencing alias and of an alias bomb, exiting 78", async () => {
+    const selfAlias = write("self-alias.yaml", "healthd:\n  probes:\n    jitter: &a [*a]\n");
+    const selfResult = await cli(["check-config", selfAlias]);
+    expect(selfResult.code).toBe(78);
+    expect(selfResult.stdout).toBe("");
+    expect(selfResult.stderr.trim()).toBe(
+      `oneiric-healthd: configuration error: ${selfAlias}:3: healthd.probes.jitter[0]: refers to itself (a YAML alias inside its own anchor)`,
+    );
+    const laughs = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+    for (const [index, name] of [..."bcdefghi"].entries()) {
+      laughs.push(`${name}: &${name} [${Array(9).fill(`*${"abcdefghi"[index]}`).join(", ")}]`);
+    }
+    const bomb = write("laughs.yaml", `${laughs.join("\n")}\n`);
+    const bombResult = await cli(["check-config", bomb]);
+    expect(bombResult.code).toBe(78);
+    expect(bombResult.stderr).toContain(
+      `oneiric-healthd: configuration error: ${bomb}:5: e[0]: aliases of &d`,
+    );
+  });
+
+  it("check-config prints every problem of a file, one line each, exiting 78", async () => {
+    const path = write(
+      "several.yaml",
+      "oneiric_mcp:\n  grpc_hots: registry\nhealthd:\n  probes:\n    rise: 0\n  lgo: {}\n",
+    );
+    const result = await cli(["check-config", path]);
+    expect(result.code).toBe(78);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      `oneiric-healthd: configuration error: ${path}:2: oneiric_mcp.grpc_hots: unknown key (did you mean "grpc_host"?)`,
+      `oneiric-healthd: configuration error: ${path}:5: healthd.probes.rise: Too small: expected number to be >=1`,
+      `oneiric-healthd: configuration error: ${path}:6: healthd.lgo: unknown key (did you mean "log"?)`,
+    ]);
   });
 
   it("exits 78 for a missing config file and validates with check-config", async () => {

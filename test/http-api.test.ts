@@ -112,19 +112,22 @@ describe("the HTTP API", () => {
 
   it("names adapter_id, as `parameter` does, when the id is not valid percent-encoding", async () => {
     // Found by the HTTP parameter property test: the detail said "adapter id".
-    for (const path of ["/v1/adapters/%", "/v1/adapters/%zz/health"]) {
+    for (const [path, raw] of [
+      ["/v1/adapters/%", "%"],
+      ["/v1/adapters/%zz/health", "%zz"],
+    ] as const) {
       expect((await call(path)).body).toMatchObject({
         status: 400,
         code: "INVALID_PARAMETER",
         parameter: "adapter_id",
-        detail: "adapter_id: not valid percent-encoding",
+        detail: `adapter_id must be percent-encoded UTF-8; got "${raw}"`,
       });
     }
   });
 
   it("resolves one requirement and a batch, and rejects bad bodies", async () => {
     const one = await call("/v1/resolve?domain=adapter&category=storage&provider=s3");
-    expect(one.body.choice.adapterId).toBe("h.adapter.storage.s3");
+    expect(one.body.choice.adapter_id).toBe("h.adapter.storage.s3");
     const listed = await call("/v1/resolve?domain=adapter&category=storage&limit=0");
     expect(listed.body).toMatchObject({ fallbacks: [], fallbacks_total: 1, excluded_total: 0 });
     await breakAdapter("h.adapter.storage.s3");
@@ -139,9 +142,9 @@ describe("the HTTP API", () => {
       }),
     });
     expect(batch.status).toBe(200);
-    expect(batch.body.resolutions[0].choice.adapterId).toBe("h.adapter.storage.gcs");
+    expect(batch.body.resolutions[0].choice.adapter_id).toBe("h.adapter.storage.gcs");
     expect(batch.body.resolutions[0].excluded[0]).toMatchObject({
-      adapterId: "h.adapter.storage.s3",
+      adapter_id: "h.adapter.storage.s3",
     });
     expect(batch.body.resolutions[1]).toMatchObject({
       choice: null,

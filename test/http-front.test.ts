@@ -185,7 +185,7 @@ describe("the HTTP front", () => {
       (await ask(front(), "/v1/resolve?domain=adapter&category=storage")).body,
     );
     expect(resolved.choice).not.toBeNull();
-    expect(resolved.excluded.map((c: { adapterId: string }) => c.adapterId)).toContain(
+    expect(resolved.excluded.map((c: { adapter_id: string }) => c.adapter_id)).toContain(
       "f.adapter.storage.gcs",
     );
     // Wrong methods are answered the same way too.
@@ -196,7 +196,7 @@ describe("the HTTP front", () => {
     await start();
     const requirement = "/v1/resolve?domain=adapter&category=cache";
     const before = JSON.parse((await ask(front(), requirement)).body);
-    expect(before.choice.adapterId).toBe("f.adapter.cache.redis");
+    expect(before.choice.adapter_id).toBe("f.adapter.cache.redis");
     // The front resolved it: the main thread watches it, so losing redis is a failover event.
     await vi.waitFor(() =>
       expect(daemon.resolution.trackedRequirements()).toContainEqual({
@@ -372,7 +372,7 @@ describe("the HTTP front", () => {
   it("takes a reload's priorities, staleness rule and maintenance windows", async () => {
     await start();
     const resolvePath = "/v1/resolve?domain=adapter&category=storage";
-    const choice = async () => JSON.parse((await ask(front(), resolvePath)).body).choice.adapterId;
+    const choice = async () => JSON.parse((await ask(front(), resolvePath)).body).choice.adapter_id;
     const first = await choice();
     const other = first === "f.adapter.storage.s3" ? "azure" : "s3";
     const reloaded = testConfig(

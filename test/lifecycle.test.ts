@@ -106,7 +106,7 @@ describe("daemon lifecycle: reload and stop", () => {
     expect(reloaded.applied).toEqual(
       expect.arrayContaining(["healthd.probes.interval_sec", "healthd.resolution.panic"]),
     );
-    expect(reloaded.needsRestart).toEqual(["healthd.http.listen"]);
+    expect(reloaded.needs_restart).toEqual(["healthd.http.listen"]);
     const restartWarning = await daemon.waitFor(
       (line) => line.level === 40 && line.msg.startsWith("changed but needs a restart"),
       "warning about a restart",

@@ -247,7 +247,7 @@ describe("MCP over streamable HTTP, inside the daemon", () => {
     expect(s3.isError).toBeFalsy();
     expect(s3.structuredContent).toMatchObject({
       adapter_id: S3,
-      choice: { adapterId: S3, status: "healthy" },
+      choice: { adapter_id: S3, status: "healthy" },
       fallbacks: [],
       panic: false,
     });
@@ -260,7 +260,7 @@ describe("MCP over streamable HTTP, inside the daemon", () => {
     const chosen = storage.structuredContent?.adapter_id;
     expect([S3, GCS]).toContain(chosen);
     expect(storage.structuredContent?.fallbacks).toEqual([
-      expect.objectContaining({ adapterId: chosen === S3 ? GCS : S3 }),
+      expect.objectContaining({ adapter_id: chosen === S3 ? GCS : S3 }),
     ]);
 
     const cache = await call(client, "oneiric_resolve_adapter", {
@@ -269,7 +269,7 @@ describe("MCP over streamable HTTP, inside the daemon", () => {
     });
     expect(cache.structuredContent).toMatchObject({ adapter_id: null, choice: null });
     expect(cache.structuredContent?.excluded).toEqual([
-      expect.objectContaining({ adapterId: REDIS }),
+      expect.objectContaining({ adapter_id: REDIS }),
     ]);
     expect(text(cache)).toContain("no usable adapter");
 

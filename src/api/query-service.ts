@@ -1,8 +1,9 @@
 import { z } from "zod";
-import { type AdapterEntry, HEALTH_STATUSES } from "../domain/adapter.js";
+import { type AdapterEntry, HEALTH_STATUSES, type HealthStatus } from "../domain/adapter.js";
 import { type CloudEvent, toCloudEvent } from "../domain/events.js";
-import type { HealthState } from "../domain/health.js";
-import type { Requirement, Resolution } from "../domain/resolution.js";
+import type { BreakerState, HealthState } from "../domain/health.js";
+import type { RankedCandidate, Requirement, Resolution } from "../domain/resolution.js";
+import { roundToMicroseconds } from "../domain/round-to-microseconds.js";
 import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
 import type { HealthView } from "../engine/health-view.js";
 import type { RecentCheck } from "../engine/recent-checks.js";
@@ -15,6 +16,7 @@ import {
 import type { ResolutionService } from "../resolution/resolution-service.js";
 import type { HealthStore } from "../storage/store.js";
 import { ApiError } from "./api-error.js";
+import { parameterProblem } from "./parameter-problem.js";
 
 const name = z.string().min(1).max(256);
 const flag = z.union([
@@ -22,11 +24,18 @@ const flag = z.union([
   z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1"),
 ]);
 
+/** The names a requirement or filter matches, with the example an error message offers. */
+const projectName = name.meta({ examples: ["mahavishnu"] });
+const domainName = name.meta({ examples: ["adapter"] });
+const categoryName = name.meta({ examples: ["storage"] });
+const providerName = name.meta({ examples: ["s3"] });
+export const adapterIdSchema = name.meta({ examples: ["mahavishnu.adapter.storage.s3"] });
+
 export const listFilterSchema = z.strictObject({
-  project: name.optional(),
-  domain: name.optional(),
-  category: name.optional(),
-  provider: name.optional(),
+  project: projectName.optional(),
+  domain: domainName.optional(),
+  category: categoryName.optional(),
+  provider: providerName.optional(),
   status: z.enum(HEALTH_STATUSES).optional(),
   healthy_only: flag.optional(),
 });
@@ -48,10 +57,10 @@ export function matchesListFilter(
 }
 
 export const requirementSchema = z.strictObject({
-  domain: name,
-  category: name,
-  provider: name.optional(),
-  project: name.optional(),
+  domain: domainName,
+  category: categoryName,
+  provider: providerName.optional(),
+  project: projectName.optional(),
   panic: flag.optional(),
   /** Most fallbacks and excluded candidates listed (the totals are always given). */
   limit: z.coerce.number().int().min(0).max(1000).optional(),
@@ -77,7 +86,10 @@ export const maintenanceSchema = z.strictObject({
   reason: z.string().max(500).default(""),
 });
 
-/** Parses with a zod schema, turning its first problem into an ApiError naming the parameter. */
+/**
+ * Parses with a zod schema; a problem becomes an ApiError that names the
+ * parameter, what it must be and what was given (parameter-problem.ts).
+ */
 export function parseParameters<T extends z.ZodType>(
   schema: T,
   input: unknown,
@@ -85,15 +97,7 @@ export function parseParameters<T extends z.ZodType>(
 ): z.output<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (issue?.code === "unrecognized_keys") {
-    throw new ApiError("UNKNOWN_PARAMETER", `unknown ${where} ${JSON.stringify(issue.keys[0])}`, {
-      parameter: issue.keys[0],
-    });
-  }
-  const parameter = issue?.path.map(String).join(".") || where;
-  const problem = (issue?.message ?? "invalid").replace(/^Invalid input: /, "");
-  throw new ApiError("INVALID_PARAMETER", `${where} ${parameter}: ${problem}`, { parameter });
+  throw parameterProblem(schema, input, result.error.issues, where);
 }
 
 export interface AdapterDetail extends AdapterStatusView {
@@ -126,30 +130,74 @@ export function toAdapterDetail(
   };
 }
 
-export interface ResolutionAnswer extends Omit<Resolution, "fallbacksTotal" | "excludedTotal"> {
+/** One candidate of a resolution as every surface answers it (snake_case, like the list). */
+export interface CandidateAnswer {
+  adapter_id: string;
+  provider: string;
+  status: HealthStatus;
+  breaker: BreakerState;
+  flapping: boolean;
+  maintenance: boolean;
+  priority: number;
+  /** The last check's latency, to the microsecond; null before the first. */
+  latency_ms: number | null;
+  /** Why it may not be used, or null when usable. */
+  excluded_because: string | null;
+}
+
+export interface ResolutionAnswer {
+  requirement: Requirement;
+  /** The adapter to use, or null when none is usable (and panic mode is off). */
+  choice: CandidateAnswer | null;
+  /** Usable alternatives, best first (at most `limit`). */
+  fallbacks: CandidateAnswer[];
+  /** Candidates that match but may not be used, with the reason each (at most `limit`). */
+  excluded: CandidateAnswer[];
   /** How many usable fallbacks there are; `fallbacks` lists the first `limit`. */
   fallbacks_total: number;
   /** How many matching candidates are excluded; `excluded` lists the first `limit`. */
   excluded_total: number;
+  /** Why this answer, in words. */
+  reason: string;
+  /** True when the choice is the least-bad of unusable candidates (panic mode). */
+  panic: boolean;
   /** When this answer was given. */
   at: string;
 }
 
+/** A ranked candidate as the API answers it. */
+export function toCandidateAnswer(candidate: RankedCandidate): CandidateAnswer {
+  return {
+    adapter_id: candidate.adapterId,
+    provider: candidate.provider,
+    status: candidate.status,
+    breaker: candidate.breaker,
+    flapping: candidate.flapping,
+    maintenance: candidate.maintenance,
+    priority: candidate.priority,
+    latency_ms: candidate.latencyMs === null ? null : roundToMicroseconds(candidate.latencyMs),
+    excluded_because: candidate.excludedBecause,
+  };
+}
+
 /**
- * Lists at most `limit` fallbacks and excluded candidates, with their totals: a
- * category of thousands of adapters must not make every answer thousands long.
+ * The answer for a resolution, listing at most `limit` fallbacks and excluded
+ * candidates with their totals: a category of thousands of adapters must not
+ * make every answer thousands long.
  */
 export function limitResolution(
   resolution: Resolution,
   limit: number,
 ): Omit<ResolutionAnswer, "at"> {
-  const { fallbacksTotal, excludedTotal, ...answer } = resolution;
   return {
-    ...answer,
-    fallbacks: answer.fallbacks.slice(0, limit),
-    fallbacks_total: fallbacksTotal,
-    excluded: answer.excluded.slice(0, limit),
-    excluded_total: excludedTotal,
+    requirement: resolution.requirement,
+    choice: resolution.choice === null ? null : toCandidateAnswer(resolution.choice),
+    fallbacks: resolution.fallbacks.slice(0, limit).map(toCandidateAnswer),
+    excluded: resolution.excluded.slice(0, limit).map(toCandidateAnswer),
+    fallbacks_total: resolution.fallbacksTotal,
+    excluded_total: resolution.excludedTotal,
+    reason: resolution.reason,
+    panic: resolution.panic,
   };
 }
 
@@ -263,7 +311,7 @@ export class QueryService {
     const { until, reason } = parseParameters(maintenanceSchema, input ?? {}, "body");
     const untilMs = until === undefined ? null : Date.parse(until);
     if (untilMs !== null && untilMs <= this.parts.now()) {
-      throw new ApiError("INVALID_PARAMETER", "body until: must be in the future", {
+      throw new ApiError("INVALID_PARAMETER", `until must be in the future; got ${until}`, {
         parameter: "until",
       });
     }
@@ -303,7 +351,7 @@ export class QueryService {
     } | null;
     registry_error: string | null;
   }> {
-    parseParameters(name, adapterId, "adapter_id");
+    parseParameters(adapterIdSchema, adapterId, "adapter_id");
     const daemon = this.parts.view.get(adapterId) ?? null;
     const gateway = this.parts.gateway;
     if (!gateway) {
@@ -318,7 +366,7 @@ export class QueryService {
         registry: {
           ...answer.value,
           source: answer.source,
-          age_ms: answer.ageMs,
+          age_ms: roundToMicroseconds(answer.ageMs),
           stale: answer.stale,
         },
         registry_error: null,

@@ -150,7 +150,7 @@ export class CatalogSync {
     const held = diff.removed.length - removed.length;
     if (held > 0 && this.heldRemoval === undefined) {
       this.logger.warn(
-        { wouldRemove: held, catalogSize },
+        { would_remove: held, catalog_size: catalogSize },
         `registry answer would remove most adapters; holding the removal until ${this.removalRule.minAnswers} answers over ${this.removalRule.minSpanMs / 1000} s agree`,
       );
     }
@@ -202,7 +202,7 @@ export class CatalogSync {
     }
     if (this.unreadable) {
       this.logger.info(
-        { endpoint: answer.endpoint, unreadableForMs: attemptAt - this.unreadable.since },
+        { endpoint: answer.endpoint, unreadable_for_ms: attemptAt - this.unreadable.since },
         "registry catalog readable again",
       );
       this.unreadable = undefined;

@@ -1,11 +1,11 @@
-import type { ResolutionAnswer } from "../api/query-service.js";
+import type { CandidateAnswer, ResolutionAnswer } from "../api/query-service.js";
 import {
   type CloudEvent,
   EVENT_TYPE_PREFIX,
   type EventType,
   type JournalEvent,
 } from "../domain/events.js";
-import type { RankedCandidate, Requirement } from "../domain/resolution.js";
+import type { Requirement } from "../domain/resolution.js";
 import { formatEvent } from "./format.js";
 
 /** What the journal can hold; a newer daemon's other types print generically. */
@@ -33,14 +33,14 @@ export function describeRequirement(requirement: Requirement): string {
 }
 
 /** `healthy, breaker closed, 2 ms`: what a person weighs when choosing. */
-export function describeCandidate(candidate: RankedCandidate): string {
+export function describeCandidate(candidate: CandidateAnswer): string {
   return [
     candidate.status,
     `breaker ${candidate.breaker}`,
     candidate.flapping ? "flapping" : "",
     candidate.maintenance ? "in maintenance" : "",
     candidate.priority === 100 ? "" : `priority ${candidate.priority}`,
-    candidate.latencyMs === null ? "" : `${Math.round(candidate.latencyMs)} ms`,
+    candidate.latency_ms === null ? "" : `${Math.round(candidate.latency_ms)} ms`,
   ]
     .filter(Boolean)
     .join(", ");
@@ -52,7 +52,7 @@ export function formatResolution(answer: ResolutionAnswer, answeredBy: string): 
   const lines: string[] = [];
   if (answer.choice) {
     lines.push(
-      `${wanted}: ${answer.panic ? "PANIC, least bad: " : ""}${answer.choice.adapterId} (${describeCandidate(answer.choice)})`,
+      `${wanted}: ${answer.panic ? "PANIC, least bad: " : ""}${answer.choice.adapter_id} (${describeCandidate(answer.choice)})`,
     );
   } else {
     lines.push(`${wanted}: NO USABLE ADAPTER`);
@@ -60,7 +60,7 @@ export function formatResolution(answer: ResolutionAnswer, answeredBy: string): 
   if (answer.fallbacks.length > 0) {
     lines.push("fallbacks, in order:");
     answer.fallbacks.forEach((candidate, index) => {
-      lines.push(`  ${index + 1}. ${candidate.adapterId} (${describeCandidate(candidate)})`);
+      lines.push(`  ${index + 1}. ${candidate.adapter_id} (${describeCandidate(candidate)})`);
     });
   } else if (answer.choice && !answer.panic) {
     lines.push("fallbacks: none");
@@ -69,7 +69,7 @@ export function formatResolution(answer: ResolutionAnswer, answeredBy: string): 
     // In panic mode the choice and fallbacks are listed here too: this says why each is unfit.
     lines.push("excluded:");
     for (const candidate of answer.excluded) {
-      lines.push(`  ${candidate.adapterId}: ${candidate.excludedBecause ?? "excluded"}`);
+      lines.push(`  ${candidate.adapter_id}: ${candidate.excluded_because ?? "excluded"}`);
     }
   }
   lines.push(`reason: ${answer.reason}`);

@@ -1,40 +1,147 @@
-import { DEFAULT_SIMULATOR_LISTEN } from "../simulator/simulator-defaults.js";
+/**
+ * Help text, made from the same specs the parser reads (command-specs.ts), so
+ * that every flag a command accepts is listed with its value, default and
+ * description.
+ */
+import { synopsisOfArguments } from "./arguments.js";
+import type { CommandGroup, CommandSpec, FlagSpec } from "./command-spec.js";
 
-/** `oneiric-healthd --help`. */
-export const USAGE = `oneiric-healthd: watches the adapters of an Oneiric adapter registry
+const PROGRAM = "oneiric-healthd";
+/** Help fits an 80-column terminal. */
+const WIDTH = 80;
+/** Where descriptions start in the two-column lists. */
+const COLUMN = 24;
 
-Usage:
-  oneiric-healthd run [--config FILE] [--db PATH] [--http-listen HOST:PORT] [--grpc-listen HOST:PORT]
-      Run the daemon. Defaults: HTTP 127.0.0.1:8681, gRPC 127.0.0.1:8682, registry localhost:8679.
-  oneiric-healthd status [ID] [--json] [--db PATH | --config FILE]
-      Last-known status from the database file; works while the daemon is stopped.
-  oneiric-healthd simulate --scenario FILE [--listen HOST:PORT] [--watch-interval-ms MS]
-        [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--jwt-secret-env VAR [--jwt-project P]]
-      Serve a simulated registry (default ${DEFAULT_SIMULATOR_LISTEN}) and adapter health endpoints,
-      optionally requiring TLS, mTLS (client certificates signed by --tls-client-ca) and an HS256 JWT.
-      Watch streams see a scripted change within --watch-interval-ms (default 100).
-  oneiric-healthd check-config FILE
-      Validate a config file and exit (0 valid, 78 invalid).
-  oneiric-healthd demo [--scenario FILE] [--duration SEC] [--free-ports]
-        [--http-listen HOST:PORT] [--grpc-listen HOST:PORT] [--simulator-listen HOST:PORT]
-      Daemon plus an embedded simulator on the demo scenario: prints where to look once ready,
-      then what changes. Defaults: HTTP 127.0.0.1:8681, gRPC 127.0.0.1:8682, simulator a free
-      port; --free-ports puts every address not given on a free loopback port.
+const EXIT_CODES =
+  "Exit codes: 0 ok, 1 failure, 2 invalid workflow file, 64 usage error, " +
+  "69 a listen address in use (run, demo, simulate), 78 configuration error.";
 
-Queries (answered by a running daemon, or read from its database file while it is stopped):
-  oneiric-healthd resolve DOMAIN CATEGORY [PROVIDER] [--project P] [--panic] [--json] [SOURCE]
-      The adapter to use, its fallbacks in order, what is excluded and why. Exit 1 when none is usable.
-  oneiric-healthd events [--since SEQ] [--limit N] [--follow] [--json] [SOURCE]
-      Journal events, one line each (--json: CloudEvents, one per line); --follow streams until Ctrl-C.
-  oneiric-healthd workflow check FILE [--json] [SOURCE]
-      Resolves every adapter requirement of the workflows in FILE.
-      Exit 0 all met, 1 some not met (with the nearest adapters), 2 invalid file (with its line).
-  oneiric-healthd mcp [SOURCE]
-      An MCP server on stdin/stdout with the oneiric_* tools.
-  SOURCE is --url URL (a daemon's HTTP address), --db PATH (its database file, read-only) or
-  --config FILE (the daemon's config: ask the daemon it names, else read its file). With none,
-  the daemon at http://127.0.0.1:8681 is asked, else ./oneiric-healthd.db is read.
+/** `oneiric-healthd --help`: every command, one line each. */
+export function overviewHelp(commands: readonly CommandSpec[]): string {
+  const entry = (spec: CommandSpec) =>
+    twoColumns([spec.name, synopsisOfArguments(spec)].filter(Boolean).join(" "), spec.summary);
+  const section = (name: CommandSpec["section"]) =>
+    commands.filter((spec) => spec.section === name).map(entry);
+  return [
+    `${PROGRAM}: watches the adapters of an Oneiric adapter registry`,
+    "",
+    `Usage: ${PROGRAM} COMMAND [ARGUMENTS] [OPTIONS]`,
+    "",
+    "Commands:",
+    ...section("daemon"),
+    twoColumns("help COMMAND", "A command's flags, defaults and examples (as COMMAND --help)."),
+    "",
+    "Queries (a running daemon answers them, else its database file is read):",
+    ...section("query"),
+    "",
+    "Options:",
+    twoColumns("-h, --help", "Show this help."),
+    twoColumns("--version", "Print the version."),
+    "",
+    ...wrap(`Run ${PROGRAM} COMMAND --help for a command's flags, defaults and examples.`),
+    ...wrap(EXIT_CODES),
+    "",
+  ].join("\n");
+}
 
-Exit codes: 0 ok, 1 failure, 2 invalid workflow file, 64 usage error,
-  69 a listen address is in use (run, demo, simulate), 78 configuration error.
-`;
+/** `oneiric-healthd COMMAND --help`. */
+export function commandHelp(spec: CommandSpec): string {
+  const flags = Object.entries(spec.flags);
+  return [
+    ...wrap(spec.summary),
+    "",
+    ...fill(["Usage:", ...synopsis(spec)], WIDTH - 4).map((line, index) =>
+      index === 0 ? line : `    ${line}`,
+    ),
+    ...(spec.arguments.length === 0
+      ? []
+      : [
+          "",
+          "Arguments:",
+          ...spec.arguments.map((argument) => twoColumns(argument.name, argument.description)),
+        ]),
+    "",
+    "Options:",
+    ...flags.map(([name, flag]) => twoColumns(flagLabel(name, flag), flagDescription(flag))),
+    twoColumns("-h, --help", "Show this help."),
+    ...(spec.notes ?? []).flatMap((note) => ["", ...wrap(note)]),
+    "",
+    "Examples:",
+    ...spec.examples.flatMap((example) => [`  # ${example.does}`, `  ${example.command}`]),
+    "",
+  ].join("\n");
+}
+
+/** `oneiric-healthd workflow --help`: the group's subcommands. */
+export function groupHelp(group: CommandGroup, commands: readonly CommandSpec[]): string {
+  const subcommands = commands.filter((spec) => spec.name.startsWith(`${group.name} `));
+  return [
+    ...wrap(group.summary),
+    "",
+    `Usage: ${PROGRAM} ${group.name} SUBCOMMAND [ARGUMENTS] [OPTIONS]`,
+    "",
+    "Subcommands:",
+    ...subcommands.map((spec) =>
+      twoColumns(
+        [spec.name.slice(group.name.length + 1), synopsisOfArguments(spec)].join(" ").trim(),
+        spec.summary,
+      ),
+    ),
+    "",
+    ...wrap(`Run ${PROGRAM} ${group.name} SUBCOMMAND --help for its flags, defaults and examples.`),
+    "",
+  ].join("\n");
+}
+
+/** `oneiric-healthd events [--since SEQ] [--limit N] [--follow] …`, in pieces a line may end after. */
+function synopsis(spec: CommandSpec): string[] {
+  const flags = Object.entries(spec.flags).map(([name, flag]) => {
+    const label = flagLabel(name, flag);
+    return flag.type !== "boolean" && flag.required ? label : `[${label}]`;
+  });
+  return [`${PROGRAM} ${spec.name}`, synopsisOfArguments(spec), ...flags].filter(Boolean);
+}
+
+function flagLabel(name: string, flag: FlagSpec): string {
+  return flag.type === "boolean" ? `--${name}` : `--${name} ${flag.value}`;
+}
+
+function flagDescription(flag: FlagSpec): string {
+  if (flag.type === "boolean") return flag.description;
+  const extras = [
+    flag.required ? "Required." : "",
+    flag.default === undefined ? "" : `Default: ${flag.default}.`,
+  ];
+  return [flag.description, ...extras].filter(Boolean).join(" ");
+}
+
+/** "  label   description", the description wrapped under itself (below the label if that is long). */
+function twoColumns(label: string, description: string): string {
+  const indent = " ".repeat(COLUMN);
+  const [first = "", ...rest] = wrap(description, WIDTH - COLUMN);
+  const head = `  ${label}`;
+  const continued = rest.map((line) => `${indent}${line}`);
+  return head.length < COLUMN - 1
+    ? [`${head.padEnd(COLUMN)}${first}`, ...continued].join("\n")
+    : [head, `${indent}${first}`, ...continued].join("\n");
+}
+
+function wrap(text: string, width = WIDTH): string[] {
+  return fill(text.split(/\s+/).filter(Boolean), width);
+}
+
+/** Pieces filled into lines of at most `width` characters (a longer piece gets a line of its own). */
+function fill(pieces: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of pieces) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines;
+}

@@ -116,7 +116,7 @@ function nearest(
   resolution: ResolutionAnswer,
   catalog: readonly AdapterStatusView[],
 ): Suggestion[] {
-  const matched = new Set(resolution.excluded.map((candidate) => candidate.adapterId));
+  const matched = new Set(resolution.excluded.map((candidate) => candidate.adapter_id));
   const found: (Suggestion & { rank: number })[] = [];
   for (const adapter of catalog) {
     if (matched.has(adapter.adapter_id)) continue;
@@ -180,13 +180,13 @@ export function formatWorkflowReport(report: WorkflowCheckReport): string {
       const { choice, fallbacks } = check.resolution;
       if (check.met && choice) {
         lines.push(`  ok     ${wanted}  (${where})`);
-        lines.push(`         -> ${choice.adapterId} (${describeCandidate(choice)})`);
+        lines.push(`         -> ${choice.adapter_id} (${describeCandidate(choice)})`);
         lines.push(
           `         fallbacks: ${
             fallbacks.length === 0
               ? "none"
               : fallbacks
-                  .map((candidate) => `${candidate.adapterId} (${candidate.status})`)
+                  .map((candidate) => `${candidate.adapter_id} (${candidate.status})`)
                   .join(", ")
           }`,
         );

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseDocument } from "yaml";
 import { ConfigError } from "./errors.js";
 import { defaultConfig, loadConfigFile, parseConfigText } from "./load.js";
 
@@ -304,7 +305,7 @@ describe("parseConfigText: rejected files", () => {
     {
       name: "unknown key in oneiric_mcp (typo)",
       text: "oneiric_mcp:\n  enabled: true\n  grpc_hots: registry\n",
-      message: "healthd.yaml:3: oneiric_mcp.grpc_hots: unknown key",
+      message: 'healthd.yaml:3: oneiric_mcp.grpc_hots: unknown key (did you mean "grpc_host"?)',
       key: "oneiric_mcp.grpc_hots",
       line: 3,
     },
@@ -358,10 +359,11 @@ describe("parseConfigText: rejected files", () => {
       line: 3,
     },
     {
-      name: "several problems: the first is named and the rest counted",
+      name: "several problems: each on its own line, in file order",
       text: "oneiric_mcp:\n  grpc_port: 0\n  use_tls: 1\n",
       message:
-        "healthd.yaml:2: oneiric_mcp.grpc_port: Too small: expected number to be >=1 (and 1 more problem)",
+        "healthd.yaml:2: oneiric_mcp.grpc_port: Too small: expected number to be >=1\n" +
+        "healthd.yaml:3: oneiric_mcp.use_tls: expected boolean, received number",
       key: "oneiric_mcp.grpc_port",
       line: 2,
     },
@@ -406,7 +408,8 @@ describe("parseConfigText: rejected files", () => {
       name: "invalid YAML: bad indentation",
       text: "oneiric_mcp:\n  enabled: true\n   grpc_host: x\n",
       message:
-        "healthd.yaml:2: not valid YAML: Nested mappings are not allowed in compact mappings",
+        "healthd.yaml:2: not valid YAML: Nested mappings are not allowed in compact mappings\n" +
+        "healthd.yaml:2: not valid YAML: Implicit keys need to be on a single line",
       key: "",
       line: 2,
     },
@@ -421,8 +424,8 @@ describe("parseConfigText: rejected files", () => {
     {
       name: "invalid YAML: duplicate key",
       text: "healthd:\n  log:\n    level: info\n  log:\n    level: debug\n",
-      message: "healthd.yaml:4: not valid YAML: Map keys must be unique",
-      key: "",
+      message: "healthd.yaml:4: healthd.log: given more than once (YAML map keys must be unique)",
+      key: "healthd.log",
       line: 4,
     },
     {
@@ -482,10 +485,9 @@ describe("parseConfigText: rejected files", () => {
     {
       name: "an alias to an anchor that is not defined before it",
       text: "healthd:\n  probes: *later\nx: &later {}\n",
-      message:
-        "healthd.yaml: not valid YAML: Unresolved alias (the anchor must be set before the alias): later",
-      key: "",
-      line: undefined,
+      message: "healthd.yaml:2: healthd.probes: alias *later has no anchor &later before it",
+      key: "healthd.probes",
+      line: 2,
     },
   ];
 
@@ -557,6 +559,22 @@ describe("loadConfigFile", () => {
     expect(error.line).toBeUndefined();
   });
 
+  it("refuses a file over 4 MiB, reading no more of it than that", () => {
+    const file = join(directory, "huge.yaml");
+    writeFileSync(file, `# ${"x".repeat(5 * 1024 * 1024)}\n`);
+    expect(() => loadConfigFile(file, {})).toThrow(
+      `${file}: file too big: a configuration file may be at most 4 MiB (4194304 bytes)`,
+    );
+    // A device that never ends is cut off at the limit too.
+    expect(() => loadConfigFile("/dev/zero", {})).toThrow("/dev/zero: file too big");
+  });
+
+  it("refuses bytes that are not UTF-8, naming their line", () => {
+    const file = join(directory, "latin1.yaml");
+    writeFileSync(file, Buffer.from("healthd:\n  log:\n    level: d\xe9bug\n", "latin1"));
+    expect(() => loadConfigFile(file, {})).toThrow(`${file}:3: not a text file: not valid UTF-8`);
+  });
+
   it("reports a path that cannot be read as a file", () => {
     expect(() => loadConfigFile(directory, {})).toThrow(`${directory}: cannot read (EISDIR)`);
   });
@@ -580,5 +598,247 @@ describe("environment references that are a whole value", () => {
   it("reads a section whose keys are all commented out as empty", () => {
     const config = parseConfigText("oneiric_mcp:\n  # grpc_port: 1\nhealthd:\n", "empty.yaml", {});
     expect(config.registry.port).toBe(8679);
+  });
+});
+
+describe("every problem of a file at once", () => {
+  it("lists each problem with its line and key, in file order, suggesting the key meant", () => {
+    const error = configError(
+      [
+        "oneiric_mcp:", // 1
+        "  grpc_prot: 8680", // 2
+        "  use_tls: maybe", // 3
+        "healthd:", // 4
+        "  probes:", // 5
+        "    intervl_sec: 5", // 6
+        "    rise: 0", // 7
+        "  overrides:", // 8
+        "    - match: { adapter: cache }", // 9
+        "      probes: { Timeout-Sec: 2 }", // 10
+        "  zzz_nothing_like_it: 1", // 11
+        "",
+      ].join("\n"),
+    );
+    expect(error.problems).toEqual([
+      {
+        file: "healthd.yaml",
+        line: 2,
+        key: "oneiric_mcp.grpc_prot",
+        problem: 'unknown key (did you mean "grpc_port"?)',
+      },
+      {
+        file: "healthd.yaml",
+        line: 3,
+        key: "oneiric_mcp.use_tls",
+        problem: "expected boolean, received string",
+      },
+      {
+        file: "healthd.yaml",
+        line: 6,
+        key: "healthd.probes.intervl_sec",
+        problem: 'unknown key (did you mean "interval_sec"?)',
+      },
+      {
+        file: "healthd.yaml",
+        line: 7,
+        key: "healthd.probes.rise",
+        problem: "Too small: expected number to be >=1",
+      },
+      {
+        file: "healthd.yaml",
+        line: 10,
+        key: "healthd.overrides[0].probes.Timeout-Sec",
+        problem: 'unknown key (did you mean "timeout_sec"?)',
+      },
+      {
+        file: "healthd.yaml",
+        line: 11,
+        key: "healthd.zzz_nothing_like_it",
+        problem: "unknown key",
+      },
+    ]);
+    expect(error.message.split("\n")).toEqual([
+      'healthd.yaml:2: oneiric_mcp.grpc_prot: unknown key (did you mean "grpc_port"?)',
+      "healthd.yaml:3: oneiric_mcp.use_tls: expected boolean, received string",
+      'healthd.yaml:6: healthd.probes.intervl_sec: unknown key (did you mean "interval_sec"?)',
+      "healthd.yaml:7: healthd.probes.rise: Too small: expected number to be >=1",
+      'healthd.yaml:10: healthd.overrides[0].probes.Timeout-Sec: unknown key (did you mean "timeout_sec"?)',
+      "healthd.yaml:11: healthd.zzz_nothing_like_it: unknown key",
+    ]);
+    expect(error.message).not.toContain("more problem");
+    // The first problem stays where single-problem callers look.
+    expect([error.file, error.line, error.key]).toEqual([
+      "healthd.yaml",
+      2,
+      "oneiric_mcp.grpc_prot",
+    ]);
+  });
+
+  it("names every unknown key of one mapping, not just the first", () => {
+    const error = configError("healthd:\n  htp: {}\n  grcp: {}\n  sotrage: {}\n");
+    expect(error.message).toBe(
+      [
+        'healthd.yaml:2: healthd.htp: unknown key (did you mean "http"?)',
+        'healthd.yaml:3: healthd.grcp: unknown key (did you mean "grpc"?)',
+        'healthd.yaml:4: healthd.sotrage: unknown key (did you mean "storage"?)',
+      ].join("\n"),
+    );
+  });
+
+  it("suggests a section name at the top level", () => {
+    expect(configError("helthd:\n  log: {}\n").message).toBe(
+      'healthd.yaml:1: helthd: unknown key (did you mean "healthd"?)',
+    );
+  });
+
+  it("lists every unset variable, without the schema's complaints about the same keys", () => {
+    const error = configError(
+      "oneiric_mcp:\n  grpc_port: ${PORT}\n  grpc_host: ${HOST}\nhealthd:\n  probes:\n    rise: 0\n",
+    );
+    expect(error.message.split("\n")).toEqual([
+      "healthd.yaml:2: oneiric_mcp.grpc_port: environment variable PORT is not set",
+      "healthd.yaml:3: oneiric_mcp.grpc_host: environment variable HOST is not set",
+      "healthd.yaml:6: healthd.probes.rise: Too small: expected number to be >=1",
+    ]);
+  });
+
+  it("lists every broken rule between keys", () => {
+    const error = configError(
+      [
+        "oneiric_mcp:",
+        "  jwt_enabled: true",
+        "  tls_cert_path: /etc/tls/client.crt",
+        "healthd:",
+        "  auth:",
+        "    enabled: true",
+        "  breaker:",
+        "    kind: count",
+        "    threshold: 3",
+        "",
+      ].join("\n"),
+    );
+    expect(error.message.split("\n")).toEqual([
+      "healthd.yaml:2: oneiric_mcp.jwt_secret: required when jwt_enabled is true",
+      "healthd.yaml:3: oneiric_mcp.tls_key_path: tls_cert_path and tls_key_path must be given together",
+      "healthd.yaml:6: healthd.auth.enabled: auth is enabled but no tokens or jwt are configured, so nothing could get in",
+      "healthd.yaml:9: healthd.breaker.threshold: a count breaker's threshold is a failure ratio from 0 to 1, got 3",
+    ]);
+  });
+
+  it("lists every YAML syntax error, each with its line", () => {
+    const error = configError("healthd:\n\tprobes: {}\nhealthd: 1\n");
+    expect(error.problems.length).toBeGreaterThan(1);
+    for (const problem of error.problems) expect(problem.line).toBeGreaterThan(0);
+    expect(error.message).toContain(
+      "healthd.yaml:2: not valid YAML: Tabs are not allowed as indentation",
+    );
+  });
+
+  it("keeps the single-problem ConfigError as it was", () => {
+    const error = new ConfigError("a.yaml", "healthd.log.level", "bad", 4);
+    expect(error.message).toBe("a.yaml:4: healthd.log.level: bad");
+    expect(error.problems).toEqual([
+      { file: "a.yaml", key: "healthd.log.level", problem: "bad", line: 4 },
+    ]);
+  });
+});
+
+describe("files shaped to break a YAML loader", () => {
+  /** Nine anchors of nine aliases each: 9^9 values if expanded. */
+  const BILLION_LAUGHS = [
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+    ..."bcdefghi"
+      .split("")
+      .map(
+        (name, index) => `${name}: &${name} [${Array(9).fill(`*${"abcdefghi"[index]}`).join(",")}]`,
+      ),
+    "",
+  ].join("\n");
+
+  it("refuses an alias inside its own anchor, naming its line and key", () => {
+    const error = configError("healthd:\n  probes:\n    jitter: &a [*a]\n");
+    expect(error.message).toBe(
+      "healthd.yaml:3: healthd.probes.jitter[0]: refers to itself (a YAML alias inside its own anchor)",
+    );
+  });
+
+  it("refuses a billion laughs with the line of the alias that goes too far", () => {
+    // yaml itself refuses it too, with no line: the loader's own check comes first.
+    expect(() => parseDocument(BILLION_LAUGHS).toJS({ maxAliasCount: 1000 })).toThrow(
+      "Excessive alias count",
+    );
+    const error = configError(BILLION_LAUGHS);
+    expect(error.problems).toHaveLength(1);
+    expect(error.line).toBe(5);
+    expect(error.key).toBe("e[0]");
+    expect(error.problem).toContain('a "billion laughs"');
+  });
+
+  it("refuses aliases that add too many values even when each anchor is used little", () => {
+    const big = `big: &big [${Array(2_000).fill("1").join(",")}]`;
+    const uses = Array.from({ length: 60 }, (_, index) => `u${index}: *big`);
+    const error = configError([big, ...uses, ""].join("\n"));
+    expect(error.problem).toContain("expand the file too far");
+    // 49 copies of 2,001 values are 98,049; the 50th use (line 51) makes 100,050.
+    expect(error.line).toBe(51);
+  });
+
+  it("accepts one anchor shared by every override", () => {
+    // The first override holds the anchor (unknown top-level keys are refused); 999 use it.
+    const overrides = [
+      "    - { match: { adapter: a0 }, probes: &fast { interval_sec: 5, timeout_sec: 1 } }",
+      ...Array.from(
+        { length: 999 },
+        (_, index) => `    - { match: { adapter: a${index + 1} }, probes: *fast }`,
+      ),
+    ];
+    const config = parseConfigText(
+      ["healthd:", "  overrides:", ...overrides, ""].join("\n"),
+      "shared.yaml",
+      {},
+    );
+    expect(config.adapters.overrides).toHaveLength(1_000);
+    expect(config.adapters.overrides[999]?.probes?.intervalMs).toBe(5_000);
+  });
+
+  it("refuses flow nesting past 64 levels quickly, naming the line", () => {
+    const started = Date.now();
+    const error = configError(`healthd:\n  x: ${"[".repeat(1_000_000)}${"]".repeat(1_000_000)}\n`);
+    expect(error.message).toBe("healthd.yaml:2: nested more than 64 levels deep");
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("refuses block nesting past 64 levels, naming the line and key", () => {
+    const lines = Array.from({ length: 70 }, (_, depth) => `${" ".repeat(depth)}k${depth}:`);
+    const error = configError(`${lines.join("\n")} 1\n`);
+    expect(error.line).toBe(65);
+    expect(error.problem).toBe("nested more than 64 levels deep");
+    expect(error.key).toMatch(/^k0\.k1\.k2\..*k63$/);
+  });
+
+  it("refuses a text over 4 MiB without parsing it", () => {
+    const error = configError(`# ${"x".repeat(4 * 1024 * 1024)}\n`);
+    expect(error.message).toBe(
+      "healthd.yaml: file too big (4194307 bytes): a configuration file may be at most 4 MiB (4194304 bytes)",
+    );
+    // Just under the limit is an ordinary file (comments only: the defaults).
+    expect(
+      parseConfigText(`# ${"x".repeat(4 * 1024 * 1024 - 8)}\n`, "big.yaml", {}).log.level,
+    ).toBe("info");
+  });
+
+  it("refuses control characters, tags and a second document, naming the line", () => {
+    expect(configError("healthd:\n  log: {}\n\u0000\u0001\u00ff").message).toBe(
+      "healthd.yaml:3: not a YAML text file: control character U+0000",
+    );
+    expect(configError("healthd:\n  storage:\n    path: !!binary aGVsbG8=\n").message).toBe(
+      "healthd.yaml:3: healthd.storage.path: tag !!binary is not supported (plain YAML values only)",
+    );
+    expect(configError("healthd: !!set { log }\n").message).toBe(
+      "healthd.yaml:1: healthd: tag !!set is not supported (plain YAML values only)",
+    );
+    expect(configError("healthd: {}\n---\nhealthd: {}\n").message).toBe(
+      "healthd.yaml:2: more than one YAML document (a --- line inside)",
+    );
   });
 });

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
-import type { z } from "zod";
+import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
+import { type Document, LineCounter, parseDocument } from "yaml";
 import type {
   AdapterSettings,
   BreakerSettings,
@@ -11,9 +10,17 @@ import { type HostPort, parseHostPort } from "../domain/host-port.js";
 import type { MaintenanceWindow } from "../domain/maintenance.js";
 import type { Requirement } from "../domain/resolution.js";
 import { STALE_SLACK_MS, type StaleRule } from "../domain/status-view.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError, type ProblemInFile } from "./errors.js";
 import { type ConfigFile, configFileSchema, MAX_TIMER_SEC } from "./schema.js";
-import { describeIssue, formatPath, lineOfPath } from "./yaml-issues.js";
+import { describeIssues, formatPath, lineOfPath, pathAt } from "./yaml-issues.js";
+import {
+  documentShapeProblems,
+  MAX_ALIAS_COUNT,
+  MAX_CONFIG_BYTES,
+  MAX_NESTING_DEPTH,
+  textProblem,
+  tooBig,
+} from "./yaml-limits.js";
 
 /** The daemon's settings after validation, defaults and command-line overrides. */
 export interface DaemonConfig {
@@ -141,17 +148,80 @@ export function loadConfigFile(
   env: Environment,
   overrides: ConfigOverrides = {},
 ): DaemonConfig {
-  let text: string;
+  return parseConfigText(readConfigText(file), file, env, overrides, true);
+}
+
+/** The file's text: at most MAX_CONFIG_BYTES of UTF-8 (a pipe or /dev/zero is read no further). */
+function readConfigText(file: string): string {
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readAtMost(file, MAX_CONFIG_BYTES + 1);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(file, "", code === "ENOENT" ? "file not found" : `cannot read (${code})`);
   }
-  return parseConfigText(text, file, env, overrides, true);
+  if (bytes.length > MAX_CONFIG_BYTES) throw ConfigError.inFile(file, [tooBig()]);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // Decoded loosely, the first bad byte is the first U+FFFD (a real one would have decoded).
+    const lossy = bytes.toString("utf8");
+    const line = lossy.slice(0, lossy.indexOf("\uFFFD")).split("\n").length;
+    throw new ConfigError(file, "", "not a text file: not valid UTF-8", line);
+  }
 }
 
-/** Parses config text; `file` names the source in error messages. */
+function readAtMost(file: string, limit: number): Buffer {
+  const descriptor = openSync(file, "r");
+  try {
+    const buffer = Buffer.alloc(limit);
+    let filled = 0;
+    while (filled < limit) {
+      const read = readSync(descriptor, buffer, filled, limit - filled, null);
+      if (read === 0) break;
+      filled += read;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+/** yaml's parse errors and unsupported tags, each with its line and (where one is found) key. */
+function yamlProblems(doc: Document, text: string, lines: LineCounter): ProblemInFile[] {
+  const unsupportedTags = doc.warnings.filter((warning) => warning.code === "TAG_RESOLVE_FAILED");
+  return [...doc.errors, ...unsupportedTags].map((error) => {
+    const offset = error.pos[0];
+    const line = lines.linePos(offset).line;
+    const key = formatPath(pathAt(doc.contents, offset, MAX_NESTING_DEPTH));
+    switch (error.code) {
+      case "DUPLICATE_KEY":
+        return { key, problem: "given more than once (YAML map keys must be unique)", line };
+      case "MULTIPLE_DOCS":
+        return { key: "", problem: "more than one YAML document (a --- line inside)", line };
+      case "TAG_RESOLVE_FAILED":
+        return {
+          key,
+          problem: `tag ${text.slice(offset, error.pos[1]).trim()} is not supported (plain YAML values only)`,
+          line,
+        };
+      default: {
+        const message = error.message.split("\n")[0] ?? "";
+        // yaml's composer catches its own stack overflow and reports it as a parse error.
+        return /call stack/i.test(message)
+          ? { key: "", problem: `nested more than ${MAX_NESTING_DEPTH} levels deep`, line }
+          : { key: "", problem: `not valid YAML: ${message}`, line };
+      }
+    }
+  });
+}
+
+/**
+ * Parses config text; `file` names the source in error messages. Throws one
+ * ConfigError listing every problem found at the first stage that has any: the
+ * text, the YAML, environment variables and the schema, then the rules between
+ * keys (and, with `checkFiles`, the files the config names).
+ */
 export function parseConfigText(
   text: string,
   file: string,
@@ -159,86 +229,96 @@ export function parseConfigText(
   overrides: ConfigOverrides = {},
   checkFiles = false,
 ): DaemonConfig {
+  // Annotated, so that the compiler knows nothing runs after a call.
+  const fail: (problems: readonly ProblemInFile[]) => never = (problems) => {
+    throw ConfigError.inFile(file, problems);
+  };
+  const textIssue = textProblem(text);
+  if (textIssue) fail([textIssue]);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const firstError = doc.errors[0];
-  if (firstError) {
-    // With prettyErrors off the error has no linePos; the line counter still knows it.
-    const line = firstError.linePos?.[0]?.line ?? lines.linePos(firstError.pos[0]).line;
-    throw new ConfigError(file, "", `not valid YAML: ${firstError.message.split("\n")[0]}`, line);
-  }
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    // !!binary, !!set, !!timestamp and the like would give values the schema cannot name.
+    resolveKnownTags: false,
+  });
+  const parseProblems = yamlProblems(doc, text, lines);
+  if (parseProblems.length > 0) fail(parseProblems);
+  const shapeProblems = documentShapeProblems(doc, lines);
+  if (shapeProblems.length > 0) fail(shapeProblems);
   const lineOf = (path: readonly PropertyKey[]) => lineOfPath(doc.contents, path, lines);
   let raw: unknown;
   try {
-    raw = doc.toJS() ?? {};
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
   } catch (error) {
-    // An alias to an anchor defined later or not at all, or too many aliases (a "billion laughs").
-    throw new ConfigError(file, "", `not valid YAML: ${(error as Error).message}`);
+    // documentShapeProblems checks what toJS refuses; this is the backstop.
+    fail([{ key: "", problem: `not valid YAML: ${(error as Error).message}` }]);
   }
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new ConfigError(
-      file,
-      "",
-      "expected a mapping with oneiric_mcp: and healthd: sections",
-      lineOf([]) ?? 1,
-    );
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    fail([
+      {
+        key: "",
+        problem: "expected a mapping with oneiric_mcp: and healthd: sections",
+        line: lineOf([]) ?? 1,
+      },
+    ]);
   }
+  const variableProblems: ProblemInFile[] = [];
   const expanded = expandEnvironment(raw, env, [], (key, problem, path) => {
-    throw new ConfigError(file, key, problem, lineOf(path));
+    variableProblems.push({ key, problem, line: lineOf(path) });
   });
   const parsed = configFileSchema.safeParse(expanded);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
-    const { key, problem, path } = describeIssue(issue);
-    const more = parsed.error.issues.length - 1;
-    throw new ConfigError(
-      file,
-      key,
-      more > 0 ? `${problem} (and ${more} more problem${more > 1 ? "s" : ""})` : problem,
-      lineOf(path),
-    );
+  // A value whose variable is unset is reported for that; what the schema says of it is noise.
+  const schemaProblems = parsed.success
+    ? []
+    : parsed.error.issues
+        .flatMap((issue) => describeIssues(issue, configFileSchema))
+        .filter(({ key }) => !variableProblems.some((unset) => isWithin(key, unset.key)))
+        // One problem per key: a huge port breaks both "whole number" and "at most 65535".
+        .filter(({ key }, index, all) => all.findIndex((other) => other.key === key) === index)
+        .map(({ key, problem, path }) => ({ key, problem, line: lineOf(path) }));
+  if (variableProblems.length > 0 || schemaProblems.length > 0) {
+    fail([...variableProblems, ...schemaProblems]);
   }
-  return resolveConfig(parsed.data, file, overrides, lineOf, checkFiles);
+  return resolveConfig((parsed as { data: ConfigFile }).data, file, overrides, lineOf, checkFiles);
 }
 
+/** Notes a problem with `key`, found at `path` in the document. */
+type Report = (key: string, problem: string, path: readonly PropertyKey[]) => void;
+
+/** `key` is `section` or a key inside it. */
+const isWithin = (key: string, section: string) =>
+  key === section || key.startsWith(`${section}.`) || key.startsWith(`${section}[`);
+
 /** Files the config names must exist where the daemon will run; checked when loading a real file. */
-function verifyReferencedFiles(
-  data: ConfigFile,
-  file: string,
-  lineOf: (path: readonly PropertyKey[]) => number | undefined,
-): void {
+function verifyReferencedFiles(data: ConfigFile, report: Report): void {
   const mcp = data.oneiric_mcp;
   for (const key of ["tls_ca_path", "tls_cert_path", "tls_key_path"] as const) {
     const path = mcp[key];
     if (path !== undefined && !existsSync(path)) {
-      throw new ConfigError(
-        file,
-        `oneiric_mcp.${key}`,
-        `file ${path} does not exist`,
-        lineOf(["oneiric_mcp", key]),
-      );
+      report(`oneiric_mcp.${key}`, `file ${path} does not exist`, ["oneiric_mcp", key]);
     }
   }
   const localFile = data.healthd.registry.local_file;
   if (localFile !== undefined && !existsSync(localFile)) {
-    throw new ConfigError(
-      file,
-      "healthd.registry.local_file",
-      `file ${localFile} does not exist`,
-      lineOf(["healthd", "registry", "local_file"]),
-    );
+    report("healthd.registry.local_file", `file ${localFile} does not exist`, [
+      "healthd",
+      "registry",
+      "local_file",
+    ]);
   }
   for (const server of ["http", "grpc"] as const) {
     const tls = data.healthd[server].tls;
     for (const key of ["cert_path", "key_path", "client_ca_path"] as const) {
       const path = tls?.[key];
       if (path !== undefined && !existsSync(path)) {
-        throw new ConfigError(
-          file,
-          `healthd.${server}.tls.${key}`,
-          `file ${path} does not exist`,
-          lineOf(["healthd", server, "tls", key]),
-        );
+        report(`healthd.${server}.tls.${key}`, `file ${path} does not exist`, [
+          "healthd",
+          server,
+          "tls",
+          key,
+        ]);
       }
     }
   }
@@ -246,12 +326,7 @@ function verifyReferencedFiles(
   if (jwksFile !== undefined) {
     const problem = jwksFileProblem(jwksFile);
     if (problem !== undefined) {
-      throw new ConfigError(
-        file,
-        "healthd.auth.jwt.jwks_file",
-        problem,
-        lineOf(["healthd", "auth", "jwt", "jwks_file"]),
-      );
+      report("healthd.auth.jwt.jwks_file", problem, ["healthd", "auth", "jwt", "jwks_file"]);
     }
   }
 }
@@ -287,29 +362,30 @@ function resolveConfig(
 ): DaemonConfig {
   const mcp = data.oneiric_mcp;
   const healthd = data.healthd;
+  const problems: ProblemInFile[] = [];
+  const report: Report = (key, problem, path) => {
+    problems.push({ key, problem, line: lineOf(path) });
+  };
   const address = (value: string, key: string): HostPort => {
     const parsed = parseHostPort(value);
     if (typeof parsed === "string") throw new ConfigError(file, key, parsed);
     return parsed;
   };
   if (mcp.jwt_enabled && !mcp.jwt_secret) {
-    throw new ConfigError(
-      file,
-      "oneiric_mcp.jwt_secret",
-      "required when jwt_enabled is true",
-      lineOf(["oneiric_mcp", mcp.jwt_secret === undefined ? "jwt_enabled" : "jwt_secret"]),
-    );
+    report("oneiric_mcp.jwt_secret", "required when jwt_enabled is true", [
+      "oneiric_mcp",
+      mcp.jwt_secret === undefined ? "jwt_enabled" : "jwt_secret",
+    ]);
   }
   if ((mcp.tls_cert_path === undefined) !== (mcp.tls_key_path === undefined)) {
-    throw new ConfigError(
-      file,
+    report(
       mcp.tls_cert_path === undefined ? "oneiric_mcp.tls_cert_path" : "oneiric_mcp.tls_key_path",
       "tls_cert_path and tls_key_path must be given together",
-      lineOf(["oneiric_mcp", mcp.tls_cert_path === undefined ? "tls_key_path" : "tls_cert_path"]),
+      ["oneiric_mcp", mcp.tls_cert_path === undefined ? "tls_key_path" : "tls_cert_path"],
     );
   }
-  checkAuth(data, file, lineOf);
-  if (checkFiles) verifyReferencedFiles(data, file, lineOf);
+  checkAuth(data, report);
+  if (checkFiles) verifyReferencedFiles(data, report);
   const probes = healthd.probes;
   const breakerKind = healthd.breaker.kind;
   const defaults: AdapterSettings = {
@@ -376,7 +452,7 @@ function resolveConfig(
     },
     priority: override.priority,
   }));
-  checkBreakerThreshold(defaults.breaker, "healthd.breaker", file, lineOf);
+  checkBreakerThreshold(defaults.breaker, "healthd.breaker", report);
   adapterOverrides.forEach((override, index) => {
     if (override.breaker?.kind !== undefined || override.breaker?.threshold !== undefined) {
       checkBreakerThreshold(
@@ -387,11 +463,11 @@ function resolveConfig(
           ),
         },
         `healthd.overrides[${index}].breaker`,
-        file,
-        lineOf,
+        report,
       );
     }
   });
+  if (problems.length > 0) throw ConfigError.inFile(file, problems);
   return {
     source: file,
     registry: {
@@ -537,47 +613,34 @@ function tlsFiles(
 }
 
 /** Auth switched on must have some way to let a client in. */
-function checkAuth(
-  data: ConfigFile,
-  file: string,
-  lineOf: (path: readonly PropertyKey[]) => number | undefined,
-): void {
+function checkAuth(data: ConfigFile, report: Report): void {
   const auth = data.healthd.auth;
   if (auth.enabled && auth.tokens.length === 0 && auth.jwt === undefined) {
-    throw new ConfigError(
-      file,
+    report(
       "healthd.auth.enabled",
       "auth is enabled but no tokens or jwt are configured, so nothing could get in",
-      lineOf(["healthd", "auth", "enabled"]),
+      ["healthd", "auth", "enabled"],
     );
   }
 }
 
 /** A consecutive breaker counts failures; count and sampling breakers take a failure ratio. */
-function checkBreakerThreshold(
-  breaker: BreakerSettings,
-  key: string,
-  file: string,
-  lineOf: (path: readonly PropertyKey[]) => number | undefined,
-): void {
+function checkBreakerThreshold(breaker: BreakerSettings, key: string, report: Report): void {
   const path = key
     .split(/\.|\[|\]\.?/)
     .filter(Boolean)
     .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
   if (breaker.kind === "consecutive" && !Number.isInteger(breaker.threshold)) {
-    throw new ConfigError(
-      file,
-      `${key}.threshold`,
-      "a consecutive breaker's threshold is a whole number of failures",
-      lineOf([...path, "threshold"]),
-    );
+    report(`${key}.threshold`, "a consecutive breaker's threshold is a whole number of failures", [
+      ...path,
+      "threshold",
+    ]);
   }
   if (breaker.kind !== "consecutive" && breaker.threshold > 1) {
-    throw new ConfigError(
-      file,
+    report(
       `${key}.threshold`,
       `a ${breaker.kind} breaker's threshold is a failure ratio from 0 to 1, got ${breaker.threshold}`,
-      lineOf([...path, "threshold"]),
+      [...path, "threshold"],
     );
   }
 }
@@ -600,23 +663,25 @@ const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
  * Replaces `${NAME}` (and `${NAME:-default}`) in every string value. An unset
- * variable without a default is reported, naming the variable and the key.
+ * variable without a default is reported, naming the variable and the key, and
+ * its reference is left as written.
  */
 export function expandEnvironment(
   value: unknown,
   env: Environment,
   path: readonly PropertyKey[],
-  fail: (key: string, problem: string, path: readonly PropertyKey[]) => never,
+  report: (key: string, problem: string, path: readonly PropertyKey[]) => void,
   enclosing: ReadonlySet<object> = new Set(),
 ): unknown {
   if (typeof value === "string") {
     const expanded = value.replace(
       ENV_REFERENCE,
-      (_whole, name: string, fallback: string | undefined) => {
+      (whole: string, name: string, fallback: string | undefined) => {
         const found = env[name];
         if (found !== undefined) return found;
         if (fallback !== undefined) return fallback;
-        return fail(formatPath(path), `environment variable ${name} is not set`, path);
+        report(formatPath(path), `environment variable ${name} is not set`, path);
+        return whole;
       },
     );
     // A value that is one whole reference takes the type its text reads as, so
@@ -629,17 +694,21 @@ export function expandEnvironment(
   }
   if (value === null || typeof value !== "object") return value;
   // A YAML alias inside its own anchor (`a: &x [*x]`) reads as a value that contains itself.
+  // The document's alias check finds it first, with its line; this keeps the walk finite regardless.
   if (enclosing.has(value)) {
-    return fail(formatPath(path), "refers to itself (a YAML alias inside its own anchor)", path);
+    report(formatPath(path), "refers to itself (a YAML alias inside its own anchor)", path);
+    return undefined;
   }
   const inside = new Set(enclosing).add(value);
   if (Array.isArray(value)) {
-    return value.map((item, index) => expandEnvironment(item, env, [...path, index], fail, inside));
+    return value.map((item, index) =>
+      expandEnvironment(item, env, [...path, index], report, inside),
+    );
   }
   return Object.fromEntries(
     Object.entries(value).map(([key, item]) => [
       key,
-      expandEnvironment(item, env, [...path, key], fail, inside),
+      expandEnvironment(item, env, [...path, key], report, inside),
     ]),
   );
 }

@@ -12,10 +12,12 @@ function fileWith(text: string): string {
 }
 
 describe("loadLocalRegistry", () => {
-  it("refuses an alias to an anchor that is never defined with a ConfigError naming the file", () => {
+  it("refuses an alias to an anchor that is never defined with a ConfigError naming the file and line", () => {
     const file = fileWith("- adapter_id: a.adapter.cache.redis\n  metadata: *nowhere\n");
     expect(() => loadLocalRegistry(file)).toThrow(ConfigError);
-    expect(() => loadLocalRegistry(file)).toThrow(/adapters\.yaml: not valid YAML or JSON/);
+    expect(() => loadLocalRegistry(file)).toThrow(
+      `${file}:2: [0].metadata: alias *nowhere has no anchor &nowhere before it`,
+    );
   });
 
   it("refuses a file of too many aliases (a billion laughs) with a ConfigError", () => {
@@ -27,5 +29,6 @@ describe("loadLocalRegistry", () => {
     }
     const file = fileWith(`${levels.join("\n")}\n`);
     expect(() => loadLocalRegistry(file)).toThrow(ConfigError);
+    expect(() => loadLocalRegistry(file)).toThrow(`${file}:5: e[0]: aliases of &d`);
   });
 });

@@ -5,6 +5,7 @@ import type { AdapterEntry } from "../domain/adapter.js";
 import { HEALTH_STATUSES } from "../domain/adapter.js";
 import { ConfigError } from "./errors.js";
 import { describeIssue, lineOfPath } from "./yaml-issues.js";
+import { documentShapeProblems, MAX_ALIAS_COUNT } from "./yaml-limits.js";
 
 const entrySchema = z.strictObject({
   adapter_id: z.string().min(1),
@@ -62,9 +63,12 @@ export function loadLocalRegistry(file: string): LocalRegistry {
       lines.linePos(firstError.pos[0]).line,
     );
   }
+  // Aliases and nesting are checked as in the configuration; the size is not (a registry can be large).
+  const shapeProblems = documentShapeProblems(doc, lines);
+  if (shapeProblems.length > 0) throw ConfigError.inFile(file, shapeProblems);
   let raw: unknown;
   try {
-    raw = doc.toJS() ?? [];
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? [];
   } catch (error) {
     // An alias to an anchor defined later or not at all, or too many aliases (a "billion laughs").
     throw new ConfigError(file, "", `not valid YAML or JSON: ${(error as Error).message}`);

@@ -1,19 +1,40 @@
-import { isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml";
+import { isMap, isPair, isScalar, isSeq, type LineCounter, type Node } from "yaml";
 import type { z } from "zod";
+import { closestKey, keysAllowedAt } from "./key-suggestions.js";
 
-/** Names the key a zod issue is about, and a short description of the problem. */
-export function describeIssue(issue: z.core.$ZodIssue): {
+/** What a zod issue says, as the key it is about and a short description of the problem. */
+export interface DescribedIssue {
   key: string;
   problem: string;
   path: PropertyKey[];
-} {
+}
+
+/**
+ * Names the key a zod issue is about, and a short description of the problem:
+ * one per unknown key, each with the allowed key it is probably a slip for
+ * (`schema` says which keys are allowed where).
+ */
+export function describeIssues(issue: z.core.$ZodIssue, schema?: unknown): DescribedIssue[] {
   const path = [...issue.path];
   if (issue.code === "unrecognized_keys") {
-    const unknownKey = issue.keys[0] ?? "";
-    const fullPath = [...path, unknownKey];
-    return { key: formatPath(fullPath), problem: "unknown key", path: fullPath };
+    const allowed = schema === undefined ? [] : keysAllowedAt(schema, path);
+    return issue.keys.map((unknownKey) => {
+      const fullPath = [...path, unknownKey];
+      const suggestion = closestKey(unknownKey, allowed);
+      return {
+        key: formatPath(fullPath),
+        problem:
+          suggestion === undefined ? "unknown key" : `unknown key (did you mean "${suggestion}"?)`,
+        path: fullPath,
+      };
+    });
   }
-  return { key: formatPath(path), problem: issue.message.replace(/^Invalid input: /, ""), path };
+  return [{ key: formatPath(path), problem: issue.message.replace(/^Invalid input: /, ""), path }];
+}
+
+/** The first of `describeIssues`: for messages that name one problem. */
+export function describeIssue(issue: z.core.$ZodIssue): DescribedIssue {
+  return describeIssues(issue)[0] as DescribedIssue;
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -46,4 +67,44 @@ export function lineOfPath(
     }
   }
   return offset === undefined ? undefined : lines.linePos(offset).line;
+}
+
+/**
+ * The key path of the innermost node at `offset` (a pair's key or value), for
+ * parse errors and warnings that give only a position. Looks no deeper than
+ * `maxDepth` collections.
+ */
+export function pathAt(root: Node | null, offset: number, maxDepth: number): PropertyKey[] {
+  const path: PropertyKey[] = [];
+  const covers = (node: unknown) => {
+    const range = (node as Node | null | undefined)?.range;
+    return range != null && range[0] <= offset && offset < Math.max(range[1], range[0] + 1);
+  };
+  let node: unknown = root;
+  for (let depth = 0; depth < maxDepth && (isMap(node) || isSeq(node)); depth++) {
+    const collection: { items: unknown[] } = node;
+    let next: unknown;
+    collection.items.forEach((item, index) => {
+      if (next !== undefined) return;
+      if (isPair(item)) {
+        const name = isScalar(item.key) ? item.key.value : undefined;
+        const named = typeof name === "string" || typeof name === "number";
+        const keyRange = (item.key as Node | null)?.range;
+        const valueRange = (item.value as Node | null)?.range;
+        // A tag or anchor before the value lies between the key and the value node.
+        const inPair =
+          keyRange != null && keyRange[0] <= offset && offset < (valueRange?.[1] ?? keyRange[1]);
+        if (inPair) {
+          if (named) path.push(name);
+          next = covers(item.value) ? item.value : null;
+        }
+      } else if (covers(item)) {
+        path.push(index);
+        next = item;
+      }
+    });
+    if (next === undefined || next === null) break;
+    node = next;
+  }
+  return path;
 }

@@ -7,6 +7,7 @@ import {
   type StatusSource,
 } from "./health.js";
 import type { ActiveMaintenance } from "./maintenance.js";
+import { roundToMicroseconds } from "./round-to-microseconds.js";
 
 /** One adapter's last-known status as every surface (HTTP, CLI) shows it. */
 export interface AdapterStatusView {
@@ -124,7 +125,7 @@ export function toStatusView(
     status: health.status,
     since: new Date(health.since).toISOString(),
     last_checked: health.lastChecked === null ? null : new Date(health.lastChecked).toISOString(),
-    latency_ms: health.latencyMs === null ? null : Math.round(health.latencyMs * 1000) / 1000,
+    latency_ms: health.latencyMs === null ? null : roundToMicroseconds(health.latencyMs),
     source: health.source,
     stale,
     reason: health.reason,

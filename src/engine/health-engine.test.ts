@@ -498,6 +498,8 @@ describe("HealthEngine: while the store refuses commits", () => {
       writable: false,
       failingSince: failedAt,
       lastError: "SQLITE_FULL: database or disk is full",
+      // The last commit that went through: the healthy catalog's.
+      lastWriteAt: failedAt - OPTIONS.maxDelayMs,
       pendingStates: 3,
       // breaker.opened and health_changed for alpha, health_changed for valkey, the failover.
       pendingEvents: 4,
@@ -530,6 +532,7 @@ describe("HealthEngine: while the store refuses commits", () => {
       writable: true,
       failingSince: null,
       lastError: null,
+      lastWriteAt: expect.any(Number),
       pendingStates: 0,
       pendingEvents: 0,
     });
@@ -621,6 +624,23 @@ describe("HealthEngine: while the store refuses commits", () => {
     // The mirror keeps the newest ten checks, all committed at once.
     expect(h.view.recentChecks(KAFKA)).toHaveLength(10);
     expect(h.metrics.results).toBe(20);
+  });
+
+  it("says when a write last went through: none before the first commit, a refused one changes nothing", async () => {
+    const h = harness();
+    expect(h.engine.status()).toMatchObject({ writable: true, lastWriteAt: null });
+    await healthyCatalog(h);
+    const committedAt = h.engine.status().lastWriteAt;
+    expect(committedAt).toBeGreaterThanOrEqual(T0);
+    h.store.failCommits();
+    await wait(1_000);
+    h.engine.recordCheck(check(BETA, false));
+    await wait(OPTIONS.maxDelayMs);
+    expect(h.engine.status()).toMatchObject({ writable: false, lastWriteAt: committedAt });
+    h.store.heal();
+    await wait(OPTIONS.maxRetryDelayMs);
+    expect(h.engine.status().writable).toBe(true);
+    expect(h.engine.status().lastWriteAt).toBeGreaterThan(committedAt ?? 0);
   });
 
   it("refuses catalog and maintenance commits with StoreUnavailableError, keeping nothing of them", async () => {

@@ -78,6 +78,11 @@ export interface EngineParts {
   /** The adapter's settings and maintenance, for a decision. */
   contextOf: (entry: AdapterEntry) => DecisionContext;
   options?: EngineOptions;
+  /**
+   * When a write to the store last succeeded before the engine took over (the
+   * daemon's start-up write), ms; readiness asks for a write that went through.
+   */
+  lastWriteAt?: number;
 }
 
 /** The store refused a commit: nothing of it was written, nothing in memory changed. */
@@ -117,6 +122,11 @@ export interface StoreStatus {
   /** Since when commits have been failing (ms), or null. */
   failingSince: number | null;
   lastError: string | null;
+  /**
+   * When a write to the store last succeeded (ms): the start-up write, then each
+   * commit; null before any did. "No failure seen" alone is not proof of a writable store.
+   */
+  lastWriteAt: number | null;
   /** Decided results and events waiting for the store. */
   pendingStates: number;
   pendingEvents: number;
@@ -178,9 +188,11 @@ export class HealthEngine {
   private readonly catalogListeners = new Set<(change: CatalogChange) => void>();
   /** Set by stop(): what arrives after the last commit is abandoned, not staged. */
   private stopped = false;
+  private lastWriteAt: number | null;
 
   constructor(private readonly parts: EngineParts) {
     this.options = parts.options ?? DEFAULT_ENGINE_OPTIONS;
+    this.lastWriteAt = parts.lastWriteAt ?? null;
   }
 
   /**
@@ -218,6 +230,7 @@ export class HealthEngine {
       writable: this.failure === undefined,
       failingSince: this.failure?.since ?? null,
       lastError: this.failure?.error ?? null,
+      lastWriteAt: this.lastWriteAt,
       pendingStates: this.pending.states.size,
       pendingEvents: this.pending.events.length,
     };
@@ -370,6 +383,7 @@ export class HealthEngine {
       this.commitFailed(error, at);
       return false;
     }
+    this.lastWriteAt = at;
     this.pending = new PendingWork();
     this.applyCommitted(pending, journalled);
     return true;
@@ -465,7 +479,7 @@ export class HealthEngine {
       this.failure = undefined;
       this.parts.metrics.storeWritable(true);
       this.parts.logger.info(
-        { failedForMs, states: work.states.size, events: journalled.length },
+        { failed_for_ms: failedForMs, states: work.states.size, events: journalled.length },
         "database writable again; pending results and events committed",
       );
     }
@@ -516,7 +530,7 @@ export class HealthEngine {
       this.parts.metrics.storeWritable(false);
       // One line per episode: the retries that follow are silent until it recovers.
       this.parts.logger.warn(
-        { err: error, pendingStates: this.pending.states.size },
+        { err: error, pending_states: this.pending.states.size },
         "could not commit to the database; keeping results pending and retrying",
       );
     } else {

@@ -1,3 +1,4 @@
+import { roundToMicroseconds } from "../domain/round-to-microseconds.js";
 /** One finished check, as the "recent checks" of an adapter show it. */
 export interface RecentCheck {
   at: string;
@@ -74,7 +75,7 @@ export class RecentChecks {
       checks.push({
         at: new Date(this.atMs[slot] ?? 0).toISOString(),
         ok: (outcome & 0x80) !== 0,
-        latency_ms: Math.round((this.latencyMs[slot] ?? 0) * 1000) / 1000,
+        latency_ms: roundToMicroseconds(this.latencyMs[slot] ?? 0),
         detail: this.details[slot] ?? "",
         source: this.sources[outcome & 0x7f] ?? "",
       });

@@ -323,7 +323,7 @@ class SubscriberLoop {
     } catch (error) {
       if (!(error instanceof CursorExpiredError)) throw error;
       this.logger.warn(
-        { cursor: this.state.cursor, oldestSeq: error.oldestSeq },
+        { cursor: this.state.cursor, oldest_seq: error.oldestSeq },
         "webhook events were deleted by journal retention before delivery; skipping to the oldest kept",
       );
       this.state.cursor = error.oldestSeq - 1;

@@ -415,7 +415,7 @@ export class ProbeScheduler {
         (error: unknown) => {
           // A check that throws is a bug: log it and keep the schedule alive.
           this.logger.error(
-            { err: error, adapterId: slot.entry.adapterId },
+            { err: error, adapter_id: slot.entry.adapterId },
             "check failed unexpectedly",
           );
           return this.options.firstSpreadMs(slot.entry);

@@ -49,6 +49,7 @@
 import { readFile } from "node:fs/promises";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { closestName } from "../text/closest-name.js";
 import { ScenarioError, type ScenarioIssue } from "./scenario-error.js";
 
 export const BEHAVIOUR_KINDS = ["healthy", "down", "slow", "flapping", "intermittent"] as const;
@@ -344,37 +345,10 @@ function firstLine(message: string): string {
 }
 
 function unknownKeyMessage(key: string, known: readonly string[]): string {
-  const suggestion = closest(key, known);
+  const suggestion = closestName(key, known);
   const hint = suggestion === undefined ? "" : ` (did you mean "${suggestion}"?)`;
   const expected = known.length > 0 ? `; expected one of ${known.join(", ")}` : "";
   return `unknown key${hint}${expected}`;
-}
-
-/** The known key within edit distance 2 of `key`, if any: most typos are one or two keystrokes. */
-function closest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const distance = editDistance(key, candidate);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }
 
 /** `["adapters", 3, "slow_ms"]` → `adapters[3].slow_ms`. */

@@ -6,8 +6,9 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { catalogEntry } from "../../test/support/catalog-entry.js";
 import { initialHealth } from "../domain/health.js";
-import { MigrationError, migrate, readMigrations } from "./migrator.js";
+import { migrate, readMigrations } from "./migrator.js";
 import { MIGRATIONS_DIRECTORY, SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
+import { StorageError } from "./storage-error.js";
 import { describeHealthStoreContract } from "./store-contract.js";
 
 const REDIS = "t.adapter.cache.redis";
@@ -216,8 +217,9 @@ describe("SqliteStore read-only", () => {
   it("refuses a file at an older schema, which only the daemon may migrate", () => {
     fileAtVersion(4);
     expect(() => openStore({ readonly: true })).toThrow(
-      new MigrationError(
-        `${dbPath} has schema version 4, older than this oneiric-healthd's ${MIGRATIONS.length}: start the daemon once on it to migrate`,
+      new StorageError(
+        dbPath,
+        `has schema version 4, older than this oneiric-healthd's ${MIGRATIONS.length}: start the daemon once on it to migrate`,
       ),
     );
     expect(schemaVersion()).toBe(4);
@@ -230,17 +232,27 @@ describe("SqliteStore read-only", () => {
     expect(() => openStore({ readonly: true })).toThrow(/has schema version 0, older than/);
   });
 
-  it("refuses a file written by a newer daemon", () => {
-    openStore().close();
-    const db = new BetterSqlite3(dbPath);
-    db.prepare(
-      "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, 'future', 'x', 1)",
-    ).run(MIGRATIONS.length + 1);
-    db.close();
-    expect(() => openStore({ readonly: true })).toThrow(
-      `has schema version ${MIGRATIONS.length + 1}, newer than this oneiric-healthd's ${MIGRATIONS.length}: upgrade oneiric-healthd`,
-    );
-  });
+  it.each([
+    ["read-only", true],
+    ["to run the daemon on", false],
+  ])(
+    "refuses a file written by a newer daemon, opened %s, naming both versions",
+    (_how, readonly) => {
+      openStore().close();
+      const db = new BetterSqlite3(dbPath);
+      db.prepare(
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, 'future', 'x', 1)",
+      ).run(MIGRATIONS.length + 1);
+      db.close();
+      expect(() => openStore({ readonly })).toThrow(
+        new StorageError(
+          dbPath,
+          `has schema version ${MIGRATIONS.length + 1}, newer than this oneiric-healthd's ${MIGRATIONS.length}: it was written by a newer oneiric-healthd; upgrade, or use another database`,
+        ),
+      );
+      expect(schemaVersion()).toBe(MIGRATIONS.length + 1);
+    },
+  );
 });
 
 describe("SqliteStore.loadState", () => {

@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
+import type { Database, Statement } from "better-sqlite3";
 import { type AdapterEntry, type HealthStatus, isHealthStatus } from "../domain/adapter.js";
 import type { EventType, JournalEvent, NewEvent } from "../domain/events.js";
 import type { BreakerState, HealthState, StatusSource } from "../domain/health.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
-import { MigrationError, migrate, readMigrations } from "./migrator.js";
+import { explainOpenFailure, openDatabaseFile } from "./database-file.js";
+import { migrate, readMigrations } from "./migrator.js";
+import { StorageError } from "./storage-error.js";
 import type {
   EndpointState,
   HealthStore,
@@ -49,24 +51,32 @@ export class SqliteStore implements HealthStore {
   private readonly db: Database;
   private readonly statements: ReturnType<typeof prepareStatements> | undefined;
 
-  /** Opens (and, unless read-only, migrates) the database at `path`. */
+  /**
+   * Opens (and, unless read-only, migrates) the database at `path`. A file or
+   * place that cannot serve (see openDatabaseFile), or a schema this version
+   * cannot use, is a StorageError naming the path and the cause.
+   */
   constructor(options: SqliteStoreOptions) {
     const now = options.now ?? Date.now;
-    this.db = new BetterSqlite3(options.path, {
-      readonly: options.readonly ?? false,
-      fileMustExist: options.readonly ?? false,
-    });
-    this.db.pragma("busy_timeout = 5000");
-    if (options.readonly) {
-      this.statements = undefined;
-      assertSchemaCurrent(this.db, readMigrations(MIGRATIONS_DIRECTORY).length, options.path);
-      return;
+    const mode = { readonly: options.readonly ?? false };
+    const known = readMigrations(MIGRATIONS_DIRECTORY);
+    this.db = openDatabaseFile(options.path, mode);
+    try {
+      this.db.pragma("busy_timeout = 5000");
+      checkSchemaVersion(this.db, known.length, options.path, mode.readonly);
+      if (mode.readonly) {
+        this.statements = undefined;
+        return;
+      }
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      this.db.pragma("foreign_keys = ON");
+      migrate(this.db, known, now);
+      this.statements = prepareStatements(this.db);
+    } catch (error) {
+      this.db.close();
+      throw explainOpenFailure(options.path, mode, error);
     }
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-    this.db.pragma("foreign_keys = ON");
-    migrate(this.db, readMigrations(MIGRATIONS_DIRECTORY), now);
-    this.statements = prepareStatements(this.db);
   }
 
   private get writable(): ReturnType<typeof prepareStatements> {
@@ -378,25 +388,31 @@ export class SqliteStore implements HealthStore {
   }
 }
 
-/** A read-only reader cannot migrate: it needs the schema this version writes. */
-function assertSchemaCurrent(db: Database, known: number, path: string): void {
-  let applied = 0;
-  try {
-    const row = db.prepare("SELECT MAX(version) AS version FROM schema_migrations").get() as {
-      version: number | null;
-    };
-    applied = row.version ?? 0;
-  } catch {
-    applied = 0;
-  }
-  if (applied < known) {
-    throw new MigrationError(
-      `${path} has schema version ${applied}, older than this oneiric-healthd's ${known}: start the daemon once on it to migrate`,
+/**
+ * A file from a newer version is refused before anything is written to it; a
+ * read-only reader cannot migrate, so it also needs the schema this version writes.
+ */
+function checkSchemaVersion(db: Database, known: number, path: string, readonly: boolean): void {
+  const tracked = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .get();
+  const applied = tracked
+    ? ((
+        db.prepare("SELECT MAX(version) AS version FROM schema_migrations").get() as {
+          version: number | null;
+        }
+      ).version ?? 0)
+    : 0;
+  if (applied > known) {
+    throw new StorageError(
+      path,
+      `has schema version ${applied}, newer than this oneiric-healthd's ${known}: it was written by a newer oneiric-healthd; upgrade, or use another database`,
     );
   }
-  if (applied > known) {
-    throw new MigrationError(
-      `${path} has schema version ${applied}, newer than this oneiric-healthd's ${known}: upgrade oneiric-healthd`,
+  if (readonly && applied < known) {
+    throw new StorageError(
+      path,
+      `has schema version ${applied}, older than this oneiric-healthd's ${known}: start the daemon once on it to migrate`,
     );
   }
 }

@@ -1,18 +1,17 @@
 import { existsSync } from "node:fs";
 import type { DaemonConfig } from "../../config/load.js";
-import { formatHostPort } from "../../domain/host-port.js";
 import { ApiError } from "../api-error.js";
 import type { QueryBackend } from "../query-backend.js";
-import { DatabaseQueryBackend } from "./database-query-backend.js";
-import {
-  DEFAULT_DAEMON_URL,
-  type EventFollower,
+import { daemonUrlFor } from "./daemon-url.js";
+import type {
+  EventFollower,
   HttpQueryBackend,
-  type HttpQueryBackendOptions,
+  HttpQueryBackendOptions,
 } from "./http-query-client.js";
+import { DEFAULT_DAEMON_URL, DEFAULT_DB_PATH, databaseDescription } from "./source-defaults.js";
 
-/** The database path the daemon uses when its config does not name one. */
-export const DEFAULT_DB_PATH = "oneiric-healthd.db";
+export { DEFAULT_DB_PATH } from "./source-defaults.js";
+
 /** How long the daemon gets to answer `/healthz` before the file is read instead. */
 const PROBE_TIMEOUT_MS = 500;
 
@@ -36,34 +35,34 @@ export interface BackendChoiceOptions {
   http?: HttpQueryBackendOptions;
 }
 
-/** The URL a client reaches a daemon listening on `listen` at (wildcards mean this host). */
-export function daemonUrlFor(config: DaemonConfig): string {
-  const { host, port } = config.http.listen;
-  const reachable = host === "0.0.0.0" || host === "" ? "127.0.0.1" : host === "::" ? "::1" : host;
-  // A daemon serving HTTPS is reached over HTTPS (trust its CA with NODE_EXTRA_CA_CERTS).
-  const scheme = config.http.tls ? "https" : "http";
-  return `${scheme}://${formatHostPort(reachable, port)}`;
-}
+/** Who answers: a daemon (its client ready), or the database file at `path`. */
+export type ChosenSource =
+  | { kind: "daemon"; daemon: HttpQueryBackend }
+  | { kind: "database"; path: string };
 
 /**
  * Picks who answers: `--url` a daemon over HTTP, `--db` the file. With neither,
  * the daemon at the configured (or default) address if it answers `/healthz`
  * quickly, else the configured (or default) database file, read-only. The
- * automatic choice is announced, as the two can give different answers.
+ * automatic choice is announced, as the two can give different answers. Each
+ * client's module is loaded only when it is the one chosen: `status --db`
+ * starts without the HTTP client and the query service.
  */
-export async function chooseBackend(options: BackendChoiceOptions): Promise<ClientBackend> {
+export async function chooseSource(options: BackendChoiceOptions): Promise<ChosenSource> {
   if (options.url !== undefined && options.db !== undefined) {
     throw new ApiError("INVALID_PARAMETER", "pass --url or --db, not both", {
       parameter: "url",
     });
   }
-  if (options.url !== undefined) return httpBackend(options.url, options.http);
-  if (options.db !== undefined) return databaseBackend(options.db, options.config);
+  if (options.url !== undefined) {
+    return { kind: "daemon", daemon: await httpBackend(options.url, options.http) };
+  }
+  if (options.db !== undefined) return { kind: "database", path: options.db };
   const url = options.config ? daemonUrlFor(options.config) : DEFAULT_DAEMON_URL;
-  const daemon = httpBackend(url, options.http);
+  const daemon = await httpBackend(url, options.http);
   if (await daemon.isUp(options.probeTimeoutMs ?? PROBE_TIMEOUT_MS)) {
     options.notice?.(`answering from the ${daemon.description}`);
-    return daemon;
+    return { kind: "daemon", daemon };
   }
   const path = options.config?.storage.path ?? DEFAULT_DB_PATH;
   if (!existsSync(path)) {
@@ -72,17 +71,31 @@ export async function chooseBackend(options: BackendChoiceOptions): Promise<Clie
       `no daemon answering at ${daemon.baseUrl} and no database at ${path}: start the daemon, or pass --url URL or --db PATH`,
     );
   }
-  const file = databaseBackend(path, options.config);
   options.notice?.(
-    `no daemon answering at ${daemon.baseUrl}; answering from the ${file.description}: last-known state`,
+    `no daemon answering at ${daemon.baseUrl}; answering from the ${databaseDescription(path)}: last-known state`,
   );
+  return { kind: "database", path };
+}
+
+/** The backend chooseSource picks; a database file that cannot serve is refused at once. */
+export async function chooseBackend(options: BackendChoiceOptions): Promise<ClientBackend> {
+  const source = await chooseSource(options);
+  if (source.kind === "daemon") return source.daemon;
+  const { DatabaseQueryBackend } = await import("./database-query-backend.js");
+  const file = new DatabaseQueryBackend({ path: source.path, config: options.config });
+  try {
+    file.openFile();
+  } catch (error) {
+    file.close();
+    throw error;
+  }
   return file;
 }
 
-function httpBackend(url: string, options: HttpQueryBackendOptions | undefined): HttpQueryBackend {
+async function httpBackend(
+  url: string,
+  options: HttpQueryBackendOptions | undefined,
+): Promise<HttpQueryBackend> {
+  const { HttpQueryBackend } = await import("./http-query-client.js");
   return new HttpQueryBackend(url, options);
-}
-
-function databaseBackend(path: string, config: DaemonConfig | undefined): DatabaseQueryBackend {
-  return new DatabaseQueryBackend({ path, config });
 }

@@ -16,6 +16,7 @@ import {
   type ResolutionAnswer,
 } from "../query-service.js";
 import type { EventFollower, NoticeListener } from "./http-query-client.js";
+import { databaseDescription } from "./source-defaults.js";
 
 export interface DatabaseQueryBackendOptions {
   path: string;
@@ -49,7 +50,7 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
   private readonly model: OfflineReadModel;
 
   constructor(private readonly options: DatabaseQueryBackendOptions) {
-    this.description = `database ${options.path} (read-only, daemon not asked)`;
+    this.description = databaseDescription(options.path);
     this.pollMs = options.pollMs ?? 500;
     this.model = new OfflineReadModel({
       path: options.path,
@@ -130,6 +131,11 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
       if (page.events.length < 1000)
         await delay(this.pollMs, undefined, { signal }).catch(() => undefined);
     }
+  }
+
+  /** Opens the file now, so a file that cannot serve is refused before the first question. */
+  openFile(): void {
+    this.model.openFile();
   }
 
   close(): void {

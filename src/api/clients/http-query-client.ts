@@ -18,8 +18,7 @@ import {
   resolveBatchSchema,
 } from "../query-service.js";
 
-/** The daemon's HTTP address when neither the command line nor a config names one. */
-export const DEFAULT_DAEMON_URL = "http://127.0.0.1:8681";
+export { DEFAULT_DAEMON_URL } from "./source-defaults.js";
 
 /** Told about connection trouble while following, so a person sees why nothing arrives. */
 export type NoticeListener = (message: string) => void;

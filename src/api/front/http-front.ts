@@ -6,6 +6,7 @@ import { Worker } from "node:worker_threads";
 import pino, { type Logger } from "pino";
 import type { DaemonConfig } from "../../config/load.js";
 import type { Requirement } from "../../domain/resolution.js";
+import { roundToMicroseconds } from "../../domain/round-to-microseconds.js";
 import type { EventPublisher } from "../../engine/health-engine.js";
 import type { HealthView } from "../../engine/health-view.js";
 import type { MaintenanceService } from "../../maintenance/maintenance-service.js";
@@ -296,7 +297,7 @@ export class HttpFront {
       }
       case "loaded":
         this.logger.debug(
-          { tookMs: Math.round(performance.now() - this.snapshotSentAt) },
+          { took_ms: roundToMicroseconds(performance.now() - this.snapshotSentAt) },
           "the HTTP front's replica is loaded; it answers the hot routes from now on",
         );
         this.markLoaded();

@@ -5,7 +5,6 @@ import {
   type ServerWritableStream,
 } from "@grpc/grpc-js";
 import { type CloudEvent, type JournalEvent, toCloudEvent } from "../../domain/events.js";
-import type { RankedCandidate } from "../../domain/resolution.js";
 import type { AdapterStatusView } from "../../domain/status-view.js";
 import type { EventHub, Subscription } from "../../events/event-hub.js";
 import type {
@@ -22,6 +21,7 @@ import type {
 import { ApiError } from "../api-error.js";
 import type {
   AdapterDetail as AdapterDetailView,
+  CandidateAnswer,
   QueryService,
   ResolutionAnswer,
 } from "../query-service.js";
@@ -198,17 +198,17 @@ function toAdapterDetail(detail: AdapterDetailView): AdapterDetail {
   };
 }
 
-function toCandidate(candidate: RankedCandidate): Candidate {
+function toCandidate(candidate: CandidateAnswer): Candidate {
   return {
-    adapterId: candidate.adapterId,
+    adapterId: candidate.adapter_id,
     provider: candidate.provider,
     status: candidate.status,
     breaker: candidate.breaker,
     flapping: candidate.flapping,
     maintenance: candidate.maintenance,
     priority: candidate.priority,
-    latencyMs: candidate.latencyMs ?? undefined,
-    excludedBecause: candidate.excludedBecause ?? "",
+    latencyMs: candidate.latency_ms ?? undefined,
+    excludedBecause: candidate.excluded_because ?? "",
   };
 }
 

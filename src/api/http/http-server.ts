@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { EventHub } from "../../events/event-hub.js";
 import { packageVersion } from "../../package-version.js";
+import { closestName } from "../../text/closest-name.js";
 import { ApiError } from "../api-error.js";
 import {
   type AccessControl,
@@ -115,7 +116,7 @@ function queryObject(query: URLSearchParams): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [key, value] of query) {
     if (Object.hasOwn(result, key)) {
-      throw new ApiError("INVALID_PARAMETER", `parameter ${key}: given more than once`, {
+      throw new ApiError("INVALID_PARAMETER", `${key} is given more than once; give it once`, {
         parameter: key,
       });
     }
@@ -124,13 +125,29 @@ function queryObject(query: URLSearchParams): Record<string, string> {
   return result;
 }
 
+/** A query parameter the route does not take, with the closest one it does take. */
+function unknownParameter(name: string, known: readonly string[]): ApiError {
+  const suggestion = closestName(name, known);
+  const hint =
+    suggestion !== undefined
+      ? ` (did you mean "${suggestion}"?)`
+      : known.length > 0
+        ? `; known: ${known.join(", ")}`
+        : "; this path takes none";
+  return new ApiError("UNKNOWN_PARAMETER", `unknown parameter ${JSON.stringify(name)}${hint}`, {
+    parameter: name,
+  });
+}
+
 function decodeId(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new ApiError("INVALID_PARAMETER", "adapter_id: not valid percent-encoding", {
-      parameter: "adapter_id",
-    });
+    throw new ApiError(
+      "INVALID_PARAMETER",
+      `adapter_id must be percent-encoded UTF-8; got ${JSON.stringify(raw)}`,
+      { parameter: "adapter_id" },
+    );
   }
 }
 
@@ -199,12 +216,15 @@ export class HttpApi {
       {
         pattern: /^\/v1\/adapters\/([^/]+)\/maintenance$/,
         methods: {
-          PUT: async ({ request, response, params }) => {
+          PUT: async ({ request, response, query, params }) => {
+            this.noParameters(query);
             const body = await this.readJson(request, true);
             sendJson(response, 200, queries.setMaintenance(decodeId(params[0] ?? ""), body ?? {}));
           },
-          DELETE: ({ response, params }) =>
-            sendJson(response, 200, queries.liftMaintenance(decodeId(params[0] ?? ""))),
+          DELETE: ({ response, query, params }) => {
+            this.noParameters(query);
+            sendJson(response, 200, queries.liftMaintenance(decodeId(params[0] ?? "")));
+          },
         },
         admin: ["PUT", "DELETE"],
       },
@@ -214,7 +234,8 @@ export class HttpApi {
         methods: {
           GET: ({ response, query }) =>
             sendJson(response, 200, queries.resolve(queryObject(query))),
-          POST: async ({ request, response }) => {
+          POST: async ({ request, response, query }) => {
+            this.noParameters(query);
             const body = await this.readJson(request, false);
             sendJson(response, 200, { resolutions: queries.resolveBatch(body) });
           },
@@ -228,12 +249,22 @@ export class HttpApi {
       },
       {
         pattern: /^\/v1\/cache\/invalidate$/,
-        methods: { POST: ({ response }) => sendJson(response, 200, queries.invalidateCache()) },
+        methods: {
+          POST: ({ response, query }) => {
+            this.noParameters(query);
+            sendJson(response, 200, queries.invalidateCache());
+          },
+        },
         admin: ["POST"],
       },
       {
         pattern: /^\/v1\/health$/,
-        methods: { GET: ({ response }) => sendJson(response, 200, queries.healthCheck()) },
+        methods: {
+          GET: ({ response, query }) => {
+            this.noParameters(query);
+            sendJson(response, 200, queries.healthCheck());
+          },
+        },
       },
       {
         pattern: /^\/metrics$/,
@@ -470,11 +501,7 @@ export class HttpApi {
 
   private noParameters(query: URLSearchParams): void {
     const first = query.keys().next();
-    if (!first.done) {
-      throw new ApiError("UNKNOWN_PARAMETER", `unknown parameter ${JSON.stringify(first.value)}`, {
-        parameter: first.value,
-      });
-    }
+    if (!first.done) throw unknownParameter(first.value, []);
   }
 
   /** Reads a JSON body up to the size limit; an empty body is undefined when allowed. */
@@ -542,26 +569,18 @@ export class HttpApi {
         ? lastEventId
         : (parameters.since ?? undefined);
     const { limit: _ignored, since: _since, ...rest } = parameters;
-    if (Object.keys(rest).length > 0) {
-      throw new ApiError(
-        "UNKNOWN_PARAMETER",
-        `unknown parameter ${JSON.stringify(Object.keys(rest)[0])}`,
-        {
-          parameter: Object.keys(rest)[0],
-        },
-      );
-    }
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) throw unknownParameter(unknown, ["since", "limit"]);
     const hub = this.hub();
     let cursor = hub.newestSeq();
     if (cursorText !== undefined) {
       cursor = Number(cursorText);
       if (!Number.isSafeInteger(cursor) || cursor < 0) {
+        const named = cursorText === lastEventId ? "Last-Event-ID" : "since";
         throw new ApiError(
           "INVALID_PARAMETER",
-          `Last-Event-ID/since: expected a non-negative integer seq, got ${JSON.stringify(cursorText)}`,
-          {
-            parameter: "since",
-          },
+          `${named} must be an integer ≥ 0 (an event's seq); got ${JSON.stringify(cursorText)}`,
+          { parameter: named },
         );
       }
     }

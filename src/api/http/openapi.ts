@@ -168,7 +168,22 @@ export function openApiDocument(version: string): Record<string, unknown> {
             },
           },
           responses: {
-            "200": { description: "One resolution per requirement, in order" },
+            "200": {
+              description: "One resolution per requirement, in order",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      resolutions: {
+                        type: "array",
+                        items: { $ref: "#/components/schemas/Resolution" },
+                      },
+                    },
+                  },
+                },
+              },
+            },
             "400": problem,
             "413": problem,
           },
@@ -234,12 +249,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/readyz": {
         get: {
           summary:
-            "Readiness: migrations applied, state restored, first sync attempted (or a stored catalog served), database taking commits",
+            "Readiness: start-up finished, a write to the database went through and none is refused now, and a catalog to watch (from the registry, or stored; an empty one only while the registry answers)",
           responses: {
             "200": {
               description:
-                'Ready; `note` is "catalog from storage, registry not yet confirmed" until a sync succeeds (also when the first one failed)',
+                'Ready; `note` is "catalog from storage, registry not yet confirmed" until a sync succeeds (also when the first one failed), and says so when the registry answered an empty catalog',
             },
+            // Not ready: the problem's `detail` says why.
             "503": problem,
           },
         },
@@ -343,7 +359,19 @@ export function openApiDocument(version: string): Record<string, unknown> {
                 last_heartbeat: { type: ["string", "null"] },
                 consecutive_successes: { type: "integer" },
                 consecutive_failures: { type: "integer" },
-                recent_checks: { type: "array", items: { type: "object" } },
+                recent_checks: {
+                  type: "array",
+                  items: {
+                    type: "object",
+                    properties: {
+                      at: { type: "string", format: "date-time" },
+                      ok: { type: "boolean" },
+                      latency_ms: { type: "number" },
+                      detail: { type: "string" },
+                      source: { type: "string", enum: ["probe", "registry", "watch"] },
+                    },
+                  },
+                },
               },
             },
           ],
@@ -373,15 +401,40 @@ export function openApiDocument(version: string): Record<string, unknown> {
             provider: { type: "string" },
             project: { type: "string" },
             panic: { type: "boolean" },
+            limit: { type: "integer", minimum: 0, maximum: 1000 },
+          },
+        },
+        Candidate: {
+          type: "object",
+          properties: {
+            adapter_id: { type: "string" },
+            provider: { type: "string" },
+            status: { $ref: "#/components/schemas/Status" },
+            breaker: { type: "string", enum: ["closed", "open", "half-open", "isolated"] },
+            flapping: { type: "boolean" },
+            maintenance: { type: "boolean" },
+            priority: { type: "integer" },
+            latency_ms: {
+              type: ["number", "null"],
+              description: "The last check's latency, to the microsecond",
+            },
+            excluded_because: {
+              type: ["string", "null"],
+              description: "Why it may not be used; null when usable",
+            },
           },
         },
         Resolution: {
           type: "object",
           properties: {
             requirement: { $ref: "#/components/schemas/Requirement" },
-            choice: { type: ["object", "null"] },
-            fallbacks: { type: "array", items: { type: "object" } },
-            excluded: { type: "array", items: { type: "object" } },
+            choice: {
+              oneOf: [{ $ref: "#/components/schemas/Candidate" }, { type: "null" }],
+            },
+            fallbacks: { type: "array", items: { $ref: "#/components/schemas/Candidate" } },
+            excluded: { type: "array", items: { $ref: "#/components/schemas/Candidate" } },
+            fallbacks_total: { type: "integer" },
+            excluded_total: { type: "integer" },
             reason: { type: "string" },
             panic: { type: "boolean" },
             at: { type: "string", format: "date-time" },

@@ -3,74 +3,80 @@
  * see as JSON Schema, and what the tools promise to answer.
  *
  * The SDK checks arguments against the input schemas before a tool runs, and a
- * failure there has no error code. So those schemas check JSON types only
- * (string, boolean, required) while advertising, in the JSON Schema clients
- * see, the constraints of the daemon's own schemas (query-service.ts: lengths,
- * the status enum, no extra keys). The values are then validated by the
+ * failure there is its own raw text ("expected boolean, received string at
+ * healthy_only") with no error code. So the input schemas let every value
+ * through while advertising, in the JSON Schema clients see, the constraints
+ * of the daemon's own schemas (query-service.ts: types, lengths, the status
+ * enum, required keys, no extra keys). The values are then validated by the
  * backend (or by a tool, with the `*Parameters` schemas here) with those same
- * rules, so a bad value gets the same stable code and parameter name as over
- * HTTP (INVALID_PARAMETER, UNKNOWN_PARAMETER, …).
+ * rules, so a bad value gets the same code, parameter name and message as over
+ * HTTP (`INVALID_PARAMETER: healthy_only must be true or false; got "yes"`).
  */
 import { z } from "zod";
 import { HEALTH_STATUSES } from "../../domain/adapter.js";
-import { listFilterSchema, requirementSchema } from "../query-service.js";
+import { adapterIdSchema, listFilterSchema, requirementSchema } from "../query-service.js";
 
 // --- Input schemas -----------------------------------------------------------
 
-const nameSchema = requirementSchema.shape.domain;
-const statusSchema = listFilterSchema.shape.status.unwrap();
-
-/**
- * `base` (a JSON-typed schema the SDK checks) advertising `real`'s JSON Schema
- * constraints; the backend validates the value with `real`'s rules.
- */
-function advertising<T extends z.ZodType>(base: T, real: z.ZodType, description: string): T {
+/** An argument the SDK lets through as it is, advertising `real`'s JSON Schema constraints. */
+function argument(real: z.ZodType, description: string) {
   const json = z.toJSONSchema(real, { io: "input" }) as Record<string, unknown>;
   const constraints = Object.fromEntries(Object.entries(json).filter(([key]) => key !== "$schema"));
-  return base.meta({ ...constraints, description });
+  return z
+    .any()
+    .optional()
+    .meta({ ...constraints, description });
 }
 
-/** Passes unknown keys through to the backend (UNKNOWN_PARAMETER) while advertising none allowed. */
-function argumentsOf<T extends z.ZodRawShape>(shape: T) {
-  return z.looseObject(shape).meta({ additionalProperties: false });
+/**
+ * Passes every key through to the backend (which answers UNKNOWN_PARAMETER for
+ * one it does not take) while advertising none allowed and `required` ones.
+ */
+function argumentsOf<T extends z.ZodRawShape>(shape: T, required: (keyof T & string)[] = []) {
+  return z
+    .looseObject(shape)
+    .meta({ additionalProperties: false, ...(required.length > 0 ? { required } : {}) });
 }
 
-const nameArgument = (description: string) => advertising(z.string(), nameSchema, description);
-export const adapterIdArguments = argumentsOf({
-  adapter_id: nameArgument("The adapter's id, e.g. mahavishnu.adapter.storage.s3"),
-});
+const field = (key: keyof typeof requirementSchema.shape) => requirementSchema.shape[key];
+const statusSchema = listFilterSchema.shape.status.unwrap();
+
+export const adapterIdArguments = argumentsOf(
+  {
+    adapter_id: argument(adapterIdSchema, "The adapter's id, e.g. mahavishnu.adapter.storage.s3"),
+  },
+  ["adapter_id"],
+);
 export const noArguments = argumentsOf({});
 
 export const listArguments = argumentsOf({
-  project: nameArgument("Only adapters of this project").optional(),
-  domain: nameArgument('Only adapters of this domain, e.g. "adapter"').optional(),
-  category: nameArgument('Only this category, e.g. "storage", "cache"').optional(),
-  provider: nameArgument('Only this provider, e.g. "s3", "redis"').optional(),
-  status: advertising(z.string(), statusSchema, "Only adapters with this status").optional(),
-  healthy_only: z
-    .boolean()
-    .optional()
-    .describe("Only adapters that are healthy and usable by resolution"),
+  project: argument(field("project"), "Only adapters of this project"),
+  domain: argument(field("domain"), 'Only adapters of this domain, e.g. "adapter"'),
+  category: argument(field("category"), 'Only this category, e.g. "storage", "cache"'),
+  provider: argument(field("provider"), 'Only this provider, e.g. "s3", "redis"'),
+  status: argument(statusSchema, "Only adapters with this status"),
+  healthy_only: argument(z.boolean(), "Only adapters that are healthy and usable by resolution"),
 });
 
-export const resolveArguments = argumentsOf({
-  domain: nameArgument('The domain, e.g. "adapter"'),
-  category: nameArgument('The category, e.g. "storage", "orchestration"'),
-  provider: nameArgument('A provider, e.g. "s3"; any when omitted').optional(),
-  project: nameArgument("A project; any when omitted").optional(),
-  panic: z
-    .boolean()
-    .optional()
-    .describe(
+export const resolveArguments = argumentsOf(
+  {
+    domain: argument(field("domain"), 'The domain, e.g. "adapter"'),
+    category: argument(field("category"), 'The category, e.g. "storage", "orchestration"'),
+    provider: argument(field("provider"), 'A provider, e.g. "s3"; any when omitted'),
+    project: argument(field("project"), "A project; any when omitted"),
+    panic: argument(
+      z.boolean(),
       "When nothing is usable, answer the least-bad candidate (marked panic) instead of none",
     ),
-});
+  },
+  ["domain", "category"],
+);
 
 /**
  * The strict rules of arguments a backend never sees whole (getAdapter takes
  * the id alone, healthCheck nothing): the tool itself rejects unknown keys.
  */
-export const adapterIdParameters = z.strictObject({ adapter_id: nameSchema });
+export const adapterIdParameters = z.strictObject({ adapter_id: adapterIdSchema });
 export const noParameters = z.strictObject({});
 
 // --- Output schemas (loose: fields may be added without breaking clients) -----
@@ -141,15 +147,15 @@ export const checkHealthOutput = z.looseObject({
   registry_error: z.string().nullable(),
 });
 const candidateSchema = z.looseObject({
-  adapterId: z.string(),
+  adapter_id: z.string(),
   provider: z.string(),
   status: healthStatus,
   breaker: z.string(),
   flapping: z.boolean(),
   maintenance: z.boolean(),
   priority: z.number(),
-  latencyMs: z.number().nullable(),
-  excludedBecause: z.string().nullable(),
+  latency_ms: z.number().nullable(),
+  excluded_because: z.string().nullable(),
 });
 export const resolveOutput = z.looseObject({
   adapter_id: z.string().nullable().describe("The chosen adapter's id, or null when none"),
@@ -162,6 +168,8 @@ export const resolveOutput = z.looseObject({
   choice: candidateSchema.nullable(),
   fallbacks: z.array(candidateSchema),
   excluded: z.array(candidateSchema),
+  fallbacks_total: z.number().int(),
+  excluded_total: z.number().int(),
   reason: z.string(),
   panic: z.boolean(),
   at: z.string(),

@@ -47,7 +47,7 @@ export function checkHealthText(value: CheckHealthAnswer): string {
 
 export function resolutionText(value: ResolutionAnswer): string {
   const head = value.choice
-    ? `use ${value.choice.adapterId} (${value.choice.status}${value.panic ? ", panic" : ""})`
+    ? `use ${value.choice.adapter_id} (${value.choice.status}${value.panic ? ", panic" : ""})`
     : "no usable adapter";
   return `${head}: ${value.reason} [${value.fallbacks.length} fallback(s), ${value.excluded.length} excluded]`;
 }

@@ -115,7 +115,7 @@ export function registerTools(
     (args) =>
       answer(async () => {
         const resolution = await backend.resolve(args);
-        return { adapter_id: resolution.choice?.adapterId ?? null, ...resolution };
+        return { adapter_id: resolution.choice?.adapter_id ?? null, ...resolution };
       }, resolutionText),
   );
 

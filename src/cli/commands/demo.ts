@@ -10,8 +10,9 @@ import { createLogger, type RunningDaemon, startDaemon } from "../../main.js";
 import { parseListenAddress } from "../../simulator/listen-address.js";
 import { loadScenarioFile } from "../../simulator/scenario.js";
 import { type RunningSimulator, startSimulator } from "../../simulator/simulator.js";
-import { parse } from "../arguments.js";
 import { cliInvocation, PACKAGE_ROOT, pathFrom } from "../cli-invocation.js";
+import type { CommandLine } from "../command-spec.js";
+import type { DEMO_COMMAND } from "../command-specs.js";
 import { DemoEventPrinter } from "../demo-event-printer.js";
 import { demoGuide } from "../demo-guide.js";
 import { untilStopSignal } from "../process-signals.js";
@@ -26,17 +27,9 @@ const DEMO_SIMULATOR_LISTEN = FREE_LOOPBACK_PORT;
 /** How long the demo waits for its daemon to be ready before printing where to look anyway. */
 const READY_WAIT_MS = 15_000;
 
-export async function demoCommand(args: string[]): Promise<number> {
+export async function demoCommand({ values }: CommandLine<typeof DEMO_COMMAND>): Promise<number> {
   // --duration and "ready in" count from here: what a person waits for.
   const startedAt = performance.now();
-  const { values } = parse(args, {
-    scenario: { type: "string" },
-    duration: { type: "string" },
-    "http-listen": { type: "string" },
-    "grpc-listen": { type: "string" },
-    "simulator-listen": { type: "string" },
-    "free-ports": { type: "boolean" },
-  });
   const scenarioPath = values.scenario ?? DEMO_SCENARIO;
   const durationSec = values.duration === undefined ? undefined : Number(values.duration);
   if (durationSec !== undefined && !(durationSec > 0))

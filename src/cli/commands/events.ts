@@ -3,12 +3,13 @@ import { ApiError } from "../../api/api-error.js";
 import type { ClientBackend } from "../../api/clients/choose-backend.js";
 import { eventsPageSchema, parseParameters } from "../../api/query-service.js";
 import type { CloudEvent } from "../../domain/events.js";
-import { parse } from "../arguments.js";
+import type { CommandLine } from "../command-spec.js";
+import type { EVENTS_COMMAND } from "../command-specs.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
 import { printNotice } from "../output.js";
 import { abortingOnStopSignal } from "../process-signals.js";
 import { formatCloudEvent } from "../query-format.js";
-import { SOURCE_OPTIONS, withBackend } from "../query-source.js";
+import { withBackend } from "../query-source.js";
 import { usageOnBadParameter } from "../usage-error.js";
 
 /** `--since` and `--limit`, validated (eventsPageSchema) and defaulted. */
@@ -17,14 +18,10 @@ interface EventsPage {
   limit: number;
 }
 
-export async function eventsCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    ...SOURCE_OPTIONS,
-    since: { type: "string" },
-    limit: { type: "string" },
-    follow: { type: "boolean" },
-    json: { type: "boolean" },
-  });
+export async function eventsCommand({
+  values,
+}: CommandLine<typeof EVENTS_COMMAND>): Promise<number> {
+  // The parser has checked --since and --limit against the same bounds (command-specs.test.ts).
   const page = await usageOnBadParameter(() =>
     parseParameters(
       eventsPageSchema,

@@ -1,11 +1,11 @@
 /** `oneiric-healthd mcp`: an MCP server on stdin/stdout, until the client leaves or a stop signal. */
 import { packageVersion } from "../../package-version.js";
-import { parse } from "../arguments.js";
+import type { CommandLine } from "../command-spec.js";
+import type { MCP_COMMAND } from "../command-specs.js";
 import { abortingOnStopSignal } from "../process-signals.js";
-import { SOURCE_OPTIONS, withBackend } from "../query-source.js";
+import { withBackend } from "../query-source.js";
 
-export async function mcpCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, SOURCE_OPTIONS);
+export async function mcpCommand({ values }: CommandLine<typeof MCP_COMMAND>): Promise<number> {
   return withBackend(values, (backend) =>
     abortingOnStopSignal(async (signal) => {
       // Loaded only here: no other command needs the MCP SDK.

@@ -1,26 +1,15 @@
 /** `oneiric-healthd resolve DOMAIN CATEGORY [PROVIDER]`: the adapter to use; exit 1 when none is usable. */
-import { parse } from "../arguments.js";
+import type { CommandLine } from "../command-spec.js";
+import type { RESOLVE_COMMAND } from "../command-specs.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
 import { jsonText, printNotice } from "../output.js";
 import { formatResolution } from "../query-format.js";
-import { SOURCE_OPTIONS, withBackend } from "../query-source.js";
-import { UsageError, usageOnBadParameter } from "../usage-error.js";
+import { withBackend } from "../query-source.js";
+import { usageOnBadParameter } from "../usage-error.js";
 
-export async function resolveCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    {
-      ...SOURCE_OPTIONS,
-      project: { type: "string" },
-      panic: { type: "boolean" },
-      json: { type: "boolean" },
-    },
-    3,
-  );
-  const [domain, category, provider] = positionals;
-  if (domain === undefined || category === undefined) {
-    throw new UsageError("resolve needs DOMAIN and CATEGORY (and optionally PROVIDER)");
-  }
+export async function resolveCommand(line: CommandLine<typeof RESOLVE_COMMAND>): Promise<number> {
+  const { values } = line;
+  const { DOMAIN: domain, CATEGORY: category, PROVIDER: provider } = line.arguments;
   const requirement = {
     domain,
     category,

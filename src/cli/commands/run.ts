@@ -6,22 +6,18 @@ import { coalescing } from "../../lifecycle/coalescing-task.js";
 import { limitHeapGrowth } from "../../lifecycle/heap-growth.js";
 import { createSystemdNotifier } from "../../lifecycle/systemd-notifier.js";
 import { createLogger, startDaemon } from "../../main.js";
-import { parse } from "../arguments.js";
+import type { CommandLine } from "../command-spec.js";
+import type { RUN_COMMAND } from "../command-specs.js";
 import { reloadFromFile, reloadUnderSystemd } from "../config-reload.js";
 import { type ConfigSource, loadConfig } from "../config-source.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
 import { guardStop, untilStopSignal } from "../process-signals.js";
+import { sayingWhereStorageIsSet } from "../storage-origin.js";
 
 /** How long `run` lets the daemon stop (systemd's default TimeoutStopSec is 90 s; ours is tighter). */
 const STOP_DEADLINE_MS = 10_000;
 
-export async function runCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    config: { type: "string" },
-    db: { type: "string" },
-    "http-listen": { type: "string" },
-    "grpc-listen": { type: "string" },
-  });
+export async function runCommand({ values }: CommandLine<typeof RUN_COMMAND>): Promise<number> {
   const source: ConfigSource = {
     file: values.config,
     overrides: {
@@ -51,11 +47,15 @@ export async function runCommand(args: string[]): Promise<number> {
   const frontFailure = new Promise<Error>((resolve) => {
     frontFailed = resolve;
   });
-  const daemon = await startDaemon(config, {
-    logger,
-    status: (text) => notifier.status(text),
-    frontFailed: (error) => frontFailed(error),
-  }).catch((error: unknown) => {
+  const daemon = await sayingWhereStorageIsSet(
+    { db: source.overrides.dbPath, config: source.file },
+    () =>
+      startDaemon(config, {
+        logger,
+        status: (text) => notifier.status(text),
+        frontFailed: (error) => frontFailed(error),
+      }),
+  ).catch((error: unknown) => {
     notifier.status(`start failed: ${error instanceof Error ? error.message : String(error)}`);
     notifier.close();
     throw error instanceof AddressInUseError ? error.withHint(listenAdvice(error)) : error;

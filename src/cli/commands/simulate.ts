@@ -4,30 +4,18 @@ import { AddressInUseError } from "../../lifecycle/address-in-use.js";
 import { loadScenarioFile } from "../../simulator/scenario.js";
 import { type SimulatorSecurity, startSimulator } from "../../simulator/simulator.js";
 import { DEFAULT_SIMULATOR_LISTEN } from "../../simulator/simulator-defaults.js";
-import { type ParseArgsOptionsConfig, parse } from "../arguments.js";
+import type { CommandLine } from "../command-spec.js";
+import type { SIMULATE_COMMAND } from "../command-specs.js";
 import { untilStopSignal } from "../process-signals.js";
 import { UsageError } from "../usage-error.js";
 
-const OPTIONS = {
-  scenario: { type: "string" },
-  listen: { type: "string" },
-  "watch-interval-ms": { type: "string" },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  "tls-client-ca": { type: "string" },
-  "jwt-secret-env": { type: "string" },
-  "jwt-project": { type: "string" },
-} as const satisfies ParseArgsOptionsConfig;
+type SimulateValues = CommandLine<typeof SIMULATE_COMMAND>["values"];
 
-type SimulateValues = ReturnType<typeof parse<typeof OPTIONS>>["values"];
-
-export async function simulateCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, OPTIONS);
-  if (!values.scenario) throw new UsageError("simulate needs --scenario FILE");
-  const watchIntervalMs =
-    values["watch-interval-ms"] === undefined ? undefined : Number(values["watch-interval-ms"]);
-  if (watchIntervalMs !== undefined && !(Number.isInteger(watchIntervalMs) && watchIntervalMs > 0))
-    throw new UsageError("--watch-interval-ms must be a positive whole number of milliseconds");
+export async function simulateCommand({
+  values,
+}: CommandLine<typeof SIMULATE_COMMAND>): Promise<number> {
+  // --scenario is required and --watch-interval-ms a positive integer: the parser checked both.
+  const watchIntervalMs = values["watch-interval-ms"];
   const scenario = await loadScenarioFile(values.scenario);
   const security = securityOf(values);
   const simulator = await startSimulator({

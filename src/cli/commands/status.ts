@@ -1,37 +1,46 @@
-/** `oneiric-healthd status [ID]`: last-known status, read from the database file. */
+/**
+ * `oneiric-healthd status [ID]`: every adapter's status as `GET /v1/adapters`
+ * lists it, from the source the query commands use: a running daemon when one
+ * answers (or `--url`), else its database file, last-known state (or `--db`).
+ */
 import { existsSync } from "node:fs";
-import { readStatusSnapshot } from "../../offline-read-model.js";
-import { parse } from "../arguments.js";
-import { loadConfig } from "../config-source.js";
+import { readStatusSnapshot, type StatusSnapshot } from "../../offline-view.js";
+import type { CommandLine } from "../command-spec.js";
+import type { STATUS_COMMAND } from "../command-specs.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
 import { formatStatusDetail, formatStatusTable } from "../format.js";
 import { jsonText, printNotice } from "../output.js";
+import { chooseQuerySource, sourceConfig } from "../query-source.js";
+import { sayingWhereStorageIsSet } from "../storage-origin.js";
 
-export async function statusCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    { json: { type: "boolean" }, db: { type: "string" }, config: { type: "string" } },
-    1,
-  );
-  const config = loadConfig(values.config, {});
-  const dbPath = values.db ?? config.storage.path;
-  if (!existsSync(dbPath)) {
+export async function statusCommand(line: CommandLine<typeof STATUS_COMMAND>): Promise<number> {
+  const { values } = line;
+  const config = await sourceConfig(values);
+  const source = await chooseQuerySource(values, config);
+  let snapshot: StatusSnapshot;
+  let where: string;
+  if (source.kind === "daemon") {
+    snapshot = await source.daemon.listAdapters();
+    where = source.daemon.description;
+  } else if (!existsSync(source.path)) {
+    // Only --db can name a missing file: the automatic choice found none and said so.
     printNotice(
-      `no database at ${dbPath}; pass --db PATH or --config FILE, or start the daemon first`,
+      `no database at ${source.path}; pass --db PATH, --url URL or --config FILE, or start the daemon first`,
     );
     return EXIT_FAILURE;
+  } else {
+    // The daemon's own view over the file; --config adds its fixed maintenance windows.
+    const path = source.path;
+    snapshot = await sayingWhereStorageIsSet(values, async () =>
+      readStatusSnapshot(path, Date.now(), config),
+    );
+    where = source.path;
   }
-  // As the daemon's API would list them; --config adds its fixed maintenance windows.
-  const snapshot = readStatusSnapshot(
-    dbPath,
-    Date.now(),
-    values.config === undefined ? undefined : config,
-  );
-  const id = positionals[0];
+  const id = line.arguments.ID;
   if (id !== undefined) {
     const adapter = snapshot.adapters.find((candidate) => candidate.adapter_id === id);
     if (!adapter) {
-      printNotice(`no adapter ${JSON.stringify(id)} in ${dbPath}`);
+      printNotice(`no adapter ${JSON.stringify(id)} in ${where}`);
       return EXIT_FAILURE;
     }
     process.stdout.write(values.json ? jsonText(adapter) : formatStatusDetail(adapter));

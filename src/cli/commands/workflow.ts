@@ -2,12 +2,12 @@
  * `oneiric-healthd workflow check FILE`: resolves every adapter requirement of
  * the file's workflows. Exit 0 all met, 1 some not met, 2 the file is invalid.
  */
-import { parse } from "../arguments.js";
+import type { CommandLine } from "../command-spec.js";
+import type { WORKFLOW_CHECK_COMMAND } from "../command-specs.js";
 import { EXIT_FAILURE, EXIT_INVALID_WORKFLOW } from "../exit-codes.js";
 import { jsonText, printNotice } from "../output.js";
 import { describeRequirement } from "../query-format.js";
-import { SOURCE_OPTIONS, withBackend } from "../query-source.js";
-import { UsageError } from "../usage-error.js";
+import { withBackend } from "../query-source.js";
 import {
   checkWorkflows,
   formatWorkflowReport,
@@ -15,18 +15,11 @@ import {
 } from "../workflow-check.js";
 import { loadWorkflowFile, type WorkflowFile, WorkflowFileError } from "../workflow-file.js";
 
-export async function workflowCommand(args: string[]): Promise<number> {
-  const [subcommand, ...rest] = args;
-  if (subcommand !== "check") {
-    throw new UsageError(
-      subcommand === undefined
-        ? "workflow needs a subcommand: workflow check FILE"
-        : `unknown workflow subcommand ${JSON.stringify(subcommand)} (try: workflow check FILE)`,
-    );
-  }
-  const { values, positionals } = parse(rest, { ...SOURCE_OPTIONS, json: { type: "boolean" } }, 1);
-  const file = positionals[0];
-  if (file === undefined) throw new UsageError("workflow check needs a FILE");
+export async function workflowCheckCommand(
+  line: CommandLine<typeof WORKFLOW_CHECK_COMMAND>,
+): Promise<number> {
+  const { values } = line;
+  const file = line.arguments.FILE;
   // The file is checked before anything is asked: a broken file is broken whoever answers.
   let definitions: WorkflowFile;
   try {

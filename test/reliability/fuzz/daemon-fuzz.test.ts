@@ -511,8 +511,8 @@ healthd:
           async () => {
             const answer = (await (
               await fetch(`${base}/v1/resolve?domain=adapter&category=cache`)
-            ).json()) as { choice: { adapterId: string } | null };
-            return ADAPTER_IDS.includes(answer.choice?.adapterId ?? "");
+            ).json()) as { choice: { adapter_id: string } | null };
+            return ADAPTER_IDS.includes(answer.choice?.adapter_id ?? "");
           },
           { timeout: 30_000, interval: 500, message: context },
         )
