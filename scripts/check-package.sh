@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The package as a user installs it: `npm pack` (which builds dist/ on prepack),
 # installed into an empty directory with no source tree beside it, then the
-# installed CLI: --version, and a 10 s demo that must exit 0. Checks that the
+# installed CLI: --version, a 10 s demo that must exit 0, and the status command
+# it prints (which must be spelt `npx oneiric-healthd`). Checks that the
 # tarball ships what runs (compiled JavaScript, migrations, protos, examples)
 # and nothing that does not (no src/, test/, bench/, no tsx).
 set -euo pipefail
@@ -37,10 +38,22 @@ if [ -e node_modules/tsx ]; then
   exit 1
 fi
 npx --no-install oneiric-healthd --version
-timeout 60 npx --no-install oneiric-healthd demo --duration 10 >demo.log 2>&1 || {
+# Free ports: a daemon already on 8681 (CI runs beside others) would stop the demo with exit 69.
+timeout 60 npx --no-install oneiric-healthd demo --duration 10 --free-ports >demo.log 2>&1 || {
   echo "check-package: the installed demo failed:" >&2
   tail -n 20 demo.log >&2
   exit 1
 }
 grep -q "demo stopped" demo.log
+# The commands the demo prints are spelt for where it ran: npx, in the installing project.
+status_command=$(sed -n 's/^  \(npx oneiric-healthd status --db .*\)$/\1/p' demo.log)
+if [ -z "$status_command" ]; then
+  echo "check-package: the installed demo printed no npx status command:" >&2
+  head -n 20 demo.log >&2
+  exit 1
+fi
+eval "$status_command" | grep -q "mahavishnu.adapter.storage.s3" || {
+  echo "check-package: the printed command failed: $status_command" >&2
+  exit 1
+}
 echo "check-package: installed package runs (tarball $(du -k "$tarball" | cut -f1) KiB, $(wc -l <<<"$listing") files)"

@@ -6,11 +6,12 @@
 import { findCommand, parseCommandLine } from "./cli/arguments.js";
 import type { CommandLine, CommandSpec } from "./cli/command-spec.js";
 import { COMMAND_GROUPS, COMMANDS } from "./cli/command-specs.js";
-import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/exit-codes.js";
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_UNAVAILABLE, EXIT_USAGE } from "./cli/exit-codes.js";
 import { printNotice } from "./cli/output.js";
 import { commandHelp, groupHelp, overviewHelp } from "./cli/usage.js";
 import { UsageError } from "./cli/usage-error.js";
 import { ConfigError } from "./config/errors.js";
+import { AddressInUseError } from "./lifecycle/address-in-use.js";
 import { packageVersion } from "./package-version.js";
 import { ScenarioError } from "./simulator/scenario-error.js";
 import { closestName } from "./text/closest-name.js";
@@ -119,6 +120,10 @@ function reportFailure(error: unknown): number {
     // The message names the path, the cause and where the path was set.
     printNotice(error.message);
     return EXIT_CONFIG;
+  }
+  if (error instanceof AddressInUseError) {
+    printNotice(error.message);
+    return EXIT_UNAVAILABLE;
   }
   if (error instanceof UsageError) {
     const help = ["oneiric-healthd", error.helpFor, "--help"].filter(Boolean).join(" ");

@@ -37,6 +37,11 @@ import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
 import { HealthdService } from "./gen/oneiric/healthd/v1/healthd.js";
 import { AdapterRegistryService } from "./gen/oneiric/registry/v1/registry.js";
+import {
+  AddressInUseError,
+  isAddressInUse,
+  type ListenSurface,
+} from "./lifecycle/address-in-use.js";
 import { withDeadline } from "./lifecycle/deadline.js";
 import { readiness } from "./lifecycle/readiness.js";
 import { MaintenanceDesk } from "./maintenance/maintenance-desk.js";
@@ -479,15 +484,22 @@ export async function startDaemon(
   let httpAddress: AddressInfo;
   let grpcPort: number;
   status("starting the HTTP and gRPC listeners");
+  // Which listener a taken address belongs to, for the error that names it.
+  let binding: { surface: ListenSurface; address: string } = {
+    surface: "HTTP",
+    address: formatHostPort(config.http.listen.host, config.http.listen.port),
+  };
   try {
     httpAddress = front
       ? await front.start(http)
       : await http.listen(config.http.listen.host, config.http.listen.port);
+    binding = {
+      surface: "gRPC",
+      address: formatHostPort(config.grpc.listen.host, config.grpc.listen.port),
+    };
     grpcPort = await new Promise<number>((resolve, reject) =>
-      grpcServer.bindAsync(
-        formatHostPort(config.grpc.listen.host, config.grpc.listen.port),
-        grpcSecurity.credentials,
-        (error, port) => (error ? reject(error) : resolve(port)),
+      grpcServer.bindAsync(binding.address, grpcSecurity.credentials, (error, port) =>
+        error ? reject(error) : resolve(port),
       ),
     );
   } catch (error) {
@@ -496,7 +508,7 @@ export async function startDaemon(
     grpcServer.forceShutdown();
     store.close();
     for (const endpoint of gateway.endpoints) endpoint.close();
-    throw error;
+    throw isAddressInUse(error) ? new AddressInUseError(binding.surface, binding.address) : error;
   }
   const grpcAddress = formatHostPort(config.grpc.listen.host, grpcPort);
   logger.info(

@@ -86,8 +86,8 @@ export const RUN_COMMAND = defineCommand({
     },
   },
   notes: [
-    "A configuration error names the file, line and key and exits 78. A stop taking over 10 s, " +
-      "or a second signal, exits 1 at once.",
+    "A configuration error names the file, line and key and exits 78. A listen address in use " +
+      "exits 69, naming it. A stop taking over 10 s, or a second signal, exits 1 at once.",
   ],
   examples: [
     { command: "oneiric-healthd run --config healthd.yaml", does: "the daemon as configured" },
@@ -222,7 +222,8 @@ export const CHECK_CONFIG_COMMAND = defineCommand({
 
 export const DEMO_COMMAND = defineCommand({
   name: "demo",
-  summary: "The daemon plus an embedded simulator on the demo scenario; prints what changes.",
+  summary:
+    "The daemon plus an embedded simulator on the demo scenario; prints where to look, then what changes.",
   section: "daemon",
   arguments: [],
   flags: {
@@ -258,13 +259,36 @@ export const DEMO_COMMAND = defineCommand({
       description: "Serve the daemon's gRPC on HOST:PORT; port 0 picks a free one.",
       default: "127.0.0.1:8682",
     },
+    "simulator-listen": {
+      type: "string",
+      value: "HOST:PORT",
+      expects: LISTEN_EXPECTS,
+      example: "127.0.0.1:8679",
+      description: "Serve the simulated registry on HOST:PORT.",
+      default: "a free loopback port",
+    },
+    "free-ports": {
+      type: "boolean",
+      description:
+        "Listen on free loopback ports (port 0) wherever no --*-listen flag says otherwise; the demo prints which.",
+    },
   },
   notes: [
+    "Once the daemon is ready the demo prints where to look: every surface at its address, and " +
+      "status, resolve, events and workflow check commands that reach this daemon, spelt as they " +
+      "run where the demo was started. A breaker that stays open is printed when it opens, then " +
+      "at most once a minute per adapter, and when it closes.",
     "The database is a throw-away file in a temporary directory; it is kept when the demo stops.",
+    "A taken address stops the demo (simulator included) with exit 69, naming the address and " +
+      "the flag to pass.",
   ],
   examples: [
     { command: "oneiric-healthd demo", does: "until Ctrl-C" },
     { command: "oneiric-healthd demo --duration 30", does: "stops by itself after 30 s" },
+    {
+      command: "oneiric-healthd demo --free-ports",
+      does: "beside a daemon already on 8681 and 8682",
+    },
   ],
 });
 

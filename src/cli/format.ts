@@ -67,9 +67,14 @@ export function formatStatusDetail(adapter: AdapterStatusView): string {
     .join("\n")}\n`;
 }
 
+/** "14:03:27" (UTC), as the demo's lines start. */
+export function formatClockTime(timeMs: number): string {
+  return new Date(timeMs).toISOString().slice(11, 19);
+}
+
 /** One line per journal event, for people following the demo. */
 export function formatEvent(event: JournalEvent): string {
-  const time = new Date(event.time).toISOString().slice(11, 19);
+  const time = formatClockTime(event.time);
   const data = event.data as Record<string, unknown>;
   switch (event.type) {
     case "adapter.health_changed":

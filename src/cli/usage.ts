@@ -13,7 +13,8 @@ const WIDTH = 80;
 const COLUMN = 24;
 
 const EXIT_CODES =
-  "Exit codes: 0 ok, 1 failure, 2 invalid workflow file, 64 usage error, 78 configuration error.";
+  "Exit codes: 0 ok, 1 failure, 2 invalid workflow file, 64 usage error, " +
+  "69 a listen address in use (run, demo, simulate), 78 configuration error.";
 
 /** `oneiric-healthd --help`: every command, one line each. */
 export function overviewHelp(commands: readonly CommandSpec[]): string {

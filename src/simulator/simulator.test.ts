@@ -500,14 +500,14 @@ describe("startSimulator listen addresses", () => {
     try {
       await expect(
         startSimulator({ scenario: SCENARIO, listen: `127.0.0.1:${port}` }),
-      ).rejects.toThrow(`cannot listen on 127.0.0.1:${port} (gRPC)`);
+      ).rejects.toThrow(`simulated registry address 127.0.0.1:${port} is in use`);
       await expect(
         startSimulator({
           scenario: SCENARIO,
           listen: "127.0.0.1:0",
           httpListen: `127.0.0.1:${port}`,
         }),
-      ).rejects.toThrow(`cannot listen on 127.0.0.1:${port} (HTTP)`);
+      ).rejects.toThrow(`simulator HTTP address 127.0.0.1:${port} is in use`);
     } finally {
       blocker.close();
     }

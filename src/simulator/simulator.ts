@@ -9,6 +9,7 @@ import {
   type AdapterRegistryServer,
   AdapterRegistryService,
 } from "../gen/oneiric/registry/v1/registry.js";
+import { AddressInUseError, isAddressInUse } from "../lifecycle/address-in-use.js";
 import { AdapterTable, type BehaviourOverride } from "./adapter-table.js";
 import { createHealthService } from "./health-service.js";
 import { createHttpHealthHandler } from "./http-health-server.js";
@@ -177,7 +178,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
 function listenHttp(server: HttpServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) =>
-      reject(new Error(`cannot listen on ${formatHostPort(host, port)} (HTTP): ${error.message}`));
+      reject(
+        isAddressInUse(error)
+          ? new AddressInUseError("simulator HTTP", formatHostPort(host, port))
+          : new Error(`cannot listen on ${formatHostPort(host, port)} (HTTP): ${error.message}`),
+      );
     server.once("error", onError);
     server.listen({ host, port }, () => {
       server.off("error", onError);
@@ -231,8 +236,9 @@ function guardRegistry(registry: AdapterRegistryServer, guard: JwtGuard): Adapte
 function bindGrpc(server: Server, address: string, creds: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(address, creds, (error, port) => {
-      if (error) reject(new Error(`cannot listen on ${address} (gRPC): ${error.message}`));
-      else resolve(port);
+      if (error === null) resolve(port);
+      else if (isAddressInUse(error)) reject(new AddressInUseError("simulated registry", address));
+      else reject(new Error(`cannot listen on ${address} (gRPC): ${error.message}`));
     });
   });
 }

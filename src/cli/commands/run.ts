@@ -1,4 +1,7 @@
 /** `oneiric-healthd run`: the daemon, until SIGTERM or SIGINT; SIGHUP reloads its configuration. */
+import { format } from "node:util";
+import { setLogger } from "@grpc/grpc-js";
+import { AddressInUseError } from "../../lifecycle/address-in-use.js";
 import { coalescing } from "../../lifecycle/coalescing-task.js";
 import { limitHeapGrowth } from "../../lifecycle/heap-growth.js";
 import { createSystemdNotifier } from "../../lifecycle/systemd-notifier.js";
@@ -25,6 +28,16 @@ export async function runCommand({ values }: CommandLine<typeof RUN_COMMAND>): P
   };
   const config = loadConfig(source.file, source.overrides);
   const logger = createLogger(config.log.level);
+  // grpc-js writes its own lines to stderr ("E No address added …" when a bind fails); in the
+  // daemon's log they are JSON lines like every other, with their component. Its errors are
+  // WARN: what needs acting on (a bind that failed, a registry out of reach) the daemon reports
+  // itself, and the rest (a connection refused, a proxy setting) the library retries or ignores.
+  const grpcLibrary = logger.child({ component: "grpc-js" });
+  setLogger({
+    error: (message?: unknown, ...rest: unknown[]) => grpcLibrary.warn(format(message, ...rest)),
+    info: (message?: unknown, ...rest: unknown[]) => grpcLibrary.info(format(message, ...rest)),
+    debug: (message?: unknown, ...rest: unknown[]) => grpcLibrary.debug(format(message, ...rest)),
+  });
   // Under systemd (Type=notify): STATUS= per start-up stage, READY=1, watchdog, STOPPING=1.
   const notifier = createSystemdNotifier(process.env, {
     logger: logger.child({ component: "systemd" }),
@@ -45,7 +58,7 @@ export async function runCommand({ values }: CommandLine<typeof RUN_COMMAND>): P
   ).catch((error: unknown) => {
     notifier.status(`start failed: ${error instanceof Error ? error.message : String(error)}`);
     notifier.close();
-    throw error;
+    throw error instanceof AddressInUseError ? error.withHint(listenAdvice(error)) : error;
   });
   // Only once ready: restoring 100,000 adapters grows the heap from nothing, and a factor of 1.2
   // would collect it in full a dozen times on the way (about 0.5 s of the start at 100,000).
@@ -75,4 +88,11 @@ export async function runCommand({ values }: CommandLine<typeof RUN_COMMAND>): P
   notifier.close();
   logger.flush();
   return failed === undefined ? 0 : EXIT_FAILURE;
+}
+
+/** Where `run`'s listen addresses come from, so the advice names both. */
+function listenAdvice(error: AddressInUseError): string {
+  return error.surface === "gRPC"
+    ? "pass --grpc-listen HOST:PORT or change healthd.grpc.listen in the config"
+    : "pass --http-listen HOST:PORT or change healthd.http.listen in the config";
 }

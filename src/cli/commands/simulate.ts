@@ -1,5 +1,6 @@
 /** `oneiric-healthd simulate`: a scripted registry and adapter health endpoints, until stopped. */
 import { readFileSync } from "node:fs";
+import { AddressInUseError } from "../../lifecycle/address-in-use.js";
 import { loadScenarioFile } from "../../simulator/scenario.js";
 import { type SimulatorSecurity, startSimulator } from "../../simulator/simulator.js";
 import { DEFAULT_SIMULATOR_LISTEN } from "../../simulator/simulator-defaults.js";
@@ -22,6 +23,10 @@ export async function simulateCommand({
     listen: values.listen ?? DEFAULT_SIMULATOR_LISTEN,
     security,
     ...(watchIntervalMs === undefined ? {} : { watchIntervalMs }),
+  }).catch((error: unknown) => {
+    throw error instanceof AddressInUseError
+      ? error.withHint("pass --listen HOST:PORT (port 0 picks a free one)")
+      : error;
   });
   const guards = [
     security.tls ? (security.tls.clientCaPem ? "mTLS" : "TLS") : "",
