@@ -1,6 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { copyFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +9,7 @@ import { HttpQueryBackend } from "../src/api/clients/http-query-client.js";
 import type { RunningDaemon } from "../src/main.js";
 import type { RunningSimulator } from "../src/simulator/simulator.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
+import { unusedPort } from "./support/ports.js";
 import {
   eventStreams,
   ManualClock,
@@ -79,15 +79,6 @@ function follow(args: string[]) {
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   return { child, output, exited };
-}
-
-/** A port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function until(what: string, predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
@@ -300,7 +291,7 @@ describe("query commands against a running daemon (--url)", () => {
     await expect(backend.listAdapters({ colour: "red" })).rejects.toMatchObject({
       code: "UNKNOWN_PARAMETER",
     });
-    const port = await closedPort();
+    const port = await unusedPort();
     const nobody = new HttpQueryBackend(`127.0.0.1:${port}`, { timeoutMs: 1_000 });
     const refused = await nobody.healthCheck().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(ApiError);
@@ -672,7 +663,7 @@ steps:
   });
 
   it("without --url or --db falls back to the configured file when no daemon answers", async () => {
-    const port = await closedPort();
+    const port = await unusedPort();
     const config = write(
       "healthd.yaml",
       `healthd:\n  http: { listen: "127.0.0.1:${port}" }\n  storage: { path: ${JSON.stringify(dbPath)} }\n`,

@@ -1,10 +1,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeRegistry } from "./support/fake-registry.js";
+import { unusedPort } from "./support/ports.js";
 import { tempDir } from "./support/stack.js";
 
 /**
@@ -112,15 +112,6 @@ function inBuildContext(path: string): boolean {
   return included;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
 describe("the container image's command lines, run outside a container", () => {
   const stage = runtimeStage();
   let dir: ReturnType<typeof tempDir>;
@@ -150,8 +141,8 @@ describe("the container image's command lines, run outside a container", () => {
     const env: Record<string, string | undefined> = {
       ...process.env,
       ...stage.env,
-      ONEIRIC_HEALTHD_HTTP_LISTEN: `0.0.0.0:${await freePort()}`,
-      ONEIRIC_HEALTHD_GRPC_LISTEN: `0.0.0.0:${await freePort()}`,
+      ONEIRIC_HEALTHD_HTTP_LISTEN: `0.0.0.0:${await unusedPort()}`,
+      ONEIRIC_HEALTHD_GRPC_LISTEN: `0.0.0.0:${await unusedPort()}`,
       ...change,
     };
     delete env.ONEIRIC_HEALTHD_COMPILED;
@@ -209,7 +200,7 @@ describe("the container image's command lines, run outside a container", () => {
   it("reports a container whose registry never answers as unhealthy, with the reason", async () => {
     const env = await imageEnvironment({
       ONEIRIC_REGISTRY_HOST: "127.0.0.1",
-      ONEIRIC_REGISTRY_PORT: String(await freePort()),
+      ONEIRIC_REGISTRY_PORT: String(await unusedPort()),
     });
     startImage([...stage.cmd, "--db", join(dir.path, "healthd.db")], env);
     await vi.waitFor(

@@ -12,6 +12,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthClient,
 } from "../src/gen/grpc/health/v1/health.js";
+import { unusedPort } from "./support/ports.js";
 import { tempDir } from "./support/stack.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -100,15 +101,6 @@ async function canListen(port: number): Promise<boolean> {
   });
 }
 
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe("demo and run when an address is taken", () => {
   it.each([
     ["HTTP", "--http-listen"],
@@ -118,7 +110,11 @@ describe("demo and run when an address is taken", () => {
     "demo: a taken %s address stops everything it started and exits 69, naming it",
     async (surface, flag) => {
       const taken = await heldPort();
-      const ours = { http: await freePort(), grpc: await freePort(), simulator: await freePort() };
+      const ours = {
+        http: await unusedPort(),
+        grpc: await unusedPort(),
+        simulator: await unusedPort(),
+      };
       const addresses = {
         "--http-listen": `127.0.0.1:${ours.http}`,
         "--grpc-listen": `127.0.0.1:${ours.grpc}`,

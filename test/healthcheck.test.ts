@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -8,6 +7,7 @@ import { loadConfigFile } from "../src/config/load.js";
 import type { RunningDaemon } from "../src/main.js";
 import { type GeneratedCertificates, generateCertificates } from "./support/certificates.js";
 import { FakeRegistry } from "./support/fake-registry.js";
+import { unusedPort } from "./support/ports.js";
 import { startTestDaemon, tempDir } from "./support/stack.js";
 
 const run = promisify(execFile);
@@ -29,16 +29,6 @@ async function healthcheck(args: string[], env: Record<string, string> = {}) {
     const failure = error as { code: number; stdout: string; stderr: string };
     return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
   }
-}
-
-/** A port nothing listens on now: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
 }
 
 describe("oneiric-healthd healthcheck", () => {
@@ -69,7 +59,7 @@ describe("oneiric-healthd healthcheck", () => {
 
   /** Writes a config file the daemon and the healthcheck both read; `http` is the http: section's body. */
   async function configFile(name: string, http: string, extra = "", registryPort = registry.port) {
-    const port = await freePort();
+    const port = await unusedPort();
     const path = join(dir.path, name);
     writeFileSync(
       path,
@@ -104,7 +94,7 @@ ${extra}`,
   });
 
   it("answers 1 with the reason for a live daemon that is not ready", async () => {
-    const { path, port } = await configFile("unready.yaml", "", "", await freePort());
+    const { path, port } = await configFile("unready.yaml", "", "", await unusedPort());
     await startFrom(path);
     expect((await healthcheck(["--config", path])).code).toBe(0);
     const ready = await healthcheck(["--config", path, "--ready"]);

@@ -1,20 +1,10 @@
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseConfigText } from "../src/config/load.js";
 import type { RunningDaemon } from "../src/main.js";
 import { FakeRegistry } from "./support/fake-registry.js";
+import { unusedPort } from "./support/ports.js";
 import { getJson, startTestDaemon, tempDir, testConfig } from "./support/stack.js";
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 /**
  * `/readyz` tells the truth about the catalog: a daemon pointed at a registry
@@ -47,7 +37,7 @@ describe("/readyz against a real daemon", () => {
   };
 
   it("is 503 with the registry's error when nothing is stored and no registry answers", async () => {
-    const port = await closedPort();
+    const port = await unusedPort();
     daemon = await startTestDaemon(testConfig(port, dbPath));
     const answer = await readyz(daemon);
     expect(answer.status).toBe(503);

@@ -1,7 +1,6 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
-import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import BetterSqlite3 from "better-sqlite3";
@@ -14,19 +13,11 @@ import { parseScenario } from "../src/simulator/scenario.js";
 import { type RunningSimulator, startSimulator } from "../src/simulator/simulator.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import { journalSoundness } from "./support/journal-soundness.js";
+import { unusedPort } from "./support/ports.js";
 import { tempDir } from "./support/stack.js";
 
 const CLI = join(import.meta.dirname, "..", "bin", "oneiric-healthd.js");
 const ADAPTERS = 3_000;
-
-/** A port nothing listens on: the registry is down. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * A database as a previous run left it: the simulator's catalog, a healthy verdict
@@ -148,7 +139,7 @@ describe(`a daemon restarted on a database of ${ADAPTERS.toLocaleString("en")} a
     // Defaults but the addresses and the file: the adapters' endpoints answer, the registry does not.
     writeFileSync(
       config,
-      `oneiric_mcp: { grpc_host: 127.0.0.1, grpc_port: ${await closedPort()} }
+      `oneiric_mcp: { grpc_host: 127.0.0.1, grpc_port: ${await unusedPort()} }
 healthd:
   http: { listen: "127.0.0.1:0" }
   grpc: { listen: "127.0.0.1:0" }
