@@ -46,7 +46,8 @@ timeout 60 npx --no-install oneiric-healthd demo --duration 10 --free-ports >dem
 }
 grep -q "demo stopped" demo.log
 # The commands the demo prints are spelt for where it ran: npx, in the installing project.
-status_command=$(sed -n 's/^  \(npx oneiric-healthd status --db .*\)$/\1/p' demo.log)
+# After the demo stopped, the file it left is read with the command its last line prints.
+status_command=$(sed -n 's/^demo stopped; .*, read it with: \(npx oneiric-healthd status --db .*\)$/\1/p' demo.log)
 if [ -z "$status_command" ]; then
   echo "check-package: the installed demo printed no npx status command:" >&2
   head -n 20 demo.log >&2

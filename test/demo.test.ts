@@ -234,7 +234,7 @@ describe("demo on free ports", () => {
     // The commands under "Try:" run as printed, from where the demo was started.
     const tried = /^Try:\n((?: {2}.+\n)+)/m.exec(block)?.[1]?.trim().split(/\n\s*/) ?? [];
     expect(tried.map((command) => command.split(" ").slice(0, 4).join(" "))).toEqual([
-      "node bin/oneiric-healthd.js status --db",
+      "node bin/oneiric-healthd.js status --url",
       "node bin/oneiric-healthd.js resolve adapter",
       "node bin/oneiric-healthd.js events --follow",
       "node bin/oneiric-healthd.js workflow check",
@@ -267,6 +267,13 @@ describe("demo on free ports", () => {
     }
     // At most: OPEN, closed, OPEN again for the one that flaps every 15 s.
     expect(Math.max(...perAdapter.values())).toBeLessThanOrEqual(3);
-    expect(demo.stdout).toMatch(/demo stopped; state kept in \S+healthd\.db\n$/);
+    const stoppedLine = /demo stopped; state kept in (\S+healthd\.db), read it with: (.+)\n$/.exec(
+      demo.stdout,
+    );
+    expect(stoppedLine?.[2]).toBe(`node bin/oneiric-healthd.js status --db ${stoppedLine?.[1]}`);
+    // With the daemon gone, the printed command reads the file it left.
+    const offline = track(Command.shell(stoppedLine?.[2] ?? "false"));
+    expect(await offline.exited).toBe(0);
+    expect(offline.stdout).toContain("mahavishnu.adapter.storage.s3");
   }, 90_000);
 });

@@ -44,7 +44,7 @@ export function demoGuide(places: DemoPlaces): string {
     row("MCP", `${base}/mcp (streamable HTTP), or on stdio: ${cli} mcp${source}`),
     row("simulated registry", places.simulatedRegistry),
     "Try:",
-    `  ${cli} status --db ${shellWord(places.dbPath)}`,
+    `  ${cli} status${source}`,
     `  ${cli} resolve adapter storage s3${source}`,
     `  ${cli} events --follow${source}`,
     `  ${cli} workflow check ${shellWord(places.workflowFile)}${source}`,

@@ -10,7 +10,7 @@ import { createLogger, type RunningDaemon, startDaemon } from "../../main.js";
 import { parseListenAddress } from "../../simulator/listen-address.js";
 import { loadScenarioFile } from "../../simulator/scenario.js";
 import { type RunningSimulator, startSimulator } from "../../simulator/simulator.js";
-import { cliInvocation, PACKAGE_ROOT, pathFrom } from "../cli-invocation.js";
+import { cliInvocation, PACKAGE_ROOT, pathFrom, shellWord } from "../cli-invocation.js";
 import type { CommandLine } from "../command-spec.js";
 import type { DEMO_COMMAND } from "../command-specs.js";
 import { DemoEventPrinter } from "../demo-event-printer.js";
@@ -75,15 +75,16 @@ export async function demoCommand({ values }: CommandLine<typeof DEMO_COMMAND>):
   process.stdout.write(
     `${introduction(simulator, scenarioPath, daemon, ready, performance.now() - startedAt)}\n`,
   );
+  const cli = cliInvocation({
+    packageRoot: PACKAGE_ROOT,
+    cwd: process.cwd(),
+    searchPath: process.env.PATH,
+  });
   if (!stopRequested) {
     process.stdout.write(
       [
         demoGuide({
-          cli: cliInvocation({
-            packageRoot: PACKAGE_ROOT,
-            cwd: process.cwd(),
-            searchPath: process.env.PATH,
-          }),
+          cli,
           http: { host: daemon.httpAddress.address, port: daemon.httpAddress.port },
           grpc: daemon.grpcAddress,
           simulatedRegistry: simulator.registryAddress,
@@ -120,7 +121,10 @@ export async function demoCommand({ values }: CommandLine<typeof DEMO_COMMAND>):
   printNewEvents();
   await daemon.stop();
   await simulator.stop();
-  process.stdout.write(`demo stopped; state kept in ${dbPath}\n`);
+  // The file outlives the daemon: `status --db` reads last-known state with nothing running.
+  process.stdout.write(
+    `demo stopped; state kept in ${dbPath}, read it with: ${cli} status --db ${shellWord(dbPath)}\n`,
+  );
   return 0;
 }
 
