@@ -152,7 +152,7 @@ describe("command line", () => {
     [
       "a wrong type",
       "healthd:\n  probes:\n    interval_sec: often\n",
-      "bad.yaml:3: healthd.probes.interval_sec: expected number, received string",
+      'bad.yaml:3: healthd.probes.interval_sec: must be a number > 0 and ≤ 2147483; got "often"',
     ],
     [
       "an unset variable",
