@@ -152,7 +152,7 @@ describe("command line", () => {
     [
       "a wrong type",
       "healthd:\n  probes:\n    interval_sec: often\n",
-      "bad.yaml:3: healthd.probes.interval_sec: expected number, received string",
+      'bad.yaml:3: healthd.probes.interval_sec: must be a number > 0 and ≤ 2147483; got "often"',
     ],
     [
       "an unset variable",
@@ -205,7 +205,7 @@ describe("command line", () => {
     expect(result.code).toBe(78);
     expect(result.stderr.trim().split("\n")).toEqual([
       `oneiric-healthd: configuration error: ${path}:2: oneiric_mcp.grpc_hots: unknown key (did you mean "grpc_host"?)`,
-      `oneiric-healthd: configuration error: ${path}:5: healthd.probes.rise: Too small: expected number to be >=1`,
+      `oneiric-healthd: configuration error: ${path}:5: healthd.probes.rise: must be an integer from 1 to 100; got 0`,
       `oneiric-healthd: configuration error: ${path}:6: healthd.lgo: unknown key (did you mean "log"?)`,
     ]);
   });

@@ -396,7 +396,7 @@ describe("webhook configuration", () => {
     [
       "zero attempts",
       base(hook("ops", "      max_attempts: 0\n")),
-      "healthd.yaml:6: healthd.webhooks[0].max_attempts: Too small: expected number to be >=1",
+      "healthd.yaml:6: healthd.webhooks[0].max_attempts: must be an integer from 1 to 1000; got 0",
     ],
   ])("rejects %s, naming the key and line", (_, text, message) => {
     expect(problem(text).message).toBe(message);

@@ -319,42 +319,44 @@ describe("parseConfigText: rejected files", () => {
     {
       name: "wrong type: quoted port",
       text: 'oneiric_mcp:\n  grpc_port: "8680"\n',
-      message: "healthd.yaml:2: oneiric_mcp.grpc_port: expected number, received string",
+      message:
+        'healthd.yaml:2: oneiric_mcp.grpc_port: must be an integer from 1 to 65535; got "8680"',
       key: "oneiric_mcp.grpc_port",
       line: 2,
     },
     {
       name: "wrong type: yes is a string in YAML 1.2",
       text: "oneiric_mcp:\n  use_tls: yes\n",
-      message: "healthd.yaml:2: oneiric_mcp.use_tls: expected boolean, received string",
+      message: 'healthd.yaml:2: oneiric_mcp.use_tls: must be true or false; got "yes"',
       key: "oneiric_mcp.use_tls",
       line: 2,
     },
     {
       name: "wrong type: section is a list",
       text: "oneiric_mcp: [1]\n",
-      message: "healthd.yaml:1: oneiric_mcp: expected object, received array",
+      message: "healthd.yaml:1: oneiric_mcp: must be a mapping; got a list of 1 item",
       key: "oneiric_mcp",
       line: 1,
     },
     {
       name: "port out of range",
       text: "oneiric_mcp:\n  grpc_port: 70000\n",
-      message: "healthd.yaml:2: oneiric_mcp.grpc_port: Too big: expected number to be <=65535",
+      message:
+        "healthd.yaml:2: oneiric_mcp.grpc_port: must be an integer from 1 to 65535; got 70000",
       key: "oneiric_mcp.grpc_port",
       line: 2,
     },
     {
       name: "jitter out of range",
       text: "healthd:\n  probes:\n    jitter: 2\n",
-      message: "healthd.yaml:3: healthd.probes.jitter: Too big: expected number to be <=1",
+      message: "healthd.yaml:3: healthd.probes.jitter: must be a number from 0 to 1; got 2",
       key: "healthd.probes.jitter",
       line: 3,
     },
     {
       name: "rise below one",
       text: "healthd:\n  probes:\n    rise: 0\n",
-      message: "healthd.yaml:3: healthd.probes.rise: Too small: expected number to be >=1",
+      message: "healthd.yaml:3: healthd.probes.rise: must be an integer from 1 to 100; got 0",
       key: "healthd.probes.rise",
       line: 3,
     },
@@ -362,8 +364,8 @@ describe("parseConfigText: rejected files", () => {
       name: "several problems: each on its own line, in file order",
       text: "oneiric_mcp:\n  grpc_port: 0\n  use_tls: 1\n",
       message:
-        "healthd.yaml:2: oneiric_mcp.grpc_port: Too small: expected number to be >=1\n" +
-        "healthd.yaml:3: oneiric_mcp.use_tls: expected boolean, received number",
+        "healthd.yaml:2: oneiric_mcp.grpc_port: must be an integer from 1 to 65535; got 0\n" +
+        "healthd.yaml:3: oneiric_mcp.use_tls: must be true or false; got 1",
       key: "oneiric_mcp.grpc_port",
       line: 2,
     },
@@ -371,7 +373,7 @@ describe("parseConfigText: rejected files", () => {
       name: "enum value not allowed",
       text: "healthd:\n  storage:\n    synchronous: off\n",
       message:
-        'healthd.yaml:3: healthd.storage.synchronous: Invalid option: expected one of "normal"|"full"',
+        'healthd.yaml:3: healthd.storage.synchronous: must be one of "normal", "full"; got "off"',
       key: "healthd.storage.synchronous",
       line: 3,
     },
@@ -592,12 +594,121 @@ describe("environment references that are a whole value", () => {
     expect(config.registry.host).toBe("registry.internal");
     expect(() =>
       parseConfigText("oneiric_mcp:\n  grpc_port: ${PORT}\n", "typed.yaml", { PORT: "x" }),
-    ).toThrow("typed.yaml:2: oneiric_mcp.grpc_port: expected number, received string");
+    ).toThrow('typed.yaml:2: oneiric_mcp.grpc_port: must be an integer from 1 to 65535; got "x"');
   });
 
   it("reads a section whose keys are all commented out as empty", () => {
     const config = parseConfigText("oneiric_mcp:\n  # grpc_port: 1\nhealthd:\n", "empty.yaml", {});
     expect(config.registry.port).toBe(8679);
+  });
+});
+
+describe("a wrong value, worded like the HTTP API's parameter problems", () => {
+  it.each([
+    {
+      name: "a word for a wait in seconds",
+      text: "healthd:\n  probes:\n    interval_sec: often\n",
+      line: 'healthd.yaml:3: healthd.probes.interval_sec: must be a number > 0 and ≤ 2147483; got "often"',
+    },
+    {
+      name: "a negative timeout, with its bounds",
+      text: "healthd:\n  webhooks:\n    - name: ops\n      url: http://127.0.0.1:9/hook\n      secret: 0123456789abcdef\n      timeout_sec: -1\n",
+      line: "healthd.yaml:6: healthd.webhooks[0].timeout_sec: must be a number > 0 and ≤ 300; got -1",
+    },
+    {
+      name: "an empty string where one is needed",
+      text: 'healthd:\n  storage:\n    path: ""\n',
+      line: 'healthd.yaml:3: healthd.storage.path: must be a string of at least 1 character; got ""',
+    },
+    {
+      name: "a time that is not one",
+      text: "healthd:\n  maintenance:\n    - adapters: cache\n      from: tomorrow\n      until: 2026-12-01T06:00:00Z\n",
+      line: 'healthd.yaml:4: healthd.maintenance[0].from: must be an ISO 8601 time with an offset, such as "2026-11-27T06:00:00Z"; got "tomorrow"',
+    },
+    {
+      name: "a missing key",
+      text: "healthd:\n  resolution:\n    requirements:\n      - category: storage\n",
+      line: "healthd.yaml:4: healthd.resolution.requirements[0].domain: is required (a string)",
+    },
+    {
+      name: "an empty value",
+      text: "healthd:\n  flap:\n    window_sec:\n",
+      line: "healthd.yaml:3: healthd.flap.window_sec: must be a number > 0; got an empty value",
+    },
+    {
+      name: "a list too long, counting what was given",
+      text: `healthd:\n  registry:\n    secondaries: [${Array.from({ length: 17 }, (_, i) => `"r${i}:1"`).join(", ")}]\n`,
+      line: "healthd.yaml:3: healthd.registry.secondaries: must be a list of at most 16 items; got a list of 17 items",
+    },
+    {
+      name: "a number where a section goes",
+      text: "healthd:\n  probes: 5\n",
+      line: "healthd.yaml:2: healthd.probes: must be a mapping; got 5",
+    },
+    {
+      name: "a variable's text that is no port",
+      text: "oneiric_mcp:\n  grpc_port: ${PORT}\n",
+      env: { PORT: "http" },
+      line: 'healthd.yaml:2: oneiric_mcp.grpc_port: must be an integer from 1 to 65535; got "http"',
+    },
+  ])("$name", ({ text, env, line }) => {
+    expect(configError(text, env).message).toBe(line);
+  });
+
+  it("rewords zod's own messages and keeps the project's as written", () => {
+    const error = configError(
+      [
+        "healthd:", // 1
+        "  probes:", // 2
+        "    interval_sec: 9999999", // 3
+        "    jitter: 2", // 4
+        "  webhooks:", // 5
+        "    - name: Ops Team", // 6
+        "      url: ftp://example.test/hook", // 7
+        "      secret: short", // 8
+        "  maintenance:", // 9
+        "    - adapters: cache", // 10
+        "      cron: '0 6 * * *'", // 11
+        "",
+      ].join("\n"),
+    );
+    expect(error.message.split("\n")).toEqual([
+      "healthd.yaml:3: healthd.probes.interval_sec: at most 2147483 (24.8 days, the longest a timer can wait)",
+      "healthd.yaml:4: healthd.probes.jitter: must be a number from 0 to 1; got 2",
+      "healthd.yaml:6: healthd.webhooks[0].name: lower-case letters, digits, _ and - only",
+      "healthd.yaml:7: healthd.webhooks[0].url: an http:// or https:// URL",
+      "healthd.yaml:8: healthd.webhooks[0].secret: at least 16 characters (use 32 random bytes, e.g. from ${ENV})",
+      "healthd.yaml:10: healthd.maintenance[0]: give either from and until, or cron and duration_min",
+    ]);
+  });
+
+  it("describes a secret that is the wrong kind of value without quoting it", () => {
+    const error = configError(
+      [
+        "oneiric_mcp:",
+        "  jwt_secret: ${JWT_SECRET}",
+        "healthd:",
+        "  auth:",
+        "    tokens:",
+        "      - name: ops",
+        "        token: ${OPS_TOKEN}",
+        "        scopes: [read]",
+        "  webhooks:",
+        "    - name: ops",
+        "      url: http://127.0.0.1:9/hook",
+        "      secret: ${HOOK_SECRET}",
+        "",
+      ].join("\n"),
+      { JWT_SECRET: "31415926535", OPS_TOKEN: "27182818284590452353", HOOK_SECRET: "true" },
+    );
+    expect(error.message.split("\n")).toEqual([
+      "healthd.yaml:2: oneiric_mcp.jwt_secret: must be a string; got a number",
+      "healthd.yaml:7: healthd.auth.tokens[0].token: must be a string of 16 to 4096 characters matching ^[A-Za-z0-9\\-._~+/]+=*$; got a number",
+      "healthd.yaml:12: healthd.webhooks[0].secret: must be a string of at least 16 characters; got a boolean",
+    ]);
+    for (const value of ["31415926535", "27182818284590452353", "true"]) {
+      expect(error.message).not.toContain(value);
+    }
   });
 });
 
@@ -630,7 +741,7 @@ describe("every problem of a file at once", () => {
         file: "healthd.yaml",
         line: 3,
         key: "oneiric_mcp.use_tls",
-        problem: "expected boolean, received string",
+        problem: 'must be true or false; got "maybe"',
       },
       {
         file: "healthd.yaml",
@@ -642,7 +753,7 @@ describe("every problem of a file at once", () => {
         file: "healthd.yaml",
         line: 7,
         key: "healthd.probes.rise",
-        problem: "Too small: expected number to be >=1",
+        problem: "must be an integer from 1 to 100; got 0",
       },
       {
         file: "healthd.yaml",
@@ -659,9 +770,9 @@ describe("every problem of a file at once", () => {
     ]);
     expect(error.message.split("\n")).toEqual([
       'healthd.yaml:2: oneiric_mcp.grpc_prot: unknown key (did you mean "grpc_port"?)',
-      "healthd.yaml:3: oneiric_mcp.use_tls: expected boolean, received string",
+      'healthd.yaml:3: oneiric_mcp.use_tls: must be true or false; got "maybe"',
       'healthd.yaml:6: healthd.probes.intervl_sec: unknown key (did you mean "interval_sec"?)',
-      "healthd.yaml:7: healthd.probes.rise: Too small: expected number to be >=1",
+      "healthd.yaml:7: healthd.probes.rise: must be an integer from 1 to 100; got 0",
       'healthd.yaml:10: healthd.overrides[0].probes.Timeout-Sec: unknown key (did you mean "timeout_sec"?)',
       "healthd.yaml:11: healthd.zzz_nothing_like_it: unknown key",
     ]);
@@ -698,7 +809,7 @@ describe("every problem of a file at once", () => {
     expect(error.message.split("\n")).toEqual([
       "healthd.yaml:2: oneiric_mcp.grpc_port: environment variable PORT is not set",
       "healthd.yaml:3: oneiric_mcp.grpc_host: environment variable HOST is not set",
-      "healthd.yaml:6: healthd.probes.rise: Too small: expected number to be >=1",
+      "healthd.yaml:6: healthd.probes.rise: must be an integer from 1 to 100; got 0",
     ]);
   });
 

@@ -12,7 +12,7 @@ import type { Requirement } from "../domain/resolution.js";
 import { STALE_SLACK_MS, type StaleRule } from "../domain/status-view.js";
 import { ConfigError, type ProblemInFile } from "./errors.js";
 import { type ConfigFile, configFileSchema, MAX_TIMER_SEC } from "./schema.js";
-import { describeIssues, formatPath, lineOfPath, pathAt } from "./yaml-issues.js";
+import { describeIssues, formatPath, lineOfPath, pathAt, valueWordingFor } from "./yaml-issues.js";
 import {
   documentShapeProblems,
   MAX_ALIAS_COUNT,
@@ -268,7 +268,9 @@ export function parseConfigText(
   const expanded = expandEnvironment(raw, env, [], (key, problem, path) => {
     variableProblems.push({ key, problem, line: lineOf(path) });
   });
-  const parsed = configFileSchema.safeParse(expanded);
+  const parsed = configFileSchema.safeParse(expanded, {
+    error: valueWordingFor(configFileSchema),
+  });
   // A value whose variable is unset is reported for that; what the schema says of it is noise.
   const schemaProblems = parsed.success
     ? []

@@ -26,6 +26,12 @@ const timerSeconds = positiveSeconds.max(
   `at most ${MAX_TIMER_SEC} (24.8 days, the longest a timer can wait)`,
 );
 const port = z.number().int().min(1).max(65535);
+/**
+ * A secret (a token, a signing key): JSON Schema's `writeOnly`, so that a
+ * problem with it describes what was given (`a number`, `a string of 12
+ * characters`) and never quotes it.
+ */
+const secret = <T extends z.ZodType>(schema: T): T => schema.meta({ writeOnly: true });
 
 /** An event type glob: `*` and `?` over the type after `io.oneiric.healthd.` (or the full type). */
 const eventTypeGlob = z
@@ -41,7 +47,9 @@ const webhookSchema = z.strictObject({
   // Not z.httpUrl(): it wants a domain name, and receivers are often IPs or localhost.
   url: z.url({ protocol: /^https?$/, error: "an http:// or https:// URL" }),
   // 16+ characters: a short HMAC key is guessable offline from one signed delivery.
-  secret: z.string().min(16, "at least 16 characters (use 32 random bytes, e.g. from ${ENV})"),
+  secret: secret(
+    z.string().min(16, "at least 16 characters (use 32 random bytes, e.g. from ${ENV})"),
+  ),
   types: z.array(eventTypeGlob).min(1).max(100).optional(),
   timeout_sec: positiveSeconds.max(300).default(5),
   max_attempts: z.number().int().min(1).max(1000).default(10),
@@ -74,11 +82,13 @@ const authTokenSchema = z.strictObject({
     .regex(/^[a-z0-9_-]+$/, "lower-case letters, digits, _ and - only")
     .max(64),
   // 16+ characters: shorter tokens are guessable by a client allowed 50 attempts a second.
-  token: z
-    .string()
-    .min(16, "at least 16 characters (use 32 random bytes, e.g. from ${ENV})")
-    .max(4096)
-    .regex(BEARER_TOKEN, "letters, digits and - . _ ~ + / only (base64, base64url or hex)"),
+  token: secret(
+    z
+      .string()
+      .min(16, "at least 16 characters (use 32 random bytes, e.g. from ${ENV})")
+      .max(4096)
+      .regex(BEARER_TOKEN, "letters, digits and - . _ ~ + / only (base64, base64url or hex)"),
+  ),
   scopes: z
     .array(z.enum(["read", "admin"]))
     .min(1)
@@ -120,10 +130,9 @@ const authSchema = z
     jwt: z
       .strictObject({
         // 32+ characters: an HS256 key shorter than the hash output weakens it (RFC 7518 3.2).
-        hs256_secret: z
-          .string()
-          .min(32, "at least 32 characters (256 bits), e.g. from ${ENV}")
-          .optional(),
+        hs256_secret: secret(
+          z.string().min(32, "at least 32 characters (256 bits), e.g. from ${ENV}"),
+        ).optional(),
         /** A JSON Web Key Set file with the RS256/ES256 public keys tokens are signed with. */
         jwks_file: z.string().min(1).optional(),
         issuer: z.string().min(1).optional(),
@@ -157,7 +166,7 @@ export const oneiricSectionSchema = z.strictObject({
   timeout_sec: timerSeconds.default(30),
   cache_ttl_sec: z.number().min(0).default(300),
   jwt_enabled: z.boolean().default(false),
-  jwt_secret: z.string().optional(),
+  jwt_secret: secret(z.string()).optional(),
   jwt_project: z.string().optional(),
   tls_cert_path: z.string().optional(),
   tls_key_path: z.string().optional(),

@@ -1,5 +1,12 @@
 import { isMap, isPair, isScalar, isSeq, type LineCounter, type Node } from "yaml";
 import type { z } from "zod";
+import {
+  namesAKind,
+  schemaAt,
+  type ValueSchema,
+  valueProblem,
+  valueSchemaOf,
+} from "../text/value-wording.js";
 import { closestKey, keysAllowedAt } from "./key-suggestions.js";
 
 /** What a zod issue says, as the key it is about and a short description of the problem. */
@@ -30,6 +37,36 @@ export function describeIssues(issue: z.core.$ZodIssue, schema?: unknown): Descr
     });
   }
   return [{ key: formatPath(path), problem: issue.message.replace(/^Invalid input: /, ""), path }];
+}
+
+/** The problems a value's own schema can word: its type, bounds, length, options or format. */
+const WORDED_FROM_SCHEMA = new Set<string>([
+  "invalid_type",
+  "too_small",
+  "too_big",
+  "invalid_value",
+  "invalid_format",
+]);
+
+/**
+ * A zod error map for parsing a YAML file with `schema`: a wrong value reads as
+ * the HTTP API words it, `must be a number > 0 and ≤ 300; got "often"` (or `is
+ * required (a string)`), what it must be read from the schema. zod asks the map
+ * only about problems the schema has no message of its own for, so the
+ * project's messages (cross-key rules, `at least 16 characters (…)`) stand as
+ * written. Where the schema says nothing of the value, zod's own message is
+ * kept. The JSON Schema is worked out at the first problem (it takes some
+ * milliseconds), once per map: make one map per parse.
+ */
+export function valueWordingFor(schema: z.ZodType): z.core.$ZodErrorMap {
+  let jsonSchema: ValueSchema | undefined;
+  return (issue) => {
+    if (!WORDED_FROM_SCHEMA.has(issue.code ?? "")) return undefined;
+    jsonSchema ??= valueSchemaOf(schema);
+    const node = schemaAt(jsonSchema, issue.path ?? []);
+    if (node === undefined || !namesAKind(node)) return undefined;
+    return valueProblem(node, issue.input, "yaml");
+  };
 }
 
 /** The first of `describeIssues`: for messages that name one problem. */
