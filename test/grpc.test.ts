@@ -223,7 +223,7 @@ describe("the daemon's gRPC services", () => {
       );
       await expect(answer).rejects.toMatchObject({
         code: status.INVALID_ARGUMENT,
-        details: expect.stringContaining("status"),
+        details: `status must be one of "unknown", "healthy", "degraded", "unhealthy"; got "fine"`,
       });
       const error = (await answer.catch((caught: ServiceError) => caught)) as ServiceError;
       expect(error.metadata.get("error-code")).toEqual(["INVALID_PARAMETER"]);
