@@ -25,7 +25,7 @@ import {
   type StaleRule,
   toStatusView,
 } from "./domain/status-view.js";
-import { byAdapterId, toRegistryView, wallClockAgeMs } from "./engine/health-view.js";
+import { compareAdapterIds, toRegistryView, wallClockAgeMs } from "./engine/health-view.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
 
 /** What the file does not hold and the view needs: from the daemon's config, when known. */
@@ -58,28 +58,60 @@ export interface StatusSnapshot {
 }
 
 /**
+ * A StatusSnapshot whose views are made when asked for, a page at a time: `status
+ * --json` writes a large listing page by page (see writeListingJson), so its views
+ * and text are never all in memory at once.
+ */
+export interface StatusListing {
+  readonly count: number;
+  readonly registry: RegistryView | null;
+  /** The views of the adapters from index `from` to `to` (exclusive), in listing order. */
+  views(from: number, to: number): AdapterStatusView[];
+}
+
+/** A snapshot as a listing (a daemon's answer, already made). */
+export function listingOf(snapshot: StatusSnapshot): StatusListing {
+  return {
+    count: snapshot.adapters.length,
+    registry: snapshot.registry,
+    views: (from, to) => snapshot.adapters.slice(from, to),
+  };
+}
+
+/** Every view of a listing. */
+export function snapshotOf(listing: StatusListing): StatusSnapshot {
+  return { adapters: listing.views(0, listing.count), registry: listing.registry };
+}
+
+/**
  * Every adapter of an open store as the daemon's API would list it at `now`
- * (`GET /v1/adapters`); the registry `null` when the file never had it.
+ * (`GET /v1/adapters`); the registry `null` when the file never had it. All is
+ * read from the store at once; the views are made later, from what was read.
  */
 export function listStoredStatus(
   store: SqliteStore,
   settings: OfflineViewSettings,
   now: number,
-): StatusSnapshot {
+): StatusListing {
   const registry = store.loadRegistryState();
   const staleRule = decodeStaleRule(store.getMeta(STALE_RULE_META), settings.staleRule);
   const maintenanceOf = maintenanceAt(settings.fixedWindows, store.loadMaintenance(), now);
-  const rows = store.loadStatusRows();
-  const adapters: AdapterStatusView[] = new Array(rows.length);
-  for (let index = 0; index < rows.length; index++) {
-    const row = rows[index] as (typeof rows)[number];
-    // No monotonic clock spans the daemon's run and this one: a verdict's age is the wall clock's.
-    const stale = isStale(row, wallClockAgeMs(row.lastChecked, now), staleRule);
-    adapters[index] = toStatusView(row, row, stale, maintenanceOf(row.adapterId));
-  }
+  // In the order the view lists them (a stable sort of the catalog's storage order).
+  const rows = store.loadStatusRows().sort((a, b) => compareAdapterIds(a.adapterId, b.adapterId));
   return {
-    adapters: adapters.sort(byAdapterId),
+    count: rows.length,
     registry: registry === undefined ? null : toRegistryView(registry),
+    views(from, to) {
+      const page = rows.slice(from, to);
+      const views: AdapterStatusView[] = new Array(page.length);
+      for (let index = 0; index < page.length; index++) {
+        const row = page[index] as (typeof page)[number];
+        // No monotonic clock spans the daemon's run and this one: a verdict's age is the wall clock's.
+        const stale = isStale(row, wallClockAgeMs(row.lastChecked, now), staleRule);
+        views[index] = toStatusView(row, row, stale, maintenanceOf(row.adapterId));
+      }
+      return views;
+    },
   };
 }
 
@@ -103,15 +135,24 @@ function maintenanceAt(
  * Every adapter of the file as the daemon's API would list it at `now`, with
  * `config`'s fixed maintenance windows applied when given.
  */
-export function readStatusSnapshot(
+export function readStatusListing(
   dbPath: string,
   now: number,
   config?: DaemonConfig,
-): StatusSnapshot {
+): StatusListing {
   const store = new SqliteStore({ path: dbPath, readonly: true });
   try {
     return listStoredStatus(store, offlineViewSettings(config), now);
   } finally {
     store.close();
   }
+}
+
+/** readStatusListing, every view made. */
+export function readStatusSnapshot(
+  dbPath: string,
+  now: number,
+  config?: DaemonConfig,
+): StatusSnapshot {
+  return snapshotOf(readStatusListing(dbPath, now, config));
 }

@@ -304,9 +304,13 @@ export function wallClockAgeMs(lastChecked: number | null, now: number): number 
   return lastChecked === null ? Number.POSITIVE_INFINITY : Math.max(0, now - lastChecked);
 }
 
-/** The order every listing of adapters is in. */
-export function byAdapterId(a: AdapterStatusView, b: AdapterStatusView): number {
-  return a.adapter_id.localeCompare(b.adapter_id);
+/** The order every listing of adapters is in, by id. */
+export function compareAdapterIds(a: string, b: string): number {
+  return a.localeCompare(b);
+}
+
+function byAdapterId(a: AdapterStatusView, b: AdapterStatusView): number {
+  return compareAdapterIds(a.adapter_id, b.adapter_id);
 }
 
 function kindKey(domain: string, category: string): string {
