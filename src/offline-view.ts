@@ -69,15 +69,6 @@ export interface StatusListing {
   views(from: number, to: number): AdapterStatusView[];
 }
 
-/** A snapshot as a listing (a daemon's answer, already made). */
-export function listingOf(snapshot: StatusSnapshot): StatusListing {
-  return {
-    count: snapshot.adapters.length,
-    registry: snapshot.registry,
-    views: (from, to) => snapshot.adapters.slice(from, to),
-  };
-}
-
 /** Every view of a listing. */
 export function snapshotOf(listing: StatusListing): StatusSnapshot {
   return { adapters: listing.views(0, listing.count), registry: listing.registry };

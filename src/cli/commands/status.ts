@@ -5,9 +5,9 @@
  */
 import { existsSync } from "node:fs";
 import {
-  listingOf,
   readStatusListing,
   type StatusListing,
+  type StatusSnapshot,
   snapshotOf,
 } from "../../offline-view.js";
 import type { CommandLine } from "../command-spec.js";
@@ -22,10 +22,11 @@ export async function statusCommand(line: CommandLine<typeof STATUS_COMMAND>): P
   const { values } = line;
   const config = await sourceConfig(values);
   const source = await chooseQuerySource(values, config);
-  let listing: StatusListing;
+  // A daemon's answer is printed as it came; a file's listing is made a page at a time.
+  let listing: StatusListing | { snapshot: StatusSnapshot };
   let where: string;
   if (source.kind === "daemon") {
-    listing = listingOf(await source.daemon.listAdapters());
+    listing = { snapshot: await source.daemon.listAdapters() };
     where = source.daemon.description;
   } else if (!existsSync(source.path)) {
     // Only --db can name a missing file: the automatic choice found none and said so.
@@ -43,11 +44,12 @@ export async function statusCommand(line: CommandLine<typeof STATUS_COMMAND>): P
   }
   const id = line.arguments.ID;
   if (values.json && id === undefined) {
-    writeListingJson((text) => process.stdout.write(text), listing);
+    if ("snapshot" in listing) process.stdout.write(jsonText(listing.snapshot));
+    else writeListingJson((text) => process.stdout.write(text), listing);
     await stdoutFlushed();
     return 0;
   }
-  const snapshot = snapshotOf(listing);
+  const snapshot = "snapshot" in listing ? listing.snapshot : snapshotOf(listing);
   if (id !== undefined) {
     const adapter = snapshot.adapters.find((candidate) => candidate.adapter_id === id);
     if (!adapter) {
