@@ -6,6 +6,10 @@
 #
 # Run after `npm run build`: bash bench/cli-start-up.sh [FILE]
 # (default FILE: $TMPDIR/oneiric-healthd-status-10000.db, kept for later runs).
+#
+# BASELINE=DIR (another checkout or a copy of its bin/, dist/, migrations/ and
+# package.json, built) times its `status --json` too, each of its runs right after
+# one of this checkout's: on a shared machine only runs taken side by side compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,20 +23,42 @@ if [[ ! -f dist/cli.js ]]; then
 fi
 npx tsx bench/status-database.ts "$db" --adapters "$adapters"
 
+# Milliseconds of one run of the command, output to /dev/null.
+ms_of() {
+  local start end
+  start=$(date +%s%N)
+  "$@" >/dev/null
+  end=$(date +%s%N)
+  echo $(((end - start) / 1000000))
+}
+
+# The median (and the spread) of the milliseconds given.
+summary() {
+  printf '%s\n' "$@" | sort -n | awk '{ all[NR] = $1 } END { printf "%d ms (runs: %d, min %d, max %d)", all[int((NR + 1) / 2)], NR, all[1], all[NR] }'
+}
+
 # Milliseconds of each of $runs runs of the command, then their median.
 median_ms() {
   local times=()
   for _ in $(seq "$runs"); do
-    local start end
-    start=$(date +%s%N)
-    "$@" >/dev/null
-    end=$(date +%s%N)
-    times+=($(((end - start) / 1000000)))
+    times+=("$(ms_of "$@")")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{ all[NR] = $1 } END { printf "%d ms (runs: %d, min %d, max %d)", all[int((NR + 1) / 2)], NR, all[1], all[NR] }'
+  summary "${times[@]}"
 }
 
 export ONEIRIC_HEALTHD_COMPILED=1
 echo "node -e ''               $(median_ms node -e '')"
 echo "--help                   $(median_ms node bin/oneiric-healthd.js --help)"
-echo "status --json --db       $(median_ms node bin/oneiric-healthd.js status --json --db "$db")"
+if [[ -z "${BASELINE:-}" ]]; then
+  echo "status --json --db       $(median_ms node bin/oneiric-healthd.js status --json --db "$db")"
+  exit 0
+fi
+# One run of each build in turn; then each build's median.
+ours=()
+theirs=()
+for _ in $(seq "$runs"); do
+  ours+=("$(ms_of node bin/oneiric-healthd.js status --json --db "$db")")
+  theirs+=("$(ms_of node "$BASELINE/bin/oneiric-healthd.js" status --json --db "$db")")
+done
+echo "status --json --db       $(summary "${ours[@]}")"
+echo "  BASELINE's             $(summary "${theirs[@]}")"

@@ -1,7 +1,7 @@
 /**
  * The daemon's read model, built from its database file instead of a running
- * daemon: the same HealthView and MaintenanceService (loaded as offline-view.ts
- * does for `status`), SettingsBook,
+ * daemon: the same HealthView and MaintenanceService (restored as the daemon
+ * restores them at start; `status` lists without them, see offline-view.ts), SettingsBook,
  * ResolutionService, EventHub and QueryService as startDaemon wires, so that
  * the query commands and `mcp --db` answer as the daemon's API would
  * for the same file. Nothing is checked, synced or published here.
@@ -17,12 +17,14 @@ import type { JournalEvent } from "./domain/events.js";
 import {
   type AdapterStatusView,
   DEFAULT_OFFLINE_STALE_RULE,
+  decodeStaleRule,
   type RegistryView,
+  STALE_RULE_META,
 } from "./domain/status-view.js";
-import type { HealthView } from "./engine/health-view.js";
+import { HealthView } from "./engine/health-view.js";
 import { EventHub } from "./events/event-hub.js";
-import type { MaintenanceService } from "./maintenance/maintenance-service.js";
-import { loadOfflineView, offlineViewSettings } from "./offline-view.js";
+import { MaintenanceService } from "./maintenance/maintenance-service.js";
+import { type OfflineViewSettings, offlineViewSettings } from "./offline-view.js";
 import { ResolutionService } from "./resolution/resolution-service.js";
 import { openDatabaseFile } from "./storage/database-file.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
@@ -220,6 +222,36 @@ export class OfflineReadModel {
       registryKnown,
     };
   }
+}
+
+/** The view and maintenance one read of the file filled. */
+export interface OfflineView {
+  readonly view: HealthView;
+  readonly maintenance: MaintenanceService;
+  /** False when the file holds no registry state (the daemon never recorded the link). */
+  readonly registryKnown: boolean;
+}
+
+/** Loads the view from an open store, as the daemon restores it at start. */
+export function loadOfflineView(
+  store: SqliteStore,
+  settings: OfflineViewSettings,
+  now: () => number,
+): OfflineView {
+  const maintenance = new MaintenanceService(settings.fixedWindows, store.loadMaintenance(), now);
+  const registry = store.loadRegistryState();
+  const view = new HealthView(
+    registry?.endpoint ?? settings.registryEndpoint,
+    decodeStaleRule(store.getMeta(STALE_RULE_META), settings.staleRule),
+    now,
+    (adapterId) => maintenance.current(adapterId),
+    // No monotonic clock spans the daemon's run and this one: a verdict's age
+    // is the wall clock's `now - lastChecked` (putState keeps lastChecked as is).
+    now,
+  );
+  const stored = store.loadState();
+  view.restore(stored.catalog, stored.health, registry);
+  return { view, maintenance, registryKnown: registry !== undefined };
 }
 
 function refuseMaintenance(): never {

@@ -3,8 +3,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonText } from "../src/cli/output.js";
+import { initialHealth } from "../src/domain/health.js";
 import type { RunningDaemon } from "../src/main.js";
+import { listFromFile, OfflineReadModel } from "../src/offline-read-model.js";
 import type { RunningSimulator } from "../src/simulator/simulator.js";
+import { SqliteStore } from "../src/storage/sqlite-store.js";
+import { catalogEntry } from "./support/catalog-entry.js";
 import {
   getJson,
   ManualClock,
@@ -123,5 +128,61 @@ describe("status asks the running daemon first, as the query commands do", () =>
     expect(statusById(fromFile)).toEqual(statusById(api.body));
     // Read at the wall clock's now, days after the daemon's verdicts: each is old, so stale.
     expect(fromFile.adapters.every((adapter: { stale: boolean }) => adapter.stale)).toBe(true);
+  });
+});
+
+describe("status --db on a listing larger than a pipe holds", () => {
+  let dir: ReturnType<typeof tempDir>;
+  let dbPath: string;
+  const ids = Array.from({ length: 1_000 }, (_, index) => `t.adapter.cache.redis-${index}`);
+  // Checked long ago: every verdict is stale whenever the command reads them.
+  const checkedAt = Date.parse("2026-01-01T00:00:00Z");
+
+  beforeAll(() => {
+    dir = tempDir();
+    dbPath = join(dir.path, "healthd.db");
+    const store = new SqliteStore({ path: dbPath });
+    try {
+      store.commit(
+        {
+          upserted: ids.map((adapterId) => catalogEntry({ adapterId })),
+          states: ids.map((adapterId, index) => ({
+            ...initialHealth(adapterId, "healthy", checkedAt),
+            status: index % 9 === 0 ? ("unhealthy" as const) : ("healthy" as const),
+            lastChecked: checkedAt,
+            latencyMs: index / 4,
+            checkIntervalMs: 15_000,
+          })),
+          maintenance: [
+            {
+              adapterId: ids[3] as string,
+              declared: { adapterId: ids[3] as string, untilMs: null, reason: "disk swap" },
+            },
+          ],
+          events: [],
+        },
+        checkedAt,
+      );
+      store.commit({ removed: [ids[5] as string], events: [] }, checkedAt);
+    } finally {
+      store.close();
+    }
+  });
+
+  afterAll(() => dir.remove());
+
+  it("prints, through a pipe, the whole listing GET /v1/adapters gives for the file, byte for byte", async () => {
+    const result = await cli(["status", "--json", "--db", dbPath]);
+    expect(result.code).toBe(0);
+    // Far more than the 64 KiB a pipe takes before the writer must wait for its reader.
+    expect(result.stdout.length).toBeGreaterThan(200_000);
+    const model = new OfflineReadModel({ path: dbPath });
+    try {
+      expect(result.stdout).toBe(jsonText(listFromFile(model.current())));
+    } finally {
+      model.close();
+    }
+    const listed = JSON.parse(result.stdout) as { adapters: { adapter_id: string }[] };
+    expect(listed.adapters).toHaveLength(ids.length - 1);
   });
 });

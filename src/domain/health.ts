@@ -126,7 +126,7 @@ export function isUsableStatus(status: HealthStatus): boolean {
  * The registry and the daemon disagree when one calls the adapter usable and
  * the other does not (an unknown on either side is no disagreement).
  */
-export function registryDisagrees(state: HealthState): boolean {
+export function registryDisagrees(state: Pick<HealthState, "status" | "registryStatus">): boolean {
   if (state.status === "unknown" || state.registryStatus === "unknown") return false;
   return isUsableStatus(state.status) !== isUsableStatus(state.registryStatus);
 }

@@ -63,8 +63,11 @@ export interface StaleRule {
 /** What the grace adds to the longest check time: the commit and a turn of the event loop. */
 export const STALE_SLACK_MS = 1_000;
 
+/** What staleness reads of a verdict. */
+export type VerdictTimes = Pick<HealthState, "lastChecked" | "checkIntervalMs">;
+
 /** The limit past which this verdict is stale, in ms after its last check. */
-export function staleLimitMs(health: HealthState, rule: StaleRule): number {
+export function staleLimitMs(health: VerdictTimes, rule: StaleRule): number {
   if (health.checkIntervalMs === null) return rule.fallbackAfterMs;
   return health.checkIntervalMs + rule.graceMs;
 }
@@ -74,7 +77,7 @@ export function staleLimitMs(health: HealthState, rule: StaleRule): number {
  * (`ageMs`; the daemon measures it on a monotonic clock, readers of the file by
  * the wall clock). A verdict never checked is stale.
  */
-export function isStale(health: HealthState, ageMs: number, rule: StaleRule): boolean {
+export function isStale(health: VerdictTimes, ageMs: number, rule: StaleRule): boolean {
   if (health.lastChecked === null) return true;
   return ageMs > staleLimitMs(health, rule);
 }
@@ -109,9 +112,35 @@ export function decodeStaleRule(text: string | undefined, fallback: StaleRule): 
   }
 }
 
+/** What a status view shows of a catalog entry. */
+export type StatusViewEntry = Pick<
+  AdapterEntry,
+  "adapterId" | "project" | "domain" | "category" | "provider" | "healthCheckUrl"
+>;
+
+/**
+ * What a status view shows of a verdict: a HealthState is one, and so is a
+ * row read for a listing alone (no breaker snapshot, counters or transitions).
+ */
+export interface StatusViewHealth
+  extends Pick<
+    HealthState,
+    | "status"
+    | "since"
+    | "lastChecked"
+    | "latencyMs"
+    | "source"
+    | "reason"
+    | "registryStatus"
+    | "flapping"
+    | "checkIntervalMs"
+  > {
+  breaker: { readonly state: BreakerState } | null;
+}
+
 export function toStatusView(
-  entry: AdapterEntry,
-  health: HealthState,
+  entry: StatusViewEntry,
+  health: StatusViewHealth,
   stale: boolean,
   maintenance?: ActiveMaintenance,
 ): AdapterStatusView {

@@ -209,9 +209,8 @@ export class HealthView implements LastKnownState {
     const previous = this.health.get(state.adapterId);
     this.health.set(state.adapterId, state);
     if (state.lastChecked !== null && state.lastChecked !== previous?.lastChecked) {
-      // How long ago the check finished, by the wall clock, is all a stored time
-      // tells; a check in the future (a clock stepped back) counts as just now.
-      const ago = Math.max(0, this.now() - state.lastChecked);
+      // How long ago the check finished, by the wall clock, is all a stored time tells.
+      const ago = wallClockAgeMs(state.lastChecked, this.now());
       this.checkedAtMono.set(state.adapterId, this.monotonic() - ago);
     }
     const key = kindKey(entry.domain, entry.category);
@@ -248,7 +247,7 @@ export class HealthView implements LastKnownState {
         );
       }
     }
-    return views.sort((a, b) => a.adapter_id.localeCompare(b.adapter_id));
+    return views.sort(byAdapterId);
   }
 
   get(adapterId: string): AdapterStatusView | undefined {
@@ -293,6 +292,25 @@ export class HealthView implements LastKnownState {
     }
     return { flapping, maintenance, breakers };
   }
+}
+
+/**
+ * How long before `now` a check that finished at `lastChecked` did, both by the
+ * wall clock: a check in the future (a clock stepped back) counts as just now,
+ * one never made as infinitely long ago. A reader of the database file judges
+ * staleness by this age, as a view restored from it does.
+ */
+export function wallClockAgeMs(lastChecked: number | null, now: number): number {
+  return lastChecked === null ? Number.POSITIVE_INFINITY : Math.max(0, now - lastChecked);
+}
+
+/** The order every listing of adapters is in, by id. */
+export function compareAdapterIds(a: string, b: string): number {
+  return a.localeCompare(b);
+}
+
+function byAdapterId(a: AdapterStatusView, b: AdapterStatusView): number {
+  return compareAdapterIds(a.adapter_id, b.adapter_id);
 }
 
 function kindKey(domain: string, category: string): string {

@@ -344,19 +344,91 @@ describe("SqliteStore.loadState", () => {
     );
   }, 60_000);
 
+  it("gives loadStatusRows the listed fields of loadState's entries that have a verdict, in their order", () => {
+    fc.assert(
+      fc.property(
+        fc
+          .uniqueArray(text, { minLength: 1, maxLength: 12 })
+          .chain((ids) =>
+            fc.tuple(
+              fc.tuple(...ids.map(arbitraryEntry)),
+              fc.tuple(...ids.map((id) => fc.option(arbitraryState(id), { nil: undefined }))),
+              fc.subarray(ids),
+            ),
+          ),
+        ([entries, states, removed]) => {
+          const store = openStore();
+          try {
+            store.commit(
+              {
+                upserted: entries,
+                states: states.filter((state) => state !== undefined),
+                events: [],
+              },
+              1_000,
+            );
+            store.commit({ removed, events: [] }, 2_000);
+            const { catalog, health } = store.loadState();
+            const verdicts = new Map(health.map((state) => [state.adapterId, state]));
+            const expected = catalog.flatMap((entry) => {
+              const state = verdicts.get(entry.adapterId);
+              if (!state) return [];
+              return [
+                {
+                  adapterId: entry.adapterId,
+                  project: entry.project,
+                  domain: entry.domain,
+                  category: entry.category,
+                  provider: entry.provider,
+                  healthCheckUrl: entry.healthCheckUrl,
+                  status: state.status,
+                  since: state.since,
+                  lastChecked: state.lastChecked,
+                  latencyMs: state.latencyMs,
+                  source: state.source,
+                  reason: state.reason,
+                  registryStatus: state.registryStatus,
+                  flapping: state.flapping,
+                  breaker: state.breaker === null ? null : { state: state.breaker.state },
+                  checkIntervalMs: state.checkIntervalMs,
+                },
+              ];
+            });
+            expect(store.loadStatusRows()).toEqual(expected);
+          } finally {
+            store.close();
+            rmSync(dbPath, { force: true });
+            rmSync(`${dbPath}-wal`, { force: true });
+            rmSync(`${dbPath}-shm`, { force: true });
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  }, 60_000);
+
   it("reads rowids past one page, with gaps", () => {
     const store = openStore();
     const ids = Array.from({ length: 45_000 }, (_, index) => `t.adapter.bulk.a${index}`);
     store.commit(
-      { upserted: ids.map((adapterId) => catalogEntry({ adapterId })), events: [] },
+      {
+        upserted: ids.map((adapterId) => catalogEntry({ adapterId })),
+        states: ids.map((adapterId) => initialHealth(adapterId, "healthy", 1_000)),
+        events: [],
+      },
       1_000,
     );
     // Rowids with a hole of a whole page and more: removed rows are forgotten by retention.
     store.commit({ removed: ids.slice(10_000, 32_000), events: [] }, 2_000);
     store.pruneRemovedAdapters(3_000);
+    const kept = [...ids.slice(0, 10_000), ...ids.slice(32_000)].sort();
     const { catalog } = store.loadState();
-    expect(catalog.map((entry) => entry.adapterId).sort()).toEqual(
-      [...ids.slice(0, 10_000), ...ids.slice(32_000)].sort(),
-    );
+    expect(catalog.map((entry) => entry.adapterId).sort()).toEqual(kept);
+    expect(
+      store
+        .loadStatusRows()
+        .map((row) => row.adapterId)
+        .sort(),
+    ).toEqual(kept);
   }, 60_000);
 });

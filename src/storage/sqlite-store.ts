@@ -5,6 +5,7 @@ import { type AdapterEntry, type HealthStatus, isHealthStatus } from "../domain/
 import type { EventType, JournalEvent, NewEvent } from "../domain/events.js";
 import type { BreakerState, HealthState, StatusSource } from "../domain/health.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
+import type { StatusViewEntry, StatusViewHealth } from "../domain/status-view.js";
 import { explainOpenFailure, openDatabaseFile } from "./database-file.js";
 import { migrate, readMigrations } from "./migrator.js";
 import { StorageError } from "./storage-error.js";
@@ -125,20 +126,37 @@ export class SqliteStore implements HealthStore {
   }
 
   /**
-   * The rows of `table` matching `where`, as arrays of `columns`, in rowid order, a page
-   * of rowids per query so no one JSON text grows past what a string can hold. SQLite
-   * writes every REAL with the digits that read back as the same double, so the values
-   * are those a row-by-row read gives.
+   * What a status listing shows of each adapter with a verdict, removed ones left out, in
+   * the catalog's storage order (loadState's): the columns the listing reads and no others,
+   * both tables in one join, so no breaker snapshot, transitions or metadata is parsed.
    */
-  private rowsAsJson<T>(table: string, columns: readonly string[], where: string): T[] {
+  loadStatusRows(): StatusRow[] {
+    return statusRowsFrom(
+      this.rowsAsJson<StatusTuple>(
+        "adapters",
+        STATUS_COLUMNS,
+        "adapters.removed_at IS NULL",
+        // CROSS JOIN keeps adapters the outer loop: its rowid pages and order hold.
+        "CROSS JOIN adapter_health ON adapter_health.adapter_id = adapters.adapter_id",
+      ),
+    );
+  }
+
+  /**
+   * The rows of `table` (with what `join` adds to each) matching `where`, as arrays of
+   * `columns`, in `table`'s rowid order, a page of rowids per query so no one JSON text
+   * grows past what a string can hold. SQLite writes every REAL with the digits that read
+   * back as the same double, so the values are those a row-by-row read gives.
+   */
+  private rowsAsJson<T>(table: string, columns: readonly string[], where: string, join = ""): T[] {
     const bounds = this.db
       .prepare(`SELECT MIN(rowid) AS low, MAX(rowid) AS high FROM ${table}`)
       .get() as { low: number | null; high: number | null };
     if (bounds.low === null || bounds.high === null) return [];
     const page = this.db
       .prepare(
-        `SELECT json_group_array(json_array(${columns.join(", ")})) FROM ${table}
-         WHERE rowid >= ? AND rowid < ? AND (${where})`,
+        `SELECT json_group_array(json_array(${columns.join(", ")})) FROM ${table} ${join}
+         WHERE ${table}.rowid >= ? AND ${table}.rowid < ? AND (${where})`,
       )
       .pluck(true);
     const rows: T[] = [];
@@ -485,6 +503,47 @@ const CATALOG_COLUMNS = [
 
 const CATALOG_SELECT = `SELECT ${CATALOG_COLUMNS.join(", ")} FROM adapters`;
 
+/** One adapter as a status listing shows it: its entry's and its verdict's fields that the view reads. */
+export interface StatusRow extends StatusViewEntry, StatusViewHealth {}
+
+const STATUS_COLUMNS = [
+  "adapters.adapter_id",
+  "adapters.project",
+  "adapters.domain",
+  "adapters.category",
+  "adapters.provider",
+  "adapters.health_check_url",
+  "adapter_health.status",
+  "adapter_health.since",
+  "adapter_health.last_checked",
+  "adapter_health.latency_ms",
+  "adapter_health.source",
+  "adapter_health.reason",
+  "adapter_health.registry_status",
+  "adapter_health.flapping",
+  "adapter_health.breaker_state",
+  "adapter_health.check_interval_ms",
+] as const;
+
+type StatusTuple = [
+  adapterId: string,
+  project: string,
+  domain: string,
+  category: string,
+  provider: string,
+  healthCheckUrl: string,
+  status: string,
+  since: number,
+  lastChecked: number | null,
+  latencyMs: number | null,
+  source: string,
+  reason: string,
+  registryStatus: string,
+  flapping: number,
+  breakerState: string | null,
+  checkIntervalMs: number | null,
+];
+
 /** Rowids per page of {@link SqliteStore.rowsAsJson}: a few MB of JSON text each. */
 const JSON_PAGE_ROWIDS = 20_000;
 
@@ -522,6 +581,41 @@ function entriesFrom(rows: readonly AdapterTuple[]): AdapterEntry[] {
     };
   }
   return entries;
+}
+
+/** Status rows from their tuples, decoded as fromHealthTuple decodes the same columns. */
+function statusRowsFrom(tuples: readonly StatusTuple[]): StatusRow[] {
+  // The view reads only a breaker's state: one object per state, shared.
+  const breakers = new Map<string, { readonly state: BreakerState }>();
+  const rows: StatusRow[] = new Array(tuples.length);
+  for (let index = 0; index < tuples.length; index++) {
+    const tuple = tuples[index] as StatusTuple;
+    const breakerState = tuple[14];
+    let breaker = breakerState === null ? null : breakers.get(breakerState);
+    if (breaker === undefined) {
+      breaker = Object.freeze({ state: breakerState as BreakerState });
+      breakers.set(breakerState as string, breaker);
+    }
+    rows[index] = {
+      adapterId: tuple[0],
+      project: tuple[1],
+      domain: tuple[2],
+      category: tuple[3],
+      provider: tuple[4],
+      healthCheckUrl: tuple[5],
+      status: asStatus(tuple[6]),
+      since: tuple[7],
+      lastChecked: tuple[8],
+      latencyMs: tuple[9],
+      source: tuple[10] as StatusSource,
+      reason: tuple[11],
+      registryStatus: asStatus(tuple[12]),
+      flapping: tuple[13] === 1,
+      breaker,
+      checkIntervalMs: tuple[15],
+    };
+  }
+  return rows;
 }
 
 /** Health rows as states; breaker snapshots repeat (every breaker at rest has the same one): each text is parsed once. */

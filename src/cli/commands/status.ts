@@ -4,12 +4,17 @@
  * answers (or `--url`), else its database file, last-known state (or `--db`).
  */
 import { existsSync } from "node:fs";
-import { readStatusSnapshot, type StatusSnapshot } from "../../offline-view.js";
+import {
+  readStatusListing,
+  type StatusListing,
+  type StatusSnapshot,
+  snapshotOf,
+} from "../../offline-view.js";
 import type { CommandLine } from "../command-spec.js";
 import type { STATUS_COMMAND } from "../command-specs.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
 import { formatStatusDetail, formatStatusTable } from "../format.js";
-import { jsonText, printNotice } from "../output.js";
+import { jsonText, printNotice, stdoutFlushed, writeListingJson } from "../output.js";
 import { chooseQuerySource, sourceConfig } from "../query-source.js";
 import { sayingWhereStorageIsSet } from "../storage-origin.js";
 
@@ -17,10 +22,11 @@ export async function statusCommand(line: CommandLine<typeof STATUS_COMMAND>): P
   const { values } = line;
   const config = await sourceConfig(values);
   const source = await chooseQuerySource(values, config);
-  let snapshot: StatusSnapshot;
+  // A daemon's answer is printed as it came; a file's listing is made a page at a time.
+  let listing: StatusListing | { snapshot: StatusSnapshot };
   let where: string;
   if (source.kind === "daemon") {
-    snapshot = await source.daemon.listAdapters();
+    listing = { snapshot: await source.daemon.listAdapters() };
     where = source.daemon.description;
   } else if (!existsSync(source.path)) {
     // Only --db can name a missing file: the automatic choice found none and said so.
@@ -31,12 +37,19 @@ export async function statusCommand(line: CommandLine<typeof STATUS_COMMAND>): P
   } else {
     // The daemon's own view over the file; --config adds its fixed maintenance windows.
     const path = source.path;
-    snapshot = await sayingWhereStorageIsSet(values, async () =>
-      readStatusSnapshot(path, Date.now(), config),
+    listing = await sayingWhereStorageIsSet(values, async () =>
+      readStatusListing(path, Date.now(), config),
     );
     where = source.path;
   }
   const id = line.arguments.ID;
+  if (values.json && id === undefined) {
+    if ("snapshot" in listing) process.stdout.write(jsonText(listing.snapshot));
+    else writeListingJson((text) => process.stdout.write(text), listing);
+    await stdoutFlushed();
+    return 0;
+  }
+  const snapshot = "snapshot" in listing ? listing.snapshot : snapshotOf(listing);
   if (id !== undefined) {
     const adapter = snapshot.adapters.find((candidate) => candidate.adapter_id === id);
     if (!adapter) {
@@ -44,8 +57,10 @@ export async function statusCommand(line: CommandLine<typeof STATUS_COMMAND>): P
       return EXIT_FAILURE;
     }
     process.stdout.write(values.json ? jsonText(adapter) : formatStatusDetail(adapter));
+    await stdoutFlushed();
     return 0;
   }
-  process.stdout.write(values.json ? jsonText(snapshot) : formatStatusTable(snapshot, Date.now()));
+  process.stdout.write(formatStatusTable(snapshot, Date.now()));
+  await stdoutFlushed();
   return 0;
 }
