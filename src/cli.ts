@@ -7,7 +7,7 @@ import { findCommand, parseCommandLine } from "./cli/arguments.js";
 import type { CommandLine, CommandSpec } from "./cli/command-spec.js";
 import { COMMAND_GROUPS, COMMANDS } from "./cli/command-specs.js";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_UNAVAILABLE, EXIT_USAGE } from "./cli/exit-codes.js";
-import { printNotice } from "./cli/output.js";
+import { printNotice, stdoutFlushed } from "./cli/output.js";
 import { commandHelp, groupHelp, overviewHelp } from "./cli/usage.js";
 import { UsageError } from "./cli/usage-error.js";
 import { ConfigError } from "./config/errors.js";
@@ -134,10 +134,18 @@ function reportFailure(error: unknown): number {
   return EXIT_FAILURE;
 }
 
+/** Longest wait for a pipe to take the last of stdout before exiting anyway. */
+const STDOUT_FLUSH_LIMIT_MS = 5_000;
+
 main(process.argv.slice(2)).then(
   (code) => {
     // Exit at once: a lingering keep-alive socket or timer must not hold a stopped daemon open.
-    process.exit(code);
+    // But not before stdout is handed on: process.exit drops what a pipe has not taken yet
+    // (past its 64 KiB on Linux), which cut `status --json | jq` short. A reader that never
+    // reads gets STDOUT_FLUSH_LIMIT_MS, not a daemon that cannot stop.
+    const exit = () => process.exit(code);
+    setTimeout(exit, STDOUT_FLUSH_LIMIT_MS).unref();
+    stdoutFlushed().then(exit, exit);
   },
   (error: unknown) => {
     process.exitCode = reportFailure(error);

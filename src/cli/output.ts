@@ -6,8 +6,8 @@ export function printNotice(message: string): void {
 }
 
 /**
- * Resolves once all written to stdout so far has been handed on: the CLI ends with
- * process.exit, which drops what a pipe has not taken yet (past its 64 KiB on Linux).
+ * Resolves once all written to stdout so far has been handed on (to a pipe, a file or
+ * a terminal); rejects when stdout is gone (a closed pipe).
  */
 export function stdoutFlushed(): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -14,7 +14,7 @@ import type { CommandLine } from "../command-spec.js";
 import type { STATUS_COMMAND } from "../command-specs.js";
 import { EXIT_FAILURE } from "../exit-codes.js";
 import { formatStatusDetail, formatStatusTable } from "../format.js";
-import { jsonText, printNotice, stdoutFlushed, writeListingJson } from "../output.js";
+import { jsonText, printNotice, writeListingJson } from "../output.js";
 import { chooseQuerySource, sourceConfig } from "../query-source.js";
 import { sayingWhereStorageIsSet } from "../storage-origin.js";
 
@@ -46,7 +46,6 @@ export async function statusCommand(line: CommandLine<typeof STATUS_COMMAND>): P
   if (values.json && id === undefined) {
     if ("snapshot" in listing) process.stdout.write(jsonText(listing.snapshot));
     else writeListingJson((text) => process.stdout.write(text), listing);
-    await stdoutFlushed();
     return 0;
   }
   const snapshot = "snapshot" in listing ? listing.snapshot : snapshotOf(listing);
@@ -57,10 +56,8 @@ export async function statusCommand(line: CommandLine<typeof STATUS_COMMAND>): P
       return EXIT_FAILURE;
     }
     process.stdout.write(values.json ? jsonText(adapter) : formatStatusDetail(adapter));
-    await stdoutFlushed();
     return 0;
   }
   process.stdout.write(formatStatusTable(snapshot, Date.now()));
-  await stdoutFlushed();
   return 0;
 }
