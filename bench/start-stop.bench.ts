@@ -43,17 +43,16 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import BetterSqlite3 from "better-sqlite3";
-import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel";
 import { parseConfigText } from "../src/config/load.js";
 import type { AdapterEntry } from "../src/domain/adapter.js";
 import { screenEntries } from "../src/domain/catalog.js";
 import type { NewEvent } from "../src/domain/events.js";
-import type { BreakerSnapshot, HealthState } from "../src/domain/health.js";
+import type { HealthState } from "../src/domain/health.js";
 import { GrpcRegistryClient } from "../src/registry/registry-client.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import { goalAt } from "./goals.js";
 import { benchOptions, type Reporter } from "./report.js";
-import { freePort, processCpuSeconds, rssMiB } from "./support.js";
+import { breakerSnapshots, freePort, processCpuSeconds, rssMiB } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const { quick: QUICK, reporter } = benchOptions("start-stop");
@@ -194,38 +193,6 @@ async function startSimulator(count: number): Promise<{ child: Child; port: numb
   return { child, port };
 }
 
-/** Real breaker snapshots (cockatiel's toJSON) for the shapes the database holds. */
-async function breakerSnapshots(at: number): Promise<{
-  resting: BreakerSnapshot;
-  counting: BreakerSnapshot;
-  open: BreakerSnapshot;
-}> {
-  const make = () =>
-    circuitBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(5) });
-  const fail = async (policy: ReturnType<typeof make>, times: number) => {
-    for (let i = 0; i < times; i++) {
-      await policy
-        .execute(() => {
-          throw new Error("down");
-        })
-        .catch(() => undefined);
-    }
-  };
-  const plain = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
-  const counting = make();
-  await fail(counting, 2);
-  const open = make();
-  await fail(open, 5);
-  const openSnapshot = plain(open.toJSON()) as { ownState: { openedAt: number } };
-  // Opened an hour ago: the half-open trial is due at the first check.
-  openSnapshot.ownState.openedAt = at - 3_600_000;
-  return {
-    resting: { state: "closed", snapshot: plain(make().toJSON()) },
-    counting: { state: "closed", snapshot: plain(counting.toJSON()) },
-    open: { state: "open", snapshot: openSnapshot },
-  };
-}
-
 async function buildDatabase(path: string, registryPort: number): Promise<{ adapters: number }> {
   const client = new GrpcRegistryClient({
     host: "127.0.0.1",
@@ -236,7 +203,8 @@ async function buildDatabase(path: string, registryPort: number): Promise<{ adap
   const { entries } = screenEntries(await client.listAdapters());
   client.close();
   const at = Date.now() - 60_000;
-  const breakers = await breakerSnapshots(at);
+  // Opened an hour ago: the half-open trial is due at the first check.
+  const breakers = await breakerSnapshots(at, 3_600_000);
   const store = new SqliteStore({ path });
   const batch = 5_000;
   for (let start = 0; start < entries.length; start += batch) {

@@ -13,11 +13,11 @@
  */
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel";
 import type { AdapterEntry } from "../src/domain/adapter.js";
 import type { NewEvent } from "../src/domain/events.js";
-import type { BreakerSnapshot, HealthState } from "../src/domain/health.js";
+import type { HealthState } from "../src/domain/health.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
+import { breakerSnapshots } from "./support.js";
 
 const KINDS = [
   { category: "storage", providers: ["s3", "gcs", "azure-blob"], capabilities: ["read", "write"] },
@@ -51,38 +51,9 @@ function catalog(count: number, at: number): AdapterEntry[] {
   });
 }
 
-/** Real breaker snapshots (cockatiel's toJSON) for the three shapes the file holds. */
-async function breakerSnapshots(
-  at: number,
-): Promise<Record<"resting" | "counting" | "open", BreakerSnapshot>> {
-  const make = () =>
-    circuitBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(5) });
-  const fail = async (policy: ReturnType<typeof make>, times: number) => {
-    for (let i = 0; i < times; i++) {
-      await policy
-        .execute(() => {
-          throw new Error("down");
-        })
-        .catch(() => undefined);
-    }
-  };
-  const plain = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
-  const counting = make();
-  await fail(counting, 2);
-  const open = make();
-  await fail(open, 5);
-  const openSnapshot = plain(open.toJSON()) as { ownState: { openedAt: number } };
-  openSnapshot.ownState.openedAt = at - 60_000;
-  return {
-    resting: { state: "closed", snapshot: plain(make().toJSON()) },
-    counting: { state: "closed", snapshot: plain(counting.toJSON()) },
-    open: { state: "open", snapshot: openSnapshot },
-  };
-}
-
 async function writeDatabase(path: string, count: number): Promise<void> {
   const at = Date.now() - 60_000;
-  const breakers = await breakerSnapshots(at);
+  const breakers = await breakerSnapshots(at, 60_000);
   const entries = catalog(count, at);
   const store = new SqliteStore({ path });
   const batch = 5_000;

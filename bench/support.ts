@@ -2,6 +2,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from "node:net";
+import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel";
+import type { BreakerSnapshot } from "../src/domain/health.js";
 
 /** Clock ticks per second, the unit of /proc's CPU times. */
 export const CLK_TCK = (() => {
@@ -112,4 +114,37 @@ export class LeanHttpClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/**
+ * Real breaker snapshots (cockatiel's toJSON) for the three shapes a database holds:
+ * at rest, counting failures, and open since `openedAgoMs` before `at`.
+ */
+export async function breakerSnapshots(
+  at: number,
+  openedAgoMs: number,
+): Promise<Record<"resting" | "counting" | "open", BreakerSnapshot>> {
+  const make = () =>
+    circuitBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(5) });
+  const fail = async (policy: ReturnType<typeof make>, times: number) => {
+    for (let i = 0; i < times; i++) {
+      await policy
+        .execute(() => {
+          throw new Error("down");
+        })
+        .catch(() => undefined);
+    }
+  };
+  const plain = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
+  const counting = make();
+  await fail(counting, 2);
+  const open = make();
+  await fail(open, 5);
+  const openSnapshot = plain(open.toJSON()) as { ownState: { openedAt: number } };
+  openSnapshot.ownState.openedAt = at - openedAgoMs;
+  return {
+    resting: { state: "closed", snapshot: plain(make().toJSON()) },
+    counting: { state: "closed", snapshot: plain(counting.toJSON()) },
+    open: { state: "open", snapshot: openSnapshot },
+  };
 }
