@@ -1,6 +1,7 @@
 import type { CloudEvent } from "../domain/events.js";
 import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
 import type { AdapterDetail, QueryService, ResolutionAnswer } from "./query-service.js";
+import type { UptimeAnswer } from "./uptime-query.js";
 
 export type HealthCheckAnswer = ReturnType<QueryService["healthCheck"]>;
 export type CheckHealthAnswer = Awaited<ReturnType<QueryService["checkHealth"]>>;
@@ -30,6 +31,15 @@ export interface QueryBackend {
   events(page: unknown): Promise<EventsPage>;
   invalidateCache(): Promise<{ invalidated: true }>;
   healthCheck(): Promise<HealthCheckAnswer>;
+}
+
+/**
+ * Uptime over a window (`GET /v1/uptime`), validated as uptimeQuerySchema says.
+ * Asked of a daemon over HTTP for now; it joins QueryBackend once the daemon's
+ * QueryService and a database file (readUptime) answer it too.
+ */
+export interface UptimeBackend {
+  uptime(query: unknown): Promise<UptimeAnswer>;
 }
 
 /** The daemon's own QueryService as a backend (for /mcp inside the daemon). */

@@ -7,6 +7,7 @@ import type {
   EventsPage,
   HealthCheckAnswer,
   QueryBackend,
+  UptimeBackend,
 } from "../query-backend.js";
 import {
   type AdapterDetail,
@@ -17,6 +18,7 @@ import {
   requirementSchema,
   resolveBatchSchema,
 } from "../query-service.js";
+import { type UptimeAnswer, uptimeQuerySchema } from "../uptime-query.js";
 
 export { DEFAULT_DAEMON_URL } from "./source-defaults.js";
 
@@ -81,7 +83,7 @@ export function normalizeDaemonUrl(value: string): string {
  * same way (same ApiError code and text) whether or not a daemon is up; the
  * daemon's problem+json answers are turned back into ApiError.
  */
-export class HttpQueryBackend implements QueryBackend, EventFollower {
+export class HttpQueryBackend implements QueryBackend, UptimeBackend, EventFollower {
   readonly kind = "daemon";
   readonly baseUrl: string;
   readonly description: string;
@@ -132,6 +134,11 @@ export class HttpQueryBackend implements QueryBackend, EventFollower {
   async events(page: unknown): Promise<EventsPage> {
     const valid = parseParameters(eventsPageSchema, page ?? {}, "parameter");
     return this.request("GET", "/v1/events", { query: valid });
+  }
+
+  async uptime(query: unknown): Promise<UptimeAnswer> {
+    const valid = parseParameters(uptimeQuerySchema, query ?? {}, "parameter");
+    return this.request("GET", "/v1/uptime", { query: valid });
   }
 
   async invalidateCache(): Promise<{ invalidated: true }> {
