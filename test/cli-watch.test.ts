@@ -11,7 +11,7 @@ import type { DaemonConfig } from "../src/config/load.js";
 import type { RunningDaemon } from "../src/main.js";
 import type { RunningSimulator } from "../src/simulator/simulator.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
-import { CLI } from "./support/cli-process.js";
+import { CLI, runCli } from "./support/cli-process.js";
 import { unusedPort } from "./support/ports.js";
 import {
   eventStreams,
@@ -86,7 +86,7 @@ function declareInFile(dbPath: string, adapterId: string, reason: string): void 
   }
 }
 
-describe("status --watch", () => {
+describe("status --watch, and the list filters status takes", () => {
   let dir: ReturnType<typeof tempDir>;
   let simulator: RunningSimulator;
   let daemon: RunningDaemon | undefined;
@@ -181,9 +181,9 @@ describe("status --watch", () => {
         .map((line) => JSON.parse(line) as Record<string, unknown>);
     try {
       await vi.waitFor(() => expect(lines().length).toBeGreaterThan(0), { timeout: 20_000 });
-      const [listing] = lines();
+      const listing = lines()[0] ?? {};
       expect(listing).toMatchObject({ type: "listing", source: `daemon at ${url}` });
-      expect((listing?.adapters as { adapter_id: string }[]).map((a) => a.adapter_id)).toEqual([
+      expect((listing.adapters as { adapter_id: string }[]).map((a) => a.adapter_id)).toEqual([
         GCS,
         S3,
       ]);
@@ -208,5 +208,21 @@ describe("status --watch", () => {
     }
     expect(await running.exited).toBe(0);
     expect(lines().some((line) => line.adapter_id === REDIS)).toBe(false);
+  });
+
+  it("status lists only what the filters keep, from the daemon and from the file alike", async () => {
+    const fromDaemon = await runCli(["status", "--category", "storage", "--url", url]);
+    expect(fromDaemon.code).toBe(0);
+    expect(fromDaemon.stdout).toContain(S3);
+    expect(fromDaemon.stdout).not.toContain(REDIS);
+    const fromFile = await runCli(["status", "--provider", "redis", "--json", "--db", dbPath]);
+    expect(fromFile.code).toBe(0);
+    const listed = JSON.parse(fromFile.stdout) as { adapters: { adapter_id: string }[] };
+    expect(listed.adapters.map((adapter) => adapter.adapter_id)).toEqual([REDIS]);
+    const wrong = await runCli(["status", "--status", "fine", "--db", dbPath]);
+    expect(wrong.code).toBe(64);
+    expect(wrong.stderr).toContain(
+      'oneiric-healthd: --status must be one of "unknown", "healthy", "degraded", "unhealthy"; got "fine"',
+    );
   });
 });
