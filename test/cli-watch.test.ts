@@ -210,6 +210,23 @@ describe("status --watch, and the list filters status takes", () => {
     expect(lines().some((line) => line.adapter_id === REDIS)).toBe(false);
   });
 
+  it("--url follows its daemon only: while none answers there, it says so and waits for it", async () => {
+    const nowhere = `http://127.0.0.1:${await unusedPort()}`;
+    const running = watcher(["status", "--watch", "--url", nowhere]);
+    try {
+      await seen(
+        () => running.output.stdout,
+        new RegExp(
+          `Z {2}from daemon at ${nowhere} down since \\d\\d:\\d\\d:\\d\\d UTC, retrying; showing what it last answered\\n`,
+        ),
+      );
+      expect(running.output.stdout).not.toContain("database");
+    } finally {
+      running.child.kill("SIGTERM");
+    }
+    expect(await running.exited).toBe(0);
+  });
+
   it("status lists only what the filters keep, from the daemon and from the file alike", async () => {
     const fromDaemon = await runCli(["status", "--category", "storage", "--url", url]);
     expect(fromDaemon.code).toBe(0);

@@ -88,7 +88,9 @@ class StatusWatch {
       if (daemon && (await daemon.isUp(this.timing.probeTimeoutMs))) {
         downSince = undefined;
         await this.followDaemon(daemon);
-        continue;
+        if (signal.aborted) return;
+        // Lost: the file (or the wait) comes first, so a daemon that answers /healthz but
+        // nothing else is asked again after a pause, not in a tight loop.
       }
       downSince ??= this.now();
       if (databasePath !== undefined) {
