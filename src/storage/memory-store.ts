@@ -102,6 +102,7 @@ export class MemoryStore implements HealthStore {
       if (!catalogIds.has(state.adapterId)) throw new Error("FOREIGN KEY constraint failed");
       return storedHealth(state);
     });
+    for (const row of change.history ?? []) integer(row.start, "history.bucket");
     const registry = change.registry && storedRegistry(change.registry);
     const maintenance = (change.maintenance ?? []).map(({ adapterId, declared }) => {
       if (declared === null) return { adapterId, declared };
