@@ -15,6 +15,7 @@ import { createHealthdService } from "./api/grpc/healthd-service.js";
 import { addReflection } from "./api/grpc/reflection-service.js";
 import { createRegistryService } from "./api/grpc/registry-service.js";
 import { grpcServerSecurity } from "./api/grpc/server-security.js";
+import { HistoryQueries } from "./api/history-queries.js";
 import { HttpApi } from "./api/http/http-server.js";
 import { createMcpHttpHandler } from "./api/mcp/mcp-http.js";
 import { localBackend } from "./api/query-backend.js";
@@ -32,6 +33,7 @@ import { roundToMicroseconds } from "./domain/round-to-microseconds.js";
 import { encodeStaleRule, STALE_RULE_META } from "./domain/status-view.js";
 import { HealthEngine, type StoreStatus } from "./engine/health-engine.js";
 import { HealthView } from "./engine/health-view.js";
+import { HistoryRecorder } from "./engine/history-recorder.js";
 import { EventHub } from "./events/event-hub.js";
 import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
@@ -94,6 +96,9 @@ const STOP_PROBE_GRACE_MS = 1_000;
 
 /** At stop, how long a first sync still waiting for the registry gets to answer. */
 const STOP_FIRST_SYNC_GRACE_MS = 1_000;
+
+/** How often, and past how long unobserved, an adapter's history is carried up to now. */
+const HISTORY_ADVANCE_MS = 60_000;
 
 export interface DaemonDependencies {
   logger: Logger;
@@ -309,6 +314,7 @@ export async function startDaemon(
     maxCategoryLabels: config.metrics.maxCategoryLabels,
   });
   const syncLogger = logger.child({ component: "sync" });
+  const historyRecorder = new HistoryRecorder(store, config.probes.stale);
   const engine = new HealthEngine({
     store,
     mirror: view,
@@ -322,7 +328,14 @@ export async function startDaemon(
     contextOf: (entry) =>
       settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
     lastWriteAt: startupWriteAt,
+    history: historyRecorder,
   });
+  // An adapter not checked for a minute (watched, or its breaker open) has its history carried up to now.
+  const historyTicker = setInterval(
+    () => engine.advanceHistory(now() - HISTORY_ADVANCE_MS),
+    HISTORY_ADVANCE_MS,
+  );
+  historyTicker.unref();
   // Windows opening or closing change resolution without a health change.
   maintenance.onWindowsChanged((adapterIds) =>
     engine.touch(
@@ -437,6 +450,12 @@ export async function startDaemon(
     store,
     now,
     readiness: currentReadiness,
+    history: new HistoryQueries({
+      store,
+      now,
+      minuteBucketsKeptMs: config.history.minuteBucketsKeptMs,
+      projected: (adapterId, at) => historyRecorder.projected(adapterId, at),
+    }),
   });
   const http = new HttpApi({
     ...(front
@@ -543,6 +562,9 @@ export async function startDaemon(
       front?.journalPruned(store.journalBounds().oldestSeq);
     }
     if (forgotten > 0) logger.info({ forgotten }, "retention forgot adapters removed long ago");
+    const { minuteBucketsKeptMs, hourBucketsKeptMs } = current.history;
+    const buckets = store.pruneHistory(now() - minuteBucketsKeptMs, now() - hourBucketsKeptMs);
+    if (buckets > 0) logger.info({ buckets }, "retention removed old history buckets");
   };
   const startRetention = (current: DaemonConfig): PeriodicTask =>
     runOnCron(current.journal.retentionCron, async () => pruneJournal(current));
@@ -607,6 +629,7 @@ export async function startDaemon(
     if (plan.scheduling) scheduler.reconfigure(schedulerOptions(target), plan.adapterSettings);
     if (plan.staleRule) {
       view.setStaleRule(target.probes.stale);
+      historyRecorder.setStaleRule(target.probes.stale);
       // `status` and the read-only backends judge staleness by what the file says.
       try {
         store.setMeta(STALE_RULE_META, encodeStaleRule(target.probes.stale));
@@ -691,6 +714,7 @@ export async function startDaemon(
       void front?.readinessChanged();
       syncTask?.stop();
       retention.stop();
+      clearInterval(historyTicker);
       maintenance.stop();
       // A first sync still waiting for the registry gets a moment while the probes under way
       // finish; queued checks never start. Both bounded, so a stop takes seconds at 100,000.

@@ -175,6 +175,10 @@ describe("the JSON convention and the validation messages", () => {
           ],
         }),
       "GET /v1/events": () => call("/v1/events?since=0&limit=1000"),
+      "GET /v1/adapters/{adapter_id}/history": () =>
+        call(`/v1/adapters/${REDIS}/history?window=1h&bucket=1m`),
+      "GET /v1/uptime": () => call("/v1/uptime?window=24h"),
+      "GET /v1/history": () => call("/v1/history?bucket=1m&buckets=10"),
       "POST /v1/cache/invalidate": () => call("/v1/cache/invalidate", { method: "POST" }),
       "GET /v1/health": () => call("/v1/health"),
       "GET /healthz": () => call("/healthz"),

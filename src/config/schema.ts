@@ -373,6 +373,18 @@ export const healthdSectionSchema = z.strictObject({
       retention_cron: cronExpression.default("*/10 * * * *"),
     })
     .prefault({}),
+  /** Health history buckets (uptime and the status page); pruned with the journal, by `journal.retention_cron`. */
+  history: z
+    .strictObject({
+      minute_buckets_kept_hours: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 14)
+        .default(48),
+      hour_buckets_kept_days: z.number().int().min(1).max(3660).default(90),
+    })
+    .prefault({}),
   /** Subscribers that receive every committed event (matching `types`) as a signed POST. */
   webhooks: z
     .array(webhookSchema)

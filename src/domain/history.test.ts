@@ -42,7 +42,10 @@ class Recorder {
     const check =
       options.check === false
         ? undefined
-        : { ok: options.ok ?? status !== "unhealthy", latencyMs: options.latencyMs === undefined ? 2 : options.latencyMs };
+        : {
+            ok: options.ok ?? status !== "unhealthy",
+            latencyMs: options.latencyMs === undefined ? 2 : options.latencyMs,
+          };
     const next = observe(
       this.history,
       ID,

@@ -79,6 +79,16 @@ export class HistoryRecorder {
     return this.committed.get(adapterId)?.last;
   }
 
+  /**
+   * The buckets as they would stand if the adapter were observed at `at` as it
+   * last was: the committed history carried up to now, for readers, not written.
+   */
+  projected(adapterId: string, at: number): BucketRow[] {
+    const history = this.committed.get(adapterId);
+    if (!history?.last || at <= history.last.at) return [];
+    return observe(history, adapterId, { ...history.last, at }).rows;
+  }
+
   /** Adapters last observed before `before` (ms). */
   observedBefore(before: number): string[] {
     const ids: string[] = [];

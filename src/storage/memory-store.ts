@@ -2,7 +2,12 @@ import { randomUUID } from "node:crypto";
 import { type AdapterEntry, HEALTH_STATUSES } from "../domain/adapter.js";
 import type { JournalEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
-import type { BucketRow, Granularity, TimeTally } from "../domain/history.js";
+import {
+  type BucketRow,
+  type Granularity,
+  subtractTime,
+  type TimeTally,
+} from "../domain/history.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
 import type {
   EndpointState,
@@ -256,11 +261,16 @@ export class MemoryStore implements HealthStore {
     this.assertOpen();
     const totals = new Map<string, TimeTally>();
     for (const adapterId of adapterIds) {
-      const rows = [...(this.buckets.hour.get(adapterId)?.values() ?? [])]
-        .filter((row) => row.start < before)
-        .sort((a, b) => b.start - a.start);
-      const through = rows[0]?.through;
-      if (through) totals.set(adapterId, { ...through });
+      const rows = [...(this.buckets.hour.get(adapterId)?.values() ?? [])].sort(
+        (a, b) => b.start - a.start,
+      );
+      const newestBefore = rows.find((row) => row.start < before);
+      // Retention took the buckets before: the totals before the oldest kept one.
+      const oldestFrom = rows.filter((row) => row.start >= before).at(-1);
+      if (newestBefore?.through) totals.set(adapterId, { ...newestBefore.through });
+      else if (oldestFrom?.through) {
+        totals.set(adapterId, subtractTime(oldestFrom.through, oldestFrom.tally));
+      }
     }
     return totals;
   }

@@ -5,6 +5,7 @@ import {
   decodeBins,
   encodeBins,
   type Granularity,
+  subtractTime,
   type TimeTally,
 } from "../domain/history.js";
 
@@ -92,6 +93,7 @@ export class SqliteHistory {
   private readonly newest: Record<Granularity, Statement>;
   private readonly range: Record<Granularity, Statement>;
   private readonly throughBefore: Statement;
+  private readonly oldestFrom: Statement;
 
   constructor(
     private readonly db: Database,
@@ -134,6 +136,10 @@ export class SqliteHistory {
     this.throughBefore = db.prepare(
       `SELECT ${THROUGH_COLUMNS} FROM history_hour
        WHERE adapter_key = ? AND bucket < ? ORDER BY bucket DESC LIMIT 1`,
+    );
+    this.oldestFrom = db.prepare(
+      `SELECT ${TALLY_COLUMNS}, ${THROUGH_COLUMNS} FROM history_hour
+       WHERE adapter_key = ? AND bucket >= ? ORDER BY bucket LIMIT 1`,
     );
   }
 
@@ -214,7 +220,13 @@ export class SqliteHistory {
       const key = this.keyOf(adapterId);
       if (key === undefined) continue;
       const row = this.throughBefore.get(key, before) as ThroughRow | undefined;
-      if (row) totals.set(adapterId, throughOf(row));
+      if (row) {
+        totals.set(adapterId, throughOf(row));
+        continue;
+      }
+      // Retention took the buckets before: the totals before the oldest kept one.
+      const oldest = this.oldestFrom.get(key, before) as HourRow | undefined;
+      if (oldest) totals.set(adapterId, subtractTime(throughOf(oldest), tallyOf(oldest)));
     }
     return totals;
   }

@@ -629,7 +629,14 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
         );
         expect(store.readThrough([REDIS, S3], FOREVER)).toEqual(new Map([[REDIS, second]]));
         expect(store.readThrough([REDIS], 5 * HOUR_MS)).toEqual(new Map([[REDIS, first]]));
-        expect(store.readThrough([REDIS], 0)).toEqual(new Map());
+        // Nothing kept before 0: the totals before the oldest kept bucket.
+        expect(store.readThrough([REDIS], 0).get(REDIS)).toEqual({
+          healthyMs: 0,
+          degradedMs: -1,
+          unhealthyMs: -2,
+          unknownMs: -3,
+          maintenanceMs: -4,
+        });
       });
 
       it("prunes each bucket size by its own retention, and forgets a forgotten adapter's history", () => {

@@ -83,8 +83,10 @@ export interface HistoryStore {
     until: number,
   ): BucketRow[];
   /**
-   * For each adapter with one: the running totals of its newest hour bucket that
-   * starts before `before` (Number.MAX_SAFE_INTEGER: its newest of all).
+   * For each adapter with hour buckets: its running totals just before `before`,
+   * that is those of its newest hour bucket starting before it, or (when
+   * retention took those) those of its oldest kept bucket less its own time.
+   * With Number.MAX_SAFE_INTEGER: through its newest bucket.
    */
   readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally>;
   /** Deletes minute buckets starting before `minutesBefore` and hour buckets before `hoursBefore`; returns how many. */

@@ -214,6 +214,30 @@ export class HttpApi {
         },
       },
       {
+        // History and uptime are read from SQLite: on the main thread.
+        pattern: /^\/v1\/adapters\/([^/]+)\/history$/,
+        methods: {
+          GET: ({ response, query, params }) =>
+            sendJson(
+              response,
+              200,
+              queries.adapterHistory(decodeId(params[0] ?? ""), queryObject(query)),
+            ),
+        },
+      },
+      {
+        pattern: /^\/v1\/uptime$/,
+        methods: {
+          GET: ({ response, query }) => sendJson(response, 200, queries.uptime(queryObject(query))),
+        },
+      },
+      {
+        pattern: /^\/v1\/history$/,
+        methods: {
+          GET: ({ response, query }) => sendJson(response, 200, queries.board(queryObject(query))),
+        },
+      },
+      {
         pattern: /^\/v1\/adapters\/([^/]+)\/maintenance$/,
         methods: {
           PUT: async ({ request, response, query, params }) => {
