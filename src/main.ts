@@ -9,6 +9,7 @@ import { Server } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
 import { surfaceSecurity } from "./api/auth/surface-security.js";
+import { BadgeService, NO_UPTIME_HISTORY, type UptimeLookup } from "./api/badges/badges.js";
 import { HttpFront } from "./api/front/http-front.js";
 import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
 import { createHealthdService } from "./api/grpc/healthd-service.js";
@@ -119,6 +120,11 @@ export interface DaemonDependencies {
   sharedClock?: Float64Array;
   /** The HTTP front's thread died (logged as an ERROR): `run` stops and exits 1. */
   frontFailed?: (error: Error) => void;
+  /**
+   * Where uptime badges read up and down time. None yet by default: the health
+   * history is not wired here, and uptime badges say `no data` until it is.
+   */
+  uptime?: UptimeLookup;
 }
 
 export interface RunningDaemon {
@@ -450,6 +456,7 @@ export async function startDaemon(
     queries,
     hub,
     metrics: metricsRegistry,
+    badges: new BadgeService({ statuses: view, uptime: deps.uptime ?? NO_UPTIME_HISTORY }),
     logger: logger.child({ component: "http" }),
     maxBodyBytes: config.http.maxBodyBytes,
     heartbeatMs: config.http.sseHeartbeatMs,

@@ -50,6 +50,9 @@ export interface LiveStatuses {
   list(): readonly AdapterStatusView[];
 }
 
+/** No history at all: every uptime badge says `no data`. */
+export const NO_UPTIME_HISTORY: UptimeLookup = { uptime: () => ({ up_s: 0, down_s: 0 }) };
+
 export interface BadgeParts {
   statuses: LiveStatuses;
   uptime: UptimeLookup;
