@@ -179,7 +179,9 @@ export class BadgeService {
     if (options.kind === "status") {
       const states = members.map(badgeState);
       const healthy = states.filter((state) => state === "healthy").length;
-      const worst = states.reduce((a, b) => (SEVERITY.indexOf(b) > SEVERITY.indexOf(a) ? b : a));
+      const worst = states.reduce((worstYet, state) =>
+        SEVERITY.indexOf(state) > SEVERITY.indexOf(worstYet) ? state : worstYet,
+      );
       return found(
         {
           label: options.label ?? subject,
