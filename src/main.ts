@@ -9,6 +9,7 @@ import { Server } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
 import { surfaceSecurity } from "./api/auth/surface-security.js";
+import { BadgeService, type UptimeLookup } from "./api/badges/badges.js";
 import { HttpFront } from "./api/front/http-front.js";
 import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
 import { createHealthdService } from "./api/grpc/healthd-service.js";
@@ -124,6 +125,8 @@ export interface DaemonDependencies {
   sharedClock?: Float64Array;
   /** The HTTP front's thread died (logged as an ERROR): `run` stops and exits 1. */
   frontFailed?: (error: Error) => void;
+  /** Where uptime badges read up and down time, instead of the daemon's history (tests). */
+  uptime?: UptimeLookup;
 }
 
 export interface RunningDaemon {
@@ -440,6 +443,12 @@ export async function startDaemon(
     isDeclared: (adapterId) => maintenance.isDeclared(adapterId),
     now,
   });
+  const historyQueries = new HistoryQueries({
+    store,
+    now,
+    minuteBucketsKeptMs: config.history.minuteBucketsKeptMs,
+    projected: (adapterId, at) => historyRecorder.projected(adapterId, at),
+  });
   const queries = new QueryService({
     view,
     resolution,
@@ -450,12 +459,7 @@ export async function startDaemon(
     store,
     now,
     readiness: currentReadiness,
-    history: new HistoryQueries({
-      store,
-      now,
-      minuteBucketsKeptMs: config.history.minuteBucketsKeptMs,
-      projected: (adapterId, at) => historyRecorder.projected(adapterId, at),
-    }),
+    history: historyQueries,
   });
   const http = new HttpApi({
     ...(front
@@ -469,6 +473,12 @@ export async function startDaemon(
     queries,
     hub,
     metrics: metricsRegistry,
+    badges: new BadgeService({
+      statuses: view,
+      uptime: deps.uptime ?? {
+        uptime: (adapterIds, window) => historyQueries.upAndDown(adapterIds, window),
+      },
+    }),
     logger: logger.child({ component: "http" }),
     maxBodyBytes: config.http.maxBodyBytes,
     heartbeatMs: config.http.sseHeartbeatMs,

@@ -11,7 +11,6 @@ import { existsSync } from "node:fs";
 import type { Database } from "better-sqlite3";
 import { ApiError } from "./api/api-error.js";
 import { HistoryQueries } from "./api/history-queries.js";
-import { HistoryQueries } from "./api/history-queries.js";
 import { QueryService, type Readiness } from "./api/query-service.js";
 import { type DaemonConfig, defaultConfig } from "./config/load.js";
 import { SettingsBook } from "./config/settings-book.js";

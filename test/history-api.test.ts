@@ -128,6 +128,17 @@ describe("history and uptime over HTTP", () => {
     expect(page.body.total).toBe(2);
   });
 
+  it("draws the uptime badge from the same history", async () => {
+    const uptime = (await getJson(daemon, `/v1/uptime?window=1h&provider=s3`)).body.adapters[0];
+    const response = await fetch(`${base}/v1/badges/${S3}.svg?kind=uptime&window=1h`);
+    const svg = await response.text();
+    expect(response.status).toBe(200);
+    // Cut to two decimals, as the badge does.
+    const shown = `${(Math.floor(uptime.uptime_percent * 100) / 100).toFixed(2)}%`;
+    expect(svg).toContain(shown);
+    expect(shown).not.toBe("100.00%");
+  });
+
   it("names the parameter of a bad question", async () => {
     const cases: [string, string, RegExp][] = [
       [`/v1/adapters/${S3}/history?window=2d`, "window", /one of .*got "2d"/],

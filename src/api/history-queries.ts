@@ -267,24 +267,19 @@ export class HistoryQueries {
     };
   }
 
-  /** Time per kind over a window, summed over `adapterIds` (a category's uptime). */
-  summedTime(
-    adapterIds: readonly string[],
-    window: UptimeWindow,
-  ): { tally: TimeTally; spanMs: number } {
-    const now = this.parts.now();
-    const { from, totals } = this.windowTotals(adapterIds, UPTIME_WINDOWS[window], now);
-    let tally: TimeTally = EMPTY_TIME;
+  /**
+   * Up (healthy + degraded) and down (unhealthy) seconds over a window ending
+   * now, summed over `adapterIds`: what an uptime badge shows (UptimeLookup).
+   */
+  upAndDown(adapterIds: readonly string[], window: UptimeWindow): { up_s: number; down_s: number } {
+    const { totals } = this.windowTotals(adapterIds, UPTIME_WINDOWS[window], this.parts.now());
+    let upMs = 0;
+    let downMs = 0;
     for (const time of totals.values()) {
-      tally = {
-        healthyMs: tally.healthyMs + time.healthyMs,
-        degradedMs: tally.degradedMs + time.degradedMs,
-        unhealthyMs: tally.unhealthyMs + time.unhealthyMs,
-        unknownMs: tally.unknownMs + time.unknownMs,
-        maintenanceMs: tally.maintenanceMs + time.maintenanceMs,
-      };
+      upMs += time.healthyMs + time.degradedMs;
+      downMs += time.unhealthyMs;
     }
-    return { tally, spanMs: (now - from) * adapterIds.length };
+    return { up_s: seconds(upMs), down_s: seconds(downMs) };
   }
 
   /** `GET /v1/history`: the board's bars and sparklines, a page of adapters at a time. */

@@ -35,8 +35,8 @@ const flag = z.union([
 
 /** The names a requirement or filter matches, with the example an error message offers. */
 const projectName = name.meta({ examples: ["mahavishnu"] });
-const domainName = name.meta({ examples: ["adapter"] });
-const categoryName = name.meta({ examples: ["storage"] });
+export const domainName = name.meta({ examples: ["adapter"] });
+export const categoryName = name.meta({ examples: ["storage"] });
 const providerName = name.meta({ examples: ["s3"] });
 export const adapterIdSchema = name.meta({ examples: ["mahavishnu.adapter.storage.s3"] });
 

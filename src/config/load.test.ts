@@ -158,7 +158,7 @@ describe("parseConfigText: accepted files", () => {
         enabled: false,
         tokens: [],
         jwt: undefined,
-        openPaths: { healthz: true, metrics: true, reflection: true },
+        openPaths: { healthz: true, metrics: true, reflection: true, badges: false },
       },
       limits: {
         requestsPerSec: 50,

@@ -132,7 +132,7 @@ export interface AuthConfig {
       }
     | undefined;
   /** What answers without a token while auth is enabled. */
-  openPaths: { healthz: boolean; metrics: boolean; reflection: boolean };
+  openPaths: { healthz: boolean; metrics: boolean; reflection: boolean; badges: boolean };
 }
 
 /** Values given on the command line, which win over the file. */

@@ -149,6 +149,8 @@ const authSchema = z
         healthz: z.boolean().default(true),
         metrics: z.boolean().default(true),
         reflection: z.boolean().default(true),
+        // Off: badges show adapters' health, which the other read routes keep behind a token.
+        badges: z.boolean().default(false),
       })
       .prefault({}),
   })

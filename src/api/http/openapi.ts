@@ -50,6 +50,46 @@ const percentOrNull = (description: string) => ({
 });
 const UPTIME_DESCRIPTION =
   "up = healthy + degraded time, down = unhealthy time; uptime_percent = 100 × up / (up + down). Maintenance and unknown time (unknown verdicts, stale ones, and time the daemon did not see: stopped, or not yet checked) are left out of the denominator; coverage_percent says how much of the window outside maintenance was seen.";
+const badgeParameters = [
+  {
+    name: "kind",
+    in: "query",
+    schema: { type: "string", enum: ["status", "uptime"], default: "status" },
+    description:
+      "status: the live verdict (one adapter: healthy, degraded, unhealthy, unknown or maintenance, `(stale)` when the verdict is overdue; a category: `5/6 healthy` on the colour of the worst). uptime: the percentage of up (healthy + degraded) time over up and down time in `window`, `no data` when there is neither",
+  },
+  {
+    name: "window",
+    in: "query",
+    schema: { type: "string", enum: ["1h", "24h", "7d", "30d", "90d"], default: "24h" },
+    description: "The uptime window, ending now (kind=uptime only)",
+  },
+  {
+    name: "label",
+    in: "query",
+    schema: { type: "string", maxLength: 64 },
+    description: "The left text, instead of the adapter's id or the category; empty for none",
+  },
+  {
+    name: "style",
+    in: "query",
+    schema: { type: "string", enum: ["flat", "flat-square"], default: "flat" },
+  },
+];
+const badgeResponses = {
+  "200": {
+    description:
+      "The badge. `ETag` (strong) and `Cache-Control: no-cache`: caches keep it but revalidate every time",
+    content: { "image/svg+xml": { schema: { type: "string" } } },
+  },
+  "304": { description: "Unchanged since the `If-None-Match` tag; no body" },
+  "400": problem,
+  "404": {
+    description:
+      "A grey `not found` badge (an image, not a problem: a README shows a JSON body as a broken image)",
+    content: { "image/svg+xml": { schema: { type: "string" } } },
+  },
+};
 
 export function openApiDocument(version: string): Record<string, unknown> {
   return {
@@ -347,6 +387,31 @@ export function openApiDocument(version: string): Record<string, unknown> {
         get: {
           summary: "The daemon's and the registry link's health",
           responses: { "200": { description: "Health" } },
+        },
+      },
+      "/v1/badges/{adapter_id}.svg": {
+        get: {
+          summary: "A Shields-style SVG badge of one adapter's status or uptime",
+          parameters: [adapterId, ...badgeParameters],
+          responses: badgeResponses,
+        },
+      },
+      "/v1/badges/category/{category}.svg": {
+        get: {
+          summary:
+            "A Shields-style SVG badge of a category's status or uptime (every project and domain unless `domain` is given)",
+          parameters: [
+            {
+              name: "category",
+              in: "path",
+              required: true,
+              description: "The category, e.g. storage",
+              schema: { type: "string" },
+            },
+            stringParam("domain", "Only adapters of this domain"),
+            ...badgeParameters,
+          ],
+          responses: badgeResponses,
         },
       },
       "/metrics": {
