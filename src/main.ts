@@ -9,12 +9,14 @@ import { Server } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
 import { surfaceSecurity } from "./api/auth/surface-security.js";
+import { BadgeService, type UptimeLookup } from "./api/badges/badges.js";
 import { HttpFront } from "./api/front/http-front.js";
 import { daemonHealthService } from "./api/grpc/daemon-health-service.js";
 import { createHealthdService } from "./api/grpc/healthd-service.js";
 import { addReflection } from "./api/grpc/reflection-service.js";
 import { createRegistryService } from "./api/grpc/registry-service.js";
 import { grpcServerSecurity } from "./api/grpc/server-security.js";
+import { HistoryQueries } from "./api/history-queries.js";
 import { HttpApi } from "./api/http/http-server.js";
 import { createMcpHttpHandler } from "./api/mcp/mcp-http.js";
 import { localBackend } from "./api/query-backend.js";
@@ -32,6 +34,7 @@ import { roundToMicroseconds } from "./domain/round-to-microseconds.js";
 import { encodeStaleRule, STALE_RULE_META } from "./domain/status-view.js";
 import { HealthEngine, type StoreStatus } from "./engine/health-engine.js";
 import { HealthView } from "./engine/health-view.js";
+import { HistoryRecorder } from "./engine/history-recorder.js";
 import { EventHub } from "./events/event-hub.js";
 import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
@@ -95,6 +98,9 @@ const STOP_PROBE_GRACE_MS = 1_000;
 /** At stop, how long a first sync still waiting for the registry gets to answer. */
 const STOP_FIRST_SYNC_GRACE_MS = 1_000;
 
+/** How often, and past how long unobserved, an adapter's history is carried up to now. */
+const HISTORY_ADVANCE_MS = 60_000;
+
 export interface DaemonDependencies {
   logger: Logger;
   /** The wall clock (ms since the epoch): times in state and events are read off it. */
@@ -119,6 +125,8 @@ export interface DaemonDependencies {
   sharedClock?: Float64Array;
   /** The HTTP front's thread died (logged as an ERROR): `run` stops and exits 1. */
   frontFailed?: (error: Error) => void;
+  /** Where uptime badges read up and down time, instead of the daemon's history (tests). */
+  uptime?: UptimeLookup;
 }
 
 export interface RunningDaemon {
@@ -309,6 +317,7 @@ export async function startDaemon(
     maxCategoryLabels: config.metrics.maxCategoryLabels,
   });
   const syncLogger = logger.child({ component: "sync" });
+  const historyRecorder = new HistoryRecorder(store, config.probes.stale);
   const engine = new HealthEngine({
     store,
     mirror: view,
@@ -322,7 +331,14 @@ export async function startDaemon(
     contextOf: (entry) =>
       settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
     lastWriteAt: startupWriteAt,
+    history: historyRecorder,
   });
+  // An adapter not checked for a minute (watched, or its breaker open) has its history carried up to now.
+  const historyTicker = setInterval(
+    () => engine.advanceHistory(now() - HISTORY_ADVANCE_MS),
+    HISTORY_ADVANCE_MS,
+  );
+  historyTicker.unref();
   // Windows opening or closing change resolution without a health change.
   maintenance.onWindowsChanged((adapterIds) =>
     engine.touch(
@@ -427,6 +443,12 @@ export async function startDaemon(
     isDeclared: (adapterId) => maintenance.isDeclared(adapterId),
     now,
   });
+  const historyQueries = new HistoryQueries({
+    store,
+    now,
+    minuteBucketsKeptMs: config.history.minuteBucketsKeptMs,
+    projected: (adapterId, at) => historyRecorder.projected(adapterId, at),
+  });
   const queries = new QueryService({
     view,
     resolution,
@@ -437,6 +459,7 @@ export async function startDaemon(
     store,
     now,
     readiness: currentReadiness,
+    history: historyQueries,
   });
   const http = new HttpApi({
     ...(front
@@ -450,6 +473,12 @@ export async function startDaemon(
     queries,
     hub,
     metrics: metricsRegistry,
+    badges: new BadgeService({
+      statuses: view,
+      uptime: deps.uptime ?? {
+        uptime: (adapterIds, window) => historyQueries.upAndDown(adapterIds, window),
+      },
+    }),
     logger: logger.child({ component: "http" }),
     maxBodyBytes: config.http.maxBodyBytes,
     heartbeatMs: config.http.sseHeartbeatMs,
@@ -543,6 +572,9 @@ export async function startDaemon(
       front?.journalPruned(store.journalBounds().oldestSeq);
     }
     if (forgotten > 0) logger.info({ forgotten }, "retention forgot adapters removed long ago");
+    const { minuteBucketsKeptMs, hourBucketsKeptMs } = current.history;
+    const buckets = store.pruneHistory(now() - minuteBucketsKeptMs, now() - hourBucketsKeptMs);
+    if (buckets > 0) logger.info({ buckets }, "retention removed old history buckets");
   };
   const startRetention = (current: DaemonConfig): PeriodicTask =>
     runOnCron(current.journal.retentionCron, async () => pruneJournal(current));
@@ -607,6 +639,7 @@ export async function startDaemon(
     if (plan.scheduling) scheduler.reconfigure(schedulerOptions(target), plan.adapterSettings);
     if (plan.staleRule) {
       view.setStaleRule(target.probes.stale);
+      historyRecorder.setStaleRule(target.probes.stale);
       // `status` and the read-only backends judge staleness by what the file says.
       try {
         store.setMeta(STALE_RULE_META, encodeStaleRule(target.probes.stale));
@@ -691,6 +724,7 @@ export async function startDaemon(
       void front?.readinessChanged();
       syncTask?.stop();
       retention.stop();
+      clearInterval(historyTicker);
       maintenance.stop();
       // A first sync still waiting for the registry gets a moment while the probes under way
       // finish; queued checks never start. Both bounded, so a stop takes seconds at 100,000.

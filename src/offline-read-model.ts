@@ -10,6 +10,7 @@
 import { existsSync } from "node:fs";
 import type { Database } from "better-sqlite3";
 import { ApiError } from "./api/api-error.js";
+import { HistoryQueries } from "./api/history-queries.js";
 import { QueryService, type Readiness } from "./api/query-service.js";
 import { type DaemonConfig, defaultConfig } from "./config/load.js";
 import { SettingsBook } from "./config/settings-book.js";
@@ -212,6 +213,12 @@ export class OfflineReadModel {
       store,
       now,
       readiness: () => notReady,
+      // What the daemon wrote; the time after its last observation is unknown without it.
+      history: new HistoryQueries({
+        store,
+        now,
+        minuteBucketsKeptMs: config.history.minuteBucketsKeptMs,
+      }),
     });
     return {
       view,

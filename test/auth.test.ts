@@ -938,16 +938,38 @@ describe("TLS and mTLS", () => {
 describe("auth configuration", () => {
   const parse = (healthd: string) => () => parseConfigText(`healthd:\n${healthd}`, "h.yaml", {});
 
-  it("is off by default, with probes, metrics and reflection open", () => {
+  it("is off by default, with probes, metrics and reflection open and badges closed", () => {
     const config = parseConfigText("", "h.yaml", {});
     expect(config.auth.enabled).toBe(false);
-    expect(config.auth.openPaths).toEqual({ healthz: true, metrics: true, reflection: true });
+    expect(config.auth.openPaths).toEqual({
+      healthz: true,
+      metrics: true,
+      reflection: true,
+      badges: false,
+    });
     expect(config.limits).toEqual({
       requestsPerSec: 50,
       burst: 100,
       maxConnections: 1_000,
       slowClientTimeoutMs: 10_000,
     });
+  });
+
+  it("opens the badges alone with open_paths.badges, and refuses a value that is not a bool", () => {
+    const config = parseConfigText(
+      "healthd:\n  auth:\n    open_paths: { badges: true }\n",
+      "h.yaml",
+      {},
+    );
+    expect(config.auth.openPaths).toEqual({
+      healthz: true,
+      metrics: true,
+      reflection: true,
+      badges: true,
+    });
+    expect(parse("  auth:\n    open_paths: { badges: yes please }\n")).toThrow(
+      /healthd\.auth\.open_paths\.badges: must be true or false; got "yes please"/,
+    );
   });
 
   it("refuses auth enabled with no way in", () => {

@@ -272,6 +272,8 @@ describe("the HTTP API", () => {
         "/v1/events",
         "/v1/cache/invalidate",
         "/v1/health",
+        "/v1/badges/{adapter_id}.svg",
+        "/v1/badges/category/{category}.svg",
         "/metrics",
         "/healthz",
         "/readyz",

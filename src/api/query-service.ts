@@ -16,6 +16,15 @@ import {
 import type { ResolutionService } from "../resolution/resolution-service.js";
 import type { HealthStore } from "../storage/store.js";
 import { ApiError } from "./api-error.js";
+import {
+  type AdapterHistoryAnswer,
+  type BoardAnswer,
+  boardSchema,
+  type HistoryQueries,
+  historySchema,
+  type UptimeAnswer,
+  uptimeWindowSchema,
+} from "./history-queries.js";
 import { parameterProblem } from "./parameter-problem.js";
 
 const name = z.string().min(1).max(256);
@@ -26,8 +35,8 @@ const flag = z.union([
 
 /** The names a requirement or filter matches, with the example an error message offers. */
 const projectName = name.meta({ examples: ["mahavishnu"] });
-const domainName = name.meta({ examples: ["adapter"] });
-const categoryName = name.meta({ examples: ["storage"] });
+export const domainName = name.meta({ examples: ["adapter"] });
+export const categoryName = name.meta({ examples: ["storage"] });
 const providerName = name.meta({ examples: ["s3"] });
 export const adapterIdSchema = name.meta({ examples: ["mahavishnu.adapter.storage.s3"] });
 
@@ -229,6 +238,8 @@ export interface QueryParts {
   store: HealthStore;
   now: () => number;
   readiness: () => Readiness;
+  /** History and uptime answers; absent where no history is read (the front's thread). */
+  history?: HistoryQueries | undefined;
 }
 
 /**
@@ -249,8 +260,49 @@ export class QueryService {
 
   listAdapters(input: unknown = {}): { adapters: AdapterStatusView[]; registry: RegistryView } {
     const filter = parseParameters(listFilterSchema, input, "filter");
-    const adapters = this.parts.view.list().filter((adapter) => matchesListFilter(adapter, filter));
-    return { adapters, registry: this.parts.view.registryView() };
+    return { adapters: this.filteredAdapters(filter), registry: this.parts.view.registryView() };
+  }
+
+  /** `GET /v1/adapters/{id}/history`: the adapter's history buckets over a window. */
+  adapterHistory(adapterId: string, input: unknown = {}): AdapterHistoryAnswer {
+    const query = parseParameters(historySchema, input, "parameter");
+    if (!this.parts.view.entry(adapterId)) throw adapterNotFound(adapterId);
+    return this.historyQueries().adapterHistory(adapterId, query);
+  }
+
+  /** `GET /v1/uptime`: uptime over a window of each adapter the list filter matches. */
+  uptime(input: unknown = {}): UptimeAnswer {
+    const { window, ...filter } = parseParameters(
+      uptimeWindowSchema.extend(listFilterSchema.shape),
+      input,
+      "parameter",
+    );
+    return this.historyQueries().uptime(this.filteredAdapters(filter), window);
+  }
+
+  /** `GET /v1/history`: the status board's bars and sparklines for a page of adapters. */
+  board(input: unknown = {}): BoardAnswer {
+    const { bucket, buckets, offset, limit, ...filter } = parseParameters(
+      boardSchema.extend(listFilterSchema.shape),
+      input,
+      "parameter",
+    );
+    return this.historyQueries().board(this.filteredAdapters(filter), {
+      bucket,
+      buckets,
+      offset,
+      limit,
+    });
+  }
+
+  private filteredAdapters(filter: z.output<typeof listFilterSchema>): AdapterStatusView[] {
+    return this.parts.view.list().filter((adapter) => matchesListFilter(adapter, filter));
+  }
+
+  private historyQueries(): HistoryQueries {
+    const history = this.parts.history;
+    if (!history) throw new Error("no history here: it is read on the main thread");
+    return history;
   }
 
   getAdapter(adapterId: string): AdapterDetail {

@@ -120,6 +120,11 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
   "resolution.panic": { key: "healthd.resolution.panic", live: true },
   "resolution.requirements": { key: "healthd.resolution.requirements", live: true },
   maintenance: { key: "healthd.maintenance", live: true },
+  "history.minuteBucketsKeptMs": {
+    key: "healthd.history.minute_buckets_kept_hours",
+    live: true,
+  },
+  "history.hourBucketsKeptMs": { key: "healthd.history.hour_buckets_kept_days", live: true },
   "journal.maxAgeMs": { key: "healthd.journal.max_age_days", live: true },
   "journal.maxEvents": { key: "healthd.journal.max_events", live: true },
   "journal.retentionCron": { key: "healthd.journal.retention_cron", live: true },

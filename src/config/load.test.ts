@@ -158,7 +158,7 @@ describe("parseConfigText: accepted files", () => {
         enabled: false,
         tokens: [],
         jwt: undefined,
-        openPaths: { healthz: true, metrics: true, reflection: true },
+        openPaths: { healthz: true, metrics: true, reflection: true, badges: false },
       },
       limits: {
         requestsPerSec: 50,
@@ -207,6 +207,7 @@ describe("parseConfigText: accepted files", () => {
       flap: { transitions: 4, windowMs: 120_000 },
       resolution: { panic: false, requirements: [] },
       maintenance: [],
+      history: { minuteBucketsKeptMs: 48 * 3_600_000, hourBucketsKeptMs: 90 * 86_400_000 },
       journal: { maxAgeMs: 30 * 86_400_000, maxEvents: 1_000_000, retentionCron: "*/10 * * * *" },
       webhooks: [],
       log: { level: "info" },

@@ -89,6 +89,8 @@ export interface DaemonConfig {
   resolution: { panic: boolean; requirements: Requirement[] };
   maintenance: MaintenanceWindow[];
   journal: { maxAgeMs: number; maxEvents: number; retentionCron: string };
+  /** How long minute and hour history buckets are kept. */
+  history: { minuteBucketsKeptMs: number; hourBucketsKeptMs: number };
   /** Webhook subscribers, in file order (names are unique). */
   webhooks: WebhookConfig[];
   log: { level: string };
@@ -130,7 +132,7 @@ export interface AuthConfig {
       }
     | undefined;
   /** What answers without a token while auth is enabled. */
-  openPaths: { healthz: boolean; metrics: boolean; reflection: boolean };
+  openPaths: { healthz: boolean; metrics: boolean; reflection: boolean; badges: boolean };
 }
 
 /** Values given on the command line, which win over the file. */
@@ -567,6 +569,10 @@ function resolveConfig(
       durationMs: window.duration_min === undefined ? undefined : window.duration_min * 60_000,
       reason: window.reason,
     })),
+    history: {
+      minuteBucketsKeptMs: healthd.history.minute_buckets_kept_hours * 3_600_000,
+      hourBucketsKeptMs: healthd.history.hour_buckets_kept_days * 86_400_000,
+    },
     journal: {
       maxAgeMs: healthd.journal.max_age_days * 86_400_000,
       maxEvents: healthd.journal.max_events,

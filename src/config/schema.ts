@@ -149,6 +149,8 @@ const authSchema = z
         healthz: z.boolean().default(true),
         metrics: z.boolean().default(true),
         reflection: z.boolean().default(true),
+        // Off: badges show adapters' health, which the other read routes keep behind a token.
+        badges: z.boolean().default(false),
       })
       .prefault({}),
   })
@@ -371,6 +373,18 @@ export const healthdSectionSchema = z.strictObject({
       max_age_days: z.number().positive().default(30),
       max_events: z.number().int().min(100).default(1_000_000),
       retention_cron: cronExpression.default("*/10 * * * *"),
+    })
+    .prefault({}),
+  /** Health history buckets (uptime and the status page); pruned with the journal, by `journal.retention_cron`. */
+  history: z
+    .strictObject({
+      minute_buckets_kept_hours: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 14)
+        .default(48),
+      hour_buckets_kept_days: z.number().int().min(1).max(3660).default(90),
     })
     .prefault({}),
   /** Subscribers that receive every committed event (matching `types`) as a signed POST. */

@@ -9,8 +9,10 @@ import {
 } from "../domain/decide.js";
 import type { JournalEvent, NewEvent } from "../domain/events.js";
 import { type HealthState, initialHealth } from "../domain/health.js";
+import type { CountedCheck } from "../domain/history.js";
 import type { HealthStore, MaintenanceChange, RegistryState } from "../storage/store.js";
 import type { HealthView } from "./health-view.js";
+import { type HistoryRecorder, StagedHistory } from "./history-recorder.js";
 import { type FinishedCheck, RECENT_CHECKS } from "./recent-checks.js";
 
 /** Failover tracking as the engine needs it: decided before commit, adopted after. */
@@ -78,6 +80,8 @@ export interface EngineParts {
   /** The adapter's settings and maintenance, for a decision. */
   contextOf: (entry: AdapterEntry) => DecisionContext;
   options?: EngineOptions;
+  /** Keeps each adapter's health history, written with the states; none without it. */
+  history?: HistoryRecorder;
   /**
    * When a write to the store last succeeded before the engine took over (the
    * daemon's start-up write), ms; readiness asks for a write that went through.
@@ -151,6 +155,8 @@ class PendingWork {
   readonly maintenance = new Map<string, MaintenanceChange>();
   /** Finished checks for the mirror's "recent checks", oldest first, the newest few per adapter. */
   readonly checks = new Map<string, FinishedCheck[]>();
+  /** History observations and the bucket rows they write. */
+  readonly history = new StagedHistory();
   results = 0;
 
   get empty(): boolean {
@@ -164,7 +170,8 @@ class PendingWork {
       this.maintenance.size === 0 &&
       this.touched.size === 0 &&
       this.touchedKinds.size === 0 &&
-      this.checks.size === 0
+      this.checks.size === 0 &&
+      this.history.empty
     );
   }
 }
@@ -278,6 +285,15 @@ export class HealthEngine {
       // While commits fail, only what the mirror would keep is kept.
       if (checks.length > RECENT_CHECKS) checks.shift();
     }
+    this.observeHistory(
+      report.adapterId,
+      decision.state,
+      context.maintenance,
+      pushedOutcome?.at ?? this.parts.now(),
+      pushedOutcome
+        ? { ok: pushedOutcome.ok, latencyMs: report.pushed ? null : pushedOutcome.latencyMs }
+        : undefined,
+    );
     this.scheduleCommit();
     return { state: decision.state, nextCheckInMs: decision.state.checkIntervalMs ?? 0 };
   }
@@ -296,8 +312,33 @@ export class HealthEngine {
   /** Asks for failovers to be judged for adapters whose usability changed outside health. */
   touch(adapterIds: Iterable<string>): void {
     if (this.stopped) return;
-    for (const adapterId of adapterIds) this.pending.touched.add(adapterId);
+    const at = this.parts.now();
+    for (const adapterId of adapterIds) {
+      this.pending.touched.add(adapterId);
+      // Maintenance begun or ended: the time from now on counts differently.
+      this.observeNow(adapterId, at);
+    }
     this.scheduleCommit();
+  }
+
+  /**
+   * Carries each adapter's history up to now when it was last observed before
+   * `before` (one not checked for a while: watched, or its breaker open), so
+   * its buckets do not lag far behind.
+   */
+  advanceHistory(before: number): void {
+    const history = this.parts.history;
+    if (this.stopped || !history) return;
+    const at = this.parts.now();
+    let staged = 0;
+    for (const adapterId of history.observedBefore(before)) {
+      if (this.pending.history.histories.has(adapterId)) continue;
+      const last = history.lastObservation(adapterId);
+      if (!last || !this.latestEntry(adapterId)) continue;
+      history.stage(this.pending.history, adapterId, { ...last, at });
+      staged++;
+    }
+    if (staged > 0) this.scheduleCommit();
   }
 
   /**
@@ -326,8 +367,16 @@ export class HealthEngine {
           returning.get(entry.adapterId) ??
           initialHealth(entry.adapterId, entry.registryStatus, step.at);
         this.pending.states.set(entry.adapterId, state);
+        this.observeHistory(
+          entry.adapterId,
+          state,
+          this.parts.contextOf(entry).maintenance,
+          step.at,
+        );
       }
       for (const adapterId of step.removed) {
+        // Its time up to the removal is history; none is counted after.
+        this.observeNow(adapterId, step.at);
         this.pending.removed.add(adapterId);
         this.pending.upserted.delete(adapterId);
         this.pending.refreshed.delete(adapterId);
@@ -375,6 +424,7 @@ export class HealthEngine {
           states: [...pending.states.values()],
           ...(pending.registry ? { registry: pending.registry } : {}),
           maintenance: [...pending.maintenance.values()],
+          history: [...pending.history.rows.values()],
           events: pending.events,
         },
         at,
@@ -396,6 +446,12 @@ export class HealthEngine {
    */
   stop(): boolean {
     if (this.stopped) return this.pending.empty;
+    // The daemon saw every adapter up to now: that time is history, the time after is not.
+    const history = this.parts.history;
+    if (history) {
+      const at = this.parts.now();
+      for (const adapterId of history.observedAdapters()) this.observeNow(adapterId, at);
+    }
     let committed = this.flush();
     // A commit can leave follow-up work (failovers of a removed adapter's kind): commit that too.
     for (let round = 0; committed && !this.pending.empty && round < 2; round++) {
@@ -462,6 +518,11 @@ export class HealthEngine {
     for (const state of work.states.values()) mirror.putState(state);
     for (const [adapterId, checks] of work.checks) {
       for (const check of checks) mirror.recordCheck(adapterId, check);
+    }
+    const history = this.parts.history;
+    if (history) {
+      history.adopt(work.history);
+      for (const adapterId of work.removed) history.forget(adapterId);
     }
     if (work.registry) mirror.setRegistry(work.registry);
     if (work.maintenance.size > 0) {
@@ -583,6 +644,33 @@ export class HealthEngine {
       this.pending = new PendingWork();
       throw new StoreUnavailableError(error);
     }
+  }
+
+  /** Stages a history observation of `state` at `at` (with its check), when history is kept. */
+  private observeHistory(
+    adapterId: string,
+    state: HealthState,
+    maintenance: boolean,
+    at: number,
+    check?: CountedCheck,
+  ): void {
+    const history = this.parts.history;
+    if (!history) return;
+    history.stage(
+      this.pending.history,
+      adapterId,
+      history.observation(state, maintenance, at),
+      check,
+    );
+  }
+
+  /** Observes an adapter as it stands now (its latest state and maintenance). */
+  private observeNow(adapterId: string, at: number): void {
+    if (!this.parts.history) return;
+    const entry = this.latestEntry(adapterId) ?? this.parts.mirror.entry(adapterId);
+    const state = this.latestState(adapterId);
+    if (!entry || !state) return;
+    this.observeHistory(adapterId, state, this.parts.contextOf(entry).maintenance, at);
   }
 
   /** States kept in the store for adapters that were removed and now come back. */

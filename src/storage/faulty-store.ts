@@ -1,6 +1,7 @@
 import type { AdapterEntry } from "../domain/adapter.js";
 import type { JournalEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
+import type { BucketRow, Granularity, TimeTally } from "../domain/history.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
 import type {
   EndpointState,
@@ -108,6 +109,27 @@ export class FaultyStore implements HealthStore {
 
   pruneRemovedAdapters(olderThan: number): number {
     return this.inner.pruneRemovedAdapters(olderThan);
+  }
+
+  newestBuckets(adapterId: string): { minute?: BucketRow; hour?: BucketRow } {
+    return this.inner.newestBuckets(adapterId);
+  }
+
+  readBuckets(
+    adapterId: string,
+    granularity: Granularity,
+    from: number,
+    until: number,
+  ): BucketRow[] {
+    return this.inner.readBuckets(adapterId, granularity, from, until);
+  }
+
+  readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally> {
+    return this.inner.readThrough(adapterIds, before);
+  }
+
+  pruneHistory(minutesBefore: number, hoursBefore: number): number {
+    return this.inner.pruneHistory(minutesBefore, hoursBefore);
   }
 
   loadMaintenance(): ManualMaintenance[] {

@@ -2,6 +2,12 @@ import { randomUUID } from "node:crypto";
 import { type AdapterEntry, HEALTH_STATUSES } from "../domain/adapter.js";
 import type { JournalEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
+import {
+  type BucketRow,
+  type Granularity,
+  subtractTime,
+  type TimeTally,
+} from "../domain/history.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
 import type {
   EndpointState,
@@ -33,6 +39,11 @@ export class MemoryStore implements HealthStore {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly cursors = new Map<string, WebhookCursor>();
   private readonly meta = new Map<string, string>();
+  /** History buckets by granularity, then adapter, then start. */
+  private readonly buckets: Record<Granularity, Map<string, Map<number, BucketRow>>> = {
+    minute: new Map(),
+    hour: new Map(),
+  };
   /** Ordered by seq: appends go to the end and pruning only filters. */
   private events: JournalEvent[] = [];
   /** Like SQLite AUTOINCREMENT: the highest seq ever given, pruned or not. */
@@ -96,6 +107,7 @@ export class MemoryStore implements HealthStore {
       if (!catalogIds.has(state.adapterId)) throw new Error("FOREIGN KEY constraint failed");
       return storedHealth(state);
     });
+    for (const row of change.history ?? []) integer(row.start, "history.bucket");
     const registry = change.registry && storedRegistry(change.registry);
     const maintenance = (change.maintenance ?? []).map(({ adapterId, declared }) => {
       if (declared === null) return { adapterId, declared };
@@ -129,6 +141,15 @@ export class MemoryStore implements HealthStore {
       if (stored) stored.removedAt = now;
     }
     for (const state of states) this.health.set(state.adapterId, state);
+    for (const row of change.history ?? []) {
+      const byAdapter = this.buckets[row.granularity];
+      let rows = byAdapter.get(row.adapterId);
+      if (!rows) {
+        rows = new Map();
+        byAdapter.set(row.adapterId, rows);
+      }
+      rows.set(row.start, structuredClone(row));
+    }
     if (registry) this.registry = registry;
     for (const { adapterId, declared } of maintenance) {
       if (declared) this.maintenance.set(adapterId, declared);
@@ -201,10 +222,75 @@ export class MemoryStore implements HealthStore {
         // The health row goes with it (ON DELETE CASCADE); maintenance has no such link.
         this.adapters.delete(id);
         this.health.delete(id);
+        this.buckets.minute.delete(id);
+        this.buckets.hour.delete(id);
         forgotten++;
       }
     }
     return forgotten;
+  }
+
+  newestBuckets(adapterId: string): { minute?: BucketRow; hour?: BucketRow } {
+    this.assertOpen();
+    const newest = (granularity: Granularity) => {
+      const rows = [...(this.buckets[granularity].get(adapterId)?.values() ?? [])];
+      return rows.sort((a, b) => b.start - a.start)[0];
+    };
+    const minute = newest("minute");
+    const hour = newest("hour");
+    return {
+      ...(minute ? { minute: structuredClone(minute) } : {}),
+      ...(hour ? { hour: structuredClone(hour) } : {}),
+    };
+  }
+
+  readBuckets(
+    adapterId: string,
+    granularity: Granularity,
+    from: number,
+    until: number,
+  ): BucketRow[] {
+    this.assertOpen();
+    return [...(this.buckets[granularity].get(adapterId)?.values() ?? [])]
+      .filter((row) => row.start >= from && row.start < until)
+      .sort((a, b) => a.start - b.start)
+      .map((row) => structuredClone(row));
+  }
+
+  readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally> {
+    this.assertOpen();
+    const totals = new Map<string, TimeTally>();
+    for (const adapterId of adapterIds) {
+      const rows = [...(this.buckets.hour.get(adapterId)?.values() ?? [])].sort(
+        (a, b) => b.start - a.start,
+      );
+      const newestBefore = rows.find((row) => row.start < before);
+      // Retention took the buckets before: the totals before the oldest kept one.
+      const oldestFrom = rows.filter((row) => row.start >= before).at(-1);
+      if (newestBefore?.through) totals.set(adapterId, { ...newestBefore.through });
+      else if (oldestFrom?.through) {
+        totals.set(adapterId, subtractTime(oldestFrom.through, oldestFrom.tally));
+      }
+    }
+    return totals;
+  }
+
+  pruneHistory(minutesBefore: number, hoursBefore: number): number {
+    this.assertOpen();
+    let deleted = 0;
+    const prune = (granularity: Granularity, before: number) => {
+      for (const rows of this.buckets[granularity].values()) {
+        for (const start of rows.keys()) {
+          if (start < before) {
+            rows.delete(start);
+            deleted++;
+          }
+        }
+      }
+    };
+    prune("minute", minutesBefore);
+    prune("hour", hoursBefore);
+    return deleted;
   }
 
   loadMaintenance(): ManualMaintenance[] {

@@ -4,10 +4,12 @@ import type { Database, Statement } from "better-sqlite3";
 import { type AdapterEntry, type HealthStatus, isHealthStatus } from "../domain/adapter.js";
 import type { EventType, JournalEvent, NewEvent } from "../domain/events.js";
 import type { BreakerState, HealthState, StatusSource } from "../domain/health.js";
+import type { BucketRow, Granularity, TimeTally } from "../domain/history.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
 import type { StatusViewEntry, StatusViewHealth } from "../domain/status-view.js";
 import { explainOpenFailure, openDatabaseFile } from "./database-file.js";
 import { migrate, readMigrations } from "./migrator.js";
+import { SqliteHistory } from "./sqlite-history.js";
 import { StorageError } from "./storage-error.js";
 import type {
   EndpointState,
@@ -51,6 +53,7 @@ const asStatus = (value: string): HealthStatus => (isHealthStatus(value) ? value
 export class SqliteStore implements HealthStore {
   private readonly db: Database;
   private readonly statements: ReturnType<typeof prepareStatements> | undefined;
+  private readonly history: SqliteHistory;
 
   /**
    * Opens (and, unless read-only, migrates) the database at `path`. A file or
@@ -67,6 +70,7 @@ export class SqliteStore implements HealthStore {
       checkSchemaVersion(this.db, known.length, options.path, mode.readonly);
       if (mode.readonly) {
         this.statements = undefined;
+        this.history = new SqliteHistory(this.db, false);
         return;
       }
       this.db.pragma("journal_mode = WAL");
@@ -74,6 +78,7 @@ export class SqliteStore implements HealthStore {
       this.db.pragma("foreign_keys = ON");
       migrate(this.db, known, now);
       this.statements = prepareStatements(this.db);
+      this.history = new SqliteHistory(this.db, true);
     } catch (error) {
       this.db.close();
       throw explainOpenFailure(options.path, mode, error);
@@ -203,7 +208,8 @@ export class SqliteStore implements HealthStore {
 
   commit(change: StoreCommit, now: number): JournalEvent[] {
     const statements = this.writable;
-    return this.db.transaction(() => {
+    let madeKeys: Map<string, number> | undefined;
+    const journalled = this.db.transaction(() => {
       for (const entry of change.upserted ?? []) {
         statements.upsertAdapter.run({
           adapter_id: entry.adapterId,
@@ -247,8 +253,33 @@ export class SqliteStore implements HealthStore {
           statements.deleteMaintenance.run(adapterId);
         }
       }
+      madeKeys = this.history.write(change.history ?? []);
       return this.appendEvents(change.events);
     })();
+    if (madeKeys) this.history.remember(madeKeys);
+    return journalled;
+  }
+
+  newestBuckets(adapterId: string): { minute?: BucketRow; hour?: BucketRow } {
+    return this.history.newestBuckets(adapterId);
+  }
+
+  readBuckets(
+    adapterId: string,
+    granularity: Granularity,
+    from: number,
+    until: number,
+  ): BucketRow[] {
+    return this.history.readBuckets(adapterId, granularity, from, until);
+  }
+
+  readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally> {
+    return this.history.readThrough(adapterIds, before);
+  }
+
+  pruneHistory(minutesBefore: number, hoursBefore: number): number {
+    this.writable;
+    return this.db.transaction(() => this.history.prune(minutesBefore, hoursBefore))();
   }
 
   loadEndpoints(): EndpointState[] {
@@ -331,7 +362,12 @@ export class SqliteStore implements HealthStore {
   }
 
   pruneRemovedAdapters(olderThan: number): number {
-    return this.writable.deleteRemovedBefore.run(olderThan).changes;
+    const statements = this.writable;
+    return this.db.transaction(() => {
+      const forgotten = statements.deleteRemovedBefore.run(olderThan).changes;
+      if (forgotten > 0) this.history.forgetRemoved();
+      return forgotten;
+    })();
   }
 
   journalBounds(): { oldestSeq: number | null; newestSeq: number | null } {

@@ -2,6 +2,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { catalogEntry } from "../../test/support/catalog-entry.js";
 import type { JournalEvent, NewEvent } from "../domain/events.js";
 import { type HealthState, initialHealth } from "../domain/health.js";
+import {
+  type BucketRow,
+  EMPTY_TIME,
+  type Granularity,
+  HOUR_MS,
+  MINUTE_MS,
+  type TimeTally,
+} from "../domain/history.js";
 import type {
   EndpointState,
   HealthStore,
@@ -111,6 +119,39 @@ function everything(store: HealthStore, ids: readonly string[] = [REDIS, S3, GCS
     bounds: store.journalBounds(),
     endpoints: store.loadEndpoints(),
     cursors: store.loadWebhookCursors(),
+    history: ids.map((id) => [
+      store.readBuckets(id, "minute", 0, FOREVER),
+      store.readBuckets(id, "hour", 0, FOREVER),
+    ]),
+  };
+}
+
+/** A bucket row with every field set, latency bins included. */
+function bucket(
+  adapterId: string,
+  granularity: Granularity,
+  start: number,
+  healthyMs: number,
+  through?: TimeTally,
+): BucketRow {
+  return {
+    adapterId,
+    granularity,
+    start,
+    tally: {
+      healthyMs,
+      degradedMs: 1,
+      unhealthyMs: 2,
+      unknownMs: 3,
+      maintenanceMs: 4,
+      checks: 5,
+      failures: 1,
+      latency: new Map([
+        [3, 2],
+        [90, 3],
+      ]),
+    },
+    ...(granularity === "hour" ? { through: through ?? { ...EMPTY_TIME, healthyMs } } : {}),
   };
 }
 
@@ -150,6 +191,11 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
           bounds: { oldestSeq: null, newestSeq: null },
           endpoints: [],
           cursors: [],
+          history: [
+            [[], []],
+            [[], []],
+            [[], []],
+          ],
         });
         expect(store.getMeta("http_listen")).toBeUndefined();
       });
@@ -511,6 +557,7 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
             { adapterId: REDIS, declared: null },
             { adapterId: GCS, declared: { adapterId: GCS, untilMs: 8_000, reason: "y" } },
           ],
+          history: [bucket(GCS, "minute", 0, 60_000), bucket(GCS, "hour", 0, 60_000)],
           events: [event("adapter.discovered", GCS), event("adapter.removed", S3)],
         };
         expect(() => store.commit(spoil(change), 4_000)).toThrow();
@@ -522,6 +569,100 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
         // And the change itself, unspoilt, goes through.
         store.commit(change, 6_000);
         expect(store.loadCatalog().map((entry) => entry.provider)).toEqual(["valkey", "gcs"]);
+        // The history's adapter key made in the rolled-back commit is not reused as if stored.
+        expect(store.readBuckets(GCS, "minute", 0, FOREVER)).toEqual([
+          bucket(GCS, "minute", 0, 60_000),
+        ]);
+      });
+    });
+
+    describe("history", () => {
+      it("writes buckets, writes them again as they stand, and reads them back by range", () => {
+        add(store, [REDIS, S3]);
+        store.commit(
+          {
+            history: [
+              bucket(REDIS, "minute", 0, 10),
+              bucket(REDIS, "minute", MINUTE_MS, 20),
+              bucket(S3, "minute", MINUTE_MS, 30),
+              bucket(REDIS, "hour", 0, 30),
+            ],
+            events: [],
+          },
+          3_000,
+        );
+        store.commit(
+          {
+            history: [bucket(REDIS, "minute", MINUTE_MS, 25), bucket(REDIS, "hour", 0, 35)],
+            events: [],
+          },
+          3_100,
+        );
+        expect(store.readBuckets(REDIS, "minute", 0, FOREVER)).toEqual([
+          bucket(REDIS, "minute", 0, 10),
+          bucket(REDIS, "minute", MINUTE_MS, 25),
+        ]);
+        expect(store.readBuckets(REDIS, "minute", MINUTE_MS, FOREVER)).toHaveLength(1);
+        expect(store.readBuckets(REDIS, "minute", 0, MINUTE_MS)).toHaveLength(1);
+        expect(store.readBuckets(GCS, "minute", 0, FOREVER)).toEqual([]);
+        expect(store.newestBuckets(REDIS)).toEqual({
+          minute: bucket(REDIS, "minute", MINUTE_MS, 25),
+          hour: bucket(REDIS, "hour", 0, 35),
+        });
+        expect(store.newestBuckets(S3)).toEqual({ minute: bucket(S3, "minute", MINUTE_MS, 30) });
+        expect(store.newestBuckets(GCS)).toEqual({});
+      });
+
+      it("finds the running totals of the newest hour before a time", () => {
+        add(store, [REDIS, S3]);
+        const first = { ...EMPTY_TIME, healthyMs: HOUR_MS };
+        const second = { ...EMPTY_TIME, healthyMs: HOUR_MS, unhealthyMs: HOUR_MS };
+        store.commit(
+          {
+            history: [
+              bucket(REDIS, "hour", 0, HOUR_MS, first),
+              bucket(REDIS, "hour", 5 * HOUR_MS, 0, second),
+            ],
+            events: [],
+          },
+          3_000,
+        );
+        expect(store.readThrough([REDIS, S3], FOREVER)).toEqual(new Map([[REDIS, second]]));
+        expect(store.readThrough([REDIS], 5 * HOUR_MS)).toEqual(new Map([[REDIS, first]]));
+        // Nothing kept before 0: the totals before the oldest kept bucket.
+        expect(store.readThrough([REDIS], 0).get(REDIS)).toEqual({
+          healthyMs: 0,
+          degradedMs: -1,
+          unhealthyMs: -2,
+          unknownMs: -3,
+          maintenanceMs: -4,
+        });
+      });
+
+      it("prunes each bucket size by its own retention, and forgets a forgotten adapter's history", () => {
+        add(store, [REDIS, S3]);
+        store.commit(
+          {
+            history: [
+              bucket(REDIS, "minute", 0, 1),
+              bucket(REDIS, "minute", 10 * MINUTE_MS, 1),
+              bucket(REDIS, "hour", 0, 1),
+              bucket(S3, "minute", 10 * MINUTE_MS, 1),
+              bucket(S3, "hour", 0, 1),
+            ],
+            events: [],
+          },
+          3_000,
+        );
+        expect(store.pruneHistory(5 * MINUTE_MS, 0)).toBe(1);
+        expect(store.readBuckets(REDIS, "minute", 0, FOREVER).map((row) => row.start)).toEqual([
+          10 * MINUTE_MS,
+        ]);
+        expect(store.readBuckets(REDIS, "hour", 0, FOREVER)).toHaveLength(1);
+        store.commit({ removed: [S3], events: [] }, 3_000);
+        expect(store.pruneRemovedAdapters(3_001)).toBe(1);
+        expect(store.newestBuckets(S3)).toEqual({});
+        expect(store.readBuckets(REDIS, "hour", 0, FOREVER)).toHaveLength(1);
       });
     });
 
@@ -710,6 +851,7 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
             maintenance: [
               { adapterId: S3, declared: { adapterId: S3, untilMs: 9_000, reason: "upgrade" } },
             ],
+            history: [bucket(REDIS, "minute", 0, 7), bucket(REDIS, "hour", 0, 7)],
             events: [event("adapter.removed", GCS)],
           },
           3_000,

@@ -1,6 +1,7 @@
 import type { AdapterEntry } from "../domain/adapter.js";
 import type { JournalEvent, NewEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
+import type { BucketRow, Granularity, TimeTally } from "../domain/history.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
 
 /** The registry link as last seen by the daemon. */
@@ -65,10 +66,34 @@ export interface StoreCommit {
   states?: readonly HealthState[];
   registry?: RegistryState;
   maintenance?: readonly MaintenanceChange[];
+  /** History buckets to write, each as it now stands (see src/domain/history.ts). */
+  history?: readonly BucketRow[];
   events: readonly NewEvent[];
 }
 
-export interface HealthStore {
+/** The health history's buckets, as kept by the store. */
+export interface HistoryStore {
+  /** The adapter's newest minute and hour buckets, to carry on after a restart. */
+  newestBuckets(adapterId: string): { minute?: BucketRow; hour?: BucketRow };
+  /** The adapter's buckets of one size starting in [from, until), oldest first. */
+  readBuckets(
+    adapterId: string,
+    granularity: Granularity,
+    from: number,
+    until: number,
+  ): BucketRow[];
+  /**
+   * For each adapter with hour buckets: its running totals just before `before`,
+   * that is those of its newest hour bucket starting before it, or (when
+   * retention took those) those of its oldest kept bucket less its own time.
+   * With Number.MAX_SAFE_INTEGER: through its newest bucket.
+   */
+  readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally>;
+  /** Deletes minute buckets starting before `minutesBefore` and hour buckets before `hoursBefore`; returns how many. */
+  pruneHistory(minutesBefore: number, hoursBefore: number): number;
+}
+
+export interface HealthStore extends HistoryStore {
   /**
    * The adapters in the catalog (not those removed), by id. Entries are the
    * caller's to keep, not to change: a capability list may be shared (frozen)
@@ -99,7 +124,7 @@ export interface HealthStore {
   journalBounds(): { oldestSeq: number | null; newestSeq: number | null };
   /** Deletes events older than `olderThan` (ms) and beyond the newest `keepNewest`; returns how many. */
   pruneEvents(olderThan: number, keepNewest: number): number;
-  /** Forgets adapters removed before `olderThan` (ms), rows and all; returns how many. */
+  /** Forgets adapters removed before `olderThan` (ms), rows and history and all; returns how many. */
   pruneRemovedAdapters(olderThan: number): number;
   loadMaintenance(): ManualMaintenance[];
   loadWebhookCursors(): WebhookCursor[];

@@ -37,6 +37,11 @@ export interface OpenPaths {
   metrics: boolean;
   /** gRPC server reflection and `/openapi.json`: descriptions of the API, not of its state. */
   reflection: boolean;
+  /**
+   * `/v1/badges/…`: status and uptime badges, which READMEs and dashboards embed
+   * as images, where no token can be sent.
+   */
+  badges: boolean;
 }
 
 export interface AccessControlOptions {
@@ -53,7 +58,12 @@ export class AccessControl {
   readonly openPaths: OpenPaths;
 
   constructor(private readonly options: AccessControlOptions = {}) {
-    this.openPaths = options.openPaths ?? { healthz: true, metrics: true, reflection: true };
+    this.openPaths = options.openPaths ?? {
+      healthz: true,
+      metrics: true,
+      reflection: true,
+      badges: false,
+    };
   }
 
   /** Whether routes that need a scope check tokens (false: everything is open). */

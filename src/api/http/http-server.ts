@@ -16,7 +16,9 @@ import {
 } from "../auth/access-control.js";
 import type { Principal, Scope } from "../auth/authenticator.js";
 import type { TlsMaterial } from "../auth/tls-material.js";
+import type { BadgeService } from "../badges/badges.js";
 import type { QueryService } from "../query-service.js";
+import { sendBadge } from "./badge-response.js";
 import { EventStreams } from "./event-stream.js";
 import { openApiDocument } from "./openapi.js";
 import { sendJson, sendProblem } from "./problem.js";
@@ -47,6 +49,8 @@ export interface HttpApiOptions {
   hub?: EventHub | undefined;
   /** Required unless `passOn` is given (`/metrics` is then passed on). */
   metrics?: MetricsRegistry | undefined;
+  /** Required unless `passOn` is given (the badge routes are then passed on). */
+  badges?: BadgeService | undefined;
   logger: Logger;
   mcp?: McpHttpHandler | undefined;
   /** Largest request body accepted. */
@@ -139,14 +143,14 @@ function unknownParameter(name: string, known: readonly string[]): ApiError {
   });
 }
 
-function decodeId(raw: string): string {
+function decodeId(raw: string, parameter = "adapter_id"): string {
   try {
     return decodeURIComponent(raw);
   } catch {
     throw new ApiError(
       "INVALID_PARAMETER",
-      `adapter_id must be percent-encoded UTF-8; got ${JSON.stringify(raw)}`,
-      { parameter: "adapter_id" },
+      `${parameter} must be percent-encoded UTF-8; got ${JSON.stringify(raw)}`,
+      { parameter },
     );
   }
 }
@@ -214,6 +218,30 @@ export class HttpApi {
         },
       },
       {
+        // History and uptime are read from SQLite: on the main thread.
+        pattern: /^\/v1\/adapters\/([^/]+)\/history$/,
+        methods: {
+          GET: ({ response, query, params }) =>
+            sendJson(
+              response,
+              200,
+              queries.adapterHistory(decodeId(params[0] ?? ""), queryObject(query)),
+            ),
+        },
+      },
+      {
+        pattern: /^\/v1\/uptime$/,
+        methods: {
+          GET: ({ response, query }) => sendJson(response, 200, queries.uptime(queryObject(query))),
+        },
+      },
+      {
+        pattern: /^\/v1\/history$/,
+        methods: {
+          GET: ({ response, query }) => sendJson(response, 200, queries.board(queryObject(query))),
+        },
+      },
+      {
         pattern: /^\/v1\/adapters\/([^/]+)\/maintenance$/,
         methods: {
           PUT: async ({ request, response, query, params }) => {
@@ -265,6 +293,29 @@ export class HttpApi {
             sendJson(response, 200, queries.healthCheck());
           },
         },
+      },
+      // Badges read live state and, for uptime, the history in SQLite: main thread only.
+      {
+        pattern: /^\/v1\/badges\/category\/([^/]+)\.svg$/,
+        methods: {
+          GET: async ({ request, response, query, params }) => {
+            const category = decodeId(params[0] ?? "", "category");
+            const answer = await this.badges().categoryBadge(category, queryObject(query));
+            sendBadge(request, response, answer);
+          },
+        },
+        open: "badges",
+      },
+      {
+        pattern: /^\/v1\/badges\/([^/]+)\.svg$/,
+        methods: {
+          GET: async ({ request, response, query, params }) => {
+            const adapterId = decodeId(params[0] ?? "");
+            const answer = await this.badges().adapterBadge(adapterId, queryObject(query));
+            sendBadge(request, response, answer);
+          },
+        },
+        open: "badges",
       },
       {
         pattern: /^\/metrics$/,
@@ -605,6 +656,12 @@ export class HttpApi {
     const body = await metrics.metrics();
     response.writeHead(200, { "content-type": metrics.contentType });
     response.end(body);
+  }
+
+  private badges(): BadgeService {
+    const badges = this.options.badges;
+    if (!badges) throw new Error("no badge service: badges are served on the main thread");
+    return badges;
   }
 
   private hub(): EventHub {

@@ -18,6 +18,79 @@ const adapterId = {
   schema: { type: "string" },
 };
 
+/** The list filters of /v1/adapters, which /v1/uptime and /v1/history take too. */
+const listFilters = [
+  stringParam("project", "Only this project"),
+  stringParam("domain", "Only this domain"),
+  stringParam("category", "Only this category"),
+  stringParam("provider", "Only this provider"),
+  { name: "status", in: "query", schema: { $ref: "#/components/schemas/Status" } },
+  {
+    name: "healthy_only",
+    in: "query",
+    schema: { type: "boolean" },
+    description: "Healthy and usable only",
+  },
+];
+const enumParam = (
+  name: string,
+  values: readonly string[],
+  fallback: string,
+  description: string,
+) => ({
+  name,
+  in: "query",
+  description,
+  schema: { type: "string", enum: values, default: fallback },
+});
+const seconds = (description: string) => ({ type: "number", minimum: 0, description });
+const percentOrNull = (description: string) => ({
+  oneOf: [{ type: "number", minimum: 0, maximum: 100 }, { type: "null" }],
+  description,
+});
+const UPTIME_DESCRIPTION =
+  "up = healthy + degraded time, down = unhealthy time; uptime_percent = 100 × up / (up + down). Maintenance and unknown time (unknown verdicts, stale ones, and time the daemon did not see: stopped, or not yet checked) are left out of the denominator; coverage_percent says how much of the window outside maintenance was seen.";
+const badgeParameters = [
+  {
+    name: "kind",
+    in: "query",
+    schema: { type: "string", enum: ["status", "uptime"], default: "status" },
+    description:
+      "status: the live verdict (one adapter: healthy, degraded, unhealthy, unknown or maintenance, `(stale)` when the verdict is overdue; a category: `5/6 healthy` on the colour of the worst). uptime: the percentage of up (healthy + degraded) time over up and down time in `window`, `no data` when there is neither",
+  },
+  {
+    name: "window",
+    in: "query",
+    schema: { type: "string", enum: ["1h", "24h", "7d", "30d", "90d"], default: "24h" },
+    description: "The uptime window, ending now (kind=uptime only)",
+  },
+  {
+    name: "label",
+    in: "query",
+    schema: { type: "string", maxLength: 64 },
+    description: "The left text, instead of the adapter's id or the category; empty for none",
+  },
+  {
+    name: "style",
+    in: "query",
+    schema: { type: "string", enum: ["flat", "flat-square"], default: "flat" },
+  },
+];
+const badgeResponses = {
+  "200": {
+    description:
+      "The badge. `ETag` (strong) and `Cache-Control: no-cache`: caches keep it but revalidate every time",
+    content: { "image/svg+xml": { schema: { type: "string" } } },
+  },
+  "304": { description: "Unchanged since the `If-None-Match` tag; no body" },
+  "400": problem,
+  "404": {
+    description:
+      "A grey `not found` badge (an image, not a problem: a README shows a JSON body as a broken image)",
+    content: { "image/svg+xml": { schema: { type: "string" } } },
+  },
+};
+
 export function openApiDocument(version: string): Record<string, unknown> {
   return {
     openapi: "3.1.0",
@@ -31,19 +104,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/v1/adapters": {
         get: {
           summary: "List adapters with their last-known status",
-          parameters: [
-            stringParam("project", "Only this project"),
-            stringParam("domain", "Only this domain"),
-            stringParam("category", "Only this category"),
-            stringParam("provider", "Only this provider"),
-            { name: "status", in: "query", schema: { $ref: "#/components/schemas/Status" } },
-            {
-              name: "healthy_only",
-              in: "query",
-              schema: { type: "boolean" },
-              description: "Healthy and usable only",
-            },
-          ],
+          parameters: listFilters,
           responses: {
             "200": {
               description: "Adapters and the registry link",
@@ -75,6 +136,38 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: "The daemon's verdict beside the registry's (through the fallback chain)",
           parameters: [adapterId],
           responses: { "200": { description: "Both views" }, "404": problem },
+        },
+      },
+      "/v1/adapters/{adapter_id}/history": {
+        get: {
+          summary: "One adapter's health history over a window, in buckets",
+          description: `Time per status in each bucket, checks, failures and latency p50/p95 (successful measured checks; binned, within about 9 %). A window ends now and starts at the bucket boundary before now − window; the last bucket is the one in progress. Maintenance time counts as maintenance whatever the status. ${UPTIME_DESCRIPTION}`,
+          parameters: [
+            adapterId,
+            enumParam(
+              "window",
+              ["1h", "6h", "24h", "48h", "7d", "30d", "90d"],
+              "24h",
+              "How far back",
+            ),
+            {
+              name: "bucket",
+              in: "query",
+              description:
+                "Bucket size; by default 1m for 1h, 5m for 6h, 15m for 24h, 1h for 48h, 6h for 7d, 1d for 30d and 90d. At most 1,440 buckets; sizes under 1h reach back as far as one-minute buckets are kept (48 h by default).",
+              schema: { type: "string", enum: ["1m", "5m", "15m", "1h", "6h", "1d"] },
+            },
+          ],
+          responses: {
+            "200": {
+              description: "The buckets, oldest first, and the window's uptime",
+              content: {
+                "application/json": { schema: { $ref: "#/components/schemas/AdapterHistory" } },
+              },
+            },
+            "400": problem,
+            "404": problem,
+          },
         },
       },
       "/v1/adapters/{adapter_id}/maintenance": {
@@ -189,6 +282,63 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
       },
+      "/v1/uptime": {
+        get: {
+          summary: "Uptime over a window of each adapter the filters match",
+          description: `${UPTIME_DESCRIPTION} A window of 1h starts at the minute before now − 1 h; longer ones at the hour before now − window.`,
+          parameters: [
+            enumParam("window", ["1h", "24h", "7d", "30d", "90d"], "24h", "The window, ending now"),
+            ...listFilters,
+          ],
+          responses: {
+            "200": {
+              description: "Each adapter's uptime",
+              content: {
+                "application/json": { schema: { $ref: "#/components/schemas/UptimeList" } },
+              },
+            },
+            "400": problem,
+          },
+        },
+      },
+      "/v1/history": {
+        get: {
+          summary:
+            "The status board's history bars and latency sparklines, a page of adapters at a time",
+          parameters: [
+            enumParam("bucket", ["1m", "1h", "1d"], "1h", "Bucket size of the bars"),
+            {
+              name: "buckets",
+              in: "query",
+              schema: { type: "integer", minimum: 1, maximum: 90, default: 90 },
+              description: "Buckets in each bar, the newest (in progress) last",
+            },
+            {
+              name: "offset",
+              in: "query",
+              schema: { type: "integer", minimum: 0, default: 0 },
+              description:
+                "Skip this many matching adapters (in the order /v1/adapters lists them)",
+            },
+            {
+              name: "limit",
+              in: "query",
+              schema: { type: "integer", minimum: 1, maximum: 1000, default: 1000 },
+              description: "Most adapters in the page",
+            },
+            ...listFilters,
+          ],
+          responses: {
+            "200": {
+              description: "A bar and a sparkline per adapter",
+              content: {
+                "application/json": { schema: { $ref: "#/components/schemas/Board" } },
+              },
+            },
+            "400": problem,
+          },
+        },
+      },
       "/v1/events": {
         get: {
           summary:
@@ -237,6 +387,31 @@ export function openApiDocument(version: string): Record<string, unknown> {
         get: {
           summary: "The daemon's and the registry link's health",
           responses: { "200": { description: "Health" } },
+        },
+      },
+      "/v1/badges/{adapter_id}.svg": {
+        get: {
+          summary: "A Shields-style SVG badge of one adapter's status or uptime",
+          parameters: [adapterId, ...badgeParameters],
+          responses: badgeResponses,
+        },
+      },
+      "/v1/badges/category/{category}.svg": {
+        get: {
+          summary:
+            "A Shields-style SVG badge of a category's status or uptime (every project and domain unless `domain` is given)",
+          parameters: [
+            {
+              name: "category",
+              in: "path",
+              required: true,
+              description: "The category, e.g. storage",
+              schema: { type: "string" },
+            },
+            stringParam("domain", "Only adapters of this domain"),
+            ...badgeParameters,
+          ],
+          responses: badgeResponses,
         },
       },
       "/metrics": {
@@ -288,6 +463,117 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       schemas: {
+        Uptime: {
+          type: "object",
+          description: UPTIME_DESCRIPTION,
+          required: [
+            "uptime_percent",
+            "up_s",
+            "down_s",
+            "maintenance_s",
+            "unknown_s",
+            "coverage_percent",
+          ],
+          properties: {
+            uptime_percent: percentOrNull("null when nothing was up or down"),
+            up_s: seconds("Healthy and degraded seconds"),
+            down_s: seconds("Unhealthy seconds"),
+            maintenance_s: seconds("Seconds in maintenance, whatever the status"),
+            unknown_s: seconds("Everything else in the window"),
+            coverage_percent: percentOrNull("null when the window was all maintenance"),
+          },
+        },
+        HistoryBucket: {
+          type: "object",
+          properties: {
+            start: { type: "string", format: "date-time" },
+            status: {
+              type: "string",
+              enum: ["healthy", "degraded", "unhealthy", "maintenance", "unknown"],
+              description:
+                "The worst seen: unhealthy, then degraded, then maintenance, then healthy; unknown when nothing was seen",
+            },
+            healthy_s: seconds("Healthy seconds"),
+            degraded_s: seconds("Degraded seconds"),
+            unhealthy_s: seconds("Unhealthy seconds"),
+            maintenance_s: seconds("Seconds in maintenance"),
+            unknown_s: seconds("The rest of the bucket"),
+            checks: { type: "integer", minimum: 0 },
+            failures: { type: "integer", minimum: 0 },
+            latency_p50_ms: { oneOf: [{ type: "number" }, { type: "null" }] },
+            latency_p95_ms: { oneOf: [{ type: "number" }, { type: "null" }] },
+            uptime_percent: percentOrNull("The bucket's uptime"),
+          },
+        },
+        AdapterHistory: {
+          type: "object",
+          properties: {
+            adapter_id: { type: "string" },
+            window: { type: "string" },
+            bucket: { type: "string" },
+            from: { type: "string", format: "date-time" },
+            until: { type: "string", format: "date-time" },
+            buckets: { type: "array", items: { $ref: "#/components/schemas/HistoryBucket" } },
+            uptime: { $ref: "#/components/schemas/Uptime" },
+          },
+        },
+        UptimeList: {
+          type: "object",
+          properties: {
+            window: { type: "string" },
+            from: { type: "string", format: "date-time" },
+            until: { type: "string", format: "date-time" },
+            adapters: {
+              type: "array",
+              items: {
+                allOf: [
+                  { $ref: "#/components/schemas/Uptime" },
+                  {
+                    type: "object",
+                    properties: {
+                      adapter_id: { type: "string" },
+                      domain: { type: "string" },
+                      category: { type: "string" },
+                      provider: { type: "string" },
+                    },
+                  },
+                ],
+              },
+            },
+          },
+        },
+        Board: {
+          type: "object",
+          properties: {
+            bucket: { type: "string" },
+            buckets: { type: "integer" },
+            from: { type: "string", format: "date-time" },
+            until: { type: "string", format: "date-time" },
+            total: { type: "integer", description: "Adapters matching the filters" },
+            offset: { type: "integer" },
+            adapters: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  adapter_id: { type: "string" },
+                  status_bar: {
+                    type: "string",
+                    description:
+                      "One letter per bucket, oldest first: h healthy, d degraded, u unhealthy, m maintenance, ? unknown",
+                  },
+                  uptime_percent: percentOrNull("Over the bar's span"),
+                  latency_ms: {
+                    type: "array",
+                    items: { oneOf: [{ type: "number" }, { type: "null" }] },
+                    description:
+                      "p50 latency of each of the last 30 one-minute buckets, oldest first",
+                  },
+                },
+              },
+            },
+          },
+        },
         Status: { type: "string", enum: ["unknown", "healthy", "degraded", "unhealthy"] },
         Problem: {
           type: "object",
