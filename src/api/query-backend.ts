@@ -1,7 +1,7 @@
 import type { CloudEvent } from "../domain/events.js";
 import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
+import type { UptimeAnswer } from "./history-queries.js";
 import type { AdapterDetail, QueryService, ResolutionAnswer } from "./query-service.js";
-import type { UptimeAnswer } from "./uptime-query.js";
 
 export type HealthCheckAnswer = ReturnType<QueryService["healthCheck"]>;
 export type CheckHealthAnswer = Awaited<ReturnType<QueryService["checkHealth"]>>;
@@ -29,17 +29,10 @@ export interface QueryBackend {
   resolve(requirement: unknown): Promise<ResolutionAnswer>;
   resolveBatch(body: unknown): Promise<ResolutionAnswer[]>;
   events(page: unknown): Promise<EventsPage>;
+  /** Each adapter's uptime over a window (`GET /v1/uptime`: window and list filter). */
+  uptime(query: unknown): Promise<UptimeAnswer>;
   invalidateCache(): Promise<{ invalidated: true }>;
   healthCheck(): Promise<HealthCheckAnswer>;
-}
-
-/**
- * Uptime over a window (`GET /v1/uptime`), validated as uptimeQuerySchema says.
- * Asked of a daemon over HTTP for now; it joins QueryBackend once the daemon's
- * QueryService and a database file (readUptime) answer it too.
- */
-export interface UptimeBackend {
-  uptime(query: unknown): Promise<UptimeAnswer>;
 }
 
 /** The daemon's own QueryService as a backend (for /mcp inside the daemon). */
@@ -52,6 +45,7 @@ export function localBackend(queries: QueryService, description = "this daemon")
     resolve: async (requirement) => queries.resolve(requirement),
     resolveBatch: async (body) => queries.resolveBatch(body),
     events: async (page) => queries.events(page ?? {}),
+    uptime: async (query) => queries.uptime(query ?? {}),
     invalidateCache: async () => queries.invalidateCache(),
     healthCheck: async () => queries.healthCheck(),
   };

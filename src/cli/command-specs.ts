@@ -90,7 +90,7 @@ export const FILTER_FLAGS = {
   },
 } as const;
 
-/** `uptime --window`: the windows GET /v1/uptime answers for (see src/api/uptime-query.ts). */
+/** `uptime --window`: the windows GET /v1/uptime answers for (UPTIME_WINDOWS, history-queries.ts). */
 const UPTIME_WINDOW_NOTE = "1h, 24h, 7d, 30d or 90d";
 
 export const RUN_COMMAND = defineCommand({
@@ -196,7 +196,8 @@ export const STATUS_COMMAND = defineCommand({
 
 export const UPTIME_COMMAND = defineCommand({
   name: "uptime",
-  summary: "Each adapter's uptime over a window, worst first, as GET /v1/uptime answers it.",
+  summary:
+    "Each adapter's uptime over a window, worst first, as GET /v1/uptime answers it; from the database file while the daemon is stopped.",
   section: "query",
   arguments: [],
   flags: {
@@ -210,18 +211,14 @@ export const UPTIME_COMMAND = defineCommand({
     },
     json: { type: "boolean", description: "Print JSON, as GET /v1/uptime answers." },
     ...FILTER_FLAGS,
-    url: SOURCE_FLAGS.url,
-    config: {
-      ...SOURCE_FLAGS.config,
-      description: "Ask the daemon at FILE's healthd.http.listen.",
-    },
+    ...SOURCE_FLAGS,
   },
   notes: [
     "Uptime is healthy and degraded time over that plus unhealthy time; maintenance and unknown " +
       "time (the daemon not running, no check yet) are left out and shown beside it, and " +
-      "coverage says how much of the window outside maintenance was seen.",
-    "Uptime is asked of a running daemon: without --url or --config the one at " +
-      "http://127.0.0.1:8681. No daemon answering exits 1.",
+      "coverage says how much of the window outside maintenance was seen. Read from the file, " +
+      "the time since the daemon's last observation is unknown.",
+    SOURCE_NOTE,
   ],
   examples: [
     { command: "oneiric-healthd uptime", does: "the last 24 hours, worst first" },

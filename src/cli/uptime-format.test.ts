@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { AdapterUptime } from "../api/uptime-query.js";
+import type { UptimeEntry } from "../api/history-queries.js";
 import { formatPercent, formatSeconds, formatUptimeTable } from "./uptime-format.js";
 
-function adapter(id: string, overrides: Partial<AdapterUptime>): AdapterUptime {
+function adapter(id: string, overrides: Partial<UptimeEntry>): UptimeEntry {
   return {
     adapter_id: id,
     domain: "adapter",

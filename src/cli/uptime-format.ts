@@ -1,11 +1,11 @@
 /** `uptime` as a person reads it: a table, worst first. */
-import type { AdapterUptime, UptimeAnswer } from "../api/uptime-query.js";
+import type { UptimeAnswer, UptimeEntry } from "../api/history-queries.js";
 
 /**
  * Adapters worst first: lowest uptime, then most time down; those with no
  * up or down time at all (nothing to rank) last; ties by id.
  */
-export function worstFirst(adapters: readonly AdapterUptime[]): AdapterUptime[] {
+export function worstFirst(adapters: readonly UptimeEntry[]): UptimeEntry[] {
   return [...adapters].sort((a, b) => {
     if (a.uptime_percent !== b.uptime_percent) {
       if (a.uptime_percent === null) return 1;

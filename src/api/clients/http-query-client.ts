@@ -2,12 +2,12 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { CloudEvent } from "../../domain/events.js";
 import type { AdapterStatusView, RegistryView } from "../../domain/status-view.js";
 import { ApiError, type ApiErrorCode, HTTP_STATUS } from "../api-error.js";
+import type { UptimeAnswer } from "../history-queries.js";
 import type {
   CheckHealthAnswer,
   EventsPage,
   HealthCheckAnswer,
   QueryBackend,
-  UptimeBackend,
 } from "../query-backend.js";
 import {
   type AdapterDetail,
@@ -17,8 +17,8 @@ import {
   type ResolutionAnswer,
   requirementSchema,
   resolveBatchSchema,
+  uptimeQuerySchema,
 } from "../query-service.js";
-import { type UptimeAnswer, uptimeQuerySchema } from "../uptime-query.js";
 
 export { DEFAULT_DAEMON_URL } from "./source-defaults.js";
 
@@ -83,7 +83,7 @@ export function normalizeDaemonUrl(value: string): string {
  * same way (same ApiError code and text) whether or not a daemon is up; the
  * daemon's problem+json answers are turned back into ApiError.
  */
-export class HttpQueryBackend implements QueryBackend, UptimeBackend, EventFollower {
+export class HttpQueryBackend implements QueryBackend, EventFollower {
   readonly kind = "daemon";
   readonly baseUrl: string;
   readonly description: string;
