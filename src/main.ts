@@ -16,6 +16,7 @@ import { addReflection } from "./api/grpc/reflection-service.js";
 import { createRegistryService } from "./api/grpc/registry-service.js";
 import { grpcServerSecurity } from "./api/grpc/server-security.js";
 import { HttpApi } from "./api/http/http-server.js";
+import { PageAssets } from "./api/http/page-assets.js";
 import { createMcpHttpHandler } from "./api/mcp/mcp-http.js";
 import { localBackend } from "./api/query-backend.js";
 import { QueryService } from "./api/query-service.js";
@@ -454,6 +455,8 @@ export async function startDaemon(
     maxBodyBytes: config.http.maxBodyBytes,
     heartbeatMs: config.http.sseHeartbeatMs,
     maxEventStreams: config.http.maxEventStreams,
+    // The front answers the page itself; here only when HTTP runs on this thread.
+    page: front ? undefined : new PageAssets(),
     mcp: createMcpHttpHandler(() => localBackend(queries), {
       version: packageVersion(),
       hub,
