@@ -557,7 +557,8 @@ export class HttpApi {
       );
     }
     const asset = page.find(name);
-    if (!asset) throw new ApiError("NOT_FOUND", `the status page has no file ${JSON.stringify(name)}`);
+    if (!asset)
+      throw new ApiError("NOT_FOUND", `the status page has no file ${JSON.stringify(name)}`);
     page.send(request, response, asset);
   }
 
@@ -590,7 +591,10 @@ export class HttpApi {
         { parameter: "token" },
       );
     }
-    const principal = await access.checkSessionToken(token, request.socket.remoteAddress ?? "unknown");
+    const principal = await access.checkSessionToken(
+      token,
+      request.socket.remoteAddress ?? "unknown",
+    );
     if (principal instanceof ApiError) throw principal;
     const nowMs = Date.now();
     const maxAgeSec = sessionMaxAgeSec(principal.expiresAtMs, nowMs);
