@@ -47,6 +47,9 @@ async function startStack(extraYaml = ""): Promise<Stack> {
   return { dir, simulator, daemon, base: `http://127.0.0.1:${daemon.httpAddress.port}` };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: assertions inspect answer bodies structurally
+const json = (response: Response): Promise<any> => response.json();
+
 async function stopStack(stack: Stack | undefined): Promise<void> {
   if (!stack) return;
   await stack.daemon.stop();
@@ -114,7 +117,7 @@ describe("the status page's files", () => {
       body: JSON.stringify({ token: READ_TOKEN }),
     });
     expect(response.status).toBe(404);
-    expect((await response.json()).detail).toContain("authentication is off");
+    expect((await json(response)).detail).toContain("authentication is off");
   });
 });
 
@@ -138,7 +141,8 @@ describe("the status page with authentication on", () => {
       body,
       redirect: "manual",
     });
-  const cookieOf = (response: Response) => (response.headers.get("set-cookie") ?? "").split(";")[0];
+  const cookieOf = (response: Response) =>
+    (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
 
   it("serves the page without a token, and the data only with one", async () => {
     expect((await fetch(`${stack.base}/`)).status).toBe(200);
@@ -149,21 +153,21 @@ describe("the status page with authentication on", () => {
   it("sets an HttpOnly SameSite=Strict cookie for a good token, which reads but never administers", async () => {
     const response = await login(JSON.stringify({ token: ADMIN_TOKEN }));
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ principal: "operator", scopes: ["read"] });
+    expect(await json(response)).toMatchObject({ principal: "operator", scopes: ["read"] });
     expect(response.headers.get("set-cookie")).toBe(
       `oneiric_healthd_session=${ADMIN_TOKEN}; HttpOnly; SameSite=Strict; Path=/; Max-Age=28800`,
     );
     const cookie = cookieOf(response);
     const list = await fetch(`${stack.base}/v1/adapters`, { headers: { cookie } });
     expect(list.status).toBe(200);
-    expect((await list.json()).adapters).toHaveLength(1);
+    expect((await json(list)).adapters).toHaveLength(1);
     // The same admin token in a cookie does not open an admin route: a cross-site request could carry it.
     const invalidate = await fetch(`${stack.base}/v1/cache/invalidate`, {
       method: "POST",
       headers: { cookie },
     });
     expect(invalidate.status).toBe(403);
-    expect((await invalidate.json()).detail).toContain("a session cookie never grants");
+    expect((await json(invalidate)).detail).toContain("a session cookie never grants");
     const withHeader = await fetch(`${stack.base}/v1/cache/invalidate`, {
       method: "POST",
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, cookie },

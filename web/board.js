@@ -379,11 +379,15 @@ export class Board {
       h(
         "td",
         {},
-        h(
-          "span",
-          { class: `status status-${shown}`, title: adapter.reason ?? "" },
-          shown === "maintenance" ? `maintenance (${adapter.status})` : adapter.status,
-        ),
+        h("span", { class: `status status-${shown}`, title: adapter.reason ?? "" }, shown),
+        // In maintenance the probed status is still told, but it is not downtime.
+        shown === "maintenance"
+          ? h(
+              "span",
+              { class: "underlying", title: adapter.reason ?? "" },
+              `probed ${adapter.status}`,
+            )
+          : "",
       ),
       h(
         "td",

@@ -21,7 +21,7 @@ export function worse(a, b) {
 }
 
 /** A small line of latencies (oldest first; null where there was no check). */
-export function sparkline(values, width = 90, height = 20) {
+export function sparkline(values, width = 64, height = 20) {
   const known = values.filter((value) => typeof value === "number");
   const svg = s("svg", {
     class: "sparkline",

@@ -73,12 +73,11 @@ export class Resolver {
       const before = this.answer?.choice?.adapter_id ?? null;
       const after = answer.choice?.adapter_id ?? null;
       if (this.answer && before !== after) {
-        this.failovers.unshift({
-          from: before,
-          to: after,
-          at: answer.at,
-          reason: eventReason ?? answer.reason,
-        });
+        // Why the old choice went: the failover event's reason, else why it is left out now.
+        const left = answer.excluded.find((entry) => entry.adapter_id === before);
+        const reason =
+          eventReason ?? left?.excluded_because ?? `${before} is no longer the best match`;
+        this.failovers.unshift({ from: before, to: after, at: answer.at, reason });
       }
       this.answer = answer;
       this.render();
