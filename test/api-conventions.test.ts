@@ -180,8 +180,17 @@ describe("the JSON convention and the validation messages", () => {
       "GET /healthz": () => call("/healthz"),
       "GET /readyz": () => call("/readyz"),
     };
-    // Not JSON answers of the daemon's own: Prometheus text, this document, and MCP (below).
-    const elsewhere = new Set(["GET /metrics", "GET /openapi.json", "POST /mcp"]);
+    // Not JSON answers of the daemon's own: Prometheus text, this document, MCP (below), the
+    // status page's files; and the page's login, which needs auth on (test/status-page-serving.test.ts).
+    const elsewhere = new Set([
+      "GET /metrics",
+      "GET /openapi.json",
+      "POST /mcp",
+      "GET /",
+      "GET /ui/{file}",
+      "POST /v1/session",
+      "DELETE /v1/session",
+    ]);
     const documented = Object.entries(document.paths as Record<string, object>).flatMap(
       ([path, operations]) =>
         Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
