@@ -329,3 +329,60 @@ describe("the status page with authentication on", () => {
     await page.context().close();
   }, 60_000);
 });
+
+describe("the status page at 1,000 adapters", () => {
+  let stack: Stack;
+  const LARGE_SCENARIO = `
+project: large
+adapters:
+  - { category: storage, provider: s3 }
+generate: { count: 1000, categories: [storage, cache, orchestration, memory] }
+`;
+
+  beforeAll(async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.now());
+    const simulator = await startTestSimulator(LARGE_SCENARIO, clock);
+    const daemon = await startTestDaemon(
+      testConfig(simulator.registryPort, join(dir.path, "healthd.db")),
+      clock,
+    );
+    await daemon.checkAllNow();
+    stack = { dir, simulator, daemon, base: `http://127.0.0.1:${daemon.httpAddress.port}` };
+  }, 60_000);
+  afterAll(() => stopStack(stack));
+
+  it("pages each category's rows, so the page stays small and answers at once", async () => {
+    const started = Date.now();
+    const { page, problems } = await openPage(stack.base);
+    await page.locator("#live[data-live=live]").waitFor();
+    const loadedMs = Date.now() - started;
+    expect(await page.locator("details.group").count()).toBe(4);
+    // 1,001 adapters, at most 50 rows a section in the DOM.
+    expect(await page.locator("tr[data-adapter-id]").count()).toBe(4 * 50);
+    expect(await page.locator("#summary [data-count=healthy] strong").textContent()).toBe("1001");
+    const storage = page.locator('details[data-category="storage"]');
+    expect(await storage.locator(".pager-text").textContent()).toBe("rows 1–50 of 251");
+    await storage.getByRole("button", { name: "Next" }).click();
+    expect(await storage.locator(".pager-text").textContent()).toBe("rows 51–100 of 251");
+    // Folding a section drops its rows.
+    await page.locator('details[data-category="cache"] > summary').click();
+    expect(await page.locator('details[data-category="cache"] tr[data-adapter-id]').count()).toBe(
+      0,
+    );
+    // A live change still lands on its row, and a keystroke is answered promptly.
+    const shown = await storage
+      .locator("tr[data-adapter-id]")
+      .first()
+      .getAttribute("data-adapter-id");
+    await kill(stack, shown ?? "");
+    await expect.poll(() => row(page, shown ?? "").getAttribute("data-status")).toBe("unhealthy");
+    const typed = Date.now();
+    await page.fill("#filter-text", shown ?? "");
+    await expect.poll(() => page.locator("tr[data-adapter-id]").count()).toBe(1);
+    expect(Date.now() - typed).toBeLessThan(2_000);
+    expect(loadedMs).toBeLessThan(10_000);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 90_000);
+});
