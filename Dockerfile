@@ -56,12 +56,14 @@ COPY package.json ./
 COPY bin ./bin
 COPY migrations ./migrations
 COPY proto ./proto
+# The status page served at / (docs/status-page.md).
+COPY web ./web
 # The demo's scenario: `docker run IMAGE demo` runs what `npm start` runs.
 COPY examples/scenarios ./examples/scenarios
 COPY deploy/etc/oneiric-healthd/healthd.yaml /etc/oneiric-healthd/healthd.yaml
 USER oneiric-healthd
 VOLUME ["/var/lib/oneiric-healthd"]
-# 8681 HTTP (API, /metrics, /healthz, /readyz, /mcp); 8682 gRPC.
+# 8681 HTTP (API, the status page at /, /metrics, /healthz, /readyz, /mcp); 8682 gRPC.
 EXPOSE 8681 8682
 # Readiness, asked the way the configuration serves it: its address, HTTPS with the
 # certificate it names, ONEIRIC_HEALTHD_TOKEN when the probes are closed. "healthy"

@@ -3,7 +3,7 @@
 # installed into an empty directory with no source tree beside it, then the
 # installed CLI: --version, a 10 s demo that must exit 0, and the status command
 # it prints (which must be spelt `npx oneiric-healthd`). Checks that the
-# tarball ships what runs (compiled JavaScript, migrations, protos, examples)
+# tarball ships what runs (compiled JavaScript, migrations, protos, the status page, examples)
 # and nothing that does not (no src/, test/, bench/, no tsx).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +19,7 @@ for unwanted in package/src/ package/test/ package/bench/ package/.ci/; do
     exit 1
   fi
 done
-for wanted in package/dist/cli.js package/migrations/0001_initial.sql package/proto/oneiric/healthd/v1/healthd.proto; do
+for wanted in package/dist/cli.js package/migrations/0001_initial.sql package/proto/oneiric/healthd/v1/healthd.proto package/web/index.html package/web/app.js; do
   grep -qx "$wanted" <<<"$listing" || { echo "check-package: the tarball lacks $wanted" >&2; exit 1; }
 done
 

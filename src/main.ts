@@ -18,6 +18,7 @@ import { createRegistryService } from "./api/grpc/registry-service.js";
 import { grpcServerSecurity } from "./api/grpc/server-security.js";
 import { HistoryQueries } from "./api/history-queries.js";
 import { HttpApi } from "./api/http/http-server.js";
+import { PageAssets } from "./api/http/page-assets.js";
 import { createMcpHttpHandler } from "./api/mcp/mcp-http.js";
 import { localBackend } from "./api/query-backend.js";
 import { QueryService } from "./api/query-service.js";
@@ -483,6 +484,8 @@ export async function startDaemon(
     maxBodyBytes: config.http.maxBodyBytes,
     heartbeatMs: config.http.sseHeartbeatMs,
     maxEventStreams: config.http.maxEventStreams,
+    // The front answers the page itself; here only when HTTP runs on this thread.
+    page: front ? undefined : new PageAssets(),
     mcp: createMcpHttpHandler(() => localBackend(queries), {
       version: packageVersion(),
       hub,

@@ -184,14 +184,19 @@ describe("the JSON convention and the validation messages", () => {
       "GET /healthz": () => call("/healthz"),
       "GET /readyz": () => call("/readyz"),
     };
-    // Not JSON answers of the daemon's own: Prometheus text, this document, MCP (below), and
-    // the badges, which are SVG images (test/badges.test.ts; their 400s are the usual problems).
+    // Not JSON answers of the daemon's own: Prometheus text, this document, MCP (below), the
+    // badges, which are SVG images (test/badges.test.ts; their 400s are the usual problems), the
+    // status page's files; and the page's login, which needs auth on (test/status-page-serving.test.ts).
     const elsewhere = new Set([
       "GET /metrics",
       "GET /openapi.json",
       "POST /mcp",
       "GET /v1/badges/{adapter_id}.svg",
       "GET /v1/badges/category/{category}.svg",
+      "GET /",
+      "GET /ui/{file}",
+      "POST /v1/session",
+      "DELETE /v1/session",
     ]);
     const documented = Object.entries(document.paths as Record<string, object>).flatMap(
       ([path, operations]) =>

@@ -3,6 +3,8 @@ export interface SseMessage {
   id: string | undefined;
   event: string | undefined;
   data: string;
+  /** When this client had the whole message (Date.now()), for delivery-time assertions. */
+  receivedAtMs: number;
 }
 
 /**
@@ -60,7 +62,12 @@ export class SseClient {
   }
 
   private parseBlock(block: string): void {
-    const message: SseMessage = { id: undefined, event: undefined, data: "" };
+    const message: SseMessage = {
+      id: undefined,
+      event: undefined,
+      data: "",
+      receivedAtMs: Date.now(),
+    };
     let hasData = false;
     for (const line of block.split("\n")) {
       if (line.startsWith(":")) this.comments.push(line.slice(1).trim());

@@ -15,6 +15,11 @@ export type Requirement = "open" | Scope;
 export interface AdmissionRequest {
   /** The `Authorization` header (HTTP) or `authorization` metadata (gRPC). */
   authorization: string | undefined;
+  /**
+   * The status page's session cookie (HTTP only), used when no `Authorization`
+   * is given; whoever it admits gets at most the `read` scope.
+   */
+  sessionToken?: string | undefined;
   /** The peer's address: the rate-limit key of a request without a principal. */
   clientAddress: string;
   requirement: Requirement;
@@ -81,17 +86,45 @@ export class AccessControl {
         }
       );
     }
-    const principal = await authenticator.authenticate(request.authorization);
-    if (principal instanceof ApiError) {
+    const byCookie = request.authorization === undefined && request.sessionToken !== undefined;
+    const authenticated = await authenticator.authenticate(
+      byCookie ? `Bearer ${request.sessionToken}` : request.authorization,
+    );
+    if (authenticated instanceof ApiError) {
       // Failed attempts spend the address's budget: guessing tokens is rate-limited too.
-      return this.charge(`address:${request.clientAddress}`, true) ?? principal;
+      return this.charge(`address:${request.clientAddress}`, true) ?? authenticated;
     }
+    // A cookie rides along with any request the browser sends, so it never opens admin routes.
+    const principal = byCookie ? readOnly(authenticated) : authenticated;
     const limited = this.charge(`principal:${principal.name}`, request.rateLimited);
     if (limited) return limited;
     if (!principal.scopes.has(request.requirement)) {
-      return forbidden(request.requirement, principal.scopes);
+      return byCookie
+        ? new ApiError(
+            "FORBIDDEN",
+            `this needs the "${request.requirement}" scope, which a session cookie never grants; send the token in an Authorization: Bearer header`,
+            { required_scope: request.requirement },
+          )
+        : forbidden(request.requirement, principal.scopes);
     }
     return { principal };
+  }
+
+  /**
+   * Checks a token someone typed into the status page's login form, as a
+   * request with it would be checked (failures spend the address's budget):
+   * the principal, whose scopes must include `read`, or why not.
+   */
+  async checkSessionToken(token: string, clientAddress: string): Promise<Principal | ApiError> {
+    const admission = await this.admit({
+      authorization: `Bearer ${token}`,
+      clientAddress,
+      requirement: "read",
+      rateLimited: true,
+    });
+    if (admission instanceof ApiError) return admission;
+    // Auth is on (the route refuses otherwise), so there is a principal.
+    return admission.principal as Principal;
   }
 
   private charge(key: string, rateLimited: boolean): ApiError | undefined {
@@ -104,6 +137,14 @@ export class AccessControl {
       { retry_after_sec: decision.retryAfterSec },
     );
   }
+}
+
+/** The principal with no scope beyond `read`. */
+function readOnly(principal: Principal): Principal {
+  return {
+    ...principal,
+    scopes: new Set([...principal.scopes].filter((scope) => scope === "read")),
+  };
 }
 
 /** The error for a caller whose token lacks `required`; names the scope, not the token. */

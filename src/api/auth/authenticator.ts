@@ -52,6 +52,8 @@ export interface AuthenticatorOptions {
 export interface Principal {
   name: string;
   scopes: ReadonlySet<Scope>;
+  /** A JWT's `exp` in ms since the epoch (a static token has none): a session ends by then. */
+  expiresAtMs?: number | undefined;
 }
 
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
@@ -158,6 +160,8 @@ export class Authenticator {
     return {
       name: `jwt:${subject}`,
       scopes: withImplied(scopesOf(payload[jwt?.scopeClaim ?? "scope"])),
+      // requiredClaims makes jose refuse a token without a numeric exp.
+      expiresAtMs: (payload.exp as number) * 1000,
     };
   }
 }

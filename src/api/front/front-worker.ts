@@ -17,6 +17,7 @@ import { MaintenanceService } from "../../maintenance/maintenance-service.js";
 import { ResolutionService } from "../../resolution/resolution-service.js";
 import { surfaceSecurity } from "../auth/surface-security.js";
 import { HttpApi } from "../http/http-server.js";
+import { PageAssets } from "../http/page-assets.js";
 import { passOnTo } from "../http/pass-on.js";
 import { type QueryParts, QueryService } from "../query-service.js";
 import type { FrontInit, FrontToMain, MainToFront } from "./front-messages.js";
@@ -148,6 +149,7 @@ const http = new HttpApi({
   hub,
   heartbeatMs: config.http.sseHeartbeatMs,
   maxEventStreams: config.http.maxEventStreams,
+  page: new PageAssets(),
   passOn: (request, response, principal) => {
     if (!forward) throw new Error("the front passes requests on only once it listens");
     return forward.passOn(request, response, principal);

@@ -15,12 +15,20 @@ import {
   type Requirement,
 } from "../auth/access-control.js";
 import type { Principal, Scope } from "../auth/authenticator.js";
+import {
+  BEARER_TOKEN_SHAPE,
+  endedSessionCookie,
+  readSessionCookie,
+  sessionCookie,
+  sessionMaxAgeSec,
+} from "../auth/session-cookie.js";
 import type { TlsMaterial } from "../auth/tls-material.js";
 import type { BadgeService } from "../badges/badges.js";
 import type { QueryService } from "../query-service.js";
 import { sendBadge } from "./badge-response.js";
 import { EventStreams } from "./event-stream.js";
 import { openApiDocument } from "./openapi.js";
+import type { PageAssets } from "./page-assets.js";
 import { sendJson, sendProblem } from "./problem.js";
 
 /**
@@ -78,6 +86,8 @@ export interface HttpApiOptions {
    * headers to every answer.
    */
   behindFront?: { answerHeaders: () => Record<string, string> } | undefined;
+  /** The status page's files, served at `/` and `/ui/<name>`; without them those are 404. */
+  page?: PageAssets | undefined;
 }
 
 /** The auth info the MCP SDK hands tool handlers as `extra.authInfo` (it reads `request.auth`). */
@@ -106,8 +116,14 @@ interface Route {
   open?: keyof OpenPaths;
   /** Methods that need the `admin` scope; the others need `read`. */
   admin?: readonly Method[];
-  /** Answered by the front from its replica of the committed view (the hot read routes). */
-  front?: true;
+  /**
+   * Answered by the front from its replica of the committed view (the hot read
+   * routes); `"always"`: answered there even before the replica is loaded, since
+   * it needs nothing from it (the page's files, the login).
+   */
+  front?: true | "always";
+  /** Answers without a token whatever the configuration says (it holds no data). */
+  public?: true;
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024;
@@ -190,6 +206,30 @@ export class HttpApi {
     });
     const queries = options.queries;
     this.routes = [
+      {
+        pattern: /^\/$/,
+        front: "always",
+        public: true,
+        methods: { GET: ({ request, response }) => this.page(request, response, "index.html") },
+      },
+      {
+        pattern: /^\/ui\/([^/]+)$/,
+        front: "always",
+        public: true,
+        methods: {
+          GET: ({ request, response, params }) => this.page(request, response, params[0] ?? ""),
+        },
+      },
+      {
+        pattern: /^\/v1\/session$/,
+        // At the front the token is checked where every other request's is.
+        front: "always",
+        public: true,
+        methods: {
+          POST: (context) => this.openSession(context),
+          DELETE: (context) => this.endSession(context),
+        },
+      },
       {
         pattern: /^\/v1\/adapters$/,
         front: true,
@@ -437,7 +477,10 @@ export class HttpApi {
       const admission = behindFront
         ? { principal: admittedPrincipal(request) }
         : await this.admit(request, route, method);
-      if (passOn && (route?.front !== true || this.options.answersHere?.() === false)) {
+      const answeredHere =
+        route?.front === "always" ||
+        (route?.front === true && this.options.answersHere?.() !== false);
+      if (passOn && !answeredHere) {
         await passOn(request, response, admission.principal);
         return;
       }
@@ -497,13 +540,14 @@ export class HttpApi {
     const access = this.options.access;
     if (!access) return { principal: undefined };
     const requirement: Requirement =
-      route?.open !== undefined && access.openPaths[route.open]
+      route?.public || (route?.open !== undefined && access.openPaths[route.open])
         ? "open"
         : route?.admin?.includes(method)
           ? "admin"
           : "read";
     const result = await access.admit({
       authorization: request.headers.authorization,
+      sessionToken: readSessionCookie(request.headers.cookie, this.secure),
       clientAddress: request.socket.remoteAddress ?? "unknown",
       requirement,
       rateLimited: route?.open !== "healthz",
@@ -550,13 +594,129 @@ export class HttpApi {
     sendProblem(response, { status: 500, code: "INTERNAL", title: "internal error" });
   }
 
+  /** Whether browsers reach this listener over HTTPS (the session cookie is then `Secure`). */
+  private get secure(): boolean {
+    return this.options.tls !== undefined;
+  }
+
+  private page(request: IncomingMessage, response: ServerResponse, name: string): void {
+    const page = this.options.page;
+    if (!page?.installed) {
+      throw new ApiError(
+        "NOT_FOUND",
+        `the status page is not installed (no index.html in ${page?.directory ?? "web/"})`,
+      );
+    }
+    const asset = page.find(name);
+    if (!asset)
+      throw new ApiError("NOT_FOUND", `the status page has no file ${JSON.stringify(name)}`);
+    page.send(request, response, asset);
+  }
+
+  /**
+   * POST /v1/session: checks the token in the body (JSON `{"token": …}` or a
+   * form's `token=…`) and sets the session cookie. A form's post is answered
+   * with a redirect to the page, so the login works without script too.
+   */
+  private async openSession({ request, response, query }: RequestContext): Promise<void> {
+    this.noParameters(query);
+    this.sameOrigin(request);
+    const access = this.options.access;
+    if (!access?.authEnabled) {
+      request.resume();
+      throw new ApiError(
+        "NOT_FOUND",
+        "authentication is off (healthd.auth.enabled is false): the page needs no session",
+      );
+    }
+    const isForm = (request.headers["content-type"] ?? "").startsWith(
+      "application/x-www-form-urlencoded",
+    );
+    const token = isForm
+      ? new URLSearchParams(await this.readText(request)).get("token")
+      : ((await this.readJson(request, false)) as { token?: unknown } | null)?.token;
+    if (typeof token !== "string" || !BEARER_TOKEN_SHAPE.test(token)) {
+      throw new ApiError(
+        "INVALID_PARAMETER",
+        `token must be a bearer token (letters, digits and -._~+/, then any =); got ${token === undefined || token === null ? "none" : "something else"}`,
+        { parameter: "token" },
+      );
+    }
+    const principal = await access.checkSessionToken(
+      token,
+      request.socket.remoteAddress ?? "unknown",
+    );
+    if (principal instanceof ApiError) throw principal;
+    const nowMs = Date.now();
+    const maxAgeSec = sessionMaxAgeSec(principal.expiresAtMs, nowMs);
+    const cookie = sessionCookie(token, this.secure, maxAgeSec);
+    if (isForm) {
+      response.writeHead(303, { location: "/", "set-cookie": cookie, "cache-control": "no-store" });
+      response.end();
+      return;
+    }
+    response.setHeader("set-cookie", cookie);
+    sendJson(response, 200, {
+      principal: principal.name,
+      scopes: ["read"],
+      expires: new Date(nowMs + maxAgeSec * 1000).toISOString(),
+    });
+  }
+
+  /** DELETE /v1/session: clears the cookie (whether or not there was one). */
+  private endSession({ request, response, query }: RequestContext): void {
+    this.noParameters(query);
+    this.sameOrigin(request);
+    response.setHeader("set-cookie", endedSessionCookie(this.secure));
+    sendJson(response, 200, { session: "ended" });
+  }
+
+  /**
+   * Refuses a request whose `Origin` (sent by browsers on a POST or DELETE) is
+   * another site: no other page may log a visitor in or out of this one.
+   */
+  private sameOrigin(request: IncomingMessage): void {
+    const origin = request.headers.origin;
+    if (origin === undefined) return;
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = undefined;
+    }
+    if (host === undefined || host === "" || host !== request.headers.host) {
+      request.resume();
+      throw new ApiError(
+        "FORBIDDEN",
+        `the Origin ${JSON.stringify(origin)} is not this daemon's (${request.headers.host ?? "no Host header"}): a session is opened from the daemon's own page only`,
+      );
+    }
+  }
+
   private noParameters(query: URLSearchParams): void {
     const first = query.keys().next();
     if (!first.done) throw unknownParameter(first.value, []);
   }
 
   /** Reads a JSON body up to the size limit; an empty body is undefined when allowed. */
-  private readJson(request: IncomingMessage, emptyAllowed: boolean): Promise<unknown> {
+  private async readJson(request: IncomingMessage, emptyAllowed: boolean): Promise<unknown> {
+    const text = await this.readText(request);
+    if (text.trim() === "") {
+      if (emptyAllowed) return undefined;
+      throw new ApiError("MALFORMED_JSON", "request body is empty; expected JSON");
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new ApiError(
+        "MALFORMED_JSON",
+        `request body is not valid JSON: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Reads a body as UTF-8 text up to the size limit. */
+  private readText(request: IncomingMessage): Promise<string> {
     return new Promise((resolve, reject) => {
       const declared = Number(request.headers["content-length"] ?? Number.NaN);
       if (declared > this.maxBodyBytes) {
@@ -584,24 +744,7 @@ export class HttpApi {
         chunks.push(chunk);
       });
       request.on("error", reject);
-      request.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        if (text.trim() === "") {
-          if (emptyAllowed) resolve(undefined);
-          else reject(new ApiError("MALFORMED_JSON", "request body is empty; expected JSON"));
-          return;
-        }
-        try {
-          resolve(JSON.parse(text));
-        } catch (error) {
-          reject(
-            new ApiError(
-              "MALFORMED_JSON",
-              `request body is not valid JSON: ${(error as Error).message}`,
-            ),
-          );
-        }
-      });
+      request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     });
   }
 

@@ -383,6 +383,94 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { "200": { description: "Done" } },
         },
       },
+      "/v1/session": {
+        post: {
+          summary:
+            "The status page's login: checks a token and sets an HttpOnly, SameSite=Strict session cookie that admits the read scope at most (see docs/security.md)",
+          security: [],
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  required: ["token"],
+                  properties: { token: { type: "string" } },
+                  additionalProperties: false,
+                },
+              },
+              "application/x-www-form-urlencoded": {
+                schema: {
+                  type: "object",
+                  required: ["token"],
+                  properties: { token: { type: "string" } },
+                },
+              },
+            },
+          },
+          responses: {
+            "200": {
+              description:
+                "Signed in (JSON body): `Set-Cookie` carries the session, which ends after 8 hours or at a JWT's `exp`, whichever is sooner",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      principal: { type: "string" },
+                      scopes: { type: "array", items: { type: "string", enum: ["read"] } },
+                      expires: { type: "string", format: "date-time" },
+                    },
+                  },
+                },
+              },
+            },
+            "303": { description: "Signed in (form body): back to the page at /" },
+            "400": problem,
+            "401": problem,
+            // Another site's Origin.
+            "403": problem,
+            // Authentication is off: no session is needed.
+            "404": problem,
+          },
+        },
+        delete: {
+          summary: "Ends the status page's session (clears the cookie)",
+          security: [],
+          responses: { "200": { description: "Ended" }, "403": problem },
+        },
+      },
+      "/": {
+        get: {
+          summary:
+            "The status page (HTML; open without a token: it holds no data, and what it fetches needs read). See docs/status-page.md",
+          security: [],
+          responses: {
+            "200": { description: "The page", content: { "text/html": {} } },
+            "304": { description: "Not modified (If-None-Match)" },
+          },
+        },
+      },
+      "/ui/{file}": {
+        get: {
+          summary: "The status page's scripts, styles and icon, by file name",
+          security: [],
+          parameters: [
+            {
+              name: "file",
+              in: "path",
+              required: true,
+              description: "A file of the page, such as app.js or style.css.",
+              schema: { type: "string" },
+            },
+          ],
+          responses: {
+            "200": { description: "The file" },
+            "304": { description: "Not modified (If-None-Match)" },
+            "404": problem,
+          },
+        },
+      },
       "/v1/health": {
         get: {
           summary: "The daemon's and the registry link's health",
@@ -447,6 +535,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     components: {
       securitySchemes: {
+        session_cookie: {
+          type: "apiKey",
+          in: "cookie",
+          name: "oneiric_healthd_session",
+          description:
+            "Set by POST /v1/session for the status page (named __Host-oneiric_healthd_session over HTTPS); used when no Authorization header is sent, and admits the read scope at most.",
+        },
         bearer: {
           type: "http",
           scheme: "bearer",
