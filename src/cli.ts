@@ -31,6 +31,7 @@ const RUNNERS: {
 } = {
   run: async (line) => (await import("./cli/commands/run.js")).runCommand(line),
   status: async (line) => (await import("./cli/commands/status.js")).statusCommand(line),
+  uptime: async (line) => (await import("./cli/commands/uptime.js")).uptimeCommand(line),
   simulate: async (line) => (await import("./cli/commands/simulate.js")).simulateCommand(line),
   "check-config": async (line) =>
     (await import("./cli/commands/check-config.js")).checkConfigCommand(line),

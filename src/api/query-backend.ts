@@ -1,5 +1,6 @@
 import type { CloudEvent } from "../domain/events.js";
 import type { AdapterStatusView, RegistryView } from "../domain/status-view.js";
+import type { UptimeAnswer } from "./history-queries.js";
 import type { AdapterDetail, QueryService, ResolutionAnswer } from "./query-service.js";
 
 export type HealthCheckAnswer = ReturnType<QueryService["healthCheck"]>;
@@ -28,6 +29,8 @@ export interface QueryBackend {
   resolve(requirement: unknown): Promise<ResolutionAnswer>;
   resolveBatch(body: unknown): Promise<ResolutionAnswer[]>;
   events(page: unknown): Promise<EventsPage>;
+  /** Each adapter's uptime over a window (`GET /v1/uptime`: window and list filter). */
+  uptime(query: unknown): Promise<UptimeAnswer>;
   invalidateCache(): Promise<{ invalidated: true }>;
   healthCheck(): Promise<HealthCheckAnswer>;
 }
@@ -42,6 +45,7 @@ export function localBackend(queries: QueryService, description = "this daemon")
     resolve: async (requirement) => queries.resolve(requirement),
     resolveBatch: async (body) => queries.resolveBatch(body),
     events: async (page) => queries.events(page ?? {}),
+    uptime: async (query) => queries.uptime(query ?? {}),
     invalidateCache: async () => queries.invalidateCache(),
     healthCheck: async () => queries.healthCheck(),
   };

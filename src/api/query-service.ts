@@ -65,6 +65,9 @@ export function matchesListFilter(
   );
 }
 
+/** `GET /v1/uptime`'s question: the window and the list filter (clients check it before asking). */
+export const uptimeQuerySchema = uptimeWindowSchema.extend(listFilterSchema.shape);
+
 export const requirementSchema = z.strictObject({
   domain: domainName,
   category: categoryName,
@@ -272,11 +275,7 @@ export class QueryService {
 
   /** `GET /v1/uptime`: uptime over a window of each adapter the list filter matches. */
   uptime(input: unknown = {}): UptimeAnswer {
-    const { window, ...filter } = parseParameters(
-      uptimeWindowSchema.extend(listFilterSchema.shape),
-      input,
-      "parameter",
-    );
+    const { window, ...filter } = parseParameters(uptimeQuerySchema, input, "parameter");
     return this.historyQueries().uptime(this.filteredAdapters(filter), window);
   }
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
+import { UPTIME_WINDOW_NAMES } from "../api/history-queries.js";
 import { eventsPageSchema } from "../api/query-service.js";
 import { parseCommandLine } from "./arguments.js";
 import type { CommandSpec } from "./command-spec.js";
-import { COMMAND_GROUPS, COMMANDS, EVENTS_COMMAND } from "./command-specs.js";
+import { COMMAND_GROUPS, COMMANDS, EVENTS_COMMAND, UPTIME_COMMAND } from "./command-specs.js";
 
 /** The number schema inside a zod default, with the bounds its checks set. */
 function bounds(schema: z.ZodDefault<z.ZodCoercedNumber>) {
@@ -23,6 +24,13 @@ describe("command specs", () => {
     expect(EVENTS_COMMAND.flags.since.min).toBe(since.min);
     // No max in the spec: the parser's own limit is the largest safe integer, as the schema's.
     expect(since.max).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it("name the uptime windows the API takes, and its default", () => {
+    const names = UPTIME_WINDOW_NAMES;
+    const listed = `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+    expect(UPTIME_COMMAND.flags.window.description).toBe(`Over the last W: ${listed}.`);
+    expect(UPTIME_COMMAND.flags.window.default).toBe("24h");
   });
 
   it.each(COMMANDS.map((spec): [string, CommandSpec] => [spec.name, spec]))(

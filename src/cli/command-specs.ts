@@ -44,6 +44,55 @@ const SOURCE_NOTE =
 
 const LISTEN_EXPECTS = "an address to listen on, HOST:PORT";
 
+/**
+ * The list filters of `GET /v1/adapters` (listFilterSchema), for the commands
+ * that list adapters: each flag is the query parameter of the same name.
+ */
+export const FILTER_FLAGS = {
+  project: {
+    type: "string",
+    value: "P",
+    expects: "a project name",
+    example: "mahavishnu",
+    description: "Only adapters of project P.",
+  },
+  domain: {
+    type: "string",
+    value: "D",
+    expects: "a domain",
+    example: "adapter",
+    description: "Only adapters of domain D.",
+  },
+  category: {
+    type: "string",
+    value: "C",
+    expects: "a category",
+    example: "storage",
+    description: "Only adapters of category C.",
+  },
+  provider: {
+    type: "string",
+    value: "P",
+    expects: "a provider",
+    example: "s3",
+    description: "Only adapters of provider P.",
+  },
+  status: {
+    type: "string",
+    value: "S",
+    expects: "a health status",
+    example: "unhealthy",
+    description: "Only adapters whose status is S (healthy, degraded, unhealthy, unknown).",
+  },
+  "healthy-only": {
+    type: "boolean",
+    description: "Only healthy adapters that resolution may choose.",
+  },
+} as const;
+
+/** `uptime --window`: the windows GET /v1/uptime answers for (UPTIME_WINDOWS, history-queries.ts). */
+const UPTIME_WINDOW_NOTE = "1h, 24h, 7d, 30d or 90d";
+
 export const RUN_COMMAND = defineCommand({
   name: "run",
   summary: "Run the daemon until SIGTERM or SIGINT; SIGHUP reloads its configuration.",
@@ -110,12 +159,26 @@ export const STATUS_COMMAND = defineCommand({
     },
   ],
   flags: {
-    json: { type: "boolean", description: "Print JSON, as GET /v1/adapters answers." },
+    json: {
+      type: "boolean",
+      description:
+        "Print JSON, as GET /v1/adapters answers (with --watch: one JSON line per change).",
+    },
+    watch: {
+      type: "boolean",
+      description:
+        "Keep the table up to date until Ctrl-C: redrawn in place on a terminal, one timestamped line per change otherwise.",
+    },
+    ...FILTER_FLAGS,
     ...SOURCE_FLAGS,
   },
   notes: [
     "Read from the file, verdicts whose next check is overdue show as (stale), Watch-fed ones " +
       "included (the file cannot know their stream is live). Exit 1 when there is no database.",
+    "--watch follows a daemon's event stream; while no daemon answers it reads the database " +
+      "file again when it changes (and every 2 s, as file change notices can be missed), asks " +
+      "the daemon again (every 5 s at most) and switches back when it answers. The header says " +
+      "which answers. Ctrl-C or SIGTERM ends it with exit 0.",
     SOURCE_NOTE,
   ],
   examples: [
@@ -123,6 +186,45 @@ export const STATUS_COMMAND = defineCommand({
     {
       command: "oneiric-healthd status mahavishnu.adapter.cache.redis --json",
       does: "one adapter as JSON",
+    },
+    {
+      command: "oneiric-healthd status --watch --category storage",
+      does: "the storage adapters, kept up to date",
+    },
+  ],
+});
+
+export const UPTIME_COMMAND = defineCommand({
+  name: "uptime",
+  summary:
+    "Each adapter's uptime over a window, worst first, as GET /v1/uptime answers it; from the database file while the daemon is stopped.",
+  section: "query",
+  arguments: [],
+  flags: {
+    window: {
+      type: "string",
+      value: "W",
+      expects: `a window, ${UPTIME_WINDOW_NOTE}`,
+      example: "7d",
+      description: `Over the last W: ${UPTIME_WINDOW_NOTE}.`,
+      default: "24h",
+    },
+    json: { type: "boolean", description: "Print JSON, as GET /v1/uptime answers." },
+    ...FILTER_FLAGS,
+    ...SOURCE_FLAGS,
+  },
+  notes: [
+    "Uptime is healthy and degraded time over that plus unhealthy time; maintenance and unknown " +
+      "time (the daemon not running, no check yet) are left out and shown beside it, and " +
+      "coverage says how much of the window outside maintenance was seen. Read from the file, " +
+      "the time since the daemon's last observation is unknown.",
+    SOURCE_NOTE,
+  ],
+  examples: [
+    { command: "oneiric-healthd uptime", does: "the last 24 hours, worst first" },
+    {
+      command: "oneiric-healthd uptime --window 7d --category storage --json",
+      does: "the storage adapters over a week, as JSON",
     },
   ],
 });
@@ -486,6 +588,7 @@ export const MCP_COMMAND = defineCommand({
 export const COMMANDS = [
   RUN_COMMAND,
   STATUS_COMMAND,
+  UPTIME_COMMAND,
   SIMULATE_COMMAND,
   CHECK_CONFIG_COMMAND,
   DEMO_COMMAND,

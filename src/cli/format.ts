@@ -11,6 +11,19 @@ export function formatAge(fromIso: string | null, now: number): string {
   return `${Math.round(seconds / 86_400)}d`;
 }
 
+/** The STATUS column: `unhealthy, stale, flapping`, as the table and watch lines say it. */
+export function statusWords(adapter: AdapterStatusView): string {
+  return [
+    adapter.status,
+    adapter.stale ? "stale" : "",
+    adapter.flapping ? "flapping" : "",
+    adapter.maintenance ? "maintenance" : "",
+    adapter.registry_disagrees ? `registry says ${adapter.registry_status}` : "",
+  ]
+    .filter(Boolean)
+    .join(", ");
+}
+
 export function formatStatusTable(
   snapshot: { adapters: AdapterStatusView[]; registry: RegistryView | null },
   now: number,
@@ -27,15 +40,7 @@ export function formatStatusTable(
   ];
   const rows = snapshot.adapters.map((adapter) => [
     adapter.adapter_id,
-    [
-      adapter.status,
-      adapter.stale ? "stale" : "",
-      adapter.flapping ? "flapping" : "",
-      adapter.maintenance ? "maintenance" : "",
-      adapter.registry_disagrees ? `registry says ${adapter.registry_status}` : "",
-    ]
-      .filter(Boolean)
-      .join(", "),
+    statusWords(adapter),
     formatAge(adapter.since, now),
     formatAge(adapter.last_checked, now),
     adapter.latency_ms === null ? "-" : `${Math.round(adapter.latency_ms)}ms`,

@@ -21,6 +21,7 @@ export function testFileBackend(dbPath: string, now: () => number = Date.now): Q
     resolve: (requirement) => file.resolve(requirement),
     resolveBatch: (body) => file.resolveBatch(body),
     events: (page) => file.events(page),
+    uptime: (query) => file.uptime(query),
     invalidateCache: needsDaemon,
     healthCheck: needsDaemon,
   };

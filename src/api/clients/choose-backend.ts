@@ -58,13 +58,12 @@ export async function chooseSource(options: BackendChoiceOptions): Promise<Chose
     return { kind: "daemon", daemon: await httpBackend(options.url, options.http) };
   }
   if (options.db !== undefined) return { kind: "database", path: options.db };
-  const url = options.config ? daemonUrlFor(options.config) : DEFAULT_DAEMON_URL;
-  const daemon = await httpBackend(url, options.http);
+  const daemon = await httpBackend(automaticDaemonUrl(options.config), options.http);
   if (await daemon.isUp(options.probeTimeoutMs ?? PROBE_TIMEOUT_MS)) {
     options.notice?.(`answering from the ${daemon.description}`);
     return { kind: "daemon", daemon };
   }
-  const path = options.config?.storage.path ?? DEFAULT_DB_PATH;
+  const path = automaticDatabasePath(options.config);
   if (!existsSync(path)) {
     throw new ApiError(
       "NOT_READY",
@@ -75,6 +74,16 @@ export async function chooseSource(options: BackendChoiceOptions): Promise<Chose
     `no daemon answering at ${daemon.baseUrl}; answering from the ${databaseDescription(path)}: last-known state`,
   );
   return { kind: "database", path };
+}
+
+/** The daemon asked first when neither --url nor --db is given. */
+export function automaticDaemonUrl(config: DaemonConfig | undefined): string {
+  return config ? daemonUrlFor(config) : DEFAULT_DAEMON_URL;
+}
+
+/** The database file read when neither --url nor --db is given and that daemon does not answer. */
+export function automaticDatabasePath(config: DaemonConfig | undefined): string {
+  return config?.storage.path ?? DEFAULT_DB_PATH;
 }
 
 /** The backend chooseSource picks; a database file that cannot serve is refused at once. */

@@ -3,6 +3,7 @@ import type { DaemonConfig } from "../../config/load.js";
 import type { CloudEvent } from "../../domain/events.js";
 import type { AdapterStatusView, RegistryView } from "../../domain/status-view.js";
 import { listFromFile, OfflineReadModel } from "../../offline-read-model.js";
+import type { UptimeAnswer } from "../history-queries.js";
 import type {
   CheckHealthAnswer,
   EventsPage,
@@ -103,6 +104,11 @@ export class DatabaseQueryBackend implements QueryBackend, EventFollower {
   async events(page: unknown): Promise<EventsPage> {
     // The journal is read from the file on every call: the model need not be reloaded for it.
     return this.model.latest().queries.events(page ?? {});
+  }
+
+  /** From the history buckets the daemon wrote; time after its last observation is unknown. */
+  async uptime(query: unknown): Promise<UptimeAnswer> {
+    return this.model.current().queries.uptime(query ?? {});
   }
 
   async invalidateCache(): Promise<{ invalidated: true }> {

@@ -2,6 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { CloudEvent } from "../../domain/events.js";
 import type { AdapterStatusView, RegistryView } from "../../domain/status-view.js";
 import { ApiError, type ApiErrorCode, HTTP_STATUS } from "../api-error.js";
+import type { UptimeAnswer } from "../history-queries.js";
 import type {
   CheckHealthAnswer,
   EventsPage,
@@ -16,6 +17,7 @@ import {
   type ResolutionAnswer,
   requirementSchema,
   resolveBatchSchema,
+  uptimeQuerySchema,
 } from "../query-service.js";
 
 export { DEFAULT_DAEMON_URL } from "./source-defaults.js";
@@ -132,6 +134,11 @@ export class HttpQueryBackend implements QueryBackend, EventFollower {
   async events(page: unknown): Promise<EventsPage> {
     const valid = parseParameters(eventsPageSchema, page ?? {}, "parameter");
     return this.request("GET", "/v1/events", { query: valid });
+  }
+
+  async uptime(query: unknown): Promise<UptimeAnswer> {
+    const valid = parseParameters(uptimeQuerySchema, query ?? {}, "parameter");
+    return this.request("GET", "/v1/uptime", { query: valid });
   }
 
   async invalidateCache(): Promise<{ invalidated: true }> {
