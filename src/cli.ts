@@ -138,6 +138,13 @@ function reportFailure(error: unknown): number {
 /** Longest wait for a pipe to take the last of stdout before exiting anyway. */
 const STDOUT_FLUSH_LIMIT_MS = 5_000;
 
+// A reader that goes away (`status --watch | head`, `events --follow | head -1`) ends the
+// command as a closed pipe ends any Unix filter: quietly, not with an EPIPE stack trace.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     // Exit at once: a lingering keep-alive socket or timer must not hold a stopped daemon open.

@@ -210,6 +210,25 @@ describe("status --watch, and the list filters status takes", () => {
     expect(lines().some((line) => line.adapter_id === REDIS)).toBe(false);
   });
 
+  it("ends quietly with 0 when its reader goes away (| head)", async () => {
+    const running = watcher(["status", "--watch", "--url", url]);
+    await seen(() => running.output.stdout, new RegExp(`${S3} +healthy`));
+    const following = daemon as RunningDaemon;
+    await vi.waitFor(() => expect(eventStreams(following)).toBeGreaterThan(0), { timeout: 20_000 });
+    // The reader closes its end, as `head -1` does once it has its line.
+    running.child.stdout?.destroy();
+    // The next change's line finds the pipe closed (a change the watch shows: maintenance
+    // begun, or ended if an earlier test left it on).
+    const inMaintenance = following.queries.getAdapter(REDIS).maintenance !== null;
+    const toggle = () =>
+      inMaintenance
+        ? following.queries.liftMaintenance(REDIS)
+        : following.queries.setMaintenance(REDIS, { reason: "reader gone" });
+    toggle();
+    expect(await running.exited).toBe(0);
+    expect(running.output.stderr).not.toMatch(/EPIPE|Error/);
+  });
+
   it("--url follows its daemon only: while none answers there, it says so and waits for it", async () => {
     const nowhere = `http://127.0.0.1:${await unusedPort()}`;
     const running = watcher(["status", "--watch", "--url", nowhere]);
