@@ -99,6 +99,9 @@ const STOP_PROBE_GRACE_MS = 1_000;
 /** At stop, how long a first sync still waiting for the registry gets to answer. */
 const STOP_FIRST_SYNC_GRACE_MS = 1_000;
 
+/** History buckets retention deletes in one transaction (of each size). */
+const HISTORY_PRUNE_BATCH = 5_000;
+
 /** How often, and past how long unobserved, an adapter's history is carried up to now. */
 const HISTORY_ADVANCE_MS = 60_000;
 
@@ -575,12 +578,33 @@ export async function startDaemon(
       front?.journalPruned(store.journalBounds().oldestSeq);
     }
     if (forgotten > 0) logger.info({ forgotten }, "retention forgot adapters removed long ago");
+  };
+  /**
+   * History past retention, a batch at a time with a turn of the event loop between:
+   * at 50,000 adapters ten minutes of minute buckets are half a million rows, and
+   * one transaction deleting them all would hold every check and query meanwhile.
+   */
+  const pruneHistory = async (current: DaemonConfig): Promise<void> => {
     const { minuteBucketsKeptMs, hourBucketsKeptMs } = current.history;
-    const buckets = store.pruneHistory(now() - minuteBucketsKeptMs, now() - hourBucketsKeptMs);
+    const at = now();
+    let buckets = 0;
+    for (;;) {
+      const deleted = store.pruneHistory(
+        at - minuteBucketsKeptMs,
+        at - hourBucketsKeptMs,
+        HISTORY_PRUNE_BATCH,
+      );
+      buckets += deleted;
+      if (deleted === 0 || stopping) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (buckets > 0) logger.info({ buckets }, "retention removed old history buckets");
   };
   const startRetention = (current: DaemonConfig): PeriodicTask =>
-    runOnCron(current.journal.retentionCron, async () => pruneJournal(current));
+    runOnCron(current.journal.retentionCron, async () => {
+      pruneJournal(current);
+      await pruneHistory(current);
+    });
   let syncTask: PeriodicTask | undefined;
   // The first sync, and whether its outcome (an answer or a failure) is in.
   let firstSync: Promise<SyncResult> | undefined;

@@ -128,8 +128,8 @@ export class FaultyStore implements HealthStore {
     return this.inner.readThrough(adapterIds, before);
   }
 
-  pruneHistory(minutesBefore: number, hoursBefore: number): number {
-    return this.inner.pruneHistory(minutesBefore, hoursBefore);
+  pruneHistory(minutesBefore: number, hoursBefore: number, limit?: number): number {
+    return this.inner.pruneHistory(minutesBefore, hoursBefore, limit);
   }
 
   loadMaintenance(): ManualMaintenance[] {

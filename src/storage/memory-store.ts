@@ -275,17 +275,22 @@ export class MemoryStore implements HealthStore {
     return totals;
   }
 
-  pruneHistory(minutesBefore: number, hoursBefore: number): number {
+  pruneHistory(
+    minutesBefore: number,
+    hoursBefore: number,
+    limit = Number.MAX_SAFE_INTEGER,
+  ): number {
     this.assertOpen();
     let deleted = 0;
     const prune = (granularity: Granularity, before: number) => {
+      const old: [Map<number, BucketRow>, number][] = [];
       for (const rows of this.buckets[granularity].values()) {
-        for (const start of rows.keys()) {
-          if (start < before) {
-            rows.delete(start);
-            deleted++;
-          }
-        }
+        for (const start of rows.keys()) if (start < before) old.push([rows, start]);
+      }
+      old.sort((a, b) => a[1] - b[1]);
+      for (const [rows, start] of old.slice(0, limit)) {
+        rows.delete(start);
+        deleted++;
       }
     };
     prune("minute", minutesBefore);

@@ -231,13 +231,16 @@ export class SqliteHistory {
     return totals;
   }
 
-  /** Deletes buckets past retention; returns how many. */
-  prune(minutesBefore: number, hoursBefore: number): number {
-    const minutes = this.db
-      .prepare("DELETE FROM history_minute WHERE bucket < ?")
-      .run(minutesBefore);
-    const hours = this.db.prepare("DELETE FROM history_hour WHERE bucket < ?").run(hoursBefore);
-    return minutes.changes + hours.changes;
+  /** Deletes up to `limit` buckets of each size past retention, oldest first; returns how many. */
+  prune(minutesBefore: number, hoursBefore: number, limit: number): number {
+    const prune = (table: string, before: number) =>
+      this.db
+        .prepare(
+          `DELETE FROM ${table} WHERE (adapter_key, bucket) IN
+           (SELECT adapter_key, bucket FROM ${table} WHERE bucket < ? ORDER BY bucket LIMIT ?)`,
+        )
+        .run(before, limit).changes;
+    return prune("history_minute", minutesBefore) + prune("history_hour", hoursBefore);
   }
 
   /** Deletes the history of adapters no longer in the adapters table (forgotten by retention). */

@@ -277,9 +277,13 @@ export class SqliteStore implements HealthStore {
     return this.history.readThrough(adapterIds, before);
   }
 
-  pruneHistory(minutesBefore: number, hoursBefore: number): number {
+  pruneHistory(
+    minutesBefore: number,
+    hoursBefore: number,
+    limit = Number.MAX_SAFE_INTEGER,
+  ): number {
     this.writable;
-    return this.db.transaction(() => this.history.prune(minutesBefore, hoursBefore))();
+    return this.db.transaction(() => this.history.prune(minutesBefore, hoursBefore, limit))();
   }
 
   loadEndpoints(): EndpointState[] {

@@ -654,6 +654,11 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
           },
           3_000,
         );
+        // A batch at a time, oldest first: the newer S3 minute stays for the next batch.
+        expect(store.pruneHistory(20 * MINUTE_MS, 0, 1)).toBe(1);
+        expect(store.readBuckets(REDIS, "minute", 0, FOREVER)).toHaveLength(1);
+        expect(store.readBuckets(S3, "minute", 0, FOREVER)).toHaveLength(1);
+        store.commit({ history: [bucket(REDIS, "minute", 0, 1)], events: [] }, 3_000);
         expect(store.pruneHistory(5 * MINUTE_MS, 0)).toBe(1);
         expect(store.readBuckets(REDIS, "minute", 0, FOREVER).map((row) => row.start)).toEqual([
           10 * MINUTE_MS,

@@ -89,8 +89,12 @@ export interface HistoryStore {
    * With Number.MAX_SAFE_INTEGER: through its newest bucket.
    */
   readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally>;
-  /** Deletes minute buckets starting before `minutesBefore` and hour buckets before `hoursBefore`; returns how many. */
-  pruneHistory(minutesBefore: number, hoursBefore: number): number;
+  /**
+   * Deletes minute buckets starting before `minutesBefore` and hour buckets before
+   * `hoursBefore`, oldest first, at most `limit` of each size (all by default);
+   * returns how many.
+   */
+  pruneHistory(minutesBefore: number, hoursBefore: number, limit?: number): number;
 }
 
 export interface HealthStore extends HistoryStore {
