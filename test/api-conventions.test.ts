@@ -237,6 +237,7 @@ describe("the JSON convention and the validation messages", () => {
         oneiric_resolve_adapter: { domain: "adapter", category: "storage" },
         oneiric_invalidate_cache: {},
         oneiric_health_check: {},
+        oneiric_uptime: { window: "1h" },
       };
       const { tools } = await client.listTools();
       expect(tools.map((tool) => tool.name).sort()).toEqual(Object.keys(args).sort());

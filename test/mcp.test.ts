@@ -135,7 +135,7 @@ describe("MCP over streamable HTTP, inside the daemon", () => {
     return client;
   }
 
-  it("lists exactly the six tools, with input schemas that advertise the daemon's constraints", async () => {
+  it("lists exactly the seven tools, with input schemas that advertise the daemon's constraints", async () => {
     const client = await connect();
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name).sort()).toEqual([...TOOL_NAMES].sort());
@@ -435,7 +435,7 @@ describe("MCP over streamable HTTP, inside the daemon", () => {
     await first.close();
     await until(() => handler.stats().busy === 2);
     const fourth = await connect();
-    expect((await fourth.listTools()).tools).toHaveLength(6);
+    expect((await fourth.listTools()).tools).toHaveLength(TOOL_NAMES.length);
     expect(handler.stats().sessions).toBe(3);
     const evicted = await fetch(url, {
       method: "POST",

@@ -10,6 +10,7 @@ export const TOOL_NAMES = [
   "oneiric_resolve_adapter",
   "oneiric_invalidate_cache",
   "oneiric_health_check",
+  "oneiric_uptime",
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];

@@ -53,6 +53,17 @@ describe("workflow files", () => {
     ]);
   });
 
+  it("takes a step asking oneiric_uptime, and names it among the known tools", () => {
+    const file = parseWorkflowFile(
+      "name: w\nsteps:\n  - tool: oneiric_uptime\n    params: { window: 7d, category: storage }\n",
+      "w.yaml",
+    );
+    expect(file.workflows).toEqual([expect.objectContaining({ name: "w", requirements: [] })]);
+    expect(problem("name: w\nsteps:\n  - tool: oneiric_uptim\n")).toMatch(
+      /unknown Oneiric tool "oneiric_uptim" \(known: .*, oneiric_uptime\)$/,
+    );
+  });
+
   it.each([
     ["workflows: {}\n", "w.yaml:1: expected a list of workflows"],
     ["workflows:\n  - description: x\n", "w.yaml:2: a workflow needs a name (a string)"],

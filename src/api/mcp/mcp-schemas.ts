@@ -14,6 +14,7 @@
  */
 import { z } from "zod";
 import { HEALTH_STATUSES } from "../../domain/adapter.js";
+import { UPTIME_WINDOW_NAMES, uptimeWindowSchema } from "../history-queries.js";
 import { adapterIdSchema, listFilterSchema, requirementSchema } from "../query-service.js";
 
 // --- Input schemas -----------------------------------------------------------
@@ -49,13 +50,23 @@ export const adapterIdArguments = argumentsOf(
 );
 export const noArguments = argumentsOf({});
 
-export const listArguments = argumentsOf({
+const listFilterArguments = {
   project: argument(field("project"), "Only adapters of this project"),
   domain: argument(field("domain"), 'Only adapters of this domain, e.g. "adapter"'),
   category: argument(field("category"), 'Only this category, e.g. "storage", "cache"'),
   provider: argument(field("provider"), 'Only this provider, e.g. "s3", "redis"'),
   status: argument(statusSchema, "Only adapters with this status"),
   healthy_only: argument(z.boolean(), "Only adapters that are healthy and usable by resolution"),
+};
+
+export const listArguments = argumentsOf(listFilterArguments);
+
+export const uptimeArguments = argumentsOf({
+  window: argument(
+    uptimeWindowSchema.shape.window,
+    "The window, ending now: 1h, 24h, 7d, 30d or 90d (default 24h)",
+  ),
+  ...listFilterArguments,
 });
 
 export const resolveArguments = argumentsOf(
@@ -173,6 +184,31 @@ export const resolveOutput = z.looseObject({
   reason: z.string(),
   panic: z.boolean(),
   at: z.string(),
+});
+const uptimeEntrySchema = z.looseObject({
+  adapter_id: z.string(),
+  domain: z.string(),
+  category: z.string(),
+  provider: z.string(),
+  uptime_percent: z
+    .number()
+    .nullable()
+    .describe("100 × up / (up + down); null when nothing was up or down"),
+  up_s: z.number().describe("Healthy and degraded seconds"),
+  down_s: z.number().describe("Unhealthy seconds"),
+  maintenance_s: z.number(),
+  unknown_s: z.number().describe("Unknown verdicts, stale ones, and time the daemon did not see"),
+  coverage_percent: z
+    .number()
+    .nullable()
+    .describe("100 × (up + down) / (window − maintenance); null when all maintenance"),
+});
+export const uptimeOutput = z.looseObject({
+  window: z.enum(UPTIME_WINDOW_NAMES),
+  from: z.string().describe("Where the window starts: a bucket boundary before now − window"),
+  until: z.string(),
+  count: z.number().int(),
+  adapters: z.array(uptimeEntrySchema),
 });
 export const invalidateOutput = z.looseObject({ invalidated: z.literal(true) });
 export const healthOutput = z.looseObject({

@@ -1,5 +1,5 @@
 /**
- * The daemon's MCP surface: six tools (mcp-tools.ts), two resources
+ * The daemon's MCP surface: seven tools (mcp-tools.ts), two resources
  * (mcp-resources.ts) with subscriptions (mcp-subscriptions.ts), one factory.
  * Whatever answers the queries (the daemon in-process, a running daemon over
  * HTTP, a database file) is a QueryBackend; the transports (mcp-http.ts,
@@ -60,7 +60,8 @@ export function createMcpServer(backend: QueryBackend, options: McpServerOptions
         "Use oneiric_resolve_adapter to pick an adapter for a domain/category (it skips unhealthy, " +
         "flapping, in-maintenance and breaker-open adapters and names fallbacks), " +
         "oneiric_list_adapters / oneiric_get_adapter to inspect, oneiric_check_health to compare the " +
-        "daemon's verdict with the registry's. Subscribe to oneiric://adapters/{adapter_id} to hear " +
+        "daemon's verdict with the registry's, oneiric_uptime for how reliable adapters were over " +
+        "a window. Subscribe to oneiric://adapters/{adapter_id} to hear " +
         "about changes.",
     },
   );

@@ -4,11 +4,15 @@
  */
 import { HEALTH_STATUSES } from "../../domain/adapter.js";
 import type { AdapterStatusView } from "../../domain/status-view.js";
+import { formatPercent, formatSeconds, worstFirst } from "../../text/uptime-wording.js";
+import type { UptimeAnswer, UptimeEntry } from "../history-queries.js";
 import type { CheckHealthAnswer, HealthCheckAnswer } from "../query-backend.js";
 import type { AdapterDetail, ResolutionAnswer } from "../query-service.js";
 
 /** Lines of adapters in list_adapters' text content (structuredContent has them all). */
 const TEXT_LINES = 20;
+/** Lines of adapters in uptime's text content: a category's worth, worst first. */
+const UPTIME_TEXT_LINES = 50;
 
 /** "id: status (usable, stale, …)": also the description of an adapter resource. */
 export function adapterLine(adapter: AdapterStatusView): string {
@@ -62,4 +66,39 @@ export function daemonHealthText(value: HealthCheckAnswer): string {
     `${value.registry.status} (${reachable.length}/${value.registry.endpoints.length} ` +
     `endpoint(s) reachable, last sync ${value.registry.last_sync ?? "never"}); ${adapters} adapter(s)`
   );
+}
+
+/**
+ * What the figures mean, then one line an adapter, worst first:
+ * "id: 99.93% up over 7d (down 1m 1s, maintenance 1h, 98.80% seen)".
+ */
+export function uptimeText(value: UptimeAnswer): string {
+  const head =
+    `uptime over ${value.window} (${value.from} to ${value.until}) of ` +
+    `${value.adapters.length} adapter(s), worst first: up is healthy or degraded time, down is ` +
+    "unhealthy time; maintenance and unknown time (not seen, stale, no verdict) are left out, " +
+    "and seen says how much of the window outside maintenance was observed";
+  if (value.adapters.length === 0) return `${head}\nno adapters match`;
+  const ranked = worstFirst(value.adapters);
+  const lines = ranked
+    .slice(0, UPTIME_TEXT_LINES)
+    .map((entry) => `- ${uptimeLine(entry, value.window)}`);
+  if (ranked.length > UPTIME_TEXT_LINES) {
+    lines.push(`- … and ${ranked.length - UPTIME_TEXT_LINES} more`);
+  }
+  return [head, ...lines].join("\n");
+}
+
+function uptimeLine(entry: UptimeEntry, window: string): string {
+  const maintenance =
+    entry.maintenance_s > 0 ? `maintenance ${formatSeconds(entry.maintenance_s)}` : undefined;
+  if (entry.uptime_percent === null) {
+    return `${entry.adapter_id}: no data over ${window}${maintenance ? ` (${maintenance})` : ""}`;
+  }
+  const notes = [
+    `down ${formatSeconds(entry.down_s)}`,
+    ...(maintenance ? [maintenance] : []),
+    `${formatPercent(entry.coverage_percent)} seen`,
+  ];
+  return `${entry.adapter_id}: ${formatPercent(entry.uptime_percent)} up over ${window} (${notes.join(", ")})`;
 }

@@ -1,5 +1,5 @@
 /**
- * The six oneiric_* tools. Each asks the backend, answers its result as
+ * The seven oneiric_* tools. Each asks the backend, answers its result as
  * structuredContent plus a line of text, and turns any failure into a tool
  * error (mcp-errors.ts); arguments are checked as mcp-schemas.ts explains.
  */
@@ -22,6 +22,8 @@ import {
   noParameters,
   resolveArguments,
   resolveOutput,
+  uptimeArguments,
+  uptimeOutput,
 } from "./mcp-schemas.js";
 import {
   checkHealthText,
@@ -30,6 +32,7 @@ import {
   INVALIDATED_TEXT,
   listText,
   resolutionText,
+  uptimeText,
 } from "./mcp-tool-texts.js";
 
 const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true };
@@ -117,6 +120,26 @@ export function registerTools(
         const resolution = await backend.resolve(args);
         return { adapter_id: resolution.choice?.adapter_id ?? null, ...resolution };
       }, resolutionText),
+  );
+
+  mcp.registerTool(
+    "oneiric_uptime",
+    {
+      title: "Adapter uptime",
+      description:
+        "Each adapter's uptime over a window ending now (1h, 24h, 7d, 30d, 90d; default 24h), " +
+        "as GET /v1/uptime answers it, with the list filters of oneiric_list_adapters: up " +
+        "(healthy + degraded) over up + down (unhealthy) time; maintenance and unknown time are " +
+        "left out and reported beside it, with coverage_percent saying how much was seen.",
+      inputSchema: uptimeArguments,
+      outputSchema: uptimeOutput,
+      annotations: { ...READ_ONLY, openWorldHint: false },
+    },
+    (args) =>
+      answer(async () => {
+        const uptime = await backend.uptime(args);
+        return { ...uptime, count: uptime.adapters.length };
+      }, uptimeText),
   );
 
   mcp.registerTool(
