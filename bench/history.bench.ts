@@ -7,7 +7,9 @@
  *    timer would fire: 20 ms (its `maxDelayMs`) of fake time after the first result of a
  *    batch, the bench calling `engine.flush()` at that moment; the history ticker of main.ts
  *    (`advanceHistory` once a minute) is called on the same clock. The two arms alternate
- *    A/B/A/B, each on a fresh file; CPU is `process.cpuUsage()` of this process.
+ *    A/B/A/B, each on a fresh file; CPU is `process.cpuUsage()` of this process. Then, with
+ *    history, a few minutes without any check (every adapter watched): what the ticker's
+ *    one commit of every adapter's rows costs.
  * 2. **Disk per adapter**: a file filled with the history of 1,000 adapters at full default
  *    retention (48 h of minute buckets, 90 days of hour buckets), committed through
  *    `store.commit({ history, events: [] })` in time order, one commit per minute (or per
@@ -18,7 +20,8 @@
  *    fill), with the daemon's projection of each adapter's last observation up to now.
  *
  * Run: npm run bench:history   (prints figures; asserts nothing; --quick for a smoke run;
- * --report <file> for the suite, see bench/report.ts)
+ * --report <file> for the suite, see bench/report.ts; BENCH_HISTORY_PARTS=write,disk,reads
+ * for some parts only)
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -179,7 +182,14 @@ interface WriteRun {
   commits: number;
   historyRowsPerCommit: number;
   othersPct: number;
+  /** With history: main.ts's minute ticker carrying every adapter up to now (as if all watched). */
+  carried?: { cpuMs: number; commitMs: number; rows: number };
 }
+
+type Carried = NonNullable<WriteRun["carried"]>;
+
+/** Minutes without any check in which the ticker carries every adapter's history up to now. */
+const CARRIED_MINUTES = 3;
 
 /** The daemon's store, counting the history rows its commits carry. */
 class CountingStore extends SqliteStore {
@@ -314,6 +324,27 @@ function writeRun(withHistory: boolean, resting: BreakerSnapshot): WriteRun {
     const { p50, p99 } = percentiles(measured);
     const checks = MEASURED_ROUNDS * entries.length;
     const historyRowsPerCommit = (store.historyRows - measuredRowsFrom) / measured.length;
+    // Then no check for a few minutes (every adapter watched, nothing pushed): each minute
+    // the ticker stages every adapter, and the batch timer commits them in one transaction.
+    const carried = { cpuMs: [] as number[], commitMs: [] as number[], rows: [] as number[] };
+    if (withHistory) {
+      let at = START + (WARM_UP_ROUNDS + MEASURED_ROUNDS + 1) * CHECK_INTERVAL_MS;
+      for (let minute = 0; minute < CARRIED_MINUTES; minute++) {
+        at += HISTORY_ADVANCE_MS;
+        clock.now = at;
+        const rowsBefore = store.historyRows;
+        const cpuBefore = process.cpuUsage();
+        engine.advanceHistory(at - HISTORY_ADVANCE_MS);
+        clock.now = at + BATCH_DELAY_MS;
+        const flushBegan = performance.now();
+        engine.flush();
+        const done = performance.now();
+        const cpu = process.cpuUsage(cpuBefore);
+        carried.cpuMs.push((cpu.user + cpu.system) / 1000);
+        carried.commitMs.push(done - flushBegan);
+        carried.rows.push(store.historyRows - rowsBefore);
+      }
+    }
     if (failedCommits.count > 0) {
       reporter.problem(
         `${failedCommits.count} commits failed in a ${withHistory ? "with" : "without"}-history run: ${engine.status().lastError}`,
@@ -328,6 +359,15 @@ function writeRun(withHistory: boolean, resting: BreakerSnapshot): WriteRun {
       commitWallPerCheckUs: (measured.reduce((sum, ms) => sum + ms, 0) * 1000) / checks,
       commits: measured.length,
       historyRowsPerCommit,
+      ...(withHistory
+        ? {
+            carried: {
+              cpuMs: median(carried.cpuMs),
+              commitMs: median(carried.commitMs),
+              rows: median(carried.rows),
+            },
+          }
+        : {}),
       othersPct: others.othersPct(),
     };
   } finally {
@@ -347,7 +387,7 @@ async function measureWrites(): Promise<void> {
       const run = writeRun(arm === "with", resting);
       runs[arm].push(run);
       console.log(
-        `  pair ${pair + 1}, ${arm.padEnd(7)} history: CPU ${run.cpuPerCheckUs.toFixed(1)} µs/check, commit p50 ${run.commitP50Ms.toFixed(3)} ms p99 ${run.commitP99Ms.toFixed(3)} ms (${count(run.commits)} commits, ${run.historyRowsPerCommit.toFixed(1)} history rows each), commits ${run.commitWallPerCheckUs.toFixed(1)} µs/check; others ${run.othersPct.toFixed(0)} % of a core`,
+        `  pair ${pair + 1}, ${arm.padEnd(7)} history: CPU ${run.cpuPerCheckUs.toFixed(1)} µs/check, commit p50 ${run.commitP50Ms.toFixed(3)} ms p99 ${run.commitP99Ms.toFixed(3)} ms (${count(run.commits)} commits, ${run.historyRowsPerCommit.toFixed(1)} history rows each), commits ${run.commitWallPerCheckUs.toFixed(1)} µs/check; others ${run.othersPct.toFixed(0)} % of a core${run.carried ? `; minute ticker over every adapter: ${run.carried.cpuMs.toFixed(0)} ms CPU, commit ${run.carried.commitMs.toFixed(0)} ms, ${count(run.carried.rows)} rows` : ""}`,
       );
     }
   }
@@ -374,6 +414,26 @@ async function measureWrites(): Promise<void> {
       note: [`per pair: ${ratios.map((ratio) => ratio.toFixed(2)).join(", ")}`, disturbed]
         .filter(Boolean)
         .join("; "),
+    });
+  }
+  const carriedRuns = runs.with.flatMap((run) => (run.carried ? [run.carried] : []));
+  const carriedSettings = `${settings}; then ${CARRIED_MINUTES} minutes without any check (as if every adapter were watched and nothing pushed): main.ts's minute ticker (advanceHistory) stages every adapter, committed by one flush; medians of the minutes, then of the runs`;
+  for (const [name, unit, value] of [
+    ["minute ticker with every adapter unobserved: CPU", "ms", (c: Carried) => c.cpuMs],
+    [
+      "minute ticker with every adapter unobserved: commit wall time",
+      "ms",
+      (c: Carried) => c.commitMs,
+    ],
+    ["minute ticker with every adapter unobserved: history rows", "rows", (c: Carried) => c.rows],
+  ] as const) {
+    reporter.row({
+      size: WRITE_ADAPTERS,
+      settings: carriedSettings,
+      name,
+      value: median(carriedRuns.map(value)),
+      unit,
+      ...(disturbed ? { note: disturbed } : {}),
     });
   }
   reporter.row({
