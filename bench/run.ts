@@ -44,6 +44,7 @@ const BENCHES: readonly BenchSpec[] = [
   { name: "probe-cost", script: "bench/probe-cost.bench.ts" },
   { name: "catalog-sync", script: "bench/catalog-sync.bench.ts" },
   { name: "memory", script: "bench/memory.bench.ts", nodeArgs: ["--expose-gc"] },
+  { name: "history", script: "bench/history.bench.ts" },
   { name: "queries-quiet", script: "bench/query-surfaces.bench.ts" },
   {
     name: "queries-flip",
