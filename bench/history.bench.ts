@@ -725,7 +725,7 @@ function measureReads(path: string, fill: Fill, describe: string): void {
       () => undefined,
     );
     view.restore(store.loadCatalog(), store.loadHealth());
-    // What the daemon holds: every adapter observed 5 s ago, carried up to now by `projected`.
+    // What the daemon holds: every adapter observed 5 s ago, carried up to now from its last observation.
     const recorder = new HistoryRecorder(store, CONFIG.probes.stale);
     const staged = new StagedHistory();
     for (const state of store.loadHealth()) {
@@ -739,7 +739,7 @@ function measureReads(path: string, fill: Fill, describe: string): void {
       store,
       now: () => now,
       minuteBucketsKeptMs: MINUTES_KEPT_MS,
-      projected: (adapterId, at) => recorder.projected(adapterId, at),
+      lastObservation: (adapterId) => recorder.lastObservation(adapterId),
     });
     const all = view.list();
     const page = { offset: 0, limit: 100 };

@@ -451,7 +451,7 @@ export async function startDaemon(
     store,
     now,
     minuteBucketsKeptMs: config.history.minuteBucketsKeptMs,
-    projected: (adapterId, at) => historyRecorder.projected(adapterId, at),
+    lastObservation: (adapterId) => historyRecorder.lastObservation(adapterId),
   });
   const queries = new QueryService({
     view,

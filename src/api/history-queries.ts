@@ -1,7 +1,7 @@
 import { z } from "zod";
 import {
   addBuckets,
-  type BucketRow,
+  addTime,
   type BucketStatus,
   type BucketTally,
   bucketStatus,
@@ -12,10 +12,12 @@ import {
   HOUR_MS,
   latencyQuantile,
   MINUTE_MS,
+  type Observation,
   STATUS_LETTER,
   subtractTime,
   type TimeTally,
   type UptimeFigures,
+  unrecordedTime,
   uptimeFigures,
 } from "../domain/history.js";
 import type { AdapterStatusView } from "../domain/status-view.js";
@@ -162,11 +164,15 @@ export interface HistoryQueryParts {
   /** How long one-minute buckets are kept: a finer question reaching further back is refused. */
   minuteBucketsKeptMs: number;
   /**
-   * The buckets an adapter's committed history reaches now, from its last
-   * observation on (time not yet written because no check has come since).
+   * An adapter's last committed observation in this run: the time since it is in
+   * no bucket yet (no check has come since), and answers add it as it counts.
+   * Absent where nothing runs (a database file read without the daemon).
    */
-  projected?: ((adapterId: string, now: number) => BucketRow[]) | undefined;
+  lastObservation?: ((adapterId: string) => Observation | undefined) | undefined;
 }
+
+/** A slot size that puts every bucket since the epoch into one slot: a plain sum. */
+const ONE_SLOT = Number.MAX_SAFE_INTEGER;
 
 const floorTo = (time: number, size: number) => Math.floor(time / size) * size;
 const iso = (time: number) => new Date(time).toISOString();
@@ -221,11 +227,15 @@ export class HistoryQueries {
     const now = this.parts.now();
     const from = floorTo(now - windowMs, sizeMs);
     this.checkMinuteReach(sizeMs, now - from);
-    const rows = this.buckets(adapterId, sourceOf(sizeMs), from, now);
+    const rows = this.parts.store.readBuckets(adapterId, sourceOf(sizeMs), from, now + 1);
     const merged = new Map<number, BucketTally>();
     for (const row of rows) {
       const start = floorTo(row.start, sizeMs);
       merged.set(start, addBuckets(merged.get(start) ?? EMPTY_BUCKET, row.tally));
+    }
+    for (const [start, time] of this.tail(adapterId, from, now, sizeMs)) {
+      const tally = merged.get(start) ?? EMPTY_BUCKET;
+      merged.set(start, { ...tally, ...addTime(tally, time) });
     }
     const buckets: HistoryBucket[] = [];
     let total: BucketTally = EMPTY_BUCKET;
@@ -290,25 +300,28 @@ export class HistoryQueries {
     this.checkMinuteReach(sizeMs, now - from);
     const page = adapters.slice(query.offset, query.offset + query.limit);
     const sparkFrom = floorTo(now, MINUTE_MS) - (SPARKLINE_MINUTES - 1) * MINUTE_MS;
+    const source = sourceOf(sizeMs);
     const entries = page.map((adapter): BoardEntry => {
       const id = adapter.adapter_id;
-      const rows = this.buckets(id, sourceOf(sizeMs), from, now);
-      const time = new Map<number, BucketTally>();
-      let total: BucketTally = EMPTY_BUCKET;
-      for (const row of rows) {
-        const start = floorTo(row.start, sizeMs);
-        time.set(start, addBuckets(time.get(start) ?? EMPTY_BUCKET, row.tally));
-        total = addBuckets(total, row.tally);
+      // Time only, summed by SQLite per bar bucket, then the time since the last observation.
+      const time = new Map<number, TimeTally>();
+      for (const slot of this.parts.store.sumTime(id, source, from, now + 1, sizeMs)) {
+        time.set(slot.start, slot.time);
+      }
+      for (const [start, extra] of this.tail(id, from, now, sizeMs)) {
+        time.set(start, addTime(time.get(start) ?? EMPTY_TIME, extra));
       }
       let bar = "";
+      let total: TimeTally = EMPTY_TIME;
       for (let start = from; start <= now; start += sizeMs) {
-        bar += STATUS_LETTER[bucketStatus(time.get(start) ?? EMPTY_TIME)];
+        const bucket = time.get(start) ?? EMPTY_TIME;
+        total = addTime(total, bucket);
+        bar += STATUS_LETTER[bucketStatus(bucket)];
       }
       const minutes = new Map(
-        this.buckets(id, "minute", sparkFrom, now).map((row) => [
-          row.start,
-          latencyQuantile(row.tally.latency, 0.5),
-        ]),
+        this.parts.store
+          .readBuckets(id, "minute", sparkFrom, now + 1)
+          .map((row) => [row.start, latencyQuantile(row.tally.latency, 0.5)]),
       );
       const latency: (number | null)[] = [];
       for (let start = sparkFrom; start <= now; start += MINUTE_MS) {
@@ -342,52 +355,38 @@ export class HistoryQueries {
     now: number,
   ): { from: number; totals: Map<string, TimeTally> } {
     const store = this.parts.store;
-    if (windowMs <= HOUR_MS) {
-      const from = floorTo(now - windowMs, MINUTE_MS);
-      const totals = new Map<string, TimeTally>();
-      for (const id of adapterIds) {
-        let total: BucketTally = EMPTY_BUCKET;
-        for (const row of this.buckets(id, "minute", from, now)) {
-          total = addBuckets(total, row.tally);
-        }
-        totals.set(id, total);
-      }
-      return { from, totals };
-    }
-    const from = floorTo(now - windowMs, HOUR_MS);
-    const through = store.readThrough(adapterIds, Number.MAX_SAFE_INTEGER);
-    const before = store.readThrough(adapterIds, from);
-    for (const id of adapterIds) {
-      // The newest running totals are those carried up to now.
-      const newest = this.parts
-        .projected?.(id, now)
-        .filter((row) => row.granularity === "hour")
-        .at(-1)?.through;
-      if (newest) through.set(id, newest);
-    }
     const totals = new Map<string, TimeTally>();
-    for (const [id, upToNow] of through) {
-      totals.set(id, subtractTime(upToNow, before.get(id) ?? EMPTY_TIME));
+    const from = floorTo(now - windowMs, windowMs <= HOUR_MS ? MINUTE_MS : HOUR_MS);
+    if (windowMs <= HOUR_MS) {
+      for (const id of adapterIds) {
+        const [sum] = store.sumTime(id, "minute", from, now + 1, ONE_SLOT);
+        totals.set(id, sum?.time ?? EMPTY_TIME);
+      }
+    } else {
+      const through = store.readThrough(adapterIds, Number.MAX_SAFE_INTEGER);
+      const before = store.readThrough(adapterIds, from);
+      for (const [id, upToNow] of through) {
+        totals.set(id, subtractTime(upToNow, before.get(id) ?? EMPTY_TIME));
+      }
+    }
+    for (const id of adapterIds) {
+      for (const extra of this.tail(id, from, now, ONE_SLOT).values()) {
+        totals.set(id, addTime(totals.get(id) ?? EMPTY_TIME, extra));
+      }
     }
     return { from, totals };
   }
 
-  /** Stored buckets starting in [from, now], with those carried up to now in their place. */
-  private buckets(
+  /** The adapter's time since its last committed observation, from `from` to now, per bucket of `sizeMs`. */
+  private tail(
     adapterId: string,
-    granularity: Granularity,
     from: number,
     now: number,
-  ): BucketRow[] {
-    const rows = new Map(
-      this.parts.store
-        .readBuckets(adapterId, granularity, from, now + 1)
-        .map((row) => [row.start, row]),
-    );
-    for (const row of this.parts.projected?.(adapterId, now) ?? []) {
-      if (row.granularity === granularity && row.start >= from) rows.set(row.start, row);
-    }
-    return [...rows.values()].sort((a, b) => a.start - b.start);
+    sizeMs: number,
+  ): Map<number, TimeTally> {
+    const last = this.parts.lastObservation?.(adapterId);
+    if (!last) return new Map();
+    return unrecordedTime(last, from, now, sizeMs);
   }
 
   private checkMinuteReach(sizeMs: number, reachMs: number): void {

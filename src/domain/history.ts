@@ -376,6 +376,33 @@ export function observe(
   return { history: { last: observation, minute, hour, throughBefore }, rows };
 }
 
+/**
+ * The time from the last observation up to `to` that no bucket holds yet, per
+ * bucket of `sizeMs` (by start), from `from` on: what a reader adds to the
+ * stored buckets to see them as they stand now.
+ */
+export function unrecordedTime(
+  last: Observation,
+  from: number,
+  to: number,
+  sizeMs: number,
+): Map<number, TimeTally> {
+  const byBucket = new Map<number, TimeTally>();
+  for (const part of stretches(last, to)) {
+    let at = Math.max(part.from, from);
+    while (at < part.to) {
+      const start = Math.floor(at / sizeMs) * sizeMs;
+      const end = Math.min(part.to, start + sizeMs);
+      const field = TIME_FIELD[part.kind];
+      const time = { ...(byBucket.get(start) ?? EMPTY_TIME) };
+      time[field] += end - at;
+      byBucket.set(start, time);
+      at = end;
+    }
+  }
+  return byBucket;
+}
+
 /** A bucket's one-word summary: the worst seen, maintenance over healthy, unknown if nothing. */
 export type BucketStatus = "healthy" | "degraded" | "unhealthy" | "maintenance" | "unknown";
 

@@ -74,19 +74,12 @@ export class HistoryRecorder {
     staged.add(adapterId, next.history, next.rows);
   }
 
-  /** The committed history's last observation, to carry forward (a periodic close-out). */
+  /**
+   * The committed history's last observation: what the time since counts as, for
+   * readers (it is in no bucket yet) and for carrying it forward.
+   */
   lastObservation(adapterId: string): Observation | undefined {
     return this.committed.get(adapterId)?.last;
-  }
-
-  /**
-   * The buckets as they would stand if the adapter were observed at `at` as it
-   * last was: the committed history carried up to now, for readers, not written.
-   */
-  projected(adapterId: string, at: number): BucketRow[] {
-    const history = this.committed.get(adapterId);
-    if (!history?.last || at <= history.last.at) return [];
-    return observe(history, adapterId, { ...history.last, at }).rows;
   }
 
   /** Adapters last observed before `before` (ms). */

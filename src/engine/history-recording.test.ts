@@ -70,7 +70,7 @@ function harness() {
     store,
     now: Date.now,
     minuteBucketsKeptMs: 48 * HOUR_MS,
-    projected: (adapterId, at) => recorder.projected(adapterId, at),
+    lastObservation: (adapterId) => recorder.lastObservation(adapterId),
   });
   const entry = catalogEntry({ adapterId: KAFKA });
   engine.commitCatalog({ added: [entry], updated: [], removed: [], events: [], at: Date.now() });

@@ -124,6 +124,16 @@ export class FaultyStore implements HealthStore {
     return this.inner.readBuckets(adapterId, granularity, from, until);
   }
 
+  sumTime(
+    adapterId: string,
+    granularity: Granularity,
+    from: number,
+    until: number,
+    slotMs: number,
+  ): { start: number; time: TimeTally }[] {
+    return this.inner.sumTime(adapterId, granularity, from, until, slotMs);
+  }
+
   readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally> {
     return this.inner.readThrough(adapterIds, before);
   }

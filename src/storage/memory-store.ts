@@ -3,10 +3,13 @@ import { type AdapterEntry, HEALTH_STATUSES } from "../domain/adapter.js";
 import type { JournalEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
 import {
+  addTime,
   type BucketRow,
+  EMPTY_TIME,
   type Granularity,
   subtractTime,
   type TimeTally,
+  timeOf,
 } from "../domain/history.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
 import type {
@@ -255,6 +258,21 @@ export class MemoryStore implements HealthStore {
       .filter((row) => row.start >= from && row.start < until)
       .sort((a, b) => a.start - b.start)
       .map((row) => structuredClone(row));
+  }
+
+  sumTime(
+    adapterId: string,
+    granularity: Granularity,
+    from: number,
+    until: number,
+    slotMs: number,
+  ): { start: number; time: TimeTally }[] {
+    const slots = new Map<number, TimeTally>();
+    for (const row of this.readBuckets(adapterId, granularity, from, until)) {
+      const start = row.start - (row.start % slotMs);
+      slots.set(start, addTime(slots.get(start) ?? EMPTY_TIME, row.tally));
+    }
+    return [...slots].map(([start, time]) => ({ start, time: timeOf(time) }));
   }
 
   readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally> {

@@ -93,6 +93,7 @@ export class SqliteHistory {
   private readonly newest: Record<Granularity, Statement>;
   private readonly range: Record<Granularity, Statement>;
   private readonly throughBefore: Statement;
+  private readonly slots: Record<Granularity, Statement>;
   private readonly oldestFrom: Statement;
 
   constructor(
@@ -133,6 +134,17 @@ export class SqliteHistory {
          WHERE adapter_key = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
       );
     this.range = { minute: range("minute"), hour: range("hour") };
+    // Summed in SQLite: no row, tally or bins built in JavaScript for a sum of time.
+    const slots = (granularity: Granularity) =>
+      db.prepare(
+        `SELECT bucket - (bucket % @slot) AS start, SUM(healthy_ms) AS healthy_ms,
+           SUM(degraded_ms) AS degraded_ms, SUM(unhealthy_ms) AS unhealthy_ms,
+           SUM(unknown_ms) AS unknown_ms, SUM(maintenance_ms) AS maintenance_ms
+         FROM ${TABLE[granularity]}
+         WHERE adapter_key = @key AND bucket >= @from AND bucket < @until
+         GROUP BY start ORDER BY start`,
+      );
+    this.slots = { minute: slots("minute"), hour: slots("hour") };
     this.throughBefore = db.prepare(
       `SELECT ${THROUGH_COLUMNS} FROM history_hour
        WHERE adapter_key = ? AND bucket < ? ORDER BY bucket DESC LIMIT 1`,
@@ -212,6 +224,32 @@ export class SqliteHistory {
     return (this.range[granularity].all(key, from, until) as HourRow[]).map((row) =>
       rowOf(adapterId, granularity, row),
     );
+  }
+
+  sumTime(
+    adapterId: string,
+    granularity: Granularity,
+    from: number,
+    until: number,
+    slotMs: number,
+  ): { start: number; time: TimeTally }[] {
+    const key = this.keyOf(adapterId);
+    if (key === undefined) return [];
+    return (
+      this.slots[granularity].all({ key, from, until, slot: slotMs }) as (Omit<
+        TallyRow,
+        "bucket" | "checks" | "failures" | "latency_bins"
+      > & { start: number })[]
+    ).map((row) => ({
+      start: row.start,
+      time: {
+        healthyMs: row.healthy_ms,
+        degradedMs: row.degraded_ms,
+        unhealthyMs: row.unhealthy_ms,
+        unknownMs: row.unknown_ms,
+        maintenanceMs: row.maintenance_ms,
+      },
+    }));
   }
 
   readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally> {

@@ -273,6 +273,16 @@ export class SqliteStore implements HealthStore {
     return this.history.readBuckets(adapterId, granularity, from, until);
   }
 
+  sumTime(
+    adapterId: string,
+    granularity: Granularity,
+    from: number,
+    until: number,
+    slotMs: number,
+  ): { start: number; time: TimeTally }[] {
+    return this.history.sumTime(adapterId, granularity, from, until, slotMs);
+  }
+
   readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally> {
     return this.history.readThrough(adapterIds, before);
   }

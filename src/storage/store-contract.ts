@@ -613,6 +613,41 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
         expect(store.newestBuckets(GCS)).toEqual({});
       });
 
+      it("sums time per slot of buckets, by slot start, only where there are buckets", () => {
+        add(store, [REDIS]);
+        store.commit(
+          {
+            history: [
+              bucket(REDIS, "minute", 0, 10),
+              bucket(REDIS, "minute", MINUTE_MS, 20),
+              bucket(REDIS, "minute", 5 * MINUTE_MS, 30),
+              bucket(REDIS, "minute", 11 * MINUTE_MS, 40),
+            ],
+            events: [],
+          },
+          3_000,
+        );
+        const slot = (start: number, healthyMs: number, buckets: number) => ({
+          start,
+          time: {
+            healthyMs,
+            degradedMs: buckets,
+            unhealthyMs: 2 * buckets,
+            unknownMs: 3 * buckets,
+            maintenanceMs: 4 * buckets,
+          },
+        });
+        expect(store.sumTime(REDIS, "minute", 0, FOREVER, 5 * MINUTE_MS)).toEqual([
+          slot(0, 30, 2),
+          slot(5 * MINUTE_MS, 30, 1),
+          slot(10 * MINUTE_MS, 40, 1),
+        ]);
+        expect(store.sumTime(REDIS, "minute", MINUTE_MS, 11 * MINUTE_MS, FOREVER)).toEqual([
+          slot(0, 50, 2),
+        ]);
+        expect(store.sumTime(S3, "minute", 0, FOREVER, MINUTE_MS)).toEqual([]);
+      });
+
       it("finds the running totals of the newest hour before a time", () => {
         add(store, [REDIS, S3]);
         const first = { ...EMPTY_TIME, healthyMs: HOUR_MS };

@@ -83,6 +83,18 @@ export interface HistoryStore {
     until: number,
   ): BucketRow[];
   /**
+   * The adapter's time per kind in buckets of one size starting in [from, until),
+   * summed into slots of `slotMs` (a multiple of the bucket size, aligned to the
+   * epoch), by slot start, oldest first: only the slots with buckets.
+   */
+  sumTime(
+    adapterId: string,
+    granularity: Granularity,
+    from: number,
+    until: number,
+    slotMs: number,
+  ): { start: number; time: TimeTally }[];
+  /**
    * For each adapter with hour buckets: its running totals just before `before`,
    * that is those of its newest hour bucket starting before it, or (when
    * retention took those) those of its oldest kept bucket less its own time.
