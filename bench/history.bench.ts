@@ -6,10 +6,10 @@
  *    adapters checked every 15 s on a fake clock. Commits happen when the engine's batch
  *    timer would fire: 20 ms (its `maxDelayMs`) of fake time after the first result of a
  *    batch, the bench calling `engine.flush()` at that moment; the history ticker of main.ts
- *    (`advanceHistory` once a minute) is called on the same clock. The two arms alternate
- *    A/B/A/B, each on a fresh file; CPU is `process.cpuUsage()` of this process. Then, with
- *    history, a few minutes without any check (every adapter watched): what the ticker's
- *    one commit of every adapter's rows costs.
+ *    (`advanceHistory` as HISTORY_CARRY says) is called on the same clock. The two arms
+ *    alternate A/B/A/B, each on a fresh file; CPU is `process.cpuUsage()` of this process.
+ *    Then, with history, no check for longer than the carry age (every adapter watched):
+ *    what one tick's commit of a slice of adapters costs.
  * 2. **Disk per adapter**: a file filled with the history of 1,000 adapters at full default
  *    retention (48 h of minute buckets, 90 days of hour buckets), committed through
  *    `store.commit({ history, events: [] })` in time order, one commit per minute (or per
@@ -17,7 +17,7 @@
  *    checkpoint and per table from `dbstat`.
  * 3. **Read cost**: HistoryQueries (uptime, board, adapterHistory) over that file and over
  *    one of 10,000 adapters with 7 days of hour and 2 hours of minute buckets (a bounded
- *    fill), with the daemon's projection of each adapter's last observation up to now.
+ *    fill), with the time since each adapter's last observation added as the daemon adds it.
  *
  * Run: npm run bench:history   (prints figures; asserts nothing; --quick for a smoke run;
  * --report <file> for the suite, see bench/report.ts; BENCH_HISTORY_PARTS=write,disk,reads
@@ -49,7 +49,7 @@ import {
 } from "../src/domain/history.js";
 import { HealthEngine } from "../src/engine/health-engine.js";
 import { HealthView } from "../src/engine/health-view.js";
-import { HistoryRecorder, StagedHistory } from "../src/engine/history-recorder.js";
+import { HISTORY_CARRY, HistoryRecorder, StagedHistory } from "../src/engine/history-recorder.js";
 import { EventHub } from "../src/events/event-hub.js";
 import { MaintenanceService } from "../src/maintenance/maintenance-service.js";
 import { ResolutionService } from "../src/resolution/resolution-service.js";
@@ -80,8 +80,8 @@ const CONFIG = parseConfigText("", "bench.yaml", {});
 const CHECK_INTERVAL_MS = 15_000;
 /** The engine's batch timer (DEFAULT_ENGINE_OPTIONS.maxDelayMs). */
 const BATCH_DELAY_MS = 20;
-/** main.ts's HISTORY_ADVANCE_MS. */
-const HISTORY_ADVANCE_MS = 60_000;
+/** main.ts's ticker: every `everyMs`, at most `slice` adapters unobserved `afterMs`. */
+const { afterMs: CARRY_AFTER_MS, everyMs: CARRY_EVERY_MS, slice: CARRY_SLICE } = HISTORY_CARRY;
 
 const WRITE_ADAPTERS = quick ? 1_000 : 10_000;
 const WARM_UP_ROUNDS = 2;
@@ -182,14 +182,15 @@ interface WriteRun {
   commits: number;
   historyRowsPerCommit: number;
   othersPct: number;
-  /** With history: main.ts's minute ticker carrying every adapter up to now (as if all watched). */
+  /** With history: main.ts's ticker carrying a slice of unobserved adapters up to now (as if all watched). */
   carried?: { cpuMs: number; commitMs: number; rows: number };
 }
 
 type Carried = NonNullable<WriteRun["carried"]>;
 
 /** Minutes without any check in which the ticker carries every adapter's history up to now. */
-const CARRIED_MINUTES = 3;
+/** Ticks measured once no adapter was observed for the carry age (10,000 adapters take four). */
+const CARRIED_TICKS = 4;
 
 /** The daemon's store, counting the history rows its commits carry. */
 class CountingStore extends SqliteStore {
@@ -263,7 +264,7 @@ function writeRun(withHistory: boolean, resting: BreakerSnapshot): WriteRun {
     const next = random(7);
     const spacingMs = CHECK_INTERVAL_MS / WRITE_ADAPTERS;
     let batchStartedAt: number | undefined;
-    let nextAdvanceAt = START + HISTORY_ADVANCE_MS;
+    let nextAdvanceAt = START + CARRY_EVERY_MS;
     const commitMs: number[] = [];
     const timedFlush = (at: number) => {
       clock.now = at;
@@ -291,8 +292,8 @@ function writeRun(withHistory: boolean, resting: BreakerSnapshot): WriteRun {
         }
         if (at >= nextAdvanceAt) {
           clock.now = nextAdvanceAt;
-          engine.advanceHistory(nextAdvanceAt - HISTORY_ADVANCE_MS);
-          nextAdvanceAt += HISTORY_ADVANCE_MS;
+          engine.advanceHistory(nextAdvanceAt - CARRY_AFTER_MS, CARRY_SLICE);
+          nextAdvanceAt += CARRY_EVERY_MS;
         }
         clock.now = at;
         const entry = entries[index] as AdapterEntry;
@@ -329,12 +330,14 @@ function writeRun(withHistory: boolean, resting: BreakerSnapshot): WriteRun {
     const carried = { cpuMs: [] as number[], commitMs: [] as number[], rows: [] as number[] };
     if (withHistory) {
       let at = START + (WARM_UP_ROUNDS + MEASURED_ROUNDS + 1) * CHECK_INTERVAL_MS;
-      for (let minute = 0; minute < CARRIED_MINUTES; minute++) {
-        at += HISTORY_ADVANCE_MS;
+      // Past the carry age, then one tick after another, as main.ts's ticker runs.
+      at += CARRY_AFTER_MS;
+      for (let tick = 0; tick < CARRIED_TICKS; tick++) {
+        at += CARRY_EVERY_MS;
         clock.now = at;
         const rowsBefore = store.historyRows;
         const cpuBefore = process.cpuUsage();
-        engine.advanceHistory(at - HISTORY_ADVANCE_MS);
+        engine.advanceHistory(at - CARRY_AFTER_MS, CARRY_SLICE);
         clock.now = at + BATCH_DELAY_MS;
         const flushBegan = performance.now();
         engine.flush();
@@ -387,7 +390,7 @@ async function measureWrites(): Promise<void> {
       const run = writeRun(arm === "with", resting);
       runs[arm].push(run);
       console.log(
-        `  pair ${pair + 1}, ${arm.padEnd(7)} history: CPU ${run.cpuPerCheckUs.toFixed(1)} µs/check, commit p50 ${run.commitP50Ms.toFixed(3)} ms p99 ${run.commitP99Ms.toFixed(3)} ms (${count(run.commits)} commits, ${run.historyRowsPerCommit.toFixed(1)} history rows each), commits ${run.commitWallPerCheckUs.toFixed(1)} µs/check; others ${run.othersPct.toFixed(0)} % of a core${run.carried ? `; minute ticker over every adapter: ${run.carried.cpuMs.toFixed(0)} ms CPU, commit ${run.carried.commitMs.toFixed(0)} ms, ${count(run.carried.rows)} rows` : ""}`,
+        `  pair ${pair + 1}, ${arm.padEnd(7)} history: CPU ${run.cpuPerCheckUs.toFixed(1)} µs/check, commit p50 ${run.commitP50Ms.toFixed(3)} ms p99 ${run.commitP99Ms.toFixed(3)} ms (${count(run.commits)} commits, ${run.historyRowsPerCommit.toFixed(1)} history rows each), commits ${run.commitWallPerCheckUs.toFixed(1)} µs/check; others ${run.othersPct.toFixed(0)} % of a core${run.carried ? `; ticker, one slice: ${run.carried.cpuMs.toFixed(0)} ms CPU, commit ${run.carried.commitMs.toFixed(0)} ms, ${count(run.carried.rows)} rows` : ""}`,
       );
     }
   }
@@ -417,15 +420,15 @@ async function measureWrites(): Promise<void> {
     });
   }
   const carriedRuns = runs.with.flatMap((run) => (run.carried ? [run.carried] : []));
-  const carriedSettings = `${settings}; then ${CARRIED_MINUTES} minutes without any check (as if every adapter were watched and nothing pushed): main.ts's minute ticker (advanceHistory) stages every adapter, committed by one flush; medians of the minutes, then of the runs`;
+  const carriedSettings = `${settings}; then no check for ${CARRY_AFTER_MS / 60_000} minutes and ${CARRIED_TICKS} ticks more (as if every adapter were watched and nothing pushed): main.ts's ticker (advanceHistory every ${CARRY_EVERY_MS / 1000} s, at most ${CARRY_SLICE} adapters unobserved ${CARRY_AFTER_MS / 60_000} min) stages a slice, committed by one flush; medians of the ticks, then of the runs`;
   for (const [name, unit, value] of [
-    ["minute ticker with every adapter unobserved: CPU", "ms", (c: Carried) => c.cpuMs],
+    ["ticker, one slice of unobserved adapters: CPU", "ms", (c: Carried) => c.cpuMs],
     [
-      "minute ticker with every adapter unobserved: commit wall time",
+      "ticker, one slice of unobserved adapters: commit wall time",
       "ms",
       (c: Carried) => c.commitMs,
     ],
-    ["minute ticker with every adapter unobserved: history rows", "rows", (c: Carried) => c.rows],
+    ["ticker, one slice of unobserved adapters: history rows", "rows", (c: Carried) => c.rows],
   ] as const) {
     reporter.row({
       size: WRITE_ADAPTERS,

@@ -35,7 +35,7 @@ import { roundToMicroseconds } from "./domain/round-to-microseconds.js";
 import { encodeStaleRule, STALE_RULE_META } from "./domain/status-view.js";
 import { HealthEngine, type StoreStatus } from "./engine/health-engine.js";
 import { HealthView } from "./engine/health-view.js";
-import { HistoryRecorder } from "./engine/history-recorder.js";
+import { HISTORY_CARRY, HistoryRecorder } from "./engine/history-recorder.js";
 import { EventHub } from "./events/event-hub.js";
 import { WebhookDispatcher } from "./events/webhook-dispatcher.js";
 import { HealthService } from "./gen/grpc/health/v1/health.js";
@@ -101,9 +101,6 @@ const STOP_FIRST_SYNC_GRACE_MS = 1_000;
 
 /** History buckets retention deletes in one transaction (of each size). */
 const HISTORY_PRUNE_BATCH = 5_000;
-
-/** How often, and past how long unobserved, an adapter's history is carried up to now. */
-const HISTORY_ADVANCE_MS = 60_000;
 
 export interface DaemonDependencies {
   logger: Logger;
@@ -337,10 +334,11 @@ export async function startDaemon(
     lastWriteAt: startupWriteAt,
     history: historyRecorder,
   });
-  // An adapter not checked for a minute (watched, or its breaker open) has its history carried up to now.
+  // An adapter not observed for a while (watched, or its breaker open) has its history
+  // carried up to now, a slice at a time (HISTORY_CARRY says why).
   const historyTicker = setInterval(
-    () => engine.advanceHistory(now() - HISTORY_ADVANCE_MS),
-    HISTORY_ADVANCE_MS,
+    () => engine.advanceHistory(now() - HISTORY_CARRY.afterMs, HISTORY_CARRY.slice),
+    HISTORY_CARRY.everyMs,
   );
   historyTicker.unref();
   // Windows opening or closing change resolution without a health change.

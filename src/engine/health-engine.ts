@@ -322,16 +322,17 @@ export class HealthEngine {
   }
 
   /**
-   * Carries each adapter's history up to now when it was last observed before
-   * `before` (one not checked for a while: watched, or its breaker open), so
-   * its buckets do not lag far behind.
+   * Carries the history of adapters last observed before `before` up to now (ones
+   * not checked for a while: watched, or with their breaker open), so their buckets
+   * do not lag far behind; at most `limit` of them, so one turn stages a commit of
+   * bounded size. Returns how many it staged.
    */
-  advanceHistory(before: number): void {
+  advanceHistory(before: number, limit = Number.POSITIVE_INFINITY): number {
     const history = this.parts.history;
-    if (this.stopped || !history) return;
+    if (this.stopped || !history) return 0;
     const at = this.parts.now();
     let staged = 0;
-    for (const adapterId of history.observedBefore(before)) {
+    for (const adapterId of history.observedBefore(before, limit)) {
       if (this.pending.history.histories.has(adapterId)) continue;
       const last = history.lastObservation(adapterId);
       if (!last || !this.latestEntry(adapterId)) continue;
@@ -339,6 +340,7 @@ export class HealthEngine {
       staged++;
     }
     if (staged > 0) this.scheduleCommit();
+    return staged;
   }
 
   /**

@@ -9,6 +9,16 @@ import {
 } from "../domain/history.js";
 import { type StaleRule, staleLimitMs } from "../domain/status-view.js";
 
+/**
+ * How the daemon carries forward the history of adapters it has not observed for a
+ * while (watched, or with their breaker open): those unobserved `afterMs` are
+ * looked for every `everyMs`, at most `slice` at a time, so one commit stays small
+ * (50,000 watched adapters in one would hold the event loop for a second) while
+ * 50,000 of them still fit in `afterMs`. What a crash can lose of an adapter's
+ * history is bounded by about `afterMs`.
+ */
+export const HISTORY_CARRY = { afterMs: 120_000, everyMs: 5_000, slice: 2_500 } as const;
+
 /** Where the recorder finds an adapter's newest buckets, to carry on after a restart. */
 export interface NewestBuckets {
   newestBuckets(adapterId: string): { minute?: BucketRow; hour?: BucketRow };
@@ -82,10 +92,11 @@ export class HistoryRecorder {
     return this.committed.get(adapterId)?.last;
   }
 
-  /** Adapters last observed before `before` (ms). */
-  observedBefore(before: number): string[] {
+  /** Adapters last observed before `before` (ms), at most `limit` of them. */
+  observedBefore(before: number, limit = Number.POSITIVE_INFINITY): string[] {
     const ids: string[] = [];
     for (const [adapterId, history] of this.committed) {
+      if (ids.length >= limit) break;
       if (history.last && history.last.at < before) ids.push(adapterId);
     }
     return ids;
