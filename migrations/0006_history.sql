@@ -1,6 +1,8 @@
 -- Health history: per adapter and time bucket, how long it spent in each status
 -- (maintenance counted as maintenance whatever the status), its checks and their
 -- latency. Written with the states in the engine's transactions; see docs/history.md.
+-- No index by bucket: retention deletes an adapter's old buckets through the primary
+-- key, adapter by adapter, and an index by bucket would be a quarter of the bytes.
 
 -- A small integer per adapter, so bucket rows do not repeat its id.
 CREATE TABLE history_adapters (
@@ -22,7 +24,6 @@ CREATE TABLE history_minute (
   latency_bins   BLOB NOT NULL,    -- latencies binned (see src/domain/history.ts)
   PRIMARY KEY (adapter_key, bucket)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX history_minute_by_bucket ON history_minute (bucket);
 
 -- Hourly buckets (kept 90 days by default), with running totals per adapter so a
 -- window of any length is two lookups.
@@ -44,4 +45,3 @@ CREATE TABLE history_hour (
   through_maintenance_ms INTEGER NOT NULL,
   PRIMARY KEY (adapter_key, bucket)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX history_hour_by_bucket ON history_hour (bucket);

@@ -99,8 +99,8 @@ const STOP_PROBE_GRACE_MS = 1_000;
 /** At stop, how long a first sync still waiting for the registry gets to answer. */
 const STOP_FIRST_SYNC_GRACE_MS = 1_000;
 
-/** History buckets retention deletes in one transaction (of each size). */
-const HISTORY_PRUNE_BATCH = 5_000;
+/** Adapters whose old history buckets retention deletes in one transaction. */
+const HISTORY_PRUNE_ADAPTERS = 500;
 
 export interface DaemonDependencies {
   logger: Logger;
@@ -150,7 +150,7 @@ export interface RunningDaemon {
   webhooks: WebhookDispatcher;
   /** Runs one catalog sync now. */
   syncNow(): Promise<SyncResult>;
-  /** Applies journal retention now, as its cron does. */
+  /** Applies journal and history retention now, as its cron does. */
   pruneJournalNow(): Promise<void>;
   /** Checks every adapter now and commits the results. */
   checkAllNow(): Promise<void>;
@@ -578,24 +578,24 @@ export async function startDaemon(
     if (forgotten > 0) logger.info({ forgotten }, "retention forgot adapters removed long ago");
   };
   /**
-   * History past retention, a batch at a time with a turn of the event loop between:
-   * at 50,000 adapters ten minutes of minute buckets are half a million rows, and
-   * one transaction deleting them all would hold every check and query meanwhile.
+   * History past retention, a page of adapters at a time with a turn of the event loop
+   * between: at 50,000 adapters ten minutes of minute buckets are half a million rows,
+   * and one transaction deleting them all would hold every check and query meanwhile.
    */
   const pruneHistory = async (current: DaemonConfig): Promise<void> => {
     const { minuteBucketsKeptMs, hourBucketsKeptMs } = current.history;
     const at = now();
     let buckets = 0;
-    for (;;) {
-      const deleted = store.pruneHistory(
-        at - minuteBucketsKeptMs,
-        at - hourBucketsKeptMs,
-        HISTORY_PRUNE_BATCH,
-      );
-      buckets += deleted;
-      if (deleted === 0 || stopping) break;
+    let after: string | undefined;
+    do {
+      const page = store.pruneHistory(at - minuteBucketsKeptMs, at - hourBucketsKeptMs, {
+        after,
+        adapters: HISTORY_PRUNE_ADAPTERS,
+      });
+      buckets += page.deleted;
+      after = page.last;
       await new Promise((resolve) => setImmediate(resolve));
-    }
+    } while (after !== undefined && !stopping);
     if (buckets > 0) logger.info({ buckets }, "retention removed old history buckets");
   };
   const startRetention = (current: DaemonConfig): PeriodicTask =>
@@ -725,6 +725,7 @@ export async function startDaemon(
     webhooks,
     pruneJournalNow: async () => {
       pruneJournal(running);
+      await pruneHistory(running);
       await front?.settled();
     },
     syncNow: async () => {

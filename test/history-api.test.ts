@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningDaemon } from "../src/main.js";
 import type { RunningSimulator } from "../src/simulator/simulator.js";
+import { SqliteStore } from "../src/storage/sqlite-store.js";
 import {
   getJson,
   ManualClock,
@@ -177,5 +178,27 @@ describe("history and uptime over HTTP", () => {
       "unknown",
       "unknown",
     ]);
+  });
+
+  it("retention deletes buckets past their age, minute buckets before hour buckets", async () => {
+    const file = () => new SqliteStore({ path: dbPath(), readonly: true });
+    const read = (granularity: "minute" | "hour") => {
+      const store = file();
+      try {
+        return store.readBuckets(GCS, granularity, 0, Number.MAX_SAFE_INTEGER);
+      } finally {
+        store.close();
+      }
+    };
+    const hoursBefore = read("hour");
+    expect(read("minute").length).toBeGreaterThan(5);
+    // Two days and a bit later, one-minute buckets (kept 48 h) are past retention; hours are not.
+    clock.advance(49 * 3_600_000);
+    await daemon.pruneJournalNow();
+    expect(read("minute")).toEqual([]);
+    expect(read("hour")).toEqual(hoursBefore);
+    // The 90 d uptime still reads the hour buckets' totals.
+    const quarter = await getJson(daemon, "/v1/uptime?window=90d&provider=gcs");
+    expect(quarter.body.adapters[0].up_s).toBeGreaterThan(400);
   });
 });

@@ -171,6 +171,24 @@ describe("history recorded by the engine", () => {
     expect(uptime?.uptime_percent).toBe(100);
   });
 
+  it("carries forward the history of an adapter not observed for a while, a slice at a time", async () => {
+    const h = harness();
+    await checks(h, MINUTE_MS, true);
+    // Three minutes without a check (watched, nothing pushed): nothing is written meanwhile.
+    await vi.advanceTimersByTimeAsync(3 * MINUTE_MS);
+    const before = h.store.newestBuckets(KAFKA).minute?.start;
+    expect(h.engine.advanceHistory(Date.now() - 2 * MINUTE_MS, 0)).toBe(0);
+    expect(h.engine.advanceHistory(Date.now() - 2 * MINUTE_MS, 10)).toBe(1);
+    h.engine.flush();
+    const rows = h.store.readBuckets(KAFKA, "minute", T0, T0 + HOUR_MS);
+    expect(rows.at(-1)?.start).toBeGreaterThan(before ?? 0);
+    // Every millisecond since the first check is in a bucket: fresh time healthy, the rest unknown.
+    const time = rows.reduce((sum, row) => sum + row.tally.healthyMs + row.tally.unknownMs, 0);
+    expect(time).toBe(Date.now() - T0);
+    // Observed just now: not carried again.
+    expect(h.engine.advanceHistory(Date.now() - 2 * MINUTE_MS, 10)).toBe(0);
+  });
+
   it("closes every adapter's history at stop, and a restart carries on without counting the gap", async () => {
     const h = harness();
     await checks(h, MINUTE_MS, true);

@@ -6,6 +6,7 @@ import type { ManualMaintenance } from "../domain/maintenance.js";
 import type {
   EndpointState,
   HealthStore,
+  HistoryPrunePage,
   RegistryState,
   StoreCommit,
   WebhookCursor,
@@ -138,8 +139,12 @@ export class FaultyStore implements HealthStore {
     return this.inner.readThrough(adapterIds, before);
   }
 
-  pruneHistory(minutesBefore: number, hoursBefore: number, limit?: number): number {
-    return this.inner.pruneHistory(minutesBefore, hoursBefore, limit);
+  pruneHistory(
+    minutesBefore: number,
+    hoursBefore: number,
+    page: HistoryPrunePage,
+  ): { deleted: number; last: string | undefined } {
+    return this.inner.pruneHistory(minutesBefore, hoursBefore, page);
   }
 
   loadMaintenance(): ManualMaintenance[] {

@@ -15,6 +15,7 @@ import type { ManualMaintenance } from "../domain/maintenance.js";
 import type {
   EndpointState,
   HealthStore,
+  HistoryPrunePage,
   RegistryState,
   StoreCommit,
   WebhookCursor,
@@ -296,24 +297,24 @@ export class MemoryStore implements HealthStore {
   pruneHistory(
     minutesBefore: number,
     hoursBefore: number,
-    limit = Number.MAX_SAFE_INTEGER,
-  ): number {
+    page: HistoryPrunePage,
+  ): { deleted: number; last: string | undefined } {
     this.assertOpen();
+    const ids = [...new Set([...this.buckets.minute.keys(), ...this.buckets.hour.keys()])]
+      .filter((id) => page.after === undefined || id > page.after)
+      .sort()
+      .slice(0, page.adapters);
     let deleted = 0;
-    const prune = (granularity: Granularity, before: number) => {
-      const old: [Map<number, BucketRow>, number][] = [];
-      for (const rows of this.buckets[granularity].values()) {
-        for (const start of rows.keys()) if (start < before) old.push([rows, start]);
-      }
-      old.sort((a, b) => a[1] - b[1]);
-      for (const [rows, start] of old.slice(0, limit)) {
-        rows.delete(start);
-        deleted++;
+    const prune = (rows: Map<number, BucketRow> | undefined, before: number) => {
+      for (const start of rows?.keys() ?? []) {
+        if (start < before && rows?.delete(start)) deleted++;
       }
     };
-    prune("minute", minutesBefore);
-    prune("hour", hoursBefore);
-    return deleted;
+    for (const id of ids) {
+      prune(this.buckets.minute.get(id), minutesBefore);
+      prune(this.buckets.hour.get(id), hoursBefore);
+    }
+    return { deleted, last: ids.at(-1) };
   }
 
   loadMaintenance(): ManualMaintenance[] {

@@ -8,6 +8,7 @@ import {
   subtractTime,
   type TimeTally,
 } from "../domain/history.js";
+import type { HistoryPrunePage } from "./store.js";
 
 const TABLE: Readonly<Record<Granularity, string>> = {
   minute: "history_minute",
@@ -269,16 +270,26 @@ export class SqliteHistory {
     return totals;
   }
 
-  /** Deletes up to `limit` buckets of each size past retention, oldest first; returns how many. */
-  prune(minutesBefore: number, hoursBefore: number, limit: number): number {
-    const prune = (table: string, before: number) =>
-      this.db
-        .prepare(
-          `DELETE FROM ${table} WHERE (adapter_key, bucket) IN
-           (SELECT adapter_key, bucket FROM ${table} WHERE bucket < ? ORDER BY bucket LIMIT ?)`,
-        )
-        .run(before, limit).changes;
-    return prune("history_minute", minutesBefore) + prune("history_hour", hoursBefore);
+  /** Deletes the buckets past retention of a page of adapters (see HistoryStore.pruneHistory). */
+  prune(
+    minutesBefore: number,
+    hoursBefore: number,
+    page: HistoryPrunePage,
+  ): { deleted: number; last: string | undefined } {
+    const adapters = this.db
+      .prepare(
+        "SELECT adapter_key, adapter_id FROM history_adapters WHERE adapter_id > ? ORDER BY adapter_id LIMIT ?",
+      )
+      .all(page.after ?? "", page.adapters) as { adapter_key: number; adapter_id: string }[];
+    const minutes = this.db.prepare(
+      "DELETE FROM history_minute WHERE adapter_key = ? AND bucket < ?",
+    );
+    const hours = this.db.prepare("DELETE FROM history_hour WHERE adapter_key = ? AND bucket < ?");
+    let deleted = 0;
+    for (const { adapter_key: key } of adapters) {
+      deleted += minutes.run(key, minutesBefore).changes + hours.run(key, hoursBefore).changes;
+    }
+    return { deleted, last: adapters.at(-1)?.adapter_id };
   }
 
   /** Deletes the history of adapters no longer in the adapters table (forgotten by retention). */

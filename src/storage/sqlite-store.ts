@@ -14,6 +14,7 @@ import { StorageError } from "./storage-error.js";
 import type {
   EndpointState,
   HealthStore,
+  HistoryPrunePage,
   RegistryState,
   StoreCommit,
   WebhookCursor,
@@ -290,10 +291,10 @@ export class SqliteStore implements HealthStore {
   pruneHistory(
     minutesBefore: number,
     hoursBefore: number,
-    limit = Number.MAX_SAFE_INTEGER,
-  ): number {
+    page: HistoryPrunePage,
+  ): { deleted: number; last: string | undefined } {
     this.writable;
-    return this.db.transaction(() => this.history.prune(minutesBefore, hoursBefore, limit))();
+    return this.db.transaction(() => this.history.prune(minutesBefore, hoursBefore, page))();
   }
 
   loadEndpoints(): EndpointState[] {

@@ -689,12 +689,28 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
           },
           3_000,
         );
-        // A batch at a time, oldest first: the newer S3 minute stays for the next batch.
-        expect(store.pruneHistory(20 * MINUTE_MS, 0, 1)).toBe(1);
-        expect(store.readBuckets(REDIS, "minute", 0, FOREVER)).toHaveLength(1);
+        // A page of adapters at a time, in id order: the cache adapter first, S3 next time.
+        expect(store.pruneHistory(20 * MINUTE_MS, 0, { after: undefined, adapters: 1 })).toEqual({
+          deleted: 2,
+          last: REDIS,
+        });
+        expect(store.readBuckets(REDIS, "minute", 0, FOREVER)).toHaveLength(0);
         expect(store.readBuckets(S3, "minute", 0, FOREVER)).toHaveLength(1);
-        store.commit({ history: [bucket(REDIS, "minute", 0, 1)], events: [] }, 3_000);
-        expect(store.pruneHistory(5 * MINUTE_MS, 0)).toBe(1);
+        expect(store.pruneHistory(0, 0, { after: S3, adapters: 1 })).toEqual({
+          deleted: 0,
+          last: undefined,
+        });
+        store.commit(
+          {
+            history: [bucket(REDIS, "minute", 0, 1), bucket(REDIS, "minute", 10 * MINUTE_MS, 1)],
+            events: [],
+          },
+          3_000,
+        );
+        expect(store.pruneHistory(5 * MINUTE_MS, 0, { after: undefined, adapters: 10 })).toEqual({
+          deleted: 1,
+          last: S3,
+        });
         expect(store.readBuckets(REDIS, "minute", 0, FOREVER).map((row) => row.start)).toEqual([
           10 * MINUTE_MS,
         ]);

@@ -71,6 +71,13 @@ export interface StoreCommit {
   events: readonly NewEvent[];
 }
 
+/** Which adapters one call of `pruneHistory` goes through. */
+export interface HistoryPrunePage {
+  /** Start after this adapter id; undefined for the first. */
+  after: string | undefined;
+  adapters: number;
+}
+
 /** The health history's buckets, as kept by the store. */
 export interface HistoryStore {
   /** The adapter's newest minute and hour buckets, to carry on after a restart. */
@@ -103,10 +110,15 @@ export interface HistoryStore {
   readThrough(adapterIds: readonly string[], before: number): Map<string, TimeTally>;
   /**
    * Deletes minute buckets starting before `minutesBefore` and hour buckets before
-   * `hoursBefore`, oldest first, at most `limit` of each size (all by default);
-   * returns how many.
+   * `hoursBefore`, of at most `page.adapters` adapters (in id order) after
+   * `page.after`: how many buckets, and the last adapter done (undefined when none
+   * was left), to go on from in the next call.
    */
-  pruneHistory(minutesBefore: number, hoursBefore: number, limit?: number): number;
+  pruneHistory(
+    minutesBefore: number,
+    hoursBefore: number,
+    page: HistoryPrunePage,
+  ): { deleted: number; last: string | undefined };
 }
 
 export interface HealthStore extends HistoryStore {
