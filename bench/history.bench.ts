@@ -622,8 +622,9 @@ function reportDisk(path: string, fill: Fill): void {
   const settings = `${count(fill.adapters)} adapters at full default retention (${MINUTES_KEPT_MS / HOUR_MS} h of minute buckets, ${HOURS_KEPT_MS / DAY_MS} days of hour buckets: ${count(fill.minuteRows)} minute and ${count(fill.hourRows)} hour rows), committed through SqliteStore.commit in time order (one commit per minute for all adapters), every check healthy at about 2 ms, 4 checks a minute, 0.5 % of minutes and 2 % of hours with failures; page size ${file.pageSize}; after wal_checkpoint(TRUNCATE)${quick ? "; quick run" : ""}`;
   const sizes = file.tables;
   const of = (name: string) => sizes?.get(name)?.bytes ?? 0;
-  const minuteBytes = of("history_minute") + of("history_minute_by_bucket");
-  const hourBytes = of("history_hour") + of("history_hour_by_bucket");
+  // The tables have no index besides their primary key (retention deletes through it).
+  const minuteBytes = of("history_minute");
+  const hourBytes = of("history_hour");
   const historyBytes =
     minuteBytes + hourBytes + of("history_adapters") + of("sqlite_autoindex_history_adapters_1");
   const perAdapter = sizes ? historyBytes / fill.adapters : file.fileBytes / fill.adapters;
@@ -643,27 +644,15 @@ function reportDisk(path: string, fill: Fill): void {
   const note = sizes ? undefined : "no dbstat in this SQLite build";
   reporter.row({
     ...row,
-    name: "bytes per minute row (table + bucket index)",
+    name: "bytes per minute row",
     value: sizes ? minuteBytes / fill.minuteRows : null,
     unit: "B",
     ...(note ? { note } : {}),
   });
   reporter.row({
     ...row,
-    name: "bytes per minute row, table alone",
-    value: sizes ? of("history_minute") / fill.minuteRows : null,
-    unit: "B",
-  });
-  reporter.row({
-    ...row,
-    name: "bytes per hour row (table + bucket index)",
+    name: "bytes per hour row",
     value: sizes ? hourBytes / fill.hourRows : null,
-    unit: "B",
-  });
-  reporter.row({
-    ...row,
-    name: "bytes per hour row, table alone",
-    value: sizes ? of("history_hour") / fill.hourRows : null,
     unit: "B",
   });
   reporter.row({ ...row, name: "history per adapter", value: perAdapter / 1000, unit: "KB" });
