@@ -78,6 +78,9 @@ barSizeInput.value = BAR_SIZES[localStorage.getItem(BAR_SIZE_KEY)]
   : "1h";
 board.barSize = barSizeInput.value;
 
+/** What the banner shows now, in short: it is drawn again only when this changes. */
+let summaryShown;
+
 board.onChange(() => renderSummary());
 
 function renderSummary() {
@@ -89,6 +92,21 @@ function renderSummary() {
   const problems = [...board.adapters.values()]
     .map((adapter) => ({ adapter, reasons: attentionReasons(adapter) }))
     .filter((entry) => entry.reasons.length > 0);
+  // The 5 s clock calls this too; redrawing an unchanged banner would only make work
+  // for the browser (with many pages open, most of their CPU).
+  const shown = JSON.stringify([
+    health.ready,
+    health.not_ready_reason,
+    reachable,
+    registry.last_sync,
+    registry.last_sync ? age(registry.last_sync) : "",
+    counts,
+    problems.slice(0, 8).map(({ adapter, reasons }) => [adapter.adapter_id, reasons]),
+    problems.length,
+  ]);
+  if (shown === summaryShown && root.dataset.shown === "summary") return;
+  summaryShown = shown;
+  root.dataset.shown = "summary";
   const attention = [];
   if (!health.ready)
     attention.push(h("li", {}, `Not ready: ${health.not_ready_reason ?? "starting"}`));
@@ -176,6 +194,7 @@ function setLive(state, text) {
 }
 
 function showError(error) {
+  $("summary").dataset.shown = "error";
   $("summary").replaceChildren(
     h(
       "p",

@@ -151,7 +151,9 @@ export class Board {
   /** Re-renders the "since" ages (a clock on the page, no request). */
   tick() {
     for (const cell of this.root.querySelectorAll("[data-since]")) {
-      cell.textContent = age(cell.dataset.since);
+      // Only text that changed, so an unchanged board costs the browser no layout.
+      const text = age(cell.dataset.since);
+      if (cell.textContent !== text) cell.textContent = text;
     }
   }
 
