@@ -10,16 +10,23 @@
  * - bytes transferred per load, cold and warm, by kind: the page's files
  *   (HTML, JS, CSS, icon), the API's JSON, and the event stream (SSE), headers
  *   included, as chromium's network layer counts them (CDP encodedDataLength);
- * - the daemon's CPU with 50 pages open (in 5 browser contexts, each page with
- *   its event stream) while 5 % of the adapters flip every 15 s, beside the same
- *   window with no page open; the browser's own CPU, the simulator's and this
- *   process's apart.
+ * - the daemon's CPU with 50 pages open (in 25 browser contexts of two pages,
+ *   each page with its event stream) while 5 % of the adapters flip every 15 s,
+ *   beside the same window with no page open; the browser's own CPU apart.
  *
- * The daemon runs at its defaults but for the registry's address, the listen
- * addresses, its database file, `limits.requests_per_sec: 0` (every page here
- * comes from 127.0.0.1, so the per-client rate limit would measure itself) and
- * `breaker.threshold: 1000` (at the default 3 a flapping adapter's breaker opens
- * and keeps it shut for 300 s, so nothing would flip every 15 s).
+ * For the loads, the simulator runs in its own process over a scenario with
+ * 5 % of the adapters flapping, and the daemon at its defaults but for the
+ * registry's address, the listen addresses, its database file,
+ * `limits.requests_per_sec: 0` (every page here comes from 127.0.0.1, so the
+ * per-client rate limit would measure itself) and `breaker.threshold: 1000`.
+ * A scripted flapping adapter turned out not to flip where the pages see it (no
+ * event in a minute; the daemon damps flapping), so for the CPU windows the
+ * simulator runs in this process and a different 5 % of the adapters are set
+ * down every 15 s (the previous 5 % back up), with probes polled every 5 s
+ * without Watch, so each change is an event within about 10 s; the simulator's
+ * CPU is then this process's.
+ * BENCH_PAGE_PARTS=loads or =cpu runs one part only; BENCH_PAGE_PAGES=N opens N pages
+ * instead of 50.
  * Run: npm run bench:page   (prints figures; asserts nothing; --quick for a smoke run
  * with 500 adapters, 10 pages and short windows; --report <file> for the suite, see
  * bench/report.ts)
@@ -30,6 +37,8 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { parseScenario } from "../src/simulator/scenario.js";
+import { type RunningSimulator, startSimulator } from "../src/simulator/simulator.js";
 import { benchOptions } from "./report.js";
 import { freePort, machineBusySeconds, percentiles, processCpuSeconds } from "./support.js";
 
@@ -41,17 +50,30 @@ const SIZES = quick ? [500] : [1_000, 10_000];
 const LOADS = quick ? 2 : 5;
 /** The adapters of the CPU windows: the first size. */
 const CPU_SIZE = SIZES[0] ?? 1_000;
-const PAGES = quick ? 10 : 50;
-const CONTEXTS = 5;
+/** BENCH_PAGE_PAGES sets it: 50 pages with 5 % flipping saturate two cores (see bench/README.md). */
+const PAGES = Number(process.env.BENCH_PAGE_PAGES ?? (quick ? 10 : 50));
+/**
+ * Two pages a context: chromium opens at most 6 HTTP/1.1 connections to one host
+ * per context, and each page's event stream holds one for good, so a context
+ * with six pages open has none left for their other requests.
+ */
+const CONTEXTS = Math.ceil(PAGES / 2);
 const WINDOW_SEC = quick ? 15 : 60;
 /** After the pages are open, before the window: their first readings done. */
 const SETTLE_SEC = quick ? 5 : 10;
 /** After the daemon is ready: its first round of checks (spread over the 15 s interval). */
 const FIRST_ROUND_SEC = quick ? 8 : 20;
 const FLAPPING = 0.05;
-const SCENARIO_TEXT = `${FLAPPING * 100} % of the adapters flapping (behaviour_mix { healthy: ${1 - FLAPPING}, flapping: ${FLAPPING} }: down for the second half of each 30 s period, so they flip every 15 s)`;
+/** The adapters set down at each flip of the CPU windows. */
+const FLIPPED = 0.05;
+const FLIP_EVERY_MS = 15_000;
+const SCENARIO_TEXT = `${FLAPPING * 100} % of the adapters scripted flapping (behaviour_mix { healthy: ${1 - FLAPPING}, flapping: ${FLAPPING} }, 30 s period)`;
 const DAEMON_SETTINGS =
-  "daemon at its defaults (probes every 15 s with Watch) but limits.requests_per_sec 0 (every page is 127.0.0.1) and breaker.threshold 1000 (so flapping adapters keep flipping)";
+  "simulator in its own process; daemon at its defaults (probes every 15 s, Watch on) but limits.requests_per_sec 0 (every page is 127.0.0.1) and breaker.threshold 1000";
+const CPU_SCENARIO_TEXT = `every 15 s a different ${FLIPPED * 100} % of the adapters set down and the previous ${FLIPPED * 100} % back up (simulator in the bench's process)`;
+const CPU_DAEMON_SETTINGS =
+  "daemon at its defaults but limits.requests_per_sec 0 (every page is 127.0.0.1), probes { interval_sec: 5, watch: false } and breaker.threshold 1000 (each change an event within about 10 s)";
+const PARTS = (process.env.BENCH_PAGE_PARTS ?? "loads,cpu").split(",");
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -83,10 +105,12 @@ function start(args: string[], readyText: string): Promise<ChildProcess> {
 interface Stack {
   base: string;
   daemon: ChildProcess;
-  simulator: ChildProcess;
+  /** The simulator's process, or none when it runs in this one. */
+  simulator: ChildProcess | undefined;
   stop(): Promise<void>;
 }
 
+/** The loads' stack: the simulator in its own process, playing 5 % flapping adapters. */
 async function startStack(adapters: number): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "oneiric-healthd-bench-page-"));
   dirs.push(dir);
@@ -109,36 +133,7 @@ async function startStack(adapters: number): Promise<Stack> {
     ],
     "simulating",
   );
-  writeFileSync(
-    join(dir, "healthd.yaml"),
-    `oneiric_mcp: { grpc_host: 127.0.0.1, grpc_port: ${registryPort} }
-healthd:
-  storage: { path: ${JSON.stringify(join(dir, "healthd.db"))} }
-  # Every page here is 127.0.0.1: the per-client rate limit would measure itself.
-  limits: { requests_per_sec: 0 }
-  # At the default 3, a flapping adapter's breaker opens and holds it for 300 s.
-  breaker: { threshold: 1000 }
-`,
-  );
-  const daemon = await start(
-    [
-      "run",
-      "--config",
-      join(dir, "healthd.yaml"),
-      "--http-listen",
-      `127.0.0.1:${httpPort}`,
-      "--grpc-listen",
-      `127.0.0.1:${grpcPort}`,
-    ],
-    '"msg":"ready"',
-  );
-  const stopChild = (child: ChildProcess) =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.removeAllListeners("exit");
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-    });
+  const daemon = await startDaemon(dir, registryPort, httpPort, grpcPort, "");
   return {
     base: `http://127.0.0.1:${httpPort}`,
     daemon,
@@ -151,12 +146,106 @@ healthd:
   };
 }
 
+/**
+ * The CPU windows' stack: the simulator in this process, so `flip()` can set a
+ * different 5 % of the adapters down each time (the previous 5 % back up).
+ */
+async function startFlippingStack(
+  adapters: number,
+): Promise<Stack & { simulatorInProcess: RunningSimulator; flip(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), "oneiric-healthd-bench-page-"));
+  dirs.push(dir);
+  const simulatorInProcess = await startSimulator({
+    scenario: parseScenario(
+      `generate: { count: ${adapters}, endpoint: grpc }\n`,
+      "bench-page-scenario.yaml",
+    ),
+    listen: "127.0.0.1:0",
+    watchIntervalMs: 1_000,
+  });
+  const ids = simulatorInProcess.adapters.map((entry) => entry.adapterId);
+  const perFlip = Math.round(ids.length * FLIPPED);
+  let down: string[] = [];
+  let next = 0;
+  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  const daemon = await startDaemon(
+    dir,
+    simulatorInProcess.registryPort,
+    httpPort,
+    grpcPort,
+    `  # Each change seen within about 10 s (fall 2 at 5 s polls), and no breaker opens on
+  # a 15 s outage (at the default 3 it would hold the adapter for 300 s).
+  probes: { interval_sec: 5, watch: false }
+`,
+  );
+  return {
+    base: `http://127.0.0.1:${httpPort}`,
+    daemon,
+    simulator: undefined,
+    simulatorInProcess,
+    flip: () => {
+      for (const id of down) simulatorInProcess.setBehaviour(id, null);
+      down = Array.from({ length: perFlip }, (_, index) => ids[(next + index) % ids.length] ?? "");
+      next = (next + perFlip) % ids.length;
+      for (const id of down) simulatorInProcess.setBehaviour(id, "down");
+    },
+    stop: async () => {
+      await stopChild(daemon);
+      await simulatorInProcess.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.removeAllListeners("exit");
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+async function startDaemon(
+  dir: string,
+  registryPort: number,
+  httpPort: number,
+  grpcPort: number,
+  extraYaml: string,
+): Promise<ChildProcess> {
+  writeFileSync(
+    join(dir, "healthd.yaml"),
+    `oneiric_mcp: { grpc_host: 127.0.0.1, grpc_port: ${registryPort} }
+healthd:
+  storage: { path: ${JSON.stringify(join(dir, "healthd.db"))} }
+  # Every page here is 127.0.0.1: the per-client rate limit would measure itself.
+  limits: { requests_per_sec: 0 }
+  # A flapping or flipped adapter's breaker stays shut, so it goes on changing.
+  breaker: { threshold: 1000 }
+${extraYaml}`,
+  );
+  return start(
+    [
+      "run",
+      "--config",
+      join(dir, "healthd.yaml"),
+      "--http-listen",
+      `127.0.0.1:${httpPort}`,
+      "--grpc-listen",
+      `127.0.0.1:${grpcPort}`,
+    ],
+    '"msg":"ready"',
+  );
+}
+
 type Kind = "files" | "api" | "sse";
 const KINDS: readonly Kind[] = ["files", "api", "sse"];
 
 /** Bytes a page received, by kind, headers included, as chromium's network layer counts them. */
 class NetworkTally {
-  private readonly requests = new Map<string, { kind: Kind; bytes: number; status: number }>();
+  private readonly requests = new Map<string, { kind: Kind; bytes: number }>();
+  /** Event-stream messages the page received. */
+  messages = 0;
 
   static async attach(page: Page): Promise<NetworkTally> {
     const tally = new NetworkTally();
@@ -172,12 +261,14 @@ class NetworkTally {
       tally.requests.set(event.requestId, {
         kind,
         bytes: event.response.encodedDataLength,
-        status: event.response.status,
       });
     });
     cdp.on("Network.dataReceived", (event) => {
       const request = tally.requests.get(event.requestId);
       if (request) request.bytes += event.encodedDataLength;
+    });
+    cdp.on("Network.eventSourceMessageReceived", () => {
+      tally.messages++;
     });
     cdp.on("Network.loadingFinished", (event) => {
       const request = tally.requests.get(event.requestId);
@@ -193,11 +284,9 @@ class NetworkTally {
     return sum;
   }
 
-  count(kind: Kind, status?: number): number {
+  count(kind: Kind): number {
     let count = 0;
-    for (const request of this.requests.values()) {
-      if (request.kind === kind && (status === undefined || request.status === status)) count++;
-    }
+    for (const request of this.requests.values()) if (request.kind === kind) count++;
     return count;
   }
 }
@@ -213,7 +302,6 @@ interface Load {
   barsMs: number;
   bytes: Record<Kind, number>;
   requests: Record<Kind, number>;
-  notModified: number;
 }
 
 /** One load of `/` in `context`: until the board and its bars are drawn, and the stream open. */
@@ -249,7 +337,6 @@ async function loadOnce(context: BrowserContext, base: string): Promise<Load> {
     barsMs,
     bytes: { files: tally.bytes("files"), api: tally.bytes("api"), sse: tally.bytes("sse") },
     requests: { files: tally.count("files"), api: tally.count("api"), sse: tally.count("sse") },
-    notModified: tally.count("files", 304),
   };
   await page.close();
   return load;
@@ -259,7 +346,7 @@ const median = (values: readonly number[]) => percentiles(values).p50;
 const kB = (bytes: number) => bytes / 1000;
 
 function reportLoads(adapters: number, temperature: "cold" | "warm", loads: Load[]): void {
-  const settings = `${adapters.toLocaleString("en-US")} adapters, ${SCENARIO_TEXT}; ${DAEMON_SETTINGS}; chromium ${CHROMIUM} headless through playwright-core, viewport 1400×1000; ${temperature === "cold" ? "a new browser context each load (empty cache)" : "one browser context, its cache warm (the page's files answered 304)"}; median of ${loads.length} loads${quick ? "; quick run" : ""}`;
+  const settings = `${adapters.toLocaleString("en-US")} adapters, ${SCENARIO_TEXT}; ${DAEMON_SETTINGS}; chromium ${CHROMIUM} headless through playwright-core, viewport 1400×1000; ${temperature === "cold" ? "a new browser context each load (empty cache)" : "one browser context, its cache warm (the page's files revalidated: 304, headers only)"}; median of ${loads.length} loads${quick ? "; quick run" : ""}`;
   const board = median(loads.map((load) => load.boardMs));
   const bars = median(loads.map((load) => load.barsMs));
   console.log(
@@ -269,8 +356,7 @@ function reportLoads(adapters: number, temperature: "cold" | "warm", loads: Load
           `${kind} ${kB(median(loads.map((load) => load.bytes[kind])))
             .toFixed(1)
             .padStart(8)} kB (${median(loads.map((load) => load.requests[kind]))} req)`,
-      ).join("  ") +
-      `  304s ${median(loads.map((load) => load.notModified))}`,
+      ).join("  "),
   );
   console.log(
     `        each load: first render ${loads.map((load) => load.boardMs.toFixed(0)).join(", ")} ms; bars ${loads.map((load) => load.barsMs.toFixed(0)).join(", ")} ms`,
@@ -365,15 +451,13 @@ interface Window {
 /** CPU of each party over `seconds`, in seconds of CPU per second (1 = one core busy). */
 async function cpuWindow(stack: Stack, seconds: number): Promise<Window> {
   const daemonPid = stack.daemon.pid ?? 0;
-  const simulatorPid = stack.simulator.pid ?? 0;
-  // Everything this process started but the daemon and the simulator is the browser.
+  // Everything this process started but the daemon (and a simulator's process) is the browser.
   const browserPids = () => {
-    const theirs = new Set([
-      daemonPid,
-      simulatorPid,
-      ...descendants(daemonPid),
-      ...descendants(simulatorPid),
-    ]);
+    const theirs = new Set([daemonPid, ...descendants(daemonPid)]);
+    const simulatorPid = stack.simulator?.pid;
+    if (simulatorPid !== undefined) {
+      for (const pid of [simulatorPid, ...descendants(simulatorPid)]) theirs.add(pid);
+    }
     return descendants(process.pid).filter((pid) => !theirs.has(pid));
   };
   const read = () => {
@@ -381,7 +465,7 @@ async function cpuWindow(stack: Stack, seconds: number): Promise<Window> {
     return {
       daemon: processCpuSeconds(daemonPid),
       browser: cpuOf(browserTree),
-      simulator: processCpuSeconds(simulatorPid),
+      simulator: stack.simulator?.pid === undefined ? 0 : processCpuSeconds(stack.simulator.pid),
       bench: processCpuSeconds("self"),
       machine: machineBusySeconds(),
       at: performance.now(),
@@ -405,9 +489,16 @@ async function cpuWindow(stack: Stack, seconds: number): Promise<Window> {
 
 const percentOfCore = (rate: number) => `${(rate * 100).toFixed(1)} %`;
 
-async function measureCpu(browser: Browser, stack: Stack, adapters: number): Promise<void> {
+async function measureCpu(browser: Browser, adapters: number): Promise<void> {
+  const stack = await startFlippingStack(adapters);
+  console.log(
+    `\n${adapters.toLocaleString("en-US")} adapters, ${CPU_SCENARIO_TEXT}: daemon ready; ${FIRST_ROUND_SEC} s for the first round of checks`,
+  );
+  await sleep(FIRST_ROUND_SEC * 1000);
+  stack.flip();
+  const flipper = setInterval(() => stack.flip(), FLIP_EVERY_MS);
   const settings = (pages: number) =>
-    `${adapters.toLocaleString("en-US")} adapters, ${SCENARIO_TEXT}; ${DAEMON_SETTINGS}; ${pages === 0 ? "no page open" : `${pages} pages open in ${CONTEXTS} browser contexts of chromium (headless), each with its event stream`}; ${WINDOW_SEC} s window${pages === 0 ? "" : ` after ${SETTLE_SEC} s of settling`}; CPU as utime+stime from /proc per second (100 % = one core busy)${quick ? "; quick run" : ""}`;
+    `${adapters.toLocaleString("en-US")} adapters, ${CPU_SCENARIO_TEXT}; ${CPU_DAEMON_SETTINGS}; ${pages === 0 ? "no page open" : `${pages} pages open in ${CONTEXTS} browser contexts of chromium (headless), each with its event stream`}; ${WINDOW_SEC} s window${pages === 0 ? "" : ` after ${SETTLE_SEC} s of settling`}; CPU as utime+stime from /proc per second (100 % = one core busy)${quick ? "; quick run" : ""}`;
   const idle = await cpuWindow(stack, WINDOW_SEC);
   const contexts = await Promise.all(
     Array.from({ length: CONTEXTS }, () =>
@@ -455,9 +546,11 @@ async function measureCpu(browser: Browser, stack: Stack, adapters: number): Pro
   for (const key of Object.keys(requests)) requests[key] = 0;
   const streamBefore = watched?.bytes("sse") ?? 0;
   const apiBefore = watched?.bytes("api") ?? 0;
+  const messagesBefore = watched?.messages ?? 0;
   const open = await cpuWindow(stack, WINDOW_SEC);
   const streamBytes = (watched?.bytes("sse") ?? 0) - streamBefore;
   const apiBytes = (watched?.bytes("api") ?? 0) - apiBefore;
+  const messages = (watched?.messages ?? 0) - messagesBefore;
   const live = await Promise.all(
     pages.map((page) =>
       page.evaluate(
@@ -470,13 +563,13 @@ async function measureCpu(browser: Browser, stack: Stack, adapters: number): Pro
   console.log(
     `\nCPU per second (100 % = one core), ${WINDOW_SEC} s windows, ${adapters.toLocaleString("en-US")} adapters, 5 % flipping every 15 s:`,
   );
-  console.log("              daemon    browser   simulator   bench   others");
+  console.log("              daemon    browser   simulator and bench   others");
   for (const [label, window] of [
     ["0 pages", idle],
     [`${PAGES} pages`, open],
   ] as const) {
     console.log(
-      `${label.padEnd(12)}  ${percentOfCore(window.daemon).padStart(7)}  ${percentOfCore(window.browser).padStart(8)}  ${percentOfCore(window.simulator).padStart(9)}  ${percentOfCore(window.bench).padStart(6)}  ${percentOfCore(window.others).padStart(6)}`,
+      `${label.padEnd(12)}  ${percentOfCore(window.daemon).padStart(7)}  ${percentOfCore(window.browser).padStart(8)}  ${percentOfCore(window.simulator + window.bench).padStart(19)}  ${percentOfCore(window.others).padStart(6)}`,
     );
   }
   console.log(
@@ -487,7 +580,7 @@ async function measureCpu(browser: Browser, stack: Stack, adapters: number): Pro
       .join(", ")}`,
   );
   console.log(
-    `one page's traffic in the window: event stream ${kB(streamBytes).toFixed(1)} kB, API ${kB(apiBytes).toFixed(1)} kB (${((streamBytes + apiBytes) / WINDOW_SEC / 1000).toFixed(1)} kB/s)`,
+    `one page's traffic in the window: ${messages} events, event stream ${kB(streamBytes).toFixed(1)} kB, API ${kB(apiBytes).toFixed(1)} kB (${((streamBytes + apiBytes) / WINDOW_SEC / 1000).toFixed(1)} kB/s)`,
   );
   const disturbed = (window: Window) =>
     window.others > 0.1
@@ -531,10 +624,20 @@ async function measureCpu(browser: Browser, stack: Stack, adapters: number): Pro
     value: kB(apiBytes) / (WINDOW_SEC / 60),
     unit: "kB/min",
   });
+  reporter.row({
+    name: "events one page received",
+    size: adapters,
+    settings: settings(PAGES),
+    value: messages / (WINDOW_SEC / 60),
+    unit: "/min",
+  });
+  if (messages === 0) reporter.problem("no event reached the pages in the window: nothing flipped");
   if (live.some((isLive) => !isLive)) {
     reporter.problem(`${live.filter((isLive) => !isLive).length} pages lost their event stream`);
   }
   for (const context of contexts) await context.close();
+  clearInterval(flipper);
+  await stack.stop();
 }
 
 async function main(): Promise<void> {
@@ -545,7 +648,7 @@ async function main(): Promise<void> {
   reporter.fact("chromium", browser.version());
   console.log(`chromium ${browser.version()}; ${SCENARIO_TEXT}; ${DAEMON_SETTINGS}`);
   try {
-    for (const adapters of SIZES) {
+    for (const adapters of PARTS.includes("loads") ? SIZES : []) {
       const stack = await startStack(adapters);
       console.log(
         `\n${adapters.toLocaleString("en-US")} adapters: daemon ready; ${FIRST_ROUND_SEC} s for the first round of checks`,
@@ -555,9 +658,9 @@ async function main(): Promise<void> {
         "  size  load   board          bars        page files              API JSON                 SSE",
       );
       await measureLoads(browser, stack, adapters);
-      if (adapters === CPU_SIZE) await measureCpu(browser, stack, adapters);
       await stack.stop();
     }
+    if (PARTS.includes("cpu")) await measureCpu(browser, CPU_SIZE);
   } finally {
     await browser.close();
   }
