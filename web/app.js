@@ -352,11 +352,17 @@ async function readHistory() {
   }
 }
 
-/** The history bars of a few adapters, each asked by its list filters (which name one adapter). */
+/**
+ * The history bars of a few adapters, each asked by its list filters (which name
+ * one adapter). Only rows on screen: the others keep the mark their events left on
+ * their newest bucket until the next whole reading, so a page open on a large,
+ * busy board does not ask the daemon twice for every event.
+ */
 async function readRowHistories(ids) {
   const size = board.barSize;
   const answers = await Promise.allSettled(
     ids
+      .filter((id) => board.isOnScreen(id))
       .map((id) => board.adapters.get(id))
       .filter((adapter) => adapter !== undefined)
       .map((adapter) =>

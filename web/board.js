@@ -334,6 +334,11 @@ export class Board {
     );
   }
 
+  /** Whether the adapter's row is in the document (its section open, on its current page). */
+  isOnScreen(adapterId) {
+    return this.root.querySelector(`tr[data-adapter-id="${CSS.escape(adapterId)}"]`) !== null;
+  }
+
   /** Replaces one row in place if it is on screen, and the section's counts. */
   refreshRow(adapterId) {
     const adapter = this.adapters.get(adapterId);
