@@ -237,17 +237,6 @@ describe("the status page", () => {
     expect(await page.locator(`#summary [data-count="maintenance"] strong`).textContent()).toBe(
       "1",
     );
-
-    if (process.env.UPDATE_SCREENSHOTS === "1") {
-      for (const colorScheme of ["light", "dark"] as const) {
-        await page.emulateMedia({ colorScheme });
-        await page.screenshot({
-          path: join(SCREENSHOTS, `status-page-${colorScheme}.png`),
-          fullPage: true,
-        });
-      }
-      await page.emulateMedia({ colorScheme: "light" });
-    }
     expect(problems).toEqual([]);
     await page.context().close();
   }, 60_000);
@@ -328,6 +317,226 @@ describe("the status page with authentication on", () => {
     expect(problems).toEqual([]);
     await page.context().close();
   }, 60_000);
+});
+
+describe("the status page's history over a scripted outage", () => {
+  const HISTORY_SCENARIO = `
+project: board
+adapters:
+  - { category: storage, provider: s3, capabilities: [read, write, delete, list] }
+  - { category: storage, provider: gcs, capabilities: [read, write, delete, list] }
+  - { category: storage, provider: sqlite, behaviour: down }
+  - { category: cache, provider: redis }
+  - { category: cache, provider: memcached }
+  - { category: orchestration, provider: prefect }
+  - { category: orchestration, provider: airflow }
+  - { category: memory, provider: chroma }
+`;
+  const AIRFLOW = "board.adapter.orchestration.airflow";
+  /**
+   * Rise and fall 1, so each scripted minute is exactly its bucket's status, and a
+   * breaker that stays shut through minutes of failures (as test/history-api.test.ts).
+   */
+  const POLICY = `  breaker: { threshold: 1000 }
+  overrides:
+    - { match: { project: board }, probes: { rise: 1, fall: 1 } }
+`;
+  const MINUTE_MS = 60_000;
+  const STEP_MS = 15_000;
+  /** Healthy minutes before the outage: the bar has a stretch to show. */
+  const CALM_MINUTES = 40;
+  /** The letters of GET /v1/history's status_bar, by the status the page draws. */
+  const LETTER: Record<string, string> = {
+    healthy: "h",
+    degraded: "d",
+    unhealthy: "u",
+    maintenance: "m",
+    unknown: "?",
+  };
+
+  let stack: Stack;
+  let clock: ManualClock;
+  /** The daemon's clock starts at a minute this long before now, and ends near now. */
+  const startMs = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - (CALM_MINUTES + 5) * MINUTE_MS;
+  const minute = (index: number) => new Date(startMs + index * MINUTE_MS).toISOString();
+
+  /** Every adapter checked, then the clock moved on 15 s, `steps` times. */
+  async function checkSteps(steps: number): Promise<void> {
+    for (let step = 0; step < steps; step++) {
+      await stack.daemon.checkAllNow();
+      clock.advance(STEP_MS);
+    }
+  }
+
+  /**
+   * Waits until the page has read every bar at or after `iso` by the daemon's clock,
+   * then a moment more for a reading it may have queued behind that one.
+   */
+  async function barsReadSince(page: Page, iso: string): Promise<void> {
+    await expect
+      .poll(async () => {
+        const until = await page.locator("#board").getAttribute("data-history-until");
+        return Date.parse(until ?? "") >= Date.parse(iso);
+      })
+      .toBe(true);
+    await page.waitForTimeout(300);
+  }
+
+  /** What a row's bar shows: one letter per cell, as the API spells it. */
+  const barLetters = async (page: Page, adapterId: string) =>
+    (
+      await row(page, adapterId)
+        .locator(".history rect.bucket")
+        .evaluateAll((cells) =>
+          cells.map((cell) => (cell as unknown as PageNode).getAttribute("data-status")),
+        )
+    )
+      .map((status) => LETTER[status ?? "unknown"])
+      .join("");
+
+  beforeAll(async () => {
+    const dir = tempDir();
+    clock = new ManualClock(startMs);
+    const simulator = await startTestSimulator(HISTORY_SCENARIO, clock);
+    const daemon = await startTestDaemon(
+      testConfig(simulator.registryPort, join(dir.path, "healthd.db"), POLICY),
+      clock,
+    );
+    await daemon.checkAllNow();
+    stack = { dir, simulator, daemon, base: `http://127.0.0.1:${daemon.httpAddress.port}` };
+  }, 60_000);
+  afterAll(() => stopStack(stack));
+
+  it("draws the outage in the bar and the uptime from the daemon's history, live; maintenance is not downtime", async () => {
+    const { page, problems } = await openPage(stack.base);
+    await page.locator("#live[data-live=live]").waitFor();
+    // Minute bars, so the scripted minutes are cells of their own.
+    await page.selectOption("#history-bucket", "1m");
+    await row(page, S3).locator(`svg.history-bar[data-bucket-ms="${MINUTE_MS}"]`).waitFor();
+    expect(await page.locator('th[data-column="History"]').first().textContent()).toBe(
+      "History (90 min)",
+    );
+    await barsReadSince(page, minute(0));
+    await page.evaluate(() => {
+      (globalThis as unknown as PageGlobals).sameDocument = true;
+    });
+
+    // Calm minutes, then s3 fails for a minute while redis, in a declared maintenance, is down too.
+    await checkSteps(CALM_MINUTES * 4);
+    const declared = await fetch(`${stack.base}/v1/adapters/${REDIS}/maintenance`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ reason: "node upgrade" }),
+    });
+    expect(declared.status).toBe(200);
+    stack.simulator.setBehaviour(REDIS, "down");
+    stack.simulator.setBehaviour(S3, "down");
+    await checkSteps(1);
+    // The bars turn while the outage is on, without a reload.
+    await expect
+      .poll(() => row(page, S3).locator(".history rect.status-unhealthy").count())
+      .toBe(1);
+    await expect
+      .poll(() => row(page, REDIS).locator(".history rect.status-maintenance").count())
+      .toBe(1);
+    expect(await row(page, REDIS).locator(".history rect.status-unhealthy").count()).toBe(0);
+    // Each minute's events start a new bucket on the page: it reads every bar again.
+    await barsReadSince(page, minute(CALM_MINUTES));
+    await checkSteps(3);
+    // s3 is back; a minute later airflow goes down and stays down.
+    stack.simulator.setBehaviour(S3, null);
+    await checkSteps(1);
+    await barsReadSince(page, minute(CALM_MINUTES + 1));
+    await checkSteps(3);
+    stack.simulator.setBehaviour(AIRFLOW, "down");
+    await checkSteps(1);
+    await barsReadSince(page, minute(CALM_MINUTES + 2));
+    await checkSteps(5);
+    // Half a minute into the last minute, redis is repaired (still in maintenance).
+    stack.simulator.setBehaviour(REDIS, null);
+    await stack.daemon.checkAllNow();
+    // The clock stands still from here: what the page reads, the API answers too.
+    const endIso = new Date(clock.now()).toISOString();
+    expect(endIso).toBe(new Date(Date.parse(minute(CALM_MINUTES + 3)) + 30_000).toISOString());
+    await barsReadSince(page, endIso);
+
+    type BoardEntry = { adapter_id: string; status_bar: string; uptime_percent: number };
+    type UptimeEntry = { adapter_id: string; uptime_percent: number | null };
+    const board = (await (await fetch(`${stack.base}/v1/history?bucket=1m&buckets=90`)).json()) as {
+      adapters: BoardEntry[];
+    };
+    const uptime = (await (await fetch(`${stack.base}/v1/uptime?window=1h`)).json()) as {
+      adapters: UptimeEntry[];
+    };
+    const bar = (id: string) => board.adapters.find((entry) => entry.adapter_id === id)?.status_bar;
+    const uptimeOf = (id: string) =>
+      uptime.adapters.find((entry) => entry.adapter_id === id)?.uptime_percent;
+    const unseen = "?".repeat(90 - CALM_MINUTES - 4);
+    const calm = "h".repeat(CALM_MINUTES);
+    // The daemon's own account of the script, which the page must show.
+    expect(bar(S3)).toBe(`${unseen}${calm}uhhh`);
+    expect(bar(REDIS)).toBe(`${unseen}${calm}mmmm`);
+    expect(bar(AIRFLOW)).toBe(`${unseen}${calm}hhuu`);
+    expect(uptimeOf(S3)).toBeCloseTo(
+      (100 * (CALM_MINUTES * 60 + 150)) / (CALM_MINUTES * 60 + 210),
+      2,
+    );
+    expect(uptimeOf(REDIS)).toBe(100);
+
+    // The page's bars, cell for cell, and its uptime figures, equal to GET /v1/uptime's.
+    for (const id of [S3, REDIS, AIRFLOW, GCS]) {
+      await expect.poll(() => barLetters(page, id)).toBe(bar(id));
+      await expect
+        .poll(() => row(page, id).locator(".uptime").getAttribute("data-uptime"))
+        .toBe(String(uptimeOf(id)));
+    }
+    expect(uptimeOf(S3)).toBeLessThan(100);
+    expect(await row(page, REDIS).locator(".uptime").textContent()).toBe("100 %");
+    expect(await row(page, REDIS).getAttribute("data-shown-status")).toBe("maintenance");
+    // Each cell tells its minute and status on hover.
+    const outage = row(page, S3).locator(".history rect.status-unhealthy");
+    expect(await outage.getAttribute("data-start")).toBe(minute(CALM_MINUTES));
+    expect(await outage.locator("title").textContent()).toMatch(/: unhealthy$/);
+    // The sparkline is drawn from the history's latency_ms.
+    await row(page, S3).locator(".sparkline polyline").waitFor();
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).sameDocument)).toBe(
+      true,
+    );
+
+    // The detail view's response-time chart and timeline come from the adapter's history.
+    const history = (await (
+      await fetch(`${stack.base}/v1/adapters/${S3}/history?window=1h&bucket=1m`)
+    ).json()) as { buckets: { latency_p50_ms: number | null }[] };
+    const withLatency = history.buckets.filter((bucket) => bucket.latency_p50_ms !== null).length;
+    expect(withLatency).toBeGreaterThan(CALM_MINUTES);
+    await row(page, S3).click();
+    await page.locator("#detail[open] .response-chart").waitFor();
+    await expect
+      .poll(() => page.locator("#detail .chart-dot.series-p50").count())
+      .toBe(withLatency);
+    expect(await page.locator("#detail .legend").textContent()).toContain("p50 per minute");
+    expect(await page.locator("#detail .timeline rect.bucket.status-unhealthy").count()).toBe(1);
+    expect(await page.locator("#detail .facts").textContent()).toContain(
+      `Uptime (1 h)${(await row(page, S3).locator(".uptime").textContent()) ?? ""}`,
+    );
+    await page.keyboard.press("Escape");
+
+    if (process.env.UPDATE_SCREENSHOTS === "1") {
+      await page.fill("#requirement", "storage");
+      await page.press("#requirement", "Enter");
+      await page.locator(`#resolution [data-choice]`).waitFor();
+      for (const colorScheme of ["light", "dark"] as const) {
+        await page.emulateMedia({ colorScheme });
+        await page.screenshot({
+          path: join(SCREENSHOTS, `status-page-${colorScheme}.png`),
+          fullPage: true,
+        });
+      }
+      await page.emulateMedia({ colorScheme: "light" });
+    }
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 90_000);
 });
 
 describe("the status page at 1,000 adapters", () => {

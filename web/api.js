@@ -41,8 +41,17 @@ export const api = {
   health: () => request("/v1/health"),
   resolve: (requirement) => request(`/v1/resolve?${new URLSearchParams(requirement)}`),
   events: (since, limit) => request(`/v1/events?since=${since}&limit=${limit}`),
-  /** The board's history bars (docs/http-api.md#history); undefined where the daemon has none. */
-  boardHistory: () => optional(request("/v1/history?bucket=1h&buckets=90")),
+  /**
+   * One page of the board's history bars (docs/history.md, `GET /v1/history`),
+   * `filter` being list filters (one adapter: its project, domain, category and
+   * provider); undefined where the daemon has none.
+   */
+  boardHistory: (bucket, { offset = 0, limit = 1000, filter = {} } = {}) =>
+    optional(
+      request(
+        `/v1/history?${new URLSearchParams({ bucket, buckets: "90", offset: String(offset), limit: String(limit), ...filter })}`,
+      ),
+    ),
   adapterHistory: (id, window, bucket) =>
     optional(request(`/v1/adapters/${encode(id)}/history?window=${window}&bucket=${bucket}`)),
   login: (token) =>

@@ -10,7 +10,15 @@ export const PAGE_SIZE = 50;
 const STATUSES = ["unhealthy", "degraded", "healthy", "unknown"];
 /** Latencies kept per adapter for its sparkline when the daemon has no history. */
 const SEEN_LATENCIES = 30;
+const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
+
+/** The bar sizes GET /v1/history offers: each bucket's length, and the bar's span in words. */
+export const BAR_SIZES = {
+  "1m": { bucketMs: MINUTE_MS, span: "90 min" },
+  "1h": { bucketMs: HOUR_MS, span: "90 h" },
+  "1d": { bucketMs: 24 * HOUR_MS, span: "90 d" },
+};
 
 /** What the row shows as its state: maintenance outranks the probed status. */
 export function shownStatus(adapter) {
@@ -37,9 +45,12 @@ export class Board {
     this.root = root;
     this.open = open;
     this.adapters = new Map();
-    /** adapter id → { status_bar, uptime_percent, latency_ms } from GET /v1/history */
+    /** adapter id → { status_bar, uptime_percent, latency_ms, from } from GET /v1/history */
     this.history = new Map();
-    this.historySpan = undefined;
+    /** Whether the daemon serves history (undefined until it has been asked). */
+    this.hasHistory = undefined;
+    /** The bars' bucket size, one of BAR_SIZES. */
+    this.barSize = "1h";
     this.seenLatencies = new Map();
     /** category → { section, body, pager, page, summary } */
     this.groups = new Map();
@@ -59,15 +70,38 @@ export class Board {
     this.renderAll();
   }
 
-  /** The board's history bars; undefined when the daemon serves none. */
-  setHistory(answer) {
-    if (answer === undefined && this.historySpan === undefined) return;
-    this.history = new Map((answer?.adapters ?? []).map((entry) => [entry.adapter_id, entry]));
-    this.historySpan = answer && {
-      from: answer.from,
-      bucketMs: answer.bucket === "1d" ? 24 * HOUR_MS : answer.bucket === "1m" ? 60_000 : HOUR_MS,
-    };
+  /** A new bar size: the bars drawn so far are of the old one, so they go until read again. */
+  setBarSize(size) {
+    this.barSize = size;
+    this.history = new Map();
     this.renderAll();
+  }
+
+  /**
+   * Every adapter's history bar, from the pages of one reading of GET /v1/history
+   * (`undefined` when the daemon serves none): what the pages do not name has no bar.
+   */
+  setHistory(pages) {
+    this.hasHistory = pages !== undefined;
+    this.history = new Map();
+    for (const page of pages ?? []) this.storeHistory(page);
+    // By the daemon's clock, when the bars were read (tests wait on it).
+    this.root.dataset.historyUntil = pages?.[0]?.until ?? "";
+    this.renderAll();
+  }
+
+  /** Some adapters' bars read again (after events about them), each row redrawn in place. */
+  updateHistory(page) {
+    if (page === undefined) return;
+    this.storeHistory(page);
+    for (const entry of page.adapters) this.refreshRow(entry.adapter_id);
+  }
+
+  storeHistory(page) {
+    for (const entry of page.adapters) {
+      // Each entry keeps its own start: one read later than the rest may start a bucket later.
+      this.history.set(entry.adapter_id, { ...entry, from: page.from });
+    }
   }
 
   upsert(adapter) {
@@ -117,7 +151,9 @@ export class Board {
   /** Re-renders the "since" ages (a clock on the page, no request). */
   tick() {
     for (const cell of this.root.querySelectorAll("[data-since]")) {
-      cell.textContent = age(cell.dataset.since);
+      // Only text that changed, so an unchanged board costs the browser no layout.
+      const text = age(cell.dataset.since);
+      if (cell.textContent !== text) cell.textContent = text;
     }
   }
 
@@ -215,16 +251,9 @@ export class Board {
           h(
             "tr",
             {},
-            [
-              "Status",
-              "Adapter",
-              "Since",
-              "Latency",
-              "History (90 h)",
-              "Uptime",
-              "Breaker",
-              "Notes",
-            ].map((title) => h("th", { scope: "col" }, title)),
+            ["Status", "Adapter", "Since", "Latency", "History", "Uptime", "Breaker", "Notes"].map(
+              (title) => h("th", { scope: "col", dataset: { column: title } }, title),
+            ),
           ),
         ),
         body,
@@ -243,6 +272,8 @@ export class Board {
 
   renderGroup(group) {
     this.renderSummary(group);
+    const historyHead = group.section.querySelector('th[data-column="History"]');
+    if (historyHead) historyHead.textContent = `History (${BAR_SIZES[this.barSize].span})`;
     const pages = Math.max(1, Math.ceil(group.adapters.length / PAGE_SIZE));
     group.page = Math.min(group.page, pages - 1);
     if (group.section.open) this.renderRows(group, pages);
@@ -301,6 +332,11 @@ export class Board {
         "Next",
       ),
     );
+  }
+
+  /** Whether the adapter's row is in the document (its section open, on its current page). */
+  isOnScreen(adapterId) {
+    return this.root.querySelector(`tr[data-adapter-id="${CSS.escape(adapterId)}"]`) !== null;
   }
 
   /** Replaces one row in place if it is on screen, and the section's counts. */
@@ -409,9 +445,9 @@ export class Board {
       h(
         "td",
         { class: "history" },
-        entry && this.historySpan
-          ? historyBar(entry.status_bar, this.historySpan.from, this.historySpan.bucketMs)
-          : h("span", { class: "muted" }, "no history"),
+        entry
+          ? historyBar(entry.status_bar, entry.from, BAR_SIZES[this.barSize].bucketMs)
+          : h("span", { class: "muted" }, this.hasHistory === false ? "no history" : ""),
       ),
       h(
         "td",

@@ -65,6 +65,7 @@ export function historyBar(statusBar, fromIso, bucketMs, width = 168, height = 1
     preserveAspectRatio: "none",
     role: "img",
     "aria-label": describeBar(letters),
+    dataset: { bucketMs: String(bucketMs) },
   });
   const from = Date.parse(fromIso);
   letters.forEach((letter, index) => {
@@ -79,7 +80,7 @@ export function historyBar(statusBar, fromIso, bucketMs, width = 168, height = 1
           width: 1.6,
           height,
           class: `bucket status-${status}`,
-          dataset: { bucket: String(index), status },
+          dataset: { bucket: String(index), status, start },
         },
         s("title", {}, `${dateTime(start)}: ${status}`),
       ),

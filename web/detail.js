@@ -7,13 +7,23 @@ import { responseChart, timeline } from "./charts.js";
 import { age, dateTime, h, milliseconds, percent } from "./dom.js";
 
 const DAY_MS = 24 * 3_600_000;
+/**
+ * What the detail view reads for each of the board's bar sizes: a window of
+ * GET /v1/adapters/{id}/history, its bucket, and how the view names them.
+ */
+const VIEWS = {
+  "1m": { window: "1h", bucket: "1m", span: "Last hour", per: "per minute", uptime: "1 h" },
+  "1h": { window: "24h", bucket: "1h", span: "Last 24 hours", per: "per hour", uptime: "24 h" },
+  "1d": { window: "30d", bucket: "1d", span: "Last 30 days", per: "per day", uptime: "30 d" },
+};
 /** Journal events read back to find an adapter's state changes (one page). */
 const EVENTS_LOOKED_AT = 1000;
 
 export class AdapterDetail {
-  /** @param {HTMLDialogElement} dialog */
-  constructor(dialog) {
+  /** @param {HTMLDialogElement} dialog @param {() => string} barSize the board's, a VIEWS key */
+  constructor(dialog, barSize) {
     this.dialog = dialog;
+    this.barSize = barSize;
     this.body = dialog.querySelector("[data-detail-body]");
     this.title = dialog.querySelector("[data-detail-title]");
     this.adapterId = undefined;
@@ -38,14 +48,15 @@ export class AdapterDetail {
   async refresh() {
     const adapterId = this.adapterId;
     if (adapterId === undefined) return;
+    const view = VIEWS[this.barSize()] ?? VIEWS["1h"];
     try {
       const [adapter, history, events] = await Promise.all([
         api.adapter(adapterId),
-        api.adapterHistory(adapterId, "24h", "1h"),
+        api.adapterHistory(adapterId, view.window, view.bucket),
         recentEventsAbout(adapterId),
       ]);
       if (this.adapterId !== adapterId) return;
-      this.body.replaceChildren(...render(adapter, history, events));
+      this.body.replaceChildren(...render(adapter, history, events, view));
     } catch (error) {
       if (this.adapterId !== adapterId) return;
       this.body.replaceChildren(
@@ -91,7 +102,7 @@ function maintenanceWindows(events, adapter) {
   return windows;
 }
 
-function render(adapter, history, events) {
+function render(adapter, history, events, view) {
   const changes = events
     .filter((event) => shortType(event) === "adapter.health_changed")
     .map((event) => ({ at: event.time, ...event.data }));
@@ -117,8 +128,8 @@ function render(adapter, history, events) {
   ];
   if (history) {
     for (const [key, label, className] of [
-      ["latency_p50_ms", "p50 per hour", "series-p50"],
-      ["latency_p95_ms", "p95 per hour", "series-p95"],
+      ["latency_p50_ms", `p50 ${view.per}`, "series-p50"],
+      ["latency_p95_ms", `p95 ${view.per}`, "series-p95"],
     ]) {
       series.push({
         label,
@@ -141,7 +152,7 @@ function render(adapter, history, events) {
       `${adapter.registry_status ?? "–"}${adapter.registry_disagrees ? " (disagrees)" : ""}`,
     ],
     ["Usable for resolution", adapter.usable ? "yes" : "no"],
-    ["Uptime (24 h)", percent(history?.uptime?.uptime_percent)],
+    [`Uptime (${view.uptime})`, percent(history?.uptime?.uptime_percent)],
     ["Health check", adapter.health_check_url || "none (the registry's view only)"],
     ["Capabilities", (adapter.capabilities ?? []).join(", ") || "–"],
   ];
@@ -166,11 +177,7 @@ function render(adapter, history, events) {
         .filter((line) => line.points.length > 0)
         .map((line) => h("span", { class: `legend-item ${line.className}` }, line.label)),
     ),
-    h(
-      "h3",
-      {},
-      history ? "Last 24 hours" : "Timeline (no history on this daemon: recent events only)",
-    ),
+    h("h3", {}, history ? view.span : "Timeline (no history on this daemon: recent events only)"),
     timeline({ fromIso, untilIso, buckets, changes, windows: maintenanceWindows(events, adapter) }),
     h("h3", {}, "State changes"),
     changes.length === 0
