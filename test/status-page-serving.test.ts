@@ -9,15 +9,7 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PAGE_CONTENT_SECURITY_POLICY, WEB_DIRECTORY } from "../src/api/http/page-assets.js";
-import type { RunningDaemon } from "../src/main.js";
-import type { RunningSimulator } from "../src/simulator/simulator.js";
-import {
-  ManualClock,
-  startTestDaemon,
-  startTestSimulator,
-  tempDir,
-  testConfig,
-} from "./support/stack.js";
+import { startTestStack, stopTestStack, type TestStack } from "./support/stack.js";
 
 const SCENARIO = `
 project: page
@@ -28,34 +20,14 @@ const READ_TOKEN = "page-reader-token-0123456789";
 const ADMIN_TOKEN = "page-operator-token-0123456789";
 const HS256_SECRET = "page-hs256-secret-0123456789abcdef-0123456789";
 
-interface Stack {
-  dir: ReturnType<typeof tempDir>;
-  simulator: RunningSimulator;
-  daemon: RunningDaemon;
-  base: string;
-}
+type Stack = TestStack;
 
-async function startStack(extraYaml = ""): Promise<Stack> {
-  const dir = tempDir();
-  const clock = new ManualClock(Date.now());
-  const simulator = await startTestSimulator(SCENARIO, clock);
-  const daemon = await startTestDaemon(
-    testConfig(simulator.registryPort, join(dir.path, "healthd.db"), extraYaml),
-    clock,
-  );
-  await daemon.checkAllNow();
-  return { dir, simulator, daemon, base: `http://127.0.0.1:${daemon.httpAddress.port}` };
-}
+const startStack = (extraYaml = ""): Promise<Stack> => startTestStack(SCENARIO, extraYaml, 1);
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions inspect answer bodies structurally
 const json = (response: Response): Promise<any> => response.json();
 
-async function stopStack(stack: Stack | undefined): Promise<void> {
-  if (!stack) return;
-  await stack.daemon.stop();
-  await stack.simulator.stop();
-  stack.dir.remove();
-}
+const stopStack = stopTestStack;
 
 describe("the status page's files", () => {
   let stack: Stack;

@@ -10,13 +10,14 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RunningDaemon } from "../src/main.js";
-import type { RunningSimulator } from "../src/simulator/simulator.js";
 import { SseClient } from "./support/sse-client.js";
 import {
   ManualClock,
   startTestDaemon,
   startTestSimulator,
+  startTestStack,
+  stopTestStack,
+  type TestStack,
   tempDir,
   testConfig,
 } from "./support/stack.js";
@@ -45,33 +46,12 @@ const SQLITE = "board.adapter.storage.sqlite";
 const REDIS = "board.adapter.cache.redis";
 const READ_TOKEN = "browser-reader-token-0123456789";
 
-interface Stack {
-  dir: ReturnType<typeof tempDir>;
-  simulator: RunningSimulator;
-  daemon: RunningDaemon;
-  base: string;
-}
+type Stack = TestStack;
 
-async function startStack(extraYaml = ""): Promise<Stack> {
-  const dir = tempDir();
-  // The browser's clock is the real one: so is the daemon's, for the ages the page shows.
-  const clock = new ManualClock(Date.now());
-  const simulator = await startTestSimulator(SCENARIO, clock);
-  const daemon = await startTestDaemon(
-    testConfig(simulator.registryPort, join(dir.path, "healthd.db"), extraYaml),
-    clock,
-  );
-  await daemon.checkAllNow();
-  await daemon.checkAllNow();
-  return { dir, simulator, daemon, base: `http://127.0.0.1:${daemon.httpAddress.port}` };
-}
+/** The browser's clock is the real one: so is the daemon's (the stack's clock starts at now), for the ages the page shows. */
+const startStack = (extraYaml = ""): Promise<Stack> => startTestStack(SCENARIO, extraYaml, 2);
 
-async function stopStack(stack: Stack | undefined): Promise<void> {
-  if (!stack) return;
-  await stack.daemon.stop();
-  await stack.simulator.stop();
-  stack.dir.remove();
-}
+const stopStack = stopTestStack;
 
 /** An adapter down for the daemon: the simulator's endpoint fails, and enough checks run. */
 async function kill(stack: Stack, adapterId: string): Promise<void> {

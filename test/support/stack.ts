@@ -92,3 +92,40 @@ export async function getJson(
     body: text.startsWith("{") ? JSON.parse(text) : text,
   };
 }
+
+/** A simulator and a daemon over it, with the daemon's file in a temp directory. */
+export interface TestStack {
+  dir: ReturnType<typeof tempDir>;
+  simulator: RunningSimulator;
+  daemon: RunningDaemon;
+  /** The daemon's HTTP address, e.g. `http://127.0.0.1:PORT`. */
+  base: string;
+}
+
+/**
+ * Starts a simulator over `scenarioYaml` and a daemon over it (test settings plus
+ * `extraYaml` under `healthd:`), both on a manual clock at the real time, and runs
+ * `rounds` rounds of checks.
+ */
+export async function startTestStack(
+  scenarioYaml: string,
+  extraYaml = "",
+  rounds = 1,
+): Promise<TestStack> {
+  const dir = tempDir();
+  const clock = new ManualClock(Date.now());
+  const simulator = await startTestSimulator(scenarioYaml, clock);
+  const daemon = await startTestDaemon(
+    testConfig(simulator.registryPort, join(dir.path, "healthd.db"), extraYaml),
+    clock,
+  );
+  for (let round = 0; round < rounds; round++) await daemon.checkAllNow();
+  return { dir, simulator, daemon, base: `http://127.0.0.1:${daemon.httpAddress.port}` };
+}
+
+export async function stopTestStack(stack: TestStack | undefined): Promise<void> {
+  if (!stack) return;
+  await stack.daemon.stop();
+  await stack.simulator.stop();
+  stack.dir.remove();
+}
