@@ -41,9 +41,8 @@ import {
 } from "../src/gen/oneiric/healthd/v1/healthd.js";
 import { goalAt } from "./goals.js";
 import { benchOptions } from "./report.js";
-import { formatMs, freePort, LeanHttpClient, percentiles } from "./support.js";
+import { formatMs, freePort, LeanHttpClient, percentiles, startCli } from "./support.js";
 
-const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const LOAD =
   (["watch", "poll", "flip"] as const).find((load) => load === process.env.BENCH_QUERIES_LOAD) ??
   "quiet";
@@ -76,23 +75,8 @@ process.on("exit", () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function start(args: string[], readyText: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(readyText)) {
-        child.stdout?.off("data", onData);
-        child.stdout?.resume();
-        resolve(child);
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
-  });
-}
+const start = (args: string[], readyText: string): Promise<ChildProcess> =>
+  startCli(args, readyText, children);
 
 /** VmRSS and VmHWM (the peak) of a process, in MB (10^6 bytes). */
 function rssMB(pid: number): { rss: number; peak: number } {

@@ -31,18 +31,22 @@
  * with 500 adapters, 10 pages and short windows; --report <file> for the suite, see
  * bench/report.ts)
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { parseScenario } from "../src/simulator/scenario.js";
 import { type RunningSimulator, startSimulator } from "../src/simulator/simulator.js";
 import { benchOptions } from "./report.js";
-import { freePort, machineBusySeconds, percentiles, processCpuSeconds } from "./support.js";
+import {
+  freePort,
+  machineBusySeconds,
+  percentiles,
+  processCpuSeconds,
+  startCli,
+} from "./support.js";
 
-const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const CHROMIUM = "/usr/bin/chromium";
 const { quick, reporter } = benchOptions("page");
 const SIZES = quick ? [500] : [1_000, 10_000];
@@ -84,23 +88,8 @@ process.on("exit", () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function start(args: string[], readyText: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(readyText)) {
-        child.stdout?.off("data", onData);
-        child.stdout?.resume();
-        resolve(child);
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
-  });
-}
+const start = (args: string[], readyText: string): Promise<ChildProcess> =>
+  startCli(args, readyText, children);
 
 interface Stack {
   base: string;

@@ -1,9 +1,39 @@
 /** Small helpers the benchmarks share. */
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from "node:net";
+import { fileURLToPath } from "node:url";
 import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel";
 import type { BreakerSnapshot } from "../src/domain/health.js";
+
+/** The CLI as a checkout runs it. */
+export const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
+
+/**
+ * Starts `oneiric-healthd ARGS` as a child (added to `children`, for the bench to stop at
+ * exit) and resolves once its stdout has said `readyText`; rejects if it exits first.
+ */
+export function startCli(
+  args: string[],
+  readyText: string,
+  children: ChildProcess[],
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(readyText)) {
+        child.stdout?.off("data", onData);
+        child.stdout?.resume();
+        resolve(child);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
+  });
+}
 
 /** Clock ticks per second, the unit of /proc's CPU times. */
 export const CLK_TCK = (() => {
