@@ -190,6 +190,8 @@ describe("demo on free ports", () => {
     expect(base, block).toBeDefined();
     expect(base).not.toBe("http://127.0.0.1:8681");
     const line = (label: string) => new RegExp(`^ {2}${label} +(.+)$`, "m").exec(block)?.[1];
+    expect(line("status page")).toBe(`${base}/`);
+    expect(line("live table")).toBe(`node bin/oneiric-healthd.js status --watch --url ${base}`);
     expect(line("OpenAPI")).toBe(`${base}/openapi.json`);
     expect(line("metrics")).toBe(`${base}/metrics`);
     expect(line("liveness, readiness")).toBe(`${base}/healthz  ${base}/readyz`);
@@ -204,7 +206,7 @@ describe("demo on free ports", () => {
     expect(line("simulated registry")).toMatch(/^127\.0\.0\.1:\d+$/);
 
     // Every HTTP surface answers at the printed address.
-    for (const path of ["/v1/adapters", "/openapi.json", "/metrics", "/healthz", "/readyz"]) {
+    for (const path of ["/", "/v1/adapters", "/openapi.json", "/metrics", "/healthz", "/readyz"]) {
       const response = await fetch(`${base}${path}`);
       expect(response.status, path).toBe(200);
       await response.arrayBuffer();
@@ -238,8 +240,9 @@ describe("demo on free ports", () => {
       "node bin/oneiric-healthd.js resolve adapter",
       "node bin/oneiric-healthd.js events --follow",
       "node bin/oneiric-healthd.js workflow check",
+      "node bin/oneiric-healthd.js uptime --window",
     ]);
-    const [status, resolve, follow, workflow] = tried.map((command) =>
+    const [status, resolve, follow, workflow, uptime] = tried.map((command) =>
       track(Command.shell(command)),
     );
     // From now on: the next event of the scenario (one comes every few seconds).
@@ -253,6 +256,8 @@ describe("demo on free ports", () => {
     // 0 all met, 1 some not: either way the file was read and the daemon answered.
     expect([0, 1]).toContain(await workflow?.exited);
     expect(workflow?.stdout).toContain(`answered by the daemon at ${base}`);
+    expect(await uptime?.exited).toBe(0);
+    expect(uptime?.stdout).toMatch(/^uptime over 1h: /);
 
     expect(await demo.exited).toBe(0);
     // A dead adapter's breaker: its OPEN once, no half-open/OPEN pair per retry.

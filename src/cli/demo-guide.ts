@@ -32,6 +32,8 @@ export function demoGuide(places: DemoPlaces): string {
   const row = (what: string, where: string) => `  ${what.padEnd(21)}${where}`;
   return [
     "Where to look:",
+    row("status page", `${base}/`),
+    row("live table", `${cli} status --watch${source}`),
     row("HTTP API", `${base}/v1/adapters`),
     ...(places.exampleAdapterId === undefined
       ? []
@@ -48,5 +50,6 @@ export function demoGuide(places: DemoPlaces): string {
     `  ${cli} resolve adapter storage s3${source}`,
     `  ${cli} events --follow${source}`,
     `  ${cli} workflow check ${shellWord(places.workflowFile)}${source}`,
+    `  ${cli} uptime --window 1h${source}`,
   ].join("\n");
 }
