@@ -730,7 +730,7 @@ function measureReads(path: string, fill: Fill, describe: string): void {
     const queries = new HistoryQueries({
       store,
       now: () => now,
-      minuteBucketsKeptMs: MINUTES_KEPT_MS,
+      minuteBucketsKeptMs: () => MINUTES_KEPT_MS,
       lastObservation: (adapterId) => recorder.lastObservation(adapterId),
     });
     const all = view.list();

@@ -445,10 +445,15 @@ export async function startDaemon(
     isDeclared: (adapterId) => maintenance.isDeclared(adapterId),
     now,
   });
+  // The configuration in effect: a reload's live changes, with restart-only keys as started
+  // (declared before the listeners open: an early question reads it).
+  let running = config;
+  let stopping = false;
   const historyQueries = new HistoryQueries({
     store,
     now,
-    minuteBucketsKeptMs: config.history.minuteBucketsKeptMs,
+    // The reloaded config's, as retention uses it.
+    minuteBucketsKeptMs: () => running.history.minuteBucketsKeptMs,
     lastObservation: (adapterId) => historyRecorder.lastObservation(adapterId),
   });
   const queries = new QueryService({
@@ -646,9 +651,6 @@ export async function startDaemon(
   scheduler.reconcile(view.allEntries());
   maintenance.start();
   let retention = startRetention(config);
-  // The configuration in effect: a reload's live changes, with restart-only keys as started.
-  let running = config;
-  let stopping = false;
   metrics.configReloadSuccessful.set(1);
   metrics.configReloadSuccessTimestamp.set(now() / 1000);
 

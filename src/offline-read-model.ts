@@ -217,7 +217,7 @@ export class OfflineReadModel {
       history: new HistoryQueries({
         store,
         now,
-        minuteBucketsKeptMs: config.history.minuteBucketsKeptMs,
+        minuteBucketsKeptMs: () => config.history.minuteBucketsKeptMs,
       }),
     });
     return {

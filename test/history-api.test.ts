@@ -159,6 +159,27 @@ describe("history and uptime over HTTP", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("bounds what fine buckets may ask for by the minute retention in effect, reloaded or not", async () => {
+    expect((await getJson(daemon, `/v1/adapters/${S3}/history?window=6h&bucket=5m`)).status).toBe(
+      200,
+    );
+    const config = (hours: number) =>
+      testConfig(
+        simulator.registryPort,
+        dbPath(),
+        `${POLICY}  history: { minute_buckets_kept_hours: ${hours} }\n`,
+      );
+    daemon.reload(config(1));
+    try {
+      const refused = await getJson(daemon, `/v1/adapters/${S3}/history?window=6h&bucket=5m`);
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ parameter: "bucket" });
+      expect(refused.body.detail).toMatch(/reach back 1 h/);
+    } finally {
+      daemon.reload(config(48));
+    }
+  });
+
   it("keeps the history through a restart and counts the time stopped as unknown", async () => {
     const before = (await getJson(daemon, `/v1/adapters/${GCS}/history?window=1h&bucket=1m`)).body;
     await daemon.stop();

@@ -162,7 +162,7 @@ export interface HistoryQueryParts {
   store: HistoryStore;
   now: () => number;
   /** How long one-minute buckets are kept: a finer question reaching further back is refused. */
-  minuteBucketsKeptMs: number;
+  minuteBucketsKeptMs: () => number;
   /**
    * An adapter's last committed observation in this run: the time since it is in
    * no bucket yet (no check has come since), and answers add it as it counts.
@@ -390,8 +390,9 @@ export class HistoryQueries {
   }
 
   private checkMinuteReach(sizeMs: number, reachMs: number): void {
-    if (sizeMs >= HOUR_MS || reachMs <= this.parts.minuteBucketsKeptMs + MINUTE_MS) return;
-    const keptHours = Math.round(this.parts.minuteBucketsKeptMs / HOUR_MS);
+    const keptMs = this.parts.minuteBucketsKeptMs();
+    if (sizeMs >= HOUR_MS || reachMs <= keptMs + MINUTE_MS) return;
+    const keptHours = Math.round(keptMs / HOUR_MS);
     throw new ApiError(
       "INVALID_PARAMETER",
       `buckets under 1h reach back ${keptHours} h at most (history.minute_buckets_kept_hours); give bucket 1h or larger, or a shorter window`,

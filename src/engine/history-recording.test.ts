@@ -69,7 +69,7 @@ function harness() {
   const queries = new HistoryQueries({
     store,
     now: Date.now,
-    minuteBucketsKeptMs: 48 * HOUR_MS,
+    minuteBucketsKeptMs: () => 48 * HOUR_MS,
     lastObservation: (adapterId) => recorder.lastObservation(adapterId),
   });
   const entry = catalogEntry({ adapterId: KAFKA });
