@@ -867,6 +867,19 @@ describe("files shaped to break a YAML loader", () => {
     "",
   ].join("\n");
 
+  it("keeps every problem on its own FILE:LINE: line when an unclosed quote makes a key of two lines", () => {
+    // Found by the property test: the unclosed quote runs on, and the key yaml reports
+    // a duplicate of holds the line break; the key is shown quoted, not broken in two.
+    const error = configError(
+      'oneiric_mcp:\n  tls_key_path: "%YAML 1.1\n${X}/client.key"\n\nhealthd:\n  http:\n  http:\n    listen: "127.0.0.1:1"\n',
+    );
+    const lines = error.message.split("\n");
+    for (const line of lines) expect(line).toMatch(/^healthd\.yaml:\d+: /);
+    expect(lines.at(-1)).toBe(
+      'healthd.yaml:6: "${X}/client.key\\"\\nhealthd": given more than once (YAML map keys must be unique)',
+    );
+  });
+
   it("refuses an alias inside its own anchor, naming its line and key", () => {
     const error = configError("healthd:\n  probes:\n    jitter: &a [*a]\n");
     expect(error.message).toBe(

@@ -74,11 +74,20 @@ export function describeIssue(issue: z.core.$ZodIssue): DescribedIssue {
   return describeIssues(issue)[0] as DescribedIssue;
 }
 
+/**
+ * `["healthd", "http", "listen"]` → `healthd.http.listen`. A key holding a line
+ * break or another control character (broken YAML can make one of a quoted
+ * string) is quoted as JSON, so a problem stays on its one `FILE:LINE:` line.
+ */
 export function formatPath(path: readonly PropertyKey[]): string {
   return path
-    .map((part, index) =>
-      typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`,
-    )
+    .map((part, index) => {
+      if (typeof part === "number") return `[${part}]`;
+      const text = String(part);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+      const shown = /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text;
+      return `${index === 0 ? "" : "."}${shown}`;
+    })
     .join("");
 }
 
