@@ -250,6 +250,14 @@ describe("every HTTP parameter against a real daemon", () => {
           const where = `${sent.method} ${sent.path} ${sent.body ?? ""} -> ${answer.status} ${answer.text.slice(0, 300)}`;
           expect(answer.status, where).toBeLessThan(500);
           if (answer.status === 200 && sent.path.startsWith("/metrics")) return;
+          if (answer.status < 300 && answer.type.startsWith("text/html")) {
+            // Dot segments in a typed id (`../..`) take the URL out of /v1/ before it is sent
+            // (the client resolves them): the status page answers at / and its files at /ui/.
+            expect(written.pathname === "/" || written.pathname.startsWith("/ui/"), where).toBe(
+              true,
+            );
+            return;
+          }
           const body = JSON.parse(answer.text);
           if (answer.status < 300) return;
           expect(answer.status, where).toBeGreaterThanOrEqual(400);
@@ -280,7 +288,8 @@ describe("every HTTP parameter against a real daemon", () => {
             ).toContain(body.code);
           }
         }),
-        { numRuns: RUNS_PER_CASE },
+        // `../..` every time: as an id it resolves to the status page at /, which CI once drew.
+        { numRuns: RUNS_PER_CASE, examples: [["../.."]] },
       );
       // The server still answers, and correctly.
       const health = await send({ method: "GET", path: "/healthz" });
