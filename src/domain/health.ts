@@ -74,6 +74,11 @@ export interface HealthState {
    * is stale once that check is overdue.
    */
   checkIntervalMs: number | null;
+  /**
+   * The cluster member whose check gave this verdict (docs/scale-out.md); absent on
+   * a daemon that runs alone.
+   */
+  owner?: string;
 }
 
 /** What changed, for the journal. Breaker events are added by the breaker's owner. */
