@@ -98,8 +98,9 @@ export function listStoredStatus(
       for (let index = 0; index < page.length; index++) {
         const row = page[index] as (typeof page)[number];
         // No monotonic clock spans the daemon's run and this one: a verdict's age is the wall clock's.
-        const stale = isStale(row, wallClockAgeMs(row.lastChecked, now), staleRule);
-        views[index] = toStatusView(row, row, stale, maintenanceOf(row.adapterId));
+        const ageMs = wallClockAgeMs(row.lastChecked, now);
+        const stale = isStale(row, ageMs, staleRule);
+        views[index] = toStatusView(row, row, stale, ageMs, maintenanceOf(row.adapterId));
       }
       return views;
     },

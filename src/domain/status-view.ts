@@ -25,6 +25,14 @@ export interface AdapterStatusView {
   source: StatusSource;
   /** True when the verdict is older than the staleness limit: trust it less. */
   stale: boolean;
+  /**
+   * How long ago the last check finished, in ms (null when never checked). With
+   * `owner`, only on a verdict a cluster member gave: a daemon that runs alone
+   * answers as it always has (`last_checked` and `stale` say the same).
+   */
+  age_ms?: number | null;
+  /** The cluster member whose check gave this verdict (docs/scale-out.md). */
+  owner?: string;
   reason: string;
   registry_status: HealthStatus;
   /** True when the registry calls the adapter usable and the daemon does not, or the reverse. */
@@ -134,14 +142,20 @@ export interface StatusViewHealth
     | "registryStatus"
     | "flapping"
     | "checkIntervalMs"
+    | "owner"
   > {
   breaker: { readonly state: BreakerState } | null;
 }
 
+/**
+ * `ageMs` is how long ago the last check finished (the daemon's monotonic clock,
+ * a reader of the file's wall clock); infinite or anything for a verdict never checked.
+ */
 export function toStatusView(
   entry: StatusViewEntry,
   health: StatusViewHealth,
   stale: boolean,
+  ageMs: number,
   maintenance?: ActiveMaintenance,
 ): AdapterStatusView {
   const breaker = health.breaker?.state ?? "closed";
@@ -157,6 +171,15 @@ export function toStatusView(
     latency_ms: health.latencyMs === null ? null : roundToMicroseconds(health.latencyMs),
     source: health.source,
     stale,
+    ...(health.owner === undefined
+      ? {}
+      : {
+          age_ms:
+            health.lastChecked === null || !Number.isFinite(ageMs)
+              ? null
+              : Math.max(0, Math.round(ageMs)),
+          owner: health.owner,
+        }),
     reason: health.reason,
     registry_status: health.registryStatus,
     registry_disagrees: registryDisagrees(health),

@@ -111,9 +111,24 @@ export class HealthView implements LastKnownState {
 
   /** Whether a committed verdict is stale now (see `StaleRule`). */
   isStale(state: HealthState): boolean {
-    const checkedAt = this.checkedAtMono.get(state.adapterId);
-    const ageMs = checkedAt === undefined ? Number.POSITIVE_INFINITY : this.monotonic() - checkedAt;
-    return isStale(state, ageMs, this.staleRule);
+    return isStale(state, this.ageMs(state.adapterId), this.staleRule);
+  }
+
+  /** How long ago the adapter's last check finished, on the monotonic clock (infinite: never). */
+  private ageMs(adapterId: string): number {
+    const checkedAt = this.checkedAtMono.get(adapterId);
+    return checkedAt === undefined ? Number.POSITIVE_INFINITY : this.monotonic() - checkedAt;
+  }
+
+  private statusView(entry: AdapterEntry, state: HealthState): AdapterStatusView {
+    const ageMs = this.ageMs(entry.adapterId);
+    return toStatusView(
+      entry,
+      state,
+      isStale(state, ageMs, this.staleRule),
+      ageMs,
+      this.maintenanceOf(entry.adapterId),
+    );
   }
 
   /** A reloaded staleness rule: verdicts are judged by it from the next query on. */
@@ -241,11 +256,7 @@ export class HealthView implements LastKnownState {
     const views: AdapterStatusView[] = [];
     for (const entry of this.catalog.values()) {
       const state = this.health.get(entry.adapterId);
-      if (state) {
-        views.push(
-          toStatusView(entry, state, this.isStale(state), this.maintenanceOf(entry.adapterId)),
-        );
-      }
+      if (state) views.push(this.statusView(entry, state));
     }
     return views.sort(byAdapterId);
   }
@@ -254,7 +265,7 @@ export class HealthView implements LastKnownState {
     const entry = this.catalog.get(adapterId);
     const state = this.health.get(adapterId);
     if (!entry || !state) return undefined;
-    return toStatusView(entry, state, this.isStale(state), this.maintenanceOf(adapterId));
+    return this.statusView(entry, state);
   }
 
   /** Adapters by status, leaving out those in maintenance (they must not raise alarms). */

@@ -176,6 +176,8 @@ export function toAdapterStatus(view: AdapterStatusView): AdapterStatus {
       : undefined,
     usable: view.usable,
     healthCheckUrl: view.health_check_url,
+    ageMs: view.age_ms ?? undefined,
+    owner: view.owner ?? "",
   };
 }
 

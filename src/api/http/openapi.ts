@@ -718,6 +718,16 @@ export function openApiDocument(version: string): Record<string, unknown> {
             latency_ms: { type: ["number", "null"] },
             source: { type: "string", enum: ["probe", "registry", "none"] },
             stale: { type: "boolean" },
+            age_ms: {
+              type: ["integer", "null"],
+              description:
+                "How long ago the last check finished; null when never checked. Only on a cluster member's verdict (docs/scale-out.md).",
+            },
+            owner: {
+              type: "string",
+              description:
+                "The cluster member whose check gave this verdict (docs/scale-out.md). Absent on a daemon that runs alone.",
+            },
             reason: { type: "string" },
             registry_status: { $ref: "#/components/schemas/Status" },
             registry_disagrees: { type: "boolean" },

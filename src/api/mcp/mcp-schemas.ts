@@ -105,6 +105,8 @@ const statusViewSchema = z.looseObject({
   latency_ms: z.number().nullable(),
   source: z.string(),
   stale: z.boolean(),
+  age_ms: z.number().nullable().optional(),
+  owner: z.string().optional(),
   reason: z.string(),
   registry_status: healthStatus,
   registry_disagrees: z.boolean(),

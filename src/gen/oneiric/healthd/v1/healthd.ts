@@ -107,6 +107,15 @@ export interface AdapterStatus {
   /** Whether resolution may choose it. */
   usable: boolean;
   healthCheckUrl: string;
+  /** How long ago the last check finished, in ms; absent when never checked. */
+  ageMs?:
+    | number
+    | undefined;
+  /**
+   * The cluster member whose check gave this verdict; empty on a daemon that runs alone
+   * (age_ms is then absent too).
+   */
+  owner: string;
 }
 
 export interface GetAdapterRequest {
@@ -713,6 +722,8 @@ function createBaseAdapterStatus(): AdapterStatus {
     maintenance: undefined,
     usable: false,
     healthCheckUrl: "",
+    ageMs: undefined,
+    owner: "",
   };
 }
 
@@ -774,6 +785,12 @@ export const AdapterStatus: MessageFns<AdapterStatus> = {
     }
     if (message.healthCheckUrl !== "") {
       writer.uint32(154).string(message.healthCheckUrl);
+    }
+    if (message.ageMs !== undefined) {
+      writer.uint32(161).double(message.ageMs);
+    }
+    if (message.owner !== "") {
+      writer.uint32(170).string(message.owner);
     }
     return writer;
   },
@@ -943,6 +960,22 @@ export const AdapterStatus: MessageFns<AdapterStatus> = {
             message.healthCheckUrl = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 161) {
+              break;
+            }
+
+            message.ageMs = reader.double();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1000,6 +1033,12 @@ export const AdapterStatus: MessageFns<AdapterStatus> = {
         : isSet(object.health_check_url)
         ? globalThis.String(object.health_check_url)
         : "",
+      ageMs: isSet(object.ageMs)
+        ? globalThis.Number(object.ageMs)
+        : isSet(object.age_ms)
+        ? globalThis.Number(object.age_ms)
+        : undefined,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
     };
   },
 
@@ -1062,6 +1101,12 @@ export const AdapterStatus: MessageFns<AdapterStatus> = {
     if (message.healthCheckUrl !== "") {
       obj.healthCheckUrl = message.healthCheckUrl;
     }
+    if (message.ageMs !== undefined) {
+      obj.ageMs = floatToJson(message.ageMs);
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
     return obj;
   },
 
@@ -1091,6 +1136,8 @@ export const AdapterStatus: MessageFns<AdapterStatus> = {
       : undefined;
     message.usable = object.usable ?? false;
     message.healthCheckUrl = object.healthCheckUrl ?? "";
+    message.ageMs = object.ageMs ?? undefined;
+    message.owner = object.owner ?? "";
     return message;
   },
 };
