@@ -9,7 +9,7 @@ import {
   type GeneratedCertificates,
   generateCertificates,
 } from "../../test/support/certificates.js";
-import { HttpProbe } from "./http-probe.js";
+import { HttpProbe, probeUserAgent } from "./http-probe.js";
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -106,6 +106,16 @@ describe("HttpProbe", () => {
     expect(result.latencyMs).toBeGreaterThanOrEqual(0);
     expect(requests[0]?.method).toBe("GET");
     expect(requests[0]?.headers["user-agent"]).toBe("oneiric-healthd");
+  });
+
+  it("names a cluster member in its user agent", async () => {
+    const member = new HttpProbe(16, undefined, probeUserAgent("b"));
+    try {
+      await member.check(`${base}/ok`, 2000);
+      expect(requests.at(-1)?.headers["user-agent"]).toBe("oneiric-healthd (member b)");
+    } finally {
+      member.close();
+    }
   });
 
   it("counts any 2xx as ok", async () => {

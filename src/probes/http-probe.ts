@@ -5,10 +5,12 @@ import { describeError, type Probe, type ProbeOptions, type ProbeResult } from "
 /** Bodies past this size are not read further: a health answer is small. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-const REQUEST_HEADERS = {
-  accept: "application/json, text/plain;q=0.9, */*;q=0.1",
-  "user-agent": "oneiric-healthd",
-};
+const ACCEPT = "application/json, text/plain;q=0.9, */*;q=0.1";
+
+/** The user agent of a daemon's checks: a cluster member adds its id, so an adapter's logs show who checks it. */
+export function probeUserAgent(member?: string): string {
+  return member === undefined ? "oneiric-healthd" : `oneiric-healthd (member ${member})`;
+}
 
 /**
  * Probes an `http(s)://` health URL: a 2xx answer within the deadline is healthy, and with
@@ -20,9 +22,18 @@ const REQUEST_HEADERS = {
 export class HttpProbe implements Probe {
   readonly kind = "http";
   private readonly agent: Agent;
+  private readonly headers: Record<string, string>;
 
-  /** `tls` adds to the defaults for `https://` (Node's CA store), e.g. `ca` for a private CA. */
-  constructor(maxSocketsPerHost = 16, tls?: Pick<ConnectionOptions, "ca" | "cert" | "key">) {
+  /**
+   * `tls` adds to the defaults for `https://` (Node's CA store), e.g. `ca` for a private CA;
+   * `userAgent` is sent with every check (see probeUserAgent).
+   */
+  constructor(
+    maxSocketsPerHost = 16,
+    tls?: Pick<ConnectionOptions, "ca" | "cert" | "key">,
+    userAgent = probeUserAgent(),
+  ) {
+    this.headers = { accept: ACCEPT, "user-agent": userAgent };
     this.agent = new Agent({
       connections: maxSocketsPerHost,
       // The probe keeps its own deadline, which also covers a body that never ends.
@@ -57,7 +68,7 @@ export class HttpProbe implements Probe {
             origin: url.origin,
             path: `${url.pathname}${url.search}`,
             method: "GET",
-            headers: REQUEST_HEADERS,
+            headers: this.headers,
           },
           exchange,
         );

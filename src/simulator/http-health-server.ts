@@ -1,6 +1,28 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AdapterTable } from "./adapter-table.js";
 
+/**
+ * HTTP checks answered, per adapter and per user agent: who probes which adapter how
+ * often (a cluster's members name themselves in it; see docs/scale-out.md).
+ */
+export class ProbeCounts {
+  private readonly counts = new Map<string, Map<string, number>>();
+
+  record(adapterId: string, userAgent: string): void {
+    let byAgent = this.counts.get(adapterId);
+    if (!byAgent) {
+      byAgent = new Map();
+      this.counts.set(adapterId, byAgent);
+    }
+    byAgent.set(userAgent, (byAgent.get(userAgent) ?? 0) + 1);
+  }
+
+  /** A copy: adapter id → user agent → checks answered so far. */
+  snapshot(): Map<string, Map<string, number>> {
+    return new Map([...this.counts].map(([adapterId, byAgent]) => [adapterId, new Map(byAgent)]));
+  }
+}
+
 export interface HttpHealthHandler {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** Drops responses still waiting out a delay, so stopping does not wait for them. */
@@ -13,7 +35,10 @@ const PREFIX = "/health/";
  * Per-adapter HTTP health endpoints: `GET /health/<adapter_id>` answers 200 when the adapter
  * is up and 503 when it is down, after the adapter's current delay; 404 for an unknown id.
  */
-export function createHttpHealthHandler(table: AdapterTable): HttpHealthHandler {
+export function createHttpHealthHandler(
+  table: AdapterTable,
+  probes?: ProbeCounts,
+): HttpHealthHandler {
   const pending = new Map<NodeJS.Timeout, ServerResponse>();
 
   return {
@@ -38,6 +63,7 @@ export function createHttpHealthHandler(table: AdapterTable): HttpHealthHandler 
 
       // One sample per request, so an intermittent adapter fails per request.
       const sample = table.sample(adapterId);
+      if (sample !== undefined) probes?.record(adapterId, req.headers["user-agent"] ?? "");
       if (sample === undefined) {
         send(res, 404, {
           status: "unknown",

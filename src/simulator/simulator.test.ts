@@ -165,6 +165,21 @@ describe("startSimulator", () => {
     return { code: response.status, body: await response.json() };
   };
 
+  it("counts the HTTP checks it answers, per adapter and per user agent", async () => {
+    clock = START_MS + 1_000;
+    const url = `http://127.0.0.1:${sim.httpPort}/health/${S3}`;
+    await (await fetch(url, { headers: { "user-agent": "oneiric-healthd (member a)" } })).text();
+    await (await fetch(url, { headers: { "user-agent": "oneiric-healthd (member a)" } })).text();
+    await (await fetch(url, { headers: { "user-agent": "oneiric-healthd (member b)" } })).text();
+    await (await fetch(`http://127.0.0.1:${sim.httpPort}/health/no.such.adapter`)).text();
+    const counts = sim.probeCounts();
+    expect([...counts.keys()]).toEqual([S3]);
+    expect(Object.fromEntries(counts.get(S3) ?? [])).toEqual({
+      "oneiric-healthd (member a)": 2,
+      "oneiric-healthd (member b)": 1,
+    });
+  });
+
   it("binds real ports on 127.0.0.1", () => {
     expect(sim.registryAddress).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(sim.registryPort).toBeGreaterThan(0);

@@ -12,7 +12,7 @@ import {
 import { AddressInUseError, isAddressInUse } from "../lifecycle/address-in-use.js";
 import { AdapterTable, type BehaviourOverride } from "./adapter-table.js";
 import { createHealthService } from "./health-service.js";
-import { createHttpHealthHandler } from "./http-health-server.js";
+import { createHttpHealthHandler, ProbeCounts } from "./http-health-server.js";
 import { createJwtGuard, type JwtGuard } from "./jwt-guard.js";
 import { connectableHost, formatHostPort, parseListenAddress } from "./listen-address.js";
 import { createRegistryService } from "./registry-service.js";
@@ -78,6 +78,8 @@ export interface RunningSimulator {
   readonly adapters: AdapterEntry[];
   /** Milliseconds of scenario time elapsed. */
   elapsedMs(): number;
+  /** HTTP checks answered so far: adapter id → the prober's user agent → count. */
+  probeCounts(): Map<string, Map<string, number>>;
   /**
    * Replaces an adapter's scripted behaviour live, e.g. `setBehaviour(id, "down")`; `null`
    * restores the scenario's script. Throws a RangeError for an unknown id or a bad script.
@@ -127,7 +129,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     healthCheckUrl,
   });
   const health = createHealthService(table, { watchIntervalMs: options.watchIntervalMs ?? 100 });
-  const http = createHttpHealthHandler(table);
+  const probes = new ProbeCounts();
+  const http = createHttpHealthHandler(table, probes);
 
   const httpServer = createServer(http.handle);
   const grpcServer = new Server();
@@ -170,6 +173,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       return table.list();
     },
     elapsedMs: () => table.elapsedMs(),
+    probeCounts: () => probes.snapshot(),
     setBehaviour: (adapterId, override) => table.setBehaviour(adapterId, override),
     stop,
   };
