@@ -210,6 +210,20 @@ describe("command line", () => {
     ]);
   });
 
+  it("check-config exits 78 naming a cluster's NATS credentials and CA files it cannot read", async () => {
+    const absent = join(dir.path, "absent.creds");
+    const path = write(
+      "cluster.yaml",
+      `healthd:\n  cluster:\n    name: prod\n    nats:\n      servers: [nats://127.0.0.1:4222]\n      tls: { ca_path: ${dir.path} }\n      credentials: ${absent}\n`,
+    );
+    const result = await cli(["check-config", path]);
+    expect(result.code).toBe(78);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      `oneiric-healthd: configuration error: ${path}:6: healthd.cluster.nats.tls.ca_path: ${dir.path} is not a regular file`,
+      `oneiric-healthd: configuration error: ${path}:7: healthd.cluster.nats.credentials: file ${absent} does not exist`,
+    ]);
+  });
+
   it("exits 78 for a missing config file and validates with check-config", async () => {
     const missing = await cli(["check-config", join(dir.path, "absent.yaml")]);
     expect(missing.code).toBe(78);

@@ -5,6 +5,23 @@ import { configFileSchema } from "./schema.js";
 
 const parse = (text: string, overrides = {}) => parseConfigText(text, "test.yaml", {}, overrides);
 
+/** Every optional section present, so that the paths only they have are covered too. */
+const FULL_CLUSTER = `healthd:
+  cluster:
+    name: prod
+    instance: healthd-a
+    mode: static
+    shard: "0/3"
+    nats:
+      servers: ["nats://127.0.0.1:4222"]
+      tls: { ca_path: /etc/nats/ca.crt, cert_path: /etc/nats/client.crt, key_path: /etc/nats/client.key }
+      credentials: /etc/nats/healthd.creds`;
+
+/** Leaf paths of the defaults and of a config with every optional section. */
+const resolvedPaths = () => [
+  ...new Set([...leafPaths(defaultConfig()), ...leafPaths(parse(FULL_CLUSTER))]),
+];
+
 /** Leaf paths of a resolved config; arrays are leaves, as the diff treats them. */
 function leafPaths(value: unknown, prefix = ""): string[] {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return [prefix];
@@ -124,7 +141,7 @@ describe("diffConfigs", () => {
 
   it("has a rule for every setting of a resolved config", () => {
     // A new DaemonConfig field fails here until it is classified as live or restart-only.
-    const unclassified = leafPaths(defaultConfig())
+    const unclassified = resolvedPaths()
       .filter((path) => path !== "source")
       .filter((path) => ruleFor(path) === undefined);
     expect(unclassified).toEqual([]);
@@ -139,7 +156,7 @@ describe("diffConfigs", () => {
   });
 
   it("has no rule for a path the resolved config does not have", () => {
-    const paths = leafPaths(defaultConfig());
+    const paths = resolvedPaths();
     const stray = Object.keys(KEY_RULES).filter(
       (rulePath) => !paths.some((path) => path === rulePath || path.startsWith(`${rulePath}.`)),
     );

@@ -133,6 +133,21 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
   // Bounds the label sets the metrics are registered with at start-up.
   "metrics.maxCategoryLabels": { key: "healthd.metrics.max_category_labels", live: false },
   "log.level": { key: "healthd.log.level", live: true },
+  // Membership, leases, the stream and the fleet view are set up once, at start-up;
+  // a section added or removed as a whole is named as the section.
+  cluster: { key: "healthd.cluster", live: false },
+  "cluster.name": { key: "healthd.cluster.name", live: false },
+  "cluster.instance": { key: "healthd.cluster.instance", live: false },
+  "cluster.mode": { key: "healthd.cluster.mode", live: false },
+  "cluster.shard": { key: "healthd.cluster.shard", live: false },
+  "cluster.leaseTtlMs": { key: "healthd.cluster.lease_ttl_sec", live: false },
+  "cluster.nats": { key: "healthd.cluster.nats", live: false },
+  "cluster.nats.servers": { key: "healthd.cluster.nats.servers", live: false },
+  "cluster.nats.tls": { key: "healthd.cluster.nats.tls", live: false },
+  "cluster.nats.tls.caPath": { key: "healthd.cluster.nats.tls.ca_path", live: false },
+  "cluster.nats.tls.certPath": { key: "healthd.cluster.nats.tls.cert_path", live: false },
+  "cluster.nats.tls.keyPath": { key: "healthd.cluster.nats.tls.key_path", live: false },
+  "cluster.nats.credentialsPath": { key: "healthd.cluster.nats.credentials", live: false },
 };
 
 /** Keys in the order the reference lists them, so a summary reads like the file. */

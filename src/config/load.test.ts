@@ -212,7 +212,10 @@ describe("parseConfigText: accepted files", () => {
       webhooks: [],
       log: { level: "info" },
       metrics: { maxCategoryLabels: 50 },
+      // No cluster section: the daemon runs alone and needs no NATS.
+      cluster: undefined,
     });
+    expect("cluster" in config).toBe(true);
   });
 
   it("treats a comments-only file like an empty one, and defaultConfig agrees", () => {

@@ -1,4 +1,13 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from "node:fs";
 import { type Document, LineCounter, parseDocument } from "yaml";
 import type {
   AdapterSettings,
@@ -96,6 +105,33 @@ export interface DaemonConfig {
   log: { level: string };
   /** Bounds on metric label values. */
   metrics: { maxCategoryLabels: number };
+  /** Scale-out over NATS JetStream; undefined: the daemon runs alone and needs no NATS. */
+  cluster: ClusterConfig | undefined;
+}
+
+/** `healthd.cluster`: how this instance shares the fleet with the others of its name. */
+export interface ClusterConfig {
+  name: string;
+  /** This member's id; undefined: the one the daemon made at first start and keeps in its database. */
+  instance: string | undefined;
+  /** `dynamic`: rendezvous over the live members (leases in NATS KV); `static`: hashmod by `shard`. */
+  mode: "dynamic" | "static";
+  /** Static mode only. */
+  shard: { index: number; count: number } | undefined;
+  leaseTtlMs: number;
+  /** Absent only in static mode without NATS. */
+  nats: NatsConfig | undefined;
+}
+
+/** How to reach the NATS servers. The credentials file holds a secret: log its path, never its text. */
+export interface NatsConfig {
+  /** As written: `nats://HOST:PORT`, `tls://HOST:PORT` or `HOST:PORT`. */
+  servers: string[];
+  /** Set (even with every path undefined): TLS is required, verified against the system roots unless `caPath`. */
+  tls:
+    | { caPath: string | undefined; certPath: string | undefined; keyPath: string | undefined }
+    | undefined;
+  credentialsPath: string | undefined;
 }
 
 /** One webhook subscriber, resolved. `secret` must never be logged. */
@@ -326,12 +362,40 @@ function verifyReferencedFiles(data: ConfigFile, report: Report): void {
       }
     }
   }
+  const nats = data.healthd.cluster?.nats;
+  const natsFiles = [
+    ["tls", "ca_path", nats?.tls?.ca_path],
+    ["tls", "cert_path", nats?.tls?.cert_path],
+    ["tls", "key_path", nats?.tls?.key_path],
+    ["credentials", undefined, nats?.credentials],
+  ] as const;
+  for (const [section, key, path] of natsFiles) {
+    const problem = path === undefined ? undefined : unreadableFileProblem(path);
+    if (problem === undefined) continue;
+    const keyPath = ["healthd", "cluster", "nats", section, ...(key === undefined ? [] : [key])];
+    report(keyPath.join("."), problem, keyPath);
+  }
   const jwksFile = data.healthd.auth.jwt?.jwks_file;
   if (jwksFile !== undefined) {
     const problem = jwksFileProblem(jwksFile);
     if (problem !== undefined) {
       report("healthd.auth.jwt.jwks_file", problem, ["healthd", "auth", "jwt", "jwks_file"]);
     }
+  }
+}
+
+/**
+ * Why a file the daemon reads at start-up cannot be read, or undefined. Asked
+ * of the file system, not read: a FIFO would block the loader.
+ */
+function unreadableFileProblem(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return `${path} is not a regular file`;
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? `file ${path} does not exist` : `cannot read ${path} (${code})`;
   }
 }
 
@@ -389,6 +453,7 @@ function resolveConfig(
     );
   }
   checkAuth(data, report);
+  checkCluster(data, report);
   if (checkFiles) verifyReferencedFiles(data, report);
   const probes = healthd.probes;
   const breakerKind = healthd.breaker.kind;
@@ -592,7 +657,68 @@ function resolveConfig(
     })),
     log: { level: healthd.log.level },
     metrics: { maxCategoryLabels: healthd.metrics.max_category_labels },
+    cluster: clusterConfig(healthd.cluster),
   };
+}
+
+function clusterConfig(cluster: ConfigFile["healthd"]["cluster"]): ClusterConfig | undefined {
+  if (cluster === undefined) return undefined;
+  const [index, count] = (cluster.shard ?? "").trim().split("/").map(Number);
+  const nats = cluster.nats;
+  return {
+    name: cluster.name,
+    instance: cluster.instance,
+    mode: cluster.mode,
+    shard:
+      cluster.shard === undefined ? undefined : { index: index as number, count: count as number },
+    leaseTtlMs: cluster.lease_ttl_sec * 1000,
+    nats: nats && {
+      servers: [...nats.servers],
+      tls: nats.tls && {
+        caPath: nats.tls.ca_path,
+        certPath: nats.tls.cert_path,
+        keyPath: nats.tls.key_path,
+      },
+      credentialsPath: nats.credentials,
+    },
+  };
+}
+
+/**
+ * Static mode needs its shard and dynamic mode must not have one; dynamic mode
+ * finds the other members through NATS, so it needs the servers; a client
+ * certificate needs its key.
+ */
+function checkCluster(data: ConfigFile, report: Report): void {
+  const cluster = data.healthd.cluster;
+  if (cluster === undefined) return;
+  const at = (...keys: string[]) => ["healthd", "cluster", ...keys];
+  if (cluster.mode === "static" && cluster.shard === undefined) {
+    report("healthd.cluster.shard", 'required when mode is static (e.g. shard: "0/3")', at("mode"));
+  }
+  if (cluster.mode === "dynamic" && cluster.shard !== undefined) {
+    report(
+      "healthd.cluster.shard",
+      "only for mode: static (dynamic mode shares the adapters among the live members)",
+      at("shard"),
+    );
+  }
+  if (cluster.mode === "dynamic" && cluster.nats === undefined) {
+    report(
+      "healthd.cluster.nats.servers",
+      "required in dynamic mode (the members find each other through NATS)",
+      at("nats", "servers"),
+    );
+  }
+  const tls = cluster.nats?.tls;
+  if (tls !== undefined && (tls.cert_path === undefined) !== (tls.key_path === undefined)) {
+    const missing = tls.cert_path === undefined ? "cert_path" : "key_path";
+    report(
+      `healthd.cluster.nats.tls.${missing}`,
+      "cert_path and key_path must be given together",
+      at("nats", "tls", missing === "cert_path" ? "key_path" : "cert_path"),
+    );
+  }
 }
 
 /**

@@ -72,6 +72,76 @@ const tlsFiles = z.strictObject({
   client_ca_path: z.string().min(1).optional(),
 });
 
+/** A cluster or member name: it becomes part of NATS subjects, stream and KV bucket names. */
+const CLUSTER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const clusterId = z.string().regex(CLUSTER_ID, {
+  error: (issue) =>
+    `must be 1 to 64 letters, digits, _ or - (it becomes part of NATS names); got ${JSON.stringify(issue.input)}`,
+});
+
+/** The most shards a static cluster splits into (Prometheus hashmod's modulus). */
+const MAX_SHARDS = 1024;
+/** `i/n`: this instance keeps the adapters whose hash modulo n is i. */
+const shardText = z.string().superRefine((text, context) => {
+  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (match === null || !(index < count)) {
+    context.addIssue({
+      code: "custom",
+      message: `must be "i/n" with 0 <= i < n; got ${JSON.stringify(text)}`,
+    });
+  } else if (count > MAX_SHARDS) {
+    context.addIssue({
+      code: "custom",
+      message: `must be "i/n" with n at most ${MAX_SHARDS}; got ${JSON.stringify(text)}`,
+    });
+  }
+});
+
+/** What the NATS client accepts for a server: `nats://HOST:PORT`, `tls://HOST:PORT` or `HOST:PORT`. */
+const natsServer = z.string().refine(
+  (text) => {
+    const parsed = parseHostPort(text.replace(/^(?:nats|tls):\/\//, ""));
+    // As written: the client is handed the text itself, spaces and all.
+    return text === text.trim() && typeof parsed !== "string" && parsed.port > 0;
+  },
+  {
+    error: (issue) =>
+      `expected nats://HOST:PORT, tls://HOST:PORT or HOST:PORT with a port from 1 to 65535; got ${JSON.stringify(issue.input)}`,
+  },
+);
+
+/**
+ * `healthd.cluster`: instances with one name split the adapters between them
+ * and share one event stream and fleet view over NATS JetStream. Rules between
+ * the keys (mode and shard, mode and nats) are checked by the loader.
+ */
+const clusterSchema = z.strictObject({
+  name: clusterId,
+  /** This member's id; when absent the daemon makes one at first start and keeps it. */
+  instance: clusterId.optional(),
+  mode: z.enum(["dynamic", "static"]).default("dynamic"),
+  shard: shardText.optional(),
+  // The lease is renewed every third of it; 3 s leaves a second between renewals.
+  lease_ttl_sec: z.number().int().min(3).max(300).default(10),
+  nats: z
+    .strictObject({
+      servers: z.array(natsServer).min(1).max(64),
+      /** Client TLS to the NATS servers: a CA for theirs, and a certificate of our own for mTLS. */
+      tls: z
+        .strictObject({
+          ca_path: z.string().min(1).optional(),
+          cert_path: z.string().min(1).optional(),
+          key_path: z.string().min(1).optional(),
+        })
+        .optional(),
+      /** A NATS `.creds` file (a user JWT and its NKey seed). */
+      credentials: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+
 /** RFC 6750 `b64token` characters, so a token always fits an `Authorization: Bearer` header. */
 const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
@@ -416,6 +486,8 @@ export const healthdSectionSchema = z.strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     })
     .prefault({}),
+  /** Scale-out; without it the daemon runs alone and needs no NATS. */
+  cluster: clusterSchema.optional(),
 });
 
 export const configFileSchema = z.strictObject({
