@@ -23,12 +23,27 @@ export interface NewEvent {
   /** ms since the epoch. */
   time: number;
   data: Record<string, unknown>;
+  /**
+   * The cluster member whose journal the event was first committed in
+   * (docs/scale-out.md); absent on a daemon that runs alone.
+   */
+  origin?: string;
 }
 
 /** An event as stored in the journal. */
 export interface JournalEvent extends NewEvent {
   seq: number;
   id: string;
+}
+
+/**
+ * An event another cluster member committed, mirrored into this journal from the
+ * fleet's stream. It keeps the id its origin gave it, so mirroring it twice is
+ * recognised, and gets a local seq only when journalled here.
+ */
+export interface ForeignEvent extends NewEvent {
+  id: string;
+  origin: string;
 }
 
 /** The CloudEvents 1.0 JSON envelope consumers receive. */
@@ -41,6 +56,11 @@ export interface CloudEvent {
   time: string;
   datacontenttype: "application/json";
   seq: number;
+  /**
+   * CloudEvents extension attribute: the cluster member that committed the event
+   * first. Only present on a cluster member's events, so a lone daemon's stay as they were.
+   */
+  origin?: string;
   data: Record<string, unknown>;
 }
 
@@ -57,6 +77,7 @@ export function toCloudEvent(event: JournalEvent): CloudEvent {
     time: new Date(event.time).toISOString(),
     datacontenttype: "application/json",
     seq: event.seq,
+    ...(event.origin === undefined ? {} : { origin: event.origin }),
     data: event.data,
   };
 }

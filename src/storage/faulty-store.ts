@@ -159,6 +159,14 @@ export class FaultyStore implements HealthStore {
     this.inner.saveWebhookCursor(cursor, now);
   }
 
+  loadClusterCursor(name: string): number | undefined {
+    return this.inner.loadClusterCursor(name);
+  }
+
+  saveClusterCursor(name: string, position: number, now: number): void {
+    this.inner.saveClusterCursor(name, position, now);
+  }
+
   setMeta(key: string, value: string): void {
     this.inner.setMeta(key, value);
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type AdapterEntry, HEALTH_STATUSES } from "../domain/adapter.js";
-import type { JournalEvent } from "../domain/events.js";
+import type { JournalEvent, NewEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
 import {
   addTime,
@@ -43,6 +43,7 @@ export class MemoryStore implements HealthStore {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly cursors = new Map<string, WebhookCursor>();
   private readonly meta = new Map<string, string>();
+  private readonly clusterCursors = new Map<string, number>();
   /** History buckets by granularity, then adapter, then start. */
   private readonly buckets: Record<Granularity, Map<string, Map<number, BucketRow>>> = {
     minute: new Map(),
@@ -122,14 +123,21 @@ export class MemoryStore implements HealthStore {
         declared: { adapterId, untilMs: declared.untilMs, reason: declared.reason },
       };
     });
-    const events = change.events.map((event) => {
-      integer(event.time, "events.time");
-      return {
-        type: event.type,
-        subject: event.subject,
-        time: event.time,
-        data: viaJson(event.data),
-      };
+    const events = change.events.map(storedEvent);
+    // As the UNIQUE id column: a foreign event already journalled (or earlier in this
+    // commit) is not journalled again.
+    const journalledIds = new Set(this.events.map((event) => event.id));
+    const foreign: Omit<JournalEvent, "seq">[] = [];
+    for (const event of change.foreignEvents ?? []) {
+      const stored = { ...storedEvent(event), id: event.id, origin: event.origin };
+      if (journalledIds.has(event.id)) continue;
+      journalledIds.add(event.id);
+      foreign.push(stored);
+    }
+    const cursors = (change.cursors ?? []).map(({ name, position }) => {
+      integer(position, "cluster_cursors.position");
+      integer(now, "cluster_cursors.updated_at");
+      return { name, position };
     });
 
     // Same order as SqliteStore's statements, so a commit that both upserts and
@@ -159,12 +167,11 @@ export class MemoryStore implements HealthStore {
       if (declared) this.maintenance.set(adapterId, declared);
       else this.maintenance.delete(adapterId);
     }
-    const journalled = events.map((event) => ({
-      ...event,
-      data: event.data as Record<string, unknown>,
-      id: randomUUID(),
-      seq: ++this.lastSeq,
-    }));
+    for (const { name, position } of cursors) this.clusterCursors.set(name, position);
+    const journalled: JournalEvent[] = [
+      ...events.map((event) => ({ ...event, id: randomUUID(), seq: ++this.lastSeq })),
+      ...foreign.map((event) => ({ ...event, seq: ++this.lastSeq })),
+    ];
     this.events.push(...journalled);
     return structuredClone(journalled);
   }
@@ -346,6 +353,18 @@ export class MemoryStore implements HealthStore {
     });
   }
 
+  loadClusterCursor(name: string): number | undefined {
+    this.assertOpen();
+    return this.clusterCursors.get(name);
+  }
+
+  saveClusterCursor(name: string, position: number, now: number): void {
+    this.assertOpen();
+    integer(position, "cluster_cursors.position");
+    integer(now, "cluster_cursors.updated_at");
+    this.clusterCursors.set(name, position);
+  }
+
   setMeta(key: string, value: string): void {
     this.assertOpen();
     this.meta.set(key, value);
@@ -391,6 +410,18 @@ function integer(value: number | null | undefined, column: string, nullable = fa
   if (!Number.isInteger(value)) {
     throw new Error(`cannot store REAL value in INTEGER column ${column}`);
   }
+}
+
+/** An event as its row keeps it: the columns there are, origin only when set (NULL otherwise). */
+function storedEvent(event: NewEvent): NewEvent {
+  integer(event.time, "events.time");
+  return {
+    type: event.type,
+    subject: event.subject,
+    time: event.time,
+    data: viaJson(event.data) as Record<string, unknown>,
+    ...(event.origin === undefined || event.origin === null ? {} : { origin: event.origin }),
+  };
 }
 
 function storedEntry(entry: AdapterEntry, now: number): AdapterEntry {
@@ -445,6 +476,7 @@ function storedHealth(state: HealthState): HealthState {
       : null,
     // A caller that leaves the interval out gets NULL from SQLite, not a missing field.
     checkIntervalMs: state.checkIntervalMs ?? null,
+    ...(state.owner === undefined || state.owner === null ? {} : { owner: state.owner }),
   };
 }
 

@@ -121,6 +121,34 @@ describe("SqliteStore file and migrations", () => {
       },
     ]);
   });
+
+  it("upgrades a file written before 0007: its events and verdicts read back as a lone daemon's", () => {
+    fileAtVersion(6);
+    const db = new BetterSqlite3(dbPath);
+    db.prepare(
+      `INSERT INTO adapters (adapter_id, project, domain, category, provider, first_seen, updated_at)
+       VALUES (?, 't', 'adapter', 'cache', 'redis', 1, 1)`,
+    ).run(REDIS);
+    db.prepare(
+      `INSERT INTO adapter_health (adapter_id, status, since, source, reason,
+         consecutive_successes, consecutive_failures, registry_status, check_interval_ms)
+       VALUES (?, 'healthy', 500, 'probe', 'HTTP 200', 3, 0, 'healthy', 15000)`,
+    ).run(REDIS);
+    db.prepare(
+      `INSERT INTO events (id, type, subject, time, data)
+       VALUES ('e-1', 'adapter.discovered', ?, 700, '{}')`,
+    ).run(REDIS);
+    db.close();
+
+    const store = openStore();
+    expect(schemaVersion()).toBe(MIGRATIONS.length);
+    const [health] = store.loadHealth();
+    expect(health && "owner" in health).toBe(false);
+    expect(store.readEvents(0, 10)).toStrictEqual([
+      { seq: 1, id: "e-1", type: "adapter.discovered", subject: REDIS, time: 700, data: {} },
+    ]);
+    expect(store.loadClusterCursor("publish")).toBeUndefined();
+  });
 });
 
 describe("SqliteStore read-only", () => {
@@ -200,6 +228,7 @@ describe("SqliteStore read-only", () => {
             1,
           ),
       ],
+      ["saveClusterCursor", () => reader.saveClusterCursor("publish", 1, 1)],
       ["pruneEvents", () => reader.pruneEvents(1, 1)],
       ["pruneRemovedAdapters", () => reader.pruneRemovedAdapters(1)],
     ];
@@ -275,34 +304,56 @@ describe("SqliteStore.loadState", () => {
       registryStatus: status,
     });
   const arbitraryState = (adapterId: string) =>
-    fc.record({
-      adapterId: fc.constant(adapterId),
-      status,
-      since: whole,
-      lastChecked: fc.option(whole, { nil: null }),
-      // SQLite keeps -0 as 0 (row by row as well): the one double that does not come back.
-      latencyMs: fc.option(
-        fc
-          .double({ noNaN: true, noDefaultInfinity: true })
-          .filter((value) => !Object.is(value, -0)),
-        { nil: null },
-      ),
-      source: fc.constantFrom("probe", "registry", "none" as const),
-      reason: text,
-      consecutiveSuccesses: fc.nat(),
-      consecutiveFailures: fc.nat(),
-      registryStatus: status,
-      flapping: fc.boolean(),
-      recentTransitions: fc.array(whole, { maxLength: 3 }),
-      breaker: fc.option(
-        fc.record({
-          state: fc.constantFrom("closed", "open", "half-open", "isolated" as const),
-          snapshot: fc.record({ ownState: fc.record({ value: fc.nat() }), note: text }),
-        }),
-        { nil: null },
-      ),
-      checkIntervalMs: fc.option(fc.nat(), { nil: null }),
-    });
+    fc.record(
+      {
+        adapterId: fc.constant(adapterId),
+        status,
+        since: whole,
+        lastChecked: fc.option(whole, { nil: null }),
+        // SQLite keeps -0 as 0 (row by row as well): the one double that does not come back.
+        latencyMs: fc.option(
+          fc
+            .double({ noNaN: true, noDefaultInfinity: true })
+            .filter((value) => !Object.is(value, -0)),
+          { nil: null },
+        ),
+        source: fc.constantFrom("probe", "registry", "none" as const),
+        reason: text,
+        consecutiveSuccesses: fc.nat(),
+        consecutiveFailures: fc.nat(),
+        registryStatus: status,
+        flapping: fc.boolean(),
+        recentTransitions: fc.array(whole, { maxLength: 3 }),
+        breaker: fc.option(
+          fc.record({
+            state: fc.constantFrom("closed", "open", "half-open", "isolated" as const),
+            snapshot: fc.record({ ownState: fc.record({ value: fc.nat() }), note: text }),
+          }),
+          { nil: null },
+        ),
+        checkIntervalMs: fc.option(fc.nat(), { nil: null }),
+        // Absent on a lone daemon (not in requiredKeys), any text on a cluster member.
+        owner: text,
+      },
+      {
+        requiredKeys: [
+          "adapterId",
+          "status",
+          "since",
+          "lastChecked",
+          "latencyMs",
+          "source",
+          "reason",
+          "consecutiveSuccesses",
+          "consecutiveFailures",
+          "registryStatus",
+          "flapping",
+          "recentTransitions",
+          "breaker",
+          "checkIntervalMs",
+        ],
+      },
+    );
 
   it("restores what loadCatalog and loadHealth read row by row, for any values", () => {
     // By id as SQLite orders it: UTF-8 bytes, not UTF-16 code units.

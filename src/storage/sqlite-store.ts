@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { Database, Statement } from "better-sqlite3";
 import { type AdapterEntry, type HealthStatus, isHealthStatus } from "../domain/adapter.js";
-import type { EventType, JournalEvent, NewEvent } from "../domain/events.js";
+import type { EventType, ForeignEvent, JournalEvent, NewEvent } from "../domain/events.js";
 import type { BreakerState, HealthState, StatusSource } from "../domain/health.js";
 import type { BucketRow, Granularity, TimeTally } from "../domain/history.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
@@ -46,6 +46,7 @@ interface HealthRow {
   breaker_state: string | null;
   breaker: string | null;
   check_interval_ms: number | null;
+  owner: string | null;
 }
 
 const asStatus = (value: string): HealthStatus => (isHealthStatus(value) ? value : "unknown");
@@ -255,7 +256,11 @@ export class SqliteStore implements HealthStore {
         }
       }
       madeKeys = this.history.write(change.history ?? []);
-      return this.appendEvents(change.events);
+      for (const { name, position } of change.cursors ?? []) {
+        statements.upsertClusterCursor.run(name, position, now);
+      }
+      const local = this.appendEvents(change.events);
+      return change.foreignEvents ? [...local, ...this.mirrorEvents(change.foreignEvents)] : local;
     })();
     if (madeKeys) this.history.remember(madeKeys);
     return journalled;
@@ -338,6 +343,7 @@ export class SqliteStore implements HealthStore {
       subject: string;
       time: number;
       data: string;
+      origin: string | null;
     }[];
     return rows.map((row) => ({
       seq: row.seq,
@@ -346,6 +352,8 @@ export class SqliteStore implements HealthStore {
       subject: row.subject,
       time: row.time,
       data: JSON.parse(row.data) as Record<string, unknown>,
+      // Absent, not null, for a lone daemon's events: they read back as they always did.
+      ...(row.origin === null ? {} : { origin: row.origin }),
     }));
   }
 
@@ -426,6 +434,17 @@ export class SqliteStore implements HealthStore {
     });
   }
 
+  loadClusterCursor(name: string): number | undefined {
+    const row = this.db.prepare("SELECT position FROM cluster_cursors WHERE name = ?").get(name) as
+      | { position: number }
+      | undefined;
+    return row?.position;
+  }
+
+  saveClusterCursor(name: string, position: number, now: number): void {
+    this.writable.upsertClusterCursor.run(name, position, now);
+  }
+
   setMeta(key: string, value: string): void {
     this.writable.setMeta.run(key, value);
   }
@@ -451,9 +470,31 @@ export class SqliteStore implements HealthStore {
         event.subject,
         event.time,
         JSON.stringify(event.data),
+        event.origin ?? null,
       );
       return { ...event, id, seq: Number(info.lastInsertRowid) };
     });
+  }
+
+  /** Journals foreign events under their own ids; an id already journalled is left out. */
+  private mirrorEvents(events: readonly ForeignEvent[]): JournalEvent[] {
+    const { insertEvent: insert, eventIdKnown } = this.writable;
+    const journalled: JournalEvent[] = [];
+    for (const event of events) {
+      // Looked up rather than left to ON CONFLICT DO NOTHING: AUTOINCREMENT would use up
+      // a seq for each skipped insert, and consumers read a gap in seq as events pruned.
+      if (eventIdKnown.get(event.id) !== undefined) continue;
+      const info = insert.run(
+        event.id,
+        event.type,
+        event.subject,
+        event.time,
+        JSON.stringify(event.data),
+        event.origin,
+      );
+      journalled.push({ ...event, seq: Number(info.lastInsertRowid) });
+    }
+    return journalled;
   }
 }
 
@@ -502,6 +543,7 @@ const HEALTH_COLUMNS = [
   "breaker_state",
   "breaker",
   "check_interval_ms",
+  "owner",
 ] as const;
 
 type HealthTuple = [
@@ -520,6 +562,7 @@ type HealthTuple = [
   breakerState: string | null,
   breaker: string | null,
   checkIntervalMs: number | null,
+  owner: string | null,
 ];
 
 type AdapterTuple = [
@@ -726,6 +769,8 @@ function fromHealthTuple(row: HealthTuple, snapshots: Map<string, unknown>): Hea
             snapshot: breakerText === null ? null : parseSnapshot(breakerText, snapshots),
           },
     checkIntervalMs: row[14],
+    // Absent, not null, on a lone daemon: its states stay deep-equal to what they were.
+    ...(row[15] === null ? {} : { owner: row[15] }),
   };
 }
 
@@ -750,6 +795,7 @@ function healthRow(state: HealthState): Record<string, unknown> {
     breaker_state: state.breaker?.state ?? null,
     breaker: state.breaker ? JSON.stringify(state.breaker.snapshot) : null,
     check_interval_ms: state.checkIntervalMs,
+    owner: state.owner ?? null,
   };
 }
 
@@ -778,10 +824,10 @@ function prepareStatements(db: Database) {
     upsertHealth: db.prepare(`
       INSERT INTO adapter_health (adapter_id, status, since, last_checked, latency_ms, source,
         reason, consecutive_successes, consecutive_failures, registry_status, flapping,
-        recent_transitions, breaker_state, breaker, check_interval_ms)
+        recent_transitions, breaker_state, breaker, check_interval_ms, owner)
       VALUES (@adapter_id, @status, @since, @last_checked, @latency_ms, @source, @reason,
         @consecutive_successes, @consecutive_failures, @registry_status, @flapping,
-        @recent_transitions, @breaker_state, @breaker, @check_interval_ms)
+        @recent_transitions, @breaker_state, @breaker, @check_interval_ms, @owner)
       ON CONFLICT (adapter_id) DO UPDATE SET status = excluded.status, since = excluded.since,
         last_checked = excluded.last_checked, latency_ms = excluded.latency_ms,
         source = excluded.source, reason = excluded.reason,
@@ -789,7 +835,8 @@ function prepareStatements(db: Database) {
         consecutive_failures = excluded.consecutive_failures,
         registry_status = excluded.registry_status, flapping = excluded.flapping,
         recent_transitions = excluded.recent_transitions, breaker_state = excluded.breaker_state,
-        breaker = excluded.breaker, check_interval_ms = excluded.check_interval_ms`),
+        breaker = excluded.breaker, check_interval_ms = excluded.check_interval_ms,
+        owner = excluded.owner`),
     upsertMaintenance: db.prepare(`
       INSERT INTO maintenance (adapter_id, until, reason, created_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (adapter_id) DO UPDATE SET until = excluded.until, reason = excluded.reason,
@@ -810,8 +857,13 @@ function prepareStatements(db: Database) {
         reachable = excluded.reachable, last_ok = excluded.last_ok,
         last_error = excluded.last_error, updated_at = excluded.updated_at`),
     insertEvent: db.prepare(
-      "INSERT INTO events (id, type, subject, time, data) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO events (id, type, subject, time, data, origin) VALUES (?, ?, ?, ?, ?, ?)",
     ),
+    eventIdKnown: db.prepare("SELECT 1 FROM events WHERE id = ?").pluck(true),
+    upsertClusterCursor: db.prepare(`
+      INSERT INTO cluster_cursors (name, position, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET position = excluded.position,
+        updated_at = excluded.updated_at`),
     upsertWebhookCursor: db.prepare(`
       INSERT INTO webhook_cursors (name, cursor, parked, parked_reason, failures, config_hash, updated_at)
       VALUES (@name, @cursor, @parked, @parked_reason, @failures, @config_hash, @now)

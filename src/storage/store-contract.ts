@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { catalogEntry } from "../../test/support/catalog-entry.js";
-import type { JournalEvent, NewEvent } from "../domain/events.js";
+import type { ForeignEvent, JournalEvent, NewEvent } from "../domain/events.js";
 import { type HealthState, initialHealth } from "../domain/health.js";
 import {
   type BucketRow,
@@ -43,6 +43,16 @@ function event(
   time = 5_000,
 ): NewEvent {
   return { type, subject, time, data };
+}
+
+/** An event another cluster member committed, as mirrored from the fleet's stream. */
+function foreign(
+  id: string,
+  origin: string,
+  type: NewEvent["type"] = "adapter.health_changed",
+  subject = S3,
+): ForeignEvent {
+  return { id, origin, type, subject, time: 4_500, data: { from: "healthy", to: "unhealthy" } };
 }
 
 /** A health row with every field set (nothing null), so a dropped column shows. */
@@ -119,6 +129,7 @@ function everything(store: HealthStore, ids: readonly string[] = [REDIS, S3, GCS
     bounds: store.journalBounds(),
     endpoints: store.loadEndpoints(),
     cursors: store.loadWebhookCursors(),
+    publishCursor: store.loadClusterCursor("publish"),
     history: ids.map((id) => [
       store.readBuckets(id, "minute", 0, FOREVER),
       store.readBuckets(id, "hour", 0, FOREVER),
@@ -191,6 +202,7 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
           bounds: { oldestSeq: null, newestSeq: null },
           endpoints: [],
           cursors: [],
+          publishCursor: undefined,
           history: [
             [[], []],
             [[], []],
@@ -559,6 +571,8 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
           ],
           history: [bucket(GCS, "minute", 0, 60_000), bucket(GCS, "hour", 0, 60_000)],
           events: [event("adapter.discovered", GCS), event("adapter.removed", S3)],
+          foreignEvents: [foreign("0b6f2c1e-0000-4000-8000-000000000001", "healthd-b")],
+          cursors: [{ name: "publish", position: 2 }],
         };
         expect(() => store.commit(spoil(change), 4_000)).toThrow();
         expect(everything(store)).toEqual(before);
@@ -569,6 +583,7 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
         // And the change itself, unspoilt, goes through.
         store.commit(change, 6_000);
         expect(store.loadCatalog().map((entry) => entry.provider)).toEqual(["valkey", "gcs"]);
+        expect(store.loadClusterCursor("publish")).toBe(2);
         // The history's adapter key made in the rolled-back commit is not reused as if stored.
         expect(store.readBuckets(GCS, "minute", 0, FOREVER)).toEqual([
           bucket(GCS, "minute", 0, 60_000),
@@ -842,6 +857,129 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
       });
     });
 
+    describe("cluster", () => {
+      const A = "5d1c7a3e-1111-4000-8000-00000000000a";
+      const B = "5d1c7a3e-1111-4000-8000-00000000000b";
+      const C = "5d1c7a3e-1111-4000-8000-00000000000c";
+
+      it("keeps a verdict's owner, and leaves a lone daemon's verdicts without one", () => {
+        add(store, [REDIS, S3, GCS]);
+        const owned = checked(REDIS, { owner: "healthd-a" });
+        store.commit({ states: [owned, checked(S3)], events: [] }, 3_000);
+        const byId = (id: string) => store.loadHealth().find((row) => row.adapterId === id);
+        const redis = byId(REDIS);
+        const s3 = byId(S3);
+        expect(redis).toEqual(owned);
+        expect(s3).toStrictEqual(checked(S3));
+        expect(s3 && "owner" in s3).toBe(false);
+        expect(store.loadState().health.find((row) => row.adapterId === REDIS)).toEqual(owned);
+
+        // A later verdict without an owner (the cluster section removed) clears it.
+        store.commit({ states: [checked(REDIS)], events: [] }, 4_000);
+        expect(byId(REDIS)).toStrictEqual(checked(REDIS));
+
+        store.commit({ states: [checked(GCS, { owner: "healthd-b" })], events: [] }, 5_000);
+        store.commit({ removed: [GCS], events: [] }, 6_000);
+        expect(store.loadRemovedHealth([GCS])).toEqual([checked(GCS, { owner: "healthd-b" })]);
+      });
+
+      it("journals a local event's origin, and leaves a lone daemon's events without one", () => {
+        const [lone, member] = store.commit(
+          {
+            events: [
+              event("failover", "storage/s3"),
+              { ...event("registry.unreachable", "r:1"), origin: "healthd-a" },
+            ],
+          },
+          3_000,
+        );
+        expect(lone && "origin" in lone).toBe(false);
+        expect(member?.origin).toBe("healthd-a");
+        const [readLone, readMember] = store.readEvents(0, 10);
+        expect(readLone).toStrictEqual(lone);
+        expect(readLone && "origin" in readLone).toBe(false);
+        expect(readMember).toEqual(member);
+      });
+
+      it("mirrors foreign events after the local ones, in order, keeping their ids and origins", () => {
+        add(store, [REDIS]);
+        const foreignEvents = [
+          foreign(B, "healthd-b", "breaker.opened", GCS),
+          foreign(A, "healthd-c", "adapter.health_changed", S3),
+        ];
+        const journalled = store.commit(
+          { events: [event("failover", "cache/redis")], foreignEvents },
+          3_000,
+        );
+        expect(journalled).toEqual([
+          { ...event("failover", "cache/redis"), seq: 2, id: expect.stringMatching(UUID) },
+          { ...foreignEvents[0], seq: 3 },
+          { ...foreignEvents[1], seq: 4 },
+        ]);
+        expect(store.readEvents(1, 10)).toEqual(journalled);
+        expect(store.journalBounds()).toEqual({ oldestSeq: 1, newestSeq: 4 });
+      });
+
+      it("skips a foreign event whose id is journalled already, using up no seq", () => {
+        const [mirrored] = store.commit({ events: [], foreignEvents: [foreign(A, "b")] }, 3_000);
+        expect(mirrored?.seq).toBe(1);
+        // Redelivered, twice within one commit, and once with a local event's id.
+        const [local] = store.commit({ events: [event("failover", "r")] }, 3_100);
+        if (!local) throw new Error("no local event journalled");
+        const journalled = store.commit(
+          {
+            events: [],
+            foreignEvents: [
+              foreign(A, "b"),
+              foreign(B, "b"),
+              foreign(B, "c", "failover", "changed"),
+              foreign(local.id, "b"),
+              foreign(C, "c"),
+            ],
+          },
+          3_200,
+        );
+        expect(journalled).toEqual([
+          { ...foreign(B, "b"), seq: 3 },
+          { ...foreign(C, "c"), seq: 4 },
+        ]);
+        expect(store.readEvents(0, 10).map((stored) => [stored.seq, stored.id])).toEqual([
+          [1, A],
+          [2, local.id],
+          [3, B],
+          [4, C],
+        ]);
+        // Redelivered again in a later commit, it is still skipped.
+        expect(store.commit({ events: [], foreignEvents: [foreign(A, "b")] }, 3_300)).toEqual([]);
+        const [next] = store.commit({ events: [event("failover", "r")] }, 3_400);
+        expect(next?.seq).toBe(5);
+      });
+
+      it("writes cluster cursors in a commit, and saves and overwrites them outside one", () => {
+        expect(store.loadClusterCursor("publish")).toBeUndefined();
+        store.commit(
+          {
+            events: [],
+            cursors: [
+              { name: "mirror", position: 17 },
+              { name: "publish", position: 3 },
+            ],
+          },
+          2_000,
+        );
+        expect(store.loadClusterCursor("mirror")).toBe(17);
+        expect(store.loadClusterCursor("publish")).toBe(3);
+        store.saveClusterCursor("publish", 90, 3_000);
+        store.commit({ events: [], cursors: [{ name: "mirror", position: 18 }] }, 4_000);
+        expect(store.loadClusterCursor("publish")).toBe(90);
+        expect(store.loadClusterCursor("mirror")).toBe(18);
+        expect(store.loadClusterCursor("never")).toBeUndefined();
+        // Positions are whole stream or journal sequence numbers.
+        expect(() => store.saveClusterCursor("publish", 1.5, 5_000)).toThrow();
+        expect(store.loadClusterCursor("publish")).toBe(90);
+      });
+    });
+
     describe("endpoints, webhook cursors and meta", () => {
       it("upserts endpoints with their breaker, ordered by endpoint", () => {
         const secondary: EndpointState = {
@@ -902,32 +1040,38 @@ export function describeHealthStoreContract(name: string, open: () => ContractSu
         store.commit(
           {
             removed: [GCS],
-            states: [checked(REDIS)],
+            states: [checked(REDIS, { owner: "healthd-a" })],
             registry: registryDown,
             maintenance: [
               { adapterId: S3, declared: { adapterId: S3, untilMs: 9_000, reason: "upgrade" } },
             ],
             history: [bucket(REDIS, "minute", 0, 7), bucket(REDIS, "hour", 0, 7)],
-            events: [event("adapter.removed", GCS)],
+            events: [{ ...event("adapter.removed", GCS), origin: "healthd-a" }],
+            foreignEvents: [foreign("0b6f2c1e-0000-4000-8000-000000000002", "healthd-b")],
+            cursors: [{ name: "mirror", position: 41 }],
           },
           3_000,
         );
         store.saveEndpoint(primary, 3_000);
         store.saveWebhookCursor({ ...hook, cursor: 3 }, 3_000);
+        store.saveClusterCursor("publish", 5, 3_000);
         store.setMeta("http_listen", "127.0.0.1:8681");
         // Pruning the newest events must not let their seqs be given again after a restart.
-        store.pruneEvents(0, 1);
+        store.pruneEvents(0, 2);
         const before = everything(store);
-        expect(before.bounds).toEqual({ oldestSeq: 4, newestSeq: 4 });
+        expect(before.bounds).toEqual({ oldestSeq: 4, newestSeq: 5 });
+        expect(before.health[0]?.owner).toBe("healthd-a");
+        expect(before.events.map((stored) => stored.origin)).toEqual(["healthd-a", "healthd-b"]);
 
         store.close();
         store = subject.reopen?.() ?? store;
         expect(everything(store)).toEqual(before);
         expect(store.getMeta("http_listen")).toBe("127.0.0.1:8681");
+        expect(store.loadClusterCursor("mirror")).toBe(41);
         expect(store.pruneRemovedAdapters(3_001)).toBe(1);
-        expect(store.pruneEvents(FOREVER, 0)).toBe(1);
+        expect(store.pruneEvents(FOREVER, 0)).toBe(2);
         const [next] = store.commit({ events: [event("failover", "r")] }, 9_000);
-        expect(next?.seq).toBe(5);
+        expect(next?.seq).toBe(6);
       });
     }
   });

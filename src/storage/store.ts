@@ -1,5 +1,5 @@
 import type { AdapterEntry } from "../domain/adapter.js";
-import type { JournalEvent, NewEvent } from "../domain/events.js";
+import type { ForeignEvent, JournalEvent, NewEvent } from "../domain/events.js";
 import type { HealthState } from "../domain/health.js";
 import type { BucketRow, Granularity, TimeTally } from "../domain/history.js";
 import type { ManualMaintenance } from "../domain/maintenance.js";
@@ -69,6 +69,20 @@ export interface StoreCommit {
   /** History buckets to write, each as it now stands (see src/domain/history.ts). */
   history?: readonly BucketRow[];
   events: readonly NewEvent[];
+  /**
+   * Events other cluster members committed, mirrored from the fleet's stream: journalled
+   * after `events`, in order, keeping their ids. One whose id the journal already has was
+   * mirrored before (a redelivery) and is skipped silently.
+   */
+  foreignEvents?: readonly ForeignEvent[];
+  /** Cluster stream positions to write with the rest, e.g. how far the stream was mirrored. */
+  cursors?: readonly ClusterCursor[];
+}
+
+/** A named position in one of the cluster's streams (see `HealthStore.loadClusterCursor`). */
+export interface ClusterCursor {
+  name: string;
+  position: number;
 }
 
 /** Which adapters one call of `pruneHistory` goes through. */
@@ -141,8 +155,9 @@ export interface HealthStore extends HistoryStore {
   loadRegistryState(): RegistryState | undefined;
   /**
    * Commits one engine step in one transaction and returns its events as
-   * journalled (with seq and id). Throws when the transaction failed: then
-   * nothing of it is stored.
+   * journalled (with seq, id and, when set, origin): the local ones, then the
+   * foreign ones that were not in the journal yet. Throws when the transaction
+   * failed: then nothing of it is stored.
    */
   commit(change: StoreCommit, now: number): JournalEvent[];
   loadEndpoints(): EndpointState[];
@@ -158,6 +173,10 @@ export interface HealthStore extends HistoryStore {
   loadWebhookCursors(): WebhookCursor[];
   /** Upserts one subscriber's cursor. */
   saveWebhookCursor(cursor: WebhookCursor, now: number): void;
+  /** The position saved under `name` (by a commit's `cursors` or saveClusterCursor), if any. */
+  loadClusterCursor(name: string): number | undefined;
+  /** Upserts one cluster cursor outside a commit (the journal publisher's progress). */
+  saveClusterCursor(name: string, position: number, now: number): void;
   setMeta(key: string, value: string): void;
   getMeta(key: string): string | undefined;
   close(): void;
