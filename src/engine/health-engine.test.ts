@@ -7,7 +7,7 @@ import type { AdapterEntry } from "../domain/adapter.js";
 import type { AdapterSettings, SettingsOverride } from "../domain/adapter-settings.js";
 import type { CheckReport } from "../domain/decide.js";
 import type { JournalEvent, NewEvent } from "../domain/events.js";
-import type { BreakerSnapshot, CheckOutcome } from "../domain/health.js";
+import type { BreakerSnapshot, CheckOutcome, HealthState } from "../domain/health.js";
 import type { Requirement } from "../domain/resolution.js";
 import { DEFAULT_OFFLINE_STALE_RULE } from "../domain/status-view.js";
 import { EventHub } from "../events/event-hub.js";
@@ -107,7 +107,9 @@ interface LogLine {
 }
 
 /** The engine wired as startDaemon wires it, over a MemoryStore behind a FaultyStore. */
-function harness(configured: Requirement[] = [STORAGE, CACHE]) {
+function harness(configured: Requirement[] = [STORAGE, CACHE], member?: string) {
+  /** The verdicts of this member the engine handed on after each commit, one array per commit. */
+  const ownVerdicts: HealthState[][] = [];
   const memory = new MemoryStore();
   const store = new TimedStore(memory);
   const log: LogLine[] = [];
@@ -146,6 +148,9 @@ function harness(configured: Requirement[] = [STORAGE, CACHE]) {
     contextOf: (entry) =>
       settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
     options: OPTIONS,
+    ...(member === undefined
+      ? {}
+      : { member, ownVerdictsCommitted: (states) => void ownVerdicts.push([...states]) }),
   });
   maintenance.onWindowsChanged((adapterIds) =>
     engine.touch(
@@ -172,6 +177,7 @@ function harness(configured: Requirement[] = [STORAGE, CACHE]) {
     engine,
     desk,
     delivered,
+    ownVerdicts,
   };
 }
 
@@ -915,5 +921,181 @@ describe("HealthEngine: the catalog", () => {
     expect(h.engine.latestEntry(ALPHA)).toBe(refreshed);
     expect(h.store.loadCatalog().find((entry) => entry.adapterId === ALPHA)).toEqual(refreshed);
     expect(heard).toEqual([[`${ALPHA}@${refreshed.lastHeartbeat}`]]);
+  });
+});
+
+describe("HealthEngine: as a cluster member", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A verdict member `owner` gave for `adapterId`, checked at `at`. */
+  function verdictOf(
+    adapterId: string,
+    owner: string,
+    at: number,
+    overrides: Partial<HealthState> = {},
+  ) {
+    return {
+      adapterId,
+      status: "healthy" as const,
+      since: at,
+      lastChecked: at,
+      latencyMs: 7,
+      source: "probe" as const,
+      reason: "HTTP 200",
+      consecutiveSuccesses: 3,
+      consecutiveFailures: 0,
+      registryStatus: "healthy" as const,
+      flapping: false,
+      recentTransitions: [],
+      breaker: CLOSED,
+      checkIntervalMs: 15_000,
+      owner,
+      ...overrides,
+    };
+  }
+
+  it("stamps its own checks' verdicts with its id and hands them on once committed", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    add(h, ALPHA, BETA);
+    h.engine.recordCheck(check(ALPHA, true));
+    expect(h.ownVerdicts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.view.state(ALPHA)?.owner).toBe("member-a");
+    expect(h.view.get(ALPHA)?.owner).toBe("member-a");
+    expect(h.ownVerdicts.flat().map((state) => state.adapterId)).toEqual([ALPHA]);
+    // Stored with its owner: a restart shows who gave it.
+    expect(h.memory.loadHealth().find((state) => state.adapterId === ALPHA)?.owner).toBe(
+      "member-a",
+    );
+  });
+
+  it("adopts another member's verdicts into the view and the store, and hands none of them on", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    add(h, ALPHA, BETA);
+    const unhealthy = verdictOf(BETA, "member-b", Date.now(), {
+      status: "unhealthy",
+      consecutiveFailures: 2,
+      consecutiveSuccesses: 0,
+    });
+    expect(h.engine.adoptVerdicts([unhealthy])).toBe(1);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.view.state(BETA)).toEqual(unhealthy);
+    // Its age runs from its check, on this daemon's clock.
+    expect(h.view.get(BETA)).toMatchObject({
+      status: "unhealthy",
+      owner: "member-b",
+      age_ms: OPTIONS.maxDelayMs,
+    });
+    expect(h.memory.loadHealth().find((state) => state.adapterId === BETA)?.owner).toBe("member-b");
+    expect(h.ownVerdicts).toEqual([]);
+  });
+
+  it("keeps the newer verdict when one member's older verdict arrives late, and skips unknown adapters", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    add(h, ALPHA);
+    const newer = verdictOf(ALPHA, "member-b", Date.now());
+    const older = verdictOf(ALPHA, "member-b", Date.now() - 5_000, { status: "unhealthy" });
+    expect(h.engine.adoptVerdicts([newer, older, verdictOf(KAFKA, "member-b", Date.now())])).toBe(
+      1,
+    );
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.view.state(ALPHA)?.status).toBe("healthy");
+    expect(h.view.state(KAFKA)).toBeUndefined();
+  });
+
+  it("takes an adapter over from another member's verdict: its own next check replaces the owner", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    add(h, ALPHA);
+    h.engine.adoptVerdicts([verdictOf(ALPHA, "member-b", Date.now() - 20_000)]);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    h.engine.recordCheck(check(ALPHA, true));
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.view.state(ALPHA)?.owner).toBe("member-a");
+    expect(h.ownVerdicts.flat().map((state) => state.owner)).toEqual(["member-a"]);
+  });
+
+  it("judges failovers on another member's verdict as on its own", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    await healthyCatalog(h);
+    expect(h.resolution.resolve(STORAGE).choice?.adapterId).toBe(ALPHA);
+    h.engine.adoptVerdicts([
+      verdictOf(ALPHA, "member-b", Date.now(), { status: "unhealthy", consecutiveFailures: 2 }),
+    ]);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs * 2);
+    const failovers = h.delivered.filter((event) => event.type === "failover");
+    expect(failovers.map((event) => [event.data.from, event.data.to])).toEqual([[ALPHA, BETA]]);
+  });
+
+  it("journals its own events with its id as origin", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    add(h, ALPHA);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.delivered.map((event) => [event.type, event.origin])).toEqual([
+      ["adapter.discovered", "member-a"],
+    ]);
+    expect(h.memory.readEvents(0, 10).map((event) => event.origin)).toEqual(["member-a"]);
+  });
+
+  it("mirrors another member's events with their ids and the stream position, once, and neither counts nor logs them", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    add(h, ALPHA);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    const countedBefore = h.metrics.events.length;
+    const foreign = {
+      id: "0b7a4e0e-6a2f-4a53-9a51-5d1f3f0a7c11",
+      origin: "member-b",
+      type: "adapter.health_changed" as const,
+      subject: BETA,
+      time: Date.now(),
+      data: { from: "healthy", to: "unhealthy", reason: "HTTP 503" },
+    };
+    h.engine.mirrorEvents([foreign], { name: "fleet", position: 41 });
+    // Only the position moved: stored, nothing journalled.
+    h.engine.mirrorEvents([], { name: "fleet", position: 42 });
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.delivered.at(-1)).toMatchObject({ ...foreign, seq: 2 });
+    expect(h.memory.loadClusterCursor("fleet")).toBe(42);
+    // A redelivery of the same event (a restart before the position was stored) is journalled once.
+    h.engine.mirrorEvents([foreign], { name: "fleet", position: 41 });
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.memory.readEvents(0, 10).filter((event) => event.id === foreign.id)).toHaveLength(1);
+    expect(h.metrics.events.length).toBe(countedBefore);
+    expect(h.log.some((line) => line.msg === "adapter health changed")).toBe(false);
+  });
+
+  it("keeps mirrored events and the position pending while the store refuses commits", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    add(h, ALPHA);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    h.store.failCommits();
+    const foreign = {
+      id: "5f4e2d1c-0000-4000-8000-000000000001",
+      origin: "member-b",
+      type: "breaker.opened" as const,
+      subject: BETA,
+      time: Date.now(),
+      data: {},
+    };
+    h.engine.mirrorEvents([foreign], { name: "fleet", position: 7 });
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.memory.loadClusterCursor("fleet")).toBeUndefined();
+    h.store.heal();
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxRetryDelayMs);
+    expect(h.memory.loadClusterCursor("fleet")).toBe(7);
+    expect(h.memory.readEvents(0, 10).map((event) => event.id)).toContain(foreign.id);
+  });
+
+  it("gives no verdict an owner when the daemon runs alone", async () => {
+    const h = harness();
+    add(h, ALPHA);
+    h.engine.recordCheck(check(ALPHA, true));
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.view.state(ALPHA)).not.toHaveProperty("owner");
+    expect(h.view.get(ALPHA)).not.toHaveProperty("owner");
   });
 });

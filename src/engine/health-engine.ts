@@ -7,7 +7,7 @@ import {
   decideCheck,
   nextCheckDelayMs,
 } from "../domain/decide.js";
-import type { JournalEvent, NewEvent } from "../domain/events.js";
+import type { ForeignEvent, JournalEvent, NewEvent } from "../domain/events.js";
 import { type HealthState, initialHealth } from "../domain/health.js";
 import type { CountedCheck } from "../domain/history.js";
 import type { HealthStore, MaintenanceChange, RegistryState } from "../storage/store.js";
@@ -87,6 +87,14 @@ export interface EngineParts {
    * daemon's start-up write), ms; readiness asks for a write that went through.
    */
   lastWriteAt?: number;
+  /**
+   * This daemon's id as a cluster member (docs/scale-out.md): stamped as `owner` on
+   * every verdict its own checks give and as `origin` on every event it journals.
+   * Absent when the daemon runs alone.
+   */
+  member?: string;
+  /** Told, after each commit, of the verdicts this member's checks gave in it (the cluster shares them). */
+  ownVerdictsCommitted?: (states: readonly HealthState[]) => void;
 }
 
 /** The store refused a commit: nothing of it was written, nothing in memory changed. */
@@ -158,6 +166,12 @@ class PendingWork {
   /** History observations and the bucket rows they write. */
   readonly history = new StagedHistory();
   results = 0;
+  /** Verdicts other cluster members gave, adopted since the last commit. */
+  adopted = 0;
+  /** Events other cluster members committed, mirrored from the fleet's stream, in stream order. */
+  foreignEvents: ForeignEvent[] = [];
+  /** Stream positions to store with them: cursor name → position. */
+  readonly cursors = new Map<string, number>();
 
   get empty(): boolean {
     return (
@@ -171,7 +185,9 @@ class PendingWork {
       this.touched.size === 0 &&
       this.touchedKinds.size === 0 &&
       this.checks.size === 0 &&
-      this.history.empty
+      this.history.empty &&
+      this.foreignEvents.length === 0 &&
+      this.cursors.size === 0
     );
   }
 }
@@ -265,7 +281,11 @@ export class HealthEngine {
         ? // A push carries no latency: keep the last measured one, so it cannot flip degraded.
           { ...report.outcome, latencyMs: current.latencyMs ?? 0 }
         : report.outcome;
-    const decision = decideCheck(current, { ...report, outcome: pushedOutcome }, context);
+    const decided = decideCheck(current, { ...report, outcome: pushedOutcome }, context);
+    const member = this.parts.member;
+    // The state it was decided from may be another member's verdict (before a handover).
+    const decision =
+      member === undefined ? decided : { ...decided, state: { ...decided.state, owner: member } };
     this.stage(report.adapterId, current, decision.state, decision.events);
     if (pushedOutcome) {
       this.pending.results++;
@@ -296,6 +316,53 @@ export class HealthEngine {
     );
     this.scheduleCommit();
     return { state: decision.state, nextCheckInMs: decision.state.checkIntervalMs ?? 0 };
+  }
+
+  /**
+   * Adopts verdicts other cluster members gave (docs/scale-out.md): each replaces
+   * the adapter's state, unless it is older than the state held from the same
+   * member, and is committed like a check's (failovers judged, history observed,
+   * as this daemon received it). Adapters not in the catalog are skipped. The
+   * caller has decided the sender owns them. Returns how many were adopted.
+   */
+  adoptVerdicts(states: readonly HealthState[]): number {
+    if (this.stopped) return 0;
+    const at = this.parts.now();
+    let adopted = 0;
+    for (const state of states) {
+      const entry = this.latestEntry(state.adapterId);
+      const current = this.latestState(state.adapterId);
+      if (!entry || !current || olderFromSameMember(state, current)) continue;
+      this.stage(state.adapterId, current, state, []);
+      const checked = state.lastChecked !== null && state.lastChecked !== current.lastChecked;
+      this.observeHistory(
+        state.adapterId,
+        state,
+        this.parts.contextOf(entry).maintenance,
+        at,
+        checked ? { ok: state.consecutiveFailures === 0, latencyMs: state.latencyMs } : undefined,
+      );
+      adopted++;
+    }
+    if (adopted > 0) {
+      this.pending.adopted += adopted;
+      this.scheduleCommit();
+    }
+    return adopted;
+  }
+
+  /**
+   * Mirrors events other cluster members committed into this journal (keeping their
+   * ids), with the stream position they end at, both in the next commit: a restart
+   * resumes after the stored position, so each is journalled once. `events` may be
+   * empty when only the position moved (an event of this member's own, passed over).
+   * Kept pending like a check result while the store refuses commits.
+   */
+  mirrorEvents(events: readonly ForeignEvent[], cursor: { name: string; position: number }): void {
+    if (this.stopped) return;
+    for (const event of events) this.pending.foreignEvents.push(event);
+    this.pending.cursors.set(cursor.name, cursor.position);
+    this.scheduleCommit();
   }
 
   /**
@@ -427,7 +494,9 @@ export class HealthEngine {
           ...(pending.registry ? { registry: pending.registry } : {}),
           maintenance: [...pending.maintenance.values()],
           history: [...pending.history.rows.values()],
-          events: pending.events,
+          events: this.stampedEvents(pending.events),
+          foreignEvents: pending.foreignEvents,
+          cursors: [...pending.cursors].map(([name, position]) => ({ name, position })),
         },
         at,
       );
@@ -463,6 +532,15 @@ export class HealthEngine {
     clearTimeout(this.timer);
     this.timer = undefined;
     return committed;
+  }
+
+  /** This member's own events as journalled: with their origin when the daemon is a cluster member. */
+  private stampedEvents(events: readonly NewEvent[]): readonly NewEvent[] {
+    const member = this.parts.member;
+    if (member === undefined) return events;
+    return events.map((event) =>
+      event.origin === undefined ? { ...event, origin: member } : event,
+    );
   }
 
   /** Stages a decided state, remembering for failovers what it was before. */
@@ -533,10 +611,21 @@ export class HealthEngine {
       this.touch(work.maintenance.keys());
     }
     this.parts.failovers.adoptChoices(work.choices);
+    const { member, ownVerdictsCommitted } = this.parts;
+    if (member !== undefined && ownVerdictsCommitted) {
+      const own: HealthState[] = [];
+      for (const state of work.states.values()) if (state.owner === member) own.push(state);
+      if (own.length > 0) ownVerdictsCommitted(own);
+    }
     if (journalled.length > 0) this.parts.publisher.publish(journalled);
-    this.parts.metrics.committed({ events: journalled, results: work.results });
+    // Another member's events are counted and logged by that member, once for the fleet.
+    const own =
+      work.foreignEvents.length === 0
+        ? journalled
+        : journalled.filter((event) => event.origin === undefined || event.origin === member);
+    this.parts.metrics.committed({ events: own, results: work.results });
     this.parts.metrics.pendingEvents(0);
-    this.logCommitted(journalled);
+    this.logCommitted(own);
     if (this.failure) {
       const failedForMs = this.parts.now() - this.failure.since;
       this.failure = undefined;
@@ -623,7 +712,7 @@ export class HealthEngine {
       this.armRetry();
       return;
     }
-    if (this.pending.results >= this.options.maxBatch) {
+    if (this.pending.results + this.pending.adopted >= this.options.maxBatch) {
       this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
@@ -682,6 +771,17 @@ export class HealthEngine {
       this.parts.store.loadRemovedHealth(adapterIds).map((state) => [state.adapterId, state]),
     );
   }
+}
+
+/** A verdict from the member whose newer verdict is held already (one that came late). */
+function olderFromSameMember(incoming: HealthState, held: HealthState): boolean {
+  return (
+    incoming.owner !== undefined &&
+    incoming.owner === held.owner &&
+    incoming.lastChecked !== null &&
+    held.lastChecked !== null &&
+    incoming.lastChecked < held.lastChecked
+  );
 }
 
 /** Whether two states rank an adapter the same for resolution purposes. */

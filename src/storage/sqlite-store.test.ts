@@ -442,6 +442,7 @@ describe("SqliteStore.loadState", () => {
                   flapping: state.flapping,
                   breaker: state.breaker === null ? null : { state: state.breaker.state },
                   checkIntervalMs: state.checkIntervalMs,
+                  ...(state.owner === undefined ? {} : { owner: state.owner }),
                 },
               ];
             });

@@ -617,6 +617,7 @@ const STATUS_COLUMNS = [
   "adapter_health.flapping",
   "adapter_health.breaker_state",
   "adapter_health.check_interval_ms",
+  "adapter_health.owner",
 ] as const;
 
 type StatusTuple = [
@@ -636,6 +637,7 @@ type StatusTuple = [
   flapping: number,
   breakerState: string | null,
   checkIntervalMs: number | null,
+  owner: string | null,
 ];
 
 /** Rowids per page of {@link SqliteStore.rowsAsJson}: a few MB of JSON text each. */
@@ -707,6 +709,7 @@ function statusRowsFrom(tuples: readonly StatusTuple[]): StatusRow[] {
       flapping: tuple[13] === 1,
       breaker,
       checkIntervalMs: tuple[15],
+      ...(tuple[16] === null ? {} : { owner: tuple[16] }),
     };
   }
   return rows;
