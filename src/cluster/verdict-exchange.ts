@@ -1,0 +1,177 @@
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Logger } from "pino";
+import { HEALTH_STATUSES } from "../domain/adapter.js";
+import type { HealthState } from "../domain/health.js";
+
+/**
+ * The subject a member sends its verdicts on: core NATS, not the stream. Verdicts
+ * are current state, not history: one lost while a link is down is replaced by the
+ * adapter's next check, within one interval, and the stream stays for events.
+ */
+export function verdictSubject(cluster: string, member: string): string {
+  return `healthd_fleet.${cluster}.verdicts.${member}`;
+}
+
+export interface VerdictExchangeOptions {
+  /** The NATS connection, or undefined before the first connect. */
+  connection: () => NatsConnection | undefined;
+  cluster: string;
+  member: string;
+  /** Whether `from` owns `adapterId` now: verdicts from any other member are refused. */
+  owns: (from: string, adapterId: string) => boolean;
+  /** Takes verdicts received from their owners (the engine's adoptVerdicts). */
+  adopt: (states: readonly HealthState[]) => void;
+  logger: Logger;
+  /** How long a member's verdicts wait to go out together (ms). */
+  flushEveryMs?: number;
+}
+
+/** Verdicts in one message: a message stays far below NATS's 1 MiB default payload. */
+const MAX_VERDICTS_PER_MESSAGE = 1_000;
+const DEFAULT_FLUSH_EVERY_MS = 50;
+
+interface VerdictMessage {
+  from: string;
+  states: HealthState[];
+}
+
+export interface VerdictExchangeStatus {
+  sent: number;
+  received: number;
+  /** Verdicts refused because their sender does not own the adapter (a handover in flight). */
+  refused: number;
+  malformed: number;
+}
+
+/**
+ * Shares verdicts across the cluster: each member sends the verdicts its own checks
+ * gave (after they are committed), and adopts what the other members send for the
+ * adapters they own. So every member's view holds the whole fleet, and an owner
+ * that stops sending leaves its adapters' verdicts to age into stale.
+ */
+export class VerdictExchange {
+  private queue = new Map<string, HealthState>();
+  private timer: NodeJS.Timeout | undefined;
+  private subscription: Subscription | undefined;
+  private stopped = false;
+  private readonly counts: VerdictExchangeStatus = {
+    sent: 0,
+    received: 0,
+    refused: 0,
+    malformed: 0,
+  };
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+
+  constructor(private readonly options: VerdictExchangeOptions) {}
+
+  /** Subscribes to the other members' verdicts once connected (call again on each connect). */
+  connected(): void {
+    if (this.stopped || this.subscription) return;
+    const connection = this.options.connection();
+    if (!connection) return;
+    const { cluster, member } = this.options;
+    this.subscription = connection.subscribe(verdictSubject(cluster, "*"), {
+      callback: (error, message) => {
+        if (error) return;
+        if (message.subject === verdictSubject(cluster, member)) return;
+        this.receive(message.data);
+      },
+    });
+  }
+
+  /** Queues this member's committed verdicts; they go out within `flushEveryMs`. */
+  committed(states: readonly HealthState[]): void {
+    if (this.stopped) return;
+    // Only the newest verdict of each adapter is worth sending.
+    for (const state of states) this.queue.set(state.adapterId, state);
+    if (!this.timer) {
+      this.timer = setTimeout(
+        () => this.flush(),
+        this.options.flushEveryMs ?? DEFAULT_FLUSH_EVERY_MS,
+      );
+      this.timer.unref();
+    }
+  }
+
+  /** Sends what is queued now. Without a connection it is dropped: each adapter's next check sends anew. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.queue.size === 0) return;
+    const states = [...this.queue.values()];
+    this.queue = new Map();
+    const connection = this.options.connection();
+    if (!connection || connection.isClosed()) return;
+    const subject = verdictSubject(this.options.cluster, this.options.member);
+    for (let start = 0; start < states.length; start += MAX_VERDICTS_PER_MESSAGE) {
+      const message: VerdictMessage = {
+        from: this.options.member,
+        states: states.slice(start, start + MAX_VERDICTS_PER_MESSAGE),
+      };
+      try {
+        connection.publish(subject, this.encoder.encode(JSON.stringify(message)));
+        this.counts.sent += message.states.length;
+      } catch (error) {
+        // Reconnecting with a full buffer: the link reports the outage; the next checks resend.
+        this.options.logger.debug({ err: error }, "verdicts not sent");
+        return;
+      }
+    }
+  }
+
+  status(): VerdictExchangeStatus {
+    return { ...this.counts };
+  }
+
+  /** Sends what is queued and stops sending and receiving. */
+  stop(): void {
+    this.flush();
+    this.stopped = true;
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+  }
+
+  private receive(data: Uint8Array): void {
+    let message: VerdictMessage;
+    try {
+      message = JSON.parse(this.decoder.decode(data)) as VerdictMessage;
+      if (typeof message.from !== "string" || !Array.isArray(message.states)) {
+        throw new Error("not a verdict message");
+      }
+    } catch (error) {
+      if (this.counts.malformed++ === 0) {
+        this.options.logger.warn({ err: error }, "malformed verdict message ignored");
+      }
+      return;
+    }
+    const accepted: HealthState[] = [];
+    for (const state of message.states) {
+      if (!isVerdict(state)) {
+        this.counts.malformed++;
+        continue;
+      }
+      this.counts.received++;
+      // Fencing: a member that lost an adapter (its lease lapsed, it came back) is not believed.
+      if (state.owner !== message.from || !this.options.owns(message.from, state.adapterId)) {
+        this.counts.refused++;
+        continue;
+      }
+      accepted.push(state);
+    }
+    if (accepted.length > 0) this.options.adopt(accepted);
+  }
+}
+
+function isVerdict(value: unknown): value is HealthState {
+  if (typeof value !== "object" || value === null) return false;
+  const state = value as Partial<HealthState>;
+  return (
+    typeof state.adapterId === "string" &&
+    (HEALTH_STATUSES as readonly unknown[]).includes(state.status) &&
+    typeof state.since === "number" &&
+    (state.lastChecked === null || typeof state.lastChecked === "number") &&
+    typeof state.owner === "string" &&
+    Array.isArray(state.recentTransitions)
+  );
+}

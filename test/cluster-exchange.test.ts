@@ -1,0 +1,226 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FleetFeed } from "../src/cluster/fleet-feed.js";
+import { ensureEventStream } from "../src/cluster/journal-publisher.js";
+import { VerdictExchange, verdictSubject } from "../src/cluster/verdict-exchange.js";
+import { encodeStreamEvent, eventStreamName } from "../src/domain/event-subjects.js";
+import type { ForeignEvent, JournalEvent } from "../src/domain/events.js";
+import { type HealthState, initialHealth } from "../src/domain/health.js";
+import { NatsServerProcess } from "./support/nats-server.js";
+
+const WAIT_MS = 20_000;
+const silent = pino({ level: "silent" });
+
+let server: NatsServerProcess;
+const connections: NatsConnection[] = [];
+let clusterNumber = 0;
+
+beforeAll(async () => {
+  server = await NatsServerProcess.start();
+});
+
+afterAll(async () => {
+  for (const connection of connections) await connection.close();
+  await server?.dispose();
+});
+
+async function connection(): Promise<NatsConnection> {
+  const opened = await connect({ servers: server.url });
+  connections.push(opened);
+  return opened;
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function verdict(adapterId: string, owner: string, checkedAt: number): HealthState {
+  return { ...initialHealth(adapterId, "healthy", checkedAt), lastChecked: checkedAt, owner };
+}
+
+describe("VerdictExchange", () => {
+  it("hands each member's committed verdicts to the others, the sender's owned ones only", async () => {
+    const cluster = `x${++clusterNumber}`;
+    const [one, two] = [await connection(), await connection()];
+    const adoptedByB: HealthState[] = [];
+    const adoptedByA: HealthState[] = [];
+    // b believes a owns "s3" only; a believes b owns nothing.
+    const a = new VerdictExchange({
+      connection: () => one,
+      cluster,
+      member: "a",
+      owns: () => false,
+      adopt: (states) => void adoptedByA.push(...states),
+      logger: silent,
+    });
+    const b = new VerdictExchange({
+      connection: () => two,
+      cluster,
+      member: "b",
+      owns: (from, adapterId) => from === "a" && adapterId === "s3",
+      adopt: (states) => void adoptedByB.push(...states),
+      logger: silent,
+    });
+    a.connected();
+    b.connected();
+    await one.flush();
+    await two.flush();
+    a.committed([verdict("s3", "a", 1_000), verdict("redis", "a", 1_000)]);
+    // The newest of one adapter's verdicts is what goes out.
+    a.committed([verdict("s3", "a", 2_000)]);
+    await until(() => adoptedByB.length > 0, "b to adopt a's verdict");
+    expect(adoptedByB.map((state) => [state.adapterId, state.lastChecked])).toEqual([
+      ["s3", 2_000],
+    ]);
+    expect(b.status()).toMatchObject({ received: 2, refused: 1 });
+    expect(a.status().sent).toBe(2);
+    // A member does not adopt its own verdicts.
+    expect(adoptedByA).toEqual([]);
+    a.stop();
+    b.stop();
+  });
+
+  it("refuses a verdict whose owner is not its sender, and counts a malformed message", async () => {
+    const cluster = `x${++clusterNumber}`;
+    const receiver = await connection();
+    const adopted: HealthState[] = [];
+    const b = new VerdictExchange({
+      connection: () => receiver,
+      cluster,
+      member: "b",
+      owns: () => true,
+      adopt: (states) => void adopted.push(...states),
+      logger: silent,
+    });
+    b.connected();
+    await receiver.flush();
+    const sender = await connection();
+    const encoder = new TextEncoder();
+    sender.publish(
+      verdictSubject(cluster, "a"),
+      encoder.encode(JSON.stringify({ from: "a", states: [verdict("s3", "c", 1_000)] })),
+    );
+    sender.publish(verdictSubject(cluster, "a"), encoder.encode("{not json"));
+    sender.publish(
+      verdictSubject(cluster, "a"),
+      encoder.encode(JSON.stringify({ from: "a", states: [verdict("gcs", "a", 1_000)] })),
+    );
+    await until(() => adopted.length > 0, "the well-formed verdict");
+    expect(adopted.map((state) => state.adapterId)).toEqual(["gcs"]);
+    expect(b.status()).toMatchObject({ refused: 1, malformed: 1 });
+    b.stop();
+  });
+});
+
+describe("FleetFeed", () => {
+  function journalEvent(seq: number, origin: string, type: JournalEvent["type"]): JournalEvent {
+    return {
+      seq,
+      id: `00000000-0000-4000-8000-${String(seq).padStart(12, "0")}-${origin}`,
+      type,
+      subject: "t.adapter.storage.s3",
+      time: 1_700_000_000_000 + seq,
+      data: { n: seq },
+      origin,
+    };
+  }
+
+  it("mirrors the other members' events from its stored position, passing over its own and catalog events", async () => {
+    const cluster = `x${++clusterNumber}`;
+    const nc = await connection();
+    await ensureEventStream(await jetstreamManager(nc), cluster, 3_600_000);
+    const js = jetstream(nc);
+    const subject = `healthd.${cluster}.adapter.health_changed.storage.s3`;
+    // Published before the feed's first start: not mirrored (it starts at the stream's end).
+    await js.publish(
+      subject,
+      encodeStreamEvent(journalEvent(1, "a", "adapter.health_changed"), "a"),
+    );
+    let stored: number | undefined;
+    const mirrored: { events: ForeignEvent[]; position: number }[] = [];
+    const feed = () =>
+      new FleetFeed({
+        connection: () => nc,
+        cluster,
+        member: "b",
+        storedPosition: () => stored,
+        startAt: (position) => {
+          stored = position;
+        },
+        mirror: (events, position) => {
+          mirrored.push({ events: [...events], position });
+          stored = position;
+        },
+        logger: silent,
+      });
+    const first = feed();
+    await first.connected();
+    expect(stored).toBe(1);
+    await js.publish(
+      subject,
+      encodeStreamEvent(journalEvent(2, "a", "adapter.health_changed"), "a"),
+    );
+    await js.publish(
+      subject,
+      encodeStreamEvent(journalEvent(3, "b", "adapter.health_changed"), "b"),
+    );
+    await js.publish(
+      `healthd.${cluster}.adapter.discovered.storage.s3`,
+      encodeStreamEvent(journalEvent(4, "a", "adapter.discovered"), "a"),
+    );
+    await until(() => stored === 4, "the feed to reach stream position 4");
+    expect(mirrored.map(({ events, position }) => [position, events.map((e) => e.origin)])).toEqual(
+      [
+        [2, ["a"]],
+        [3, []],
+        [4, []],
+      ],
+    );
+    expect(mirrored[0]?.events[0]).toMatchObject({
+      id: journalEvent(2, "a", "adapter.health_changed").id,
+      type: "adapter.health_changed",
+      data: { n: 2 },
+    });
+    await first.stop();
+    // A restart resumes after the stored position: what came meanwhile, nothing twice.
+    await js.publish(subject, encodeStreamEvent(journalEvent(5, "c", "breaker.opened"), "c"));
+    const second = feed();
+    await second.connected();
+    await until(() => stored === 5, "the restarted feed to reach position 5");
+    expect(mirrored.slice(3).map(({ position }) => position)).toEqual([5]);
+    expect(second.status()).toMatchObject({ position: 5, mirrored: 1, following: true });
+    await second.stop();
+  });
+
+  it("passes over a message that is not an event, and counts it", async () => {
+    const cluster = `x${++clusterNumber}`;
+    const nc = await connection();
+    await ensureEventStream(await jetstreamManager(nc), cluster, 3_600_000);
+    let stored: number | undefined;
+    const feed = new FleetFeed({
+      connection: () => nc,
+      cluster,
+      member: "b",
+      storedPosition: () => stored,
+      startAt: (position) => {
+        stored = position;
+      },
+      mirror: (_events, position) => {
+        stored = position;
+      },
+      logger: silent,
+    });
+    await feed.connected();
+    await jetstream(nc).publish(`healthd.${cluster}.adapter.health_changed.x.y`, "garbage");
+    await until(() => stored === 1, "the feed to pass over the message");
+    expect(feed.status()).toMatchObject({ malformed: 1, mirrored: 0 });
+    expect(eventStreamName(cluster)).toBe(`healthd_${cluster}_events`);
+    await feed.stop();
+  });
+});
