@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { catalogEntry } from "../../test/support/catalog-entry.js";
+import type { AdapterEntry } from "../domain/adapter.js";
+import { OwnedScheduling, type SchedulingTarget } from "./owned-scheduling.js";
+
+/** A scheduler that only keeps the set of adapters it was given. */
+class ScheduledSet implements SchedulingTarget {
+  readonly ids = new Set<string>();
+  reconcile(entries: readonly AdapterEntry[]): void {
+    this.ids.clear();
+    for (const entry of entries) this.ids.add(entry.adapterId);
+  }
+  applyCatalogChange(change: {
+    readonly upserted: readonly AdapterEntry[];
+    readonly removed: readonly string[];
+  }): void {
+    for (const adapterId of change.removed) this.ids.delete(adapterId);
+    for (const entry of change.upserted) this.ids.add(entry.adapterId);
+  }
+}
+
+const entries = ["a1", "a2", "b1", "b2"].map((adapterId) => catalogEntry({ adapterId }));
+
+describe("OwnedScheduling", () => {
+  it("schedules only the owned adapters, and moves them when the assignment changes", () => {
+    const scheduler = new ScheduledSet();
+    const catalog = [...entries];
+    const owned = new OwnedScheduling(scheduler, { allEntries: () => catalog }, (id) =>
+      id.startsWith("a"),
+    );
+    owned.reconcile();
+    expect([...scheduler.ids].sort()).toEqual(["a1", "a2"]);
+    expect(owned.owned).toBe(2);
+    owned.reassign((id) => id.endsWith("1"));
+    expect([...scheduler.ids].sort()).toEqual(["a1", "b1"]);
+  });
+
+  it("passes a catalog change on as far as it concerns owned adapters", () => {
+    const scheduler = new ScheduledSet();
+    const catalog = [...entries];
+    const owned = new OwnedScheduling(scheduler, { allEntries: () => catalog }, (id) =>
+      id.startsWith("a"),
+    );
+    owned.reconcile();
+    const added = [catalogEntry({ adapterId: "a3" }), catalogEntry({ adapterId: "b3" })];
+    catalog.push(...added);
+    catalog.splice(0, 1);
+    owned.applyCatalogChange({ upserted: added, removed: ["a1"] });
+    expect([...scheduler.ids].sort()).toEqual(["a2", "a3"]);
+    expect(owned.owned).toBe(2);
+  });
+});
