@@ -10,6 +10,7 @@ import { EXIT_CONFIG, EXIT_FAILURE, EXIT_UNAVAILABLE, EXIT_USAGE } from "./cli/e
 import { printNotice, stdoutFlushed } from "./cli/output.js";
 import { commandHelp, groupHelp, overviewHelp } from "./cli/usage.js";
 import { UsageError } from "./cli/usage-error.js";
+import { ClusterOptionError } from "./cluster/cluster-option-error.js";
 import { ConfigError } from "./config/errors.js";
 import { AddressInUseError } from "./lifecycle/address-in-use.js";
 import { packageVersion } from "./package-version.js";
@@ -115,6 +116,11 @@ function reportFailure(error: unknown): number {
   if (error instanceof ConfigError || error instanceof ScenarioError) {
     // A ConfigError's message has a line per problem: each is printed as an error of its own.
     for (const line of error.message.split("\n")) printNotice(`configuration error: ${line}`);
+    return EXIT_CONFIG;
+  }
+  if (error instanceof ClusterOptionError) {
+    // Caught by the config loader as a rule; this is what reading the files at start found.
+    printNotice(`configuration error: healthd.cluster.nats: ${error.message}`);
     return EXIT_CONFIG;
   }
   if (error instanceof StorageError) {

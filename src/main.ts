@@ -3,9 +3,12 @@
  * wires them together. Commands in cli.ts call into it.
  */
 
+import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
 import { Server } from "@grpc/grpc-js";
+import { jetstreamManager } from "@nats-io/jetstream";
 import pino, { type Logger } from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
 import { surfaceSecurity } from "./api/auth/surface-security.js";
@@ -23,14 +26,24 @@ import { createMcpHttpHandler } from "./api/mcp/mcp-http.js";
 import { localBackend } from "./api/query-backend.js";
 import { QueryService } from "./api/query-service.js";
 import { CatalogSync, reachabilityEvents, type SyncResult } from "./catalog/catalog-sync.js";
+import { FLEET_CURSOR, FleetFeed } from "./cluster/fleet-feed.js";
+import { ensureEventStream, JournalPublisher } from "./cluster/journal-publisher.js";
+import { Membership } from "./cluster/membership.js";
+import { NatsLink } from "./cluster/nats-link.js";
+import type { SchedulingTarget } from "./cluster/owned-scheduling.js";
+import { OwnedScheduling } from "./cluster/owned-scheduling.js";
+import { VerdictExchange } from "./cluster/verdict-exchange.js";
 import type { ConfigChanges } from "./config/config-diff.js";
-import type { DaemonConfig } from "./config/load.js";
+import type { ClusterConfig, DaemonConfig } from "./config/load.js";
 import { type LocalRegistry, loadLocalRegistry } from "./config/local-registry-file.js";
 import { planReload } from "./config/reload-plan.js";
 import { SettingsBook } from "./config/settings-book.js";
 import type { AdapterEntry } from "./domain/adapter.js";
-import type { JournalEvent } from "./domain/events.js";
+import { eventSubject } from "./domain/event-subjects.js";
+import type { EventType, JournalEvent } from "./domain/events.js";
+import type { HealthState } from "./domain/health.js";
 import { formatHostPort } from "./domain/host-port.js";
+import { Assignment, shardOf } from "./domain/ownership.js";
 import { roundToMicroseconds } from "./domain/round-to-microseconds.js";
 import { encodeStaleRule, STALE_RULE_META } from "./domain/status-view.js";
 import { HealthEngine, type StoreStatus } from "./engine/health-engine.js";
@@ -55,7 +68,7 @@ import { scrapeTimeCounts } from "./metrics/scrape-time-counts.js";
 import { packageVersion } from "./package-version.js";
 import { GrpcHealthProbe } from "./probes/grpc-health-probe.js";
 import { GrpcHealthWatcher } from "./probes/grpc-health-watcher.js";
-import { HttpProbe } from "./probes/http-probe.js";
+import { HttpProbe, probeUserAgent } from "./probes/http-probe.js";
 import { ProbeTable } from "./probes/probe-table.js";
 import { RegistryHealthProbe } from "./probes/registry-health-probe.js";
 import { TcpProbe } from "./probes/tcp-probe.js";
@@ -264,6 +277,7 @@ export async function startDaemon(
       registry: view.registryState(),
       adapters: view.size,
       unreadableCatalog: catalogSync.unreadableCatalog(),
+      nats: cluster?.natsReadiness(),
     });
   const front: HttpFront | undefined =
     config.http.serveInWorker && clockShared
@@ -319,6 +333,10 @@ export async function startDaemon(
   });
   const syncLogger = logger.child({ component: "sync" });
   const historyRecorder = new HistoryRecorder(store, config.probes.stale);
+  // This daemon's id in its cluster: stable across restarts (kept in the database unless configured).
+  const member = config.cluster ? memberId(config.cluster, store) : undefined;
+  // Where this member's committed verdicts go once the cluster parts exist (below).
+  let shareVerdicts: ((states: readonly HealthState[]) => void) | undefined;
   const engine = new HealthEngine({
     store,
     mirror: view,
@@ -333,6 +351,9 @@ export async function startDaemon(
       settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
     lastWriteAt: startupWriteAt,
     history: historyRecorder,
+    ...(member === undefined
+      ? {}
+      : { member, ownVerdictsCommitted: (states) => shareVerdicts?.(states) }),
   });
   // An adapter not observed for a while (watched, or its breaker open) has its history
   // carried up to now, a slice at a time (HISTORY_CARRY says why).
@@ -352,7 +373,7 @@ export async function startDaemon(
   // its adapter's first check: the check loop hands the runner the committed snapshot.
   const breakers = new AdapterBreakers();
   const grpcProbe = new GrpcHealthProbe();
-  const probes = [new HttpProbe(), grpcProbe, new TcpProbe()];
+  const probes = [new HttpProbe(16, undefined, probeUserAgent(member)), grpcProbe, new TcpProbe()];
   // A slow answer or a timeout that a stall of this process could explain is no verdict.
   const loopStalls = new LoopStallMonitor();
   loopStalls.start();
@@ -385,7 +406,30 @@ export async function startDaemon(
     schedulerOptions(config),
     logger.child({ component: "scheduler" }),
   );
-  engine.onCatalogCommitted((change) => scheduler.applyCatalogChange(change));
+  // A cluster member schedules only the adapters it owns; the catalog and the view stay whole.
+  const cluster =
+    config.cluster && member !== undefined
+      ? buildCluster(config.cluster, member, {
+          config,
+          store,
+          view,
+          hub,
+          engine,
+          scheduler,
+          logger: logger.child({ component: "cluster" }),
+          now,
+        })
+      : undefined;
+  shareVerdicts = cluster?.exchange ? (states) => cluster.exchange?.committed(states) : undefined;
+  const scheduling = cluster?.scheduling ?? {
+    reconcile: (): string[] => {
+      scheduler.reconcile(view.allEntries());
+      return [];
+    },
+    applyCatalogChange: (change: Parameters<SchedulingTarget["applyCatalogChange"]>[0]) =>
+      scheduler.applyCatalogChange(change),
+  };
+  engine.onCatalogCommitted((change) => scheduling.applyCatalogChange(change));
   const pushes = new PushedChecks(runner, engine, scheduler);
   watcher.subscribe({
     update: (update) => void pushes.record(update),
@@ -440,6 +484,7 @@ export async function startDaemon(
     journalNewestSeq: () => hub.newestSeq(),
     requirements: () => resolution.countUnresolvable(),
   });
+  if (cluster) metrics.readClusterFrom(cluster.metrics);
   const maintenanceDesk = new MaintenanceDesk({
     commit: (change, event) => engine.commitMaintenance(change, event),
     isDeclared: (adapterId) => maintenance.isDeclared(adapterId),
@@ -647,8 +692,11 @@ export async function startDaemon(
   } else {
     logger.warn("oneiric_mcp.enabled is false: no catalog sync; monitoring the last-known catalog");
   }
+  // A member waits (briefly) to learn who else is live, so it does not probe what they own.
+  if (cluster) await cluster.start();
   // Adapters known from the last run are checked even when the registry is down.
-  scheduler.reconcile(view.allEntries());
+  // A member answers at once for the verdicts it restored of what it owns (no-op alone).
+  engine.vouchFor(scheduling.reconcile());
   maintenance.start();
   let retention = startRetention(config);
   metrics.configReloadSuccessful.set(1);
@@ -773,6 +821,8 @@ export async function startDaemon(
           "stopping with results the database refused; they are lost",
         );
       }
+      // After the last commit: its verdicts and events go out, then the member leaves.
+      await cluster?.stop();
       // After the last commit, so what the streams push now is dropped rather than half-recorded.
       watcher.close();
       // After the last commit (streams get its events), before tryShutdown, which waits for open calls.
@@ -933,4 +983,219 @@ function shutdownGrpc(server: Server, graceMs: number): Promise<void> {
       resolve();
     });
   });
+}
+
+/** The meta key under which a member keeps the id it made itself at first start. */
+const MEMBER_ID_META = "cluster_member_id";
+/** The meta key of the members a member saw last: its view until NATS answers after a restart. */
+const MEMBERS_META = "cluster_members";
+/** How long start-up waits to learn the live members from NATS before it schedules. */
+const MEMBERSHIP_WAIT_MS = 2_000;
+/** Catalog events: every member journals them from its own sync; only an adapter's owner publishes them. */
+const CATALOG_EVENT_TYPES: ReadonlySet<EventType> = new Set([
+  "adapter.discovered",
+  "adapter.updated",
+  "adapter.removed",
+]);
+
+/**
+ * This member's id: the configured one, else the one it made at its first start
+ * (host name and a random suffix, kept in the database), so a restart keeps it
+ * and with it its share of the adapters.
+ */
+function memberId(cluster: ClusterConfig, store: HealthStore): string {
+  if (cluster.instance !== undefined) return cluster.instance;
+  const kept = store.getMeta(MEMBER_ID_META);
+  if (kept !== undefined) return kept;
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, "-")
+      .slice(0, 48) || "healthd";
+  const made = `${host}-${randomBytes(3).toString("hex")}`;
+  store.setMeta(MEMBER_ID_META, made);
+  return made;
+}
+
+interface ClusterParts {
+  config: DaemonConfig;
+  store: HealthStore;
+  view: HealthView;
+  hub: EventHub;
+  engine: HealthEngine;
+  scheduler: SchedulingTarget;
+  logger: Logger;
+  now: () => number;
+}
+
+/**
+ * A cluster member's parts (docs/scale-out.md): who owns which adapter (leases in
+ * NATS KV and rendezvous hashing, or a static shard), the scheduler fed only the
+ * owned ones, this member's journal onto the fleet's stream, the other members'
+ * events mirrored into this journal and their verdicts into this view.
+ */
+function buildCluster(cluster: ClusterConfig, member: string, parts: ClusterParts) {
+  const { store, view, hub, engine, logger, now } = parts;
+  const nats = cluster.nats;
+  const link = nats
+    ? new NatsLink({
+        servers: nats.servers,
+        ...(nats.tls
+          ? {
+              tls: {
+                ...(nats.tls.caPath ? { caPath: nats.tls.caPath } : {}),
+                ...(nats.tls.certPath ? { certPath: nats.tls.certPath } : {}),
+                ...(nats.tls.keyPath ? { keyPath: nats.tls.keyPath } : {}),
+              },
+            }
+          : {}),
+        ...(nats.credentialsPath ? { credentialsPath: nats.credentialsPath } : {}),
+        connectionName: `oneiric-healthd ${cluster.name}/${member}`,
+        logger,
+      })
+    : undefined;
+  const membership =
+    cluster.mode === "dynamic" && link
+      ? new Membership({
+          link,
+          cluster: cluster.name,
+          instanceId: member,
+          leaseTtlMs: cluster.leaseTtlMs,
+          logger,
+          initialMembers: keptMembers(store, member),
+        })
+      : undefined;
+  let assignment = new Assignment(membership ? membership.members() : [member]);
+  const shard = cluster.shard;
+  const ownerOf = (adapterId: string): string | undefined =>
+    shard ? undefined : assignment.owner(adapterId);
+  const owns = (adapterId: string): boolean =>
+    shard
+      ? shardOf(adapterId, shard.count) === shard.index
+      : assignment.owner(adapterId) === member;
+  const scheduling = new OwnedScheduling(parts.scheduler, view, owns);
+  membership?.onChange((members) => {
+    assignment = new Assignment(members);
+    const before = scheduling.owned;
+    // The adapters this member gained: the others learn their new owner now, not at its first check.
+    engine.vouchFor(scheduling.reassign(owns));
+    logger.info(
+      { members, owned_before: before, owned: scheduling.owned },
+      "cluster members changed; adapters reassigned",
+    );
+    try {
+      store.setMeta(MEMBERS_META, JSON.stringify(members));
+    } catch (error) {
+      logger.debug({ err: error }, "members not kept for the next start");
+    }
+  });
+  const connection = () => link?.connection();
+  const exchange = link
+    ? new VerdictExchange({
+        connection,
+        cluster: cluster.name,
+        member,
+        // Static shards are disjoint by configuration; dynamic ones by the current assignment.
+        owns: (from, adapterId) => (shard ? true : ownerOf(adapterId) === from),
+        adopt: (states) => void engine.adoptVerdicts(states),
+        logger,
+      })
+    : undefined;
+  const streamMaxAgeMs = Math.max(parts.config.journal.maxAgeMs, 10 * 60_000);
+  const publisher = link
+    ? new JournalPublisher({
+        connection,
+        cluster: cluster.name,
+        instanceId: member,
+        journal: store,
+        feed: hub,
+        shouldPublish: (event) => !CATALOG_EVENT_TYPES.has(event.type) || owns(event.subject),
+        subjectOf: (event) => eventSubject(cluster.name, event, (id) => view.entry(id), member),
+        logger,
+        now,
+        streamMaxAgeMs,
+      })
+    : undefined;
+  const feed = link
+    ? new FleetFeed({
+        connection,
+        cluster: cluster.name,
+        member,
+        storedPosition: () => store.loadClusterCursor(FLEET_CURSOR),
+        startAt: (position) => store.saveClusterCursor(FLEET_CURSOR, position, now()),
+        mirror: (events, position) => engine.mirrorEvents(events, { name: FLEET_CURSOR, position }),
+        ensureStream: async (opened) =>
+          ensureEventStream(await jetstreamManager(opened), cluster.name, streamMaxAgeMs),
+        logger,
+      })
+    : undefined;
+  link?.onState((state) => {
+    if (state !== "connected") return;
+    exchange?.connected();
+    void feed?.connected();
+  });
+  return {
+    scheduling,
+    exchange,
+    metrics: {
+      members: () => (membership ? membership.members().length : 1),
+      ownedAdapters: () => scheduling.owned,
+      natsConnected: () => link?.state() === "connected",
+      publishLagEvents: () => publisher?.status().lagEvents ?? 0,
+      publishedEvents: () => publisher?.status().published ?? 0,
+      leaseFenced: () => membership?.status().fencedCount ?? 0,
+      verdicts: () => {
+        const status = exchange?.status();
+        return status
+          ? { adopted: status.received - status.refused, refused: status.refused }
+          : { adopted: 0, refused: 0 };
+      },
+    },
+    natsReadiness: () => {
+      if (!link) return undefined;
+      const status = link.status();
+      return {
+        connected: status.state === "connected",
+        since: status.since,
+        lastError: status.lastError,
+      };
+    },
+    /** Connects in the background; waits (bounded) for the live members before the first schedule. */
+    async start(): Promise<void> {
+      link?.start();
+      membership?.start();
+      publisher?.start();
+      if (membership && !(await membership.settled(MEMBERSHIP_WAIT_MS))) {
+        logger.warn(
+          { members: membership.members() },
+          "NATS has not answered yet: scheduling by the members seen last; ownership follows when it answers",
+        );
+      }
+      assignment = new Assignment(membership ? membership.members() : [member]);
+      logger.info(
+        { member, mode: cluster.mode, members: assignment.members },
+        "cluster member started",
+      );
+    },
+    /** After the engine's last commit: its verdicts and events go out, then the member leaves. */
+    async stop(): Promise<void> {
+      exchange?.stop();
+      await withDeadline(publisher ? publisher.stop(2_000) : Promise.resolve(), 3_000, () =>
+        logger.warn("events not yet on the fleet's stream stay in the journal for the next start"),
+      );
+      await feed?.stop();
+      await membership?.stop();
+      await link?.close();
+    },
+  };
+}
+
+/** The members this one saw last (itself included), kept for a start while NATS is away. */
+function keptMembers(store: HealthStore, member: string): string[] {
+  try {
+    const kept = JSON.parse(store.getMeta(MEMBERS_META) ?? "[]") as unknown;
+    const members = Array.isArray(kept) ? kept.filter((id) => typeof id === "string") : [];
+    return members.includes(member) ? members : [...members, member];
+  } catch {
+    return [member];
+  }
 }

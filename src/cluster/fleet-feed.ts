@@ -31,7 +31,11 @@ export interface FleetFeedOptions {
    * event is mirrored once. `events` is empty when only the position moved.
    */
   mirror: (events: readonly ForeignEvent[], position: number) => void;
+  /** Makes sure the stream exists (the publisher's ensureEventStream) before following it. */
+  ensureStream?: (connection: NatsConnection) => Promise<void>;
   logger: Logger;
+  /** How long to wait before trying again when the stream cannot be followed yet (ms). */
+  retryMs?: number;
 }
 
 export interface FleetFeedStatus {
@@ -56,6 +60,8 @@ export class FleetFeed {
   private following = false;
   private stopped = false;
   private closeMessages: (() => Promise<unknown>) | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private failedOnce = false;
 
   constructor(private readonly options: FleetFeedOptions) {}
 
@@ -66,10 +72,24 @@ export class FleetFeed {
     if (!connection) return;
     this.following = true;
     try {
+      await this.options.ensureStream?.(connection);
       await this.follow(connection);
+      if (this.failedOnce) this.options.logger.info("following the fleet's event stream");
+      this.failedOnce = false;
     } catch (error) {
       this.following = false;
-      this.options.logger.warn({ err: error }, "cannot follow the fleet's event stream yet");
+      // One line per episode; the retries that follow are silent.
+      if (!this.failedOnce) {
+        this.options.logger.warn(
+          { err: error },
+          "cannot follow the fleet's event stream yet; retrying",
+        );
+      }
+      this.failedOnce = true;
+      if (!this.stopped) {
+        this.retry = setTimeout(() => void this.connected(), this.options.retryMs ?? 1_000);
+        this.retry.unref();
+      }
     }
   }
 
@@ -84,6 +104,7 @@ export class FleetFeed {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.retry);
     await this.closeMessages?.();
   }
 

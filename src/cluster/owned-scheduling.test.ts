@@ -28,10 +28,11 @@ describe("OwnedScheduling", () => {
     const owned = new OwnedScheduling(scheduler, { allEntries: () => catalog }, (id) =>
       id.startsWith("a"),
     );
-    owned.reconcile();
+    expect(owned.reconcile().sort()).toEqual(["a1", "a2"]);
     expect([...scheduler.ids].sort()).toEqual(["a1", "a2"]);
     expect(owned.owned).toBe(2);
-    owned.reassign((id) => id.endsWith("1"));
+    // What the new assignment gives this member, for it to vouch for.
+    expect(owned.reassign((id) => id.endsWith("1"))).toEqual(["b1"]);
     expect([...scheduler.ids].sort()).toEqual(["a1", "b1"]);
   });
 

@@ -16,7 +16,7 @@ export interface SchedulingTarget {
  * assignment moves adapters in and out at the cost of one pass over the catalog.
  */
 export class OwnedScheduling {
-  private ownedCount = 0;
+  private ownedIds = new Set<string>();
 
   constructor(
     private readonly scheduler: SchedulingTarget,
@@ -26,20 +26,25 @@ export class OwnedScheduling {
 
   /** How many catalog adapters this member owned at the last pass. */
   get owned(): number {
-    return this.ownedCount;
+    return this.ownedIds.size;
   }
 
-  /** Schedules exactly the owned adapters of the catalog as it is now. */
-  reconcile(): void {
+  /** Schedules exactly the owned adapters of the catalog as it is now; returns those newly owned. */
+  reconcile(): string[] {
     const owned = this.catalog.allEntries().filter((entry) => this.owns(entry.adapterId));
-    this.ownedCount = owned.length;
+    const before = this.ownedIds;
+    this.ownedIds = new Set(owned.map((entry) => entry.adapterId));
     this.scheduler.reconcile(owned);
+    return owned.map((entry) => entry.adapterId).filter((adapterId) => !before.has(adapterId));
   }
 
-  /** Follows a new assignment: adapters it gives this member start, the ones it took away stop. */
-  reassign(owns: (adapterId: string) => boolean): void {
+  /**
+   * Follows a new assignment: adapters it gives this member start, the ones it took
+   * away stop. Returns the adapters it gave this member.
+   */
+  reassign(owns: (adapterId: string) => boolean): string[] {
     this.owns = owns;
-    this.reconcile();
+    return this.reconcile();
   }
 
   applyCatalogChange(change: {
@@ -54,8 +59,7 @@ export class OwnedScheduling {
       else removed.push(entry.adapterId);
     }
     this.scheduler.applyCatalogChange({ upserted, removed });
-    this.ownedCount = this.catalog
-      .allEntries()
-      .reduce((count, entry) => (this.owns(entry.adapterId) ? count + 1 : count), 0);
+    for (const adapterId of removed) this.ownedIds.delete(adapterId);
+    for (const entry of upserted) this.ownedIds.add(entry.adapterId);
   }
 }

@@ -1008,6 +1008,36 @@ describe("HealthEngine: as a cluster member", () => {
     expect(h.view.state(KAFKA)).toBeUndefined();
   });
 
+  it("answers for a verdict taken over with its breaker open, before any check of its own", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    add(h, ALPHA);
+    const opened = verdictOf(ALPHA, "member-b", Date.now() - 20_000, {
+      status: "unhealthy",
+      breaker: openBreaker(Date.now() - 20_000),
+    });
+    h.engine.adoptVerdicts([opened]);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    // Its breaker skips the check: no outcome, yet the adapter is this member's now.
+    h.engine.recordCheck(check(ALPHA, null, { breaker: openBreaker(Date.now() - 20_000) }));
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.view.state(ALPHA)).toEqual({ ...opened, owner: "member-a" });
+    expect(h.ownVerdicts.flat().map((state) => state.owner)).toEqual(["member-a"]);
+  });
+
+  it("vouches for the checked verdicts of adapters it comes to own, before checking them", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    add(h, ALPHA, BETA);
+    const held = verdictOf(ALPHA, "member-b", Date.now() - 9_000);
+    h.engine.adoptVerdicts([held]);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    // BETA was never checked: there is no verdict to answer for.
+    expect(h.engine.vouchFor([ALPHA, BETA, KAFKA])).toBe(1);
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(h.view.state(ALPHA)).toEqual({ ...held, owner: "member-a" });
+    expect(h.ownVerdicts.flat()).toEqual([{ ...held, owner: "member-a" }]);
+    expect(h.view.state(BETA)).not.toHaveProperty("owner");
+  });
+
   it("takes an adapter over from another member's verdict: its own next check replaces the owner", async () => {
     const h = harness([STORAGE, CACHE], "member-a");
     add(h, ALPHA);

@@ -274,6 +274,14 @@ export class HealthEngine {
     if (changesNothing(current, report)) {
       // Nothing to commit (a check skipped by an open breaker): only the next check is due anew.
       const nextCheckInMs = nextCheckDelayMs(current, context, report);
+      const member = this.parts.member;
+      if (member !== undefined && current.owner !== member) {
+        // Taken over with its breaker open: this member answers for the verdict from now on.
+        const owned = { ...current, owner: member };
+        this.stage(report.adapterId, current, owned, []);
+        this.scheduleCommit();
+        return { state: owned, nextCheckInMs };
+      }
       return { state: current, nextCheckInMs };
     }
     const pushedOutcome =
@@ -349,6 +357,30 @@ export class HealthEngine {
       this.scheduleCommit();
     }
     return adopted;
+  }
+
+  /**
+   * Makes this cluster member answer for the verdicts of adapters it has just come
+   * to own (a new assignment, or its start), before any check of its own: each is
+   * committed as it stands with this member as owner, so the other members learn
+   * the new owner at once, also of an adapter whose open breaker holds its checks
+   * back. Verdicts never checked are left alone. Returns how many it staged.
+   */
+  vouchFor(adapterIds: Iterable<string>): number {
+    const member = this.parts.member;
+    if (member === undefined || this.stopped) return 0;
+    let staged = 0;
+    for (const adapterId of adapterIds) {
+      const current = this.latestState(adapterId);
+      if (!current || current.lastChecked === null || !this.latestEntry(adapterId)) continue;
+      this.stage(adapterId, current, { ...current, owner: member }, []);
+      staged++;
+    }
+    if (staged > 0) {
+      this.pending.adopted += staged;
+      this.scheduleCommit();
+    }
+    return staged;
   }
 
   /**

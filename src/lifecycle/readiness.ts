@@ -17,6 +17,8 @@ export interface ReadinessInputs {
   adapters: number;
   /** The open episode of a registry answering with something that is not a catalog. */
   unreadableCatalog?: { since: number; error: string } | undefined;
+  /** A cluster member's link to NATS (docs/scale-out.md); absent when none is configured. */
+  nats?: { connected: boolean; since: number; lastError: string | null } | undefined;
 }
 
 /**
@@ -39,6 +41,17 @@ export interface ReadinessInputs {
  * first answer, and while the registry's answers cannot be read.
  */
 export function readiness(inputs: ReadinessInputs): Readiness {
+  const alone = memberReadiness(inputs);
+  const { nats } = inputs;
+  if (!alone.ready || nats === undefined || nats.connected) return alone;
+  // Still ready: the member probes what it owned at its last view of the cluster and journals it.
+  const error = nats.lastError === null ? "" : ` (${nats.lastError})`;
+  const note = `NATS unreachable since ${isoTime(nats.since)}${error}: probing the adapters this member owned at its last view of the cluster; its events wait for the stream, the other members' verdicts and events are not coming in`;
+  return { ready: true, note: alone.note === undefined ? note : `${alone.note}; ${note}` };
+}
+
+/** Readiness as a daemon that runs alone judges it. */
+function memberReadiness(inputs: ReadinessInputs): Readiness {
   const { store, adapters, unreadableCatalog } = inputs;
   if (!inputs.started) return { ready: false, reason: "start-up has not finished" };
   if (!store.writable) {

@@ -44,6 +44,24 @@ export interface MetricsView {
   webhooks?(): { subscriber: string; lagEvents: number; parked: boolean }[];
 }
 
+/** What a cluster member reports (docs/scale-out.md); read on each scrape. */
+export interface ClusterMetricsView {
+  /** Live members this one knows of, itself included. */
+  members(): number;
+  /** Catalog adapters this member owns and probes. */
+  ownedAdapters(): number;
+  /** Whether the link to NATS is up (always false in static mode without NATS). */
+  natsConnected(): boolean;
+  /** Journal events not yet on the stream. */
+  publishLagEvents(): number;
+  /** Events put on the stream since start (JetStream de-duplicated ones included). */
+  publishedEvents(): number;
+  /** Times this member found its lease lapsed or taken and rejoined. */
+  leaseFenced(): number;
+  /** Other members' verdicts received since start: adopted, or refused (the sender did not own the adapter). */
+  verdicts(): { adopted: number; refused: number };
+}
+
 export interface MetricsOptions {
   /**
    * Most distinct domain/category pairs given their own label values; the rest
@@ -252,6 +270,73 @@ export class DaemonMetrics {
       registers,
     });
     if (view) this.readFrom(view);
+  }
+
+  /** Registers a cluster member's metrics, read on each scrape. Call once, only when clustered. */
+  readClusterFrom(view: ClusterMetricsView): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    // Cumulative figures kept by the parts themselves: set on each scrape, never decreasing.
+    const counter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    gauge(
+      "oneiric_healthd_cluster_members",
+      "Live cluster members this one knows of, itself included.",
+      () => view.members(),
+    );
+    gauge(
+      "oneiric_healthd_cluster_owned_adapters",
+      "Catalog adapters this member owns and probes.",
+      () => view.ownedAdapters(),
+    );
+    gauge(
+      "oneiric_healthd_cluster_nats_connected",
+      "1 while the link to NATS is up, else 0.",
+      () => (view.natsConnected() ? 1 : 0),
+    );
+    gauge(
+      "oneiric_healthd_cluster_publish_lag_events",
+      "Journal events of this member not yet on the fleet's stream.",
+      () => view.publishLagEvents(),
+    );
+    counter(
+      "oneiric_healthd_cluster_published_events_total",
+      "Events this member put on the fleet's stream (de-duplicated republishes included).",
+      () => view.publishedEvents(),
+    );
+    counter(
+      "oneiric_healthd_cluster_lease_fenced_total",
+      "Times this member found its lease lapsed or taken and rejoined with a new one.",
+      () => view.leaseFenced(),
+    );
+    new Counter({
+      name: "oneiric_healthd_cluster_verdicts_received_total",
+      help: "Other members' verdicts received, by result: adopted, or refused because the sender does not own the adapter.",
+      labelNames: ["result"],
+      registers,
+      collect() {
+        this.reset();
+        const { adopted, refused } = view.verdicts();
+        this.inc({ result: "adopted" }, adopted);
+        this.inc({ result: "refused" }, refused);
+      },
+    });
   }
 
   /** Registers the gauges that read the daemon's parts on each scrape. Call once. */
