@@ -418,6 +418,7 @@ export async function startDaemon(
           scheduler,
           logger: logger.child({ component: "cluster" }),
           now,
+          readinessChanged: () => void front?.readinessChanged(),
         })
       : undefined;
   shareVerdicts = cluster?.exchange ? (states) => cluster.exchange?.committed(states) : undefined;
@@ -1025,6 +1026,8 @@ interface ClusterParts {
   scheduler: SchedulingTarget;
   logger: Logger;
   now: () => number;
+  /** Readiness notes a NATS outage: told when the link comes or goes. */
+  readinessChanged: () => void;
 }
 
 /**
@@ -1129,6 +1132,7 @@ function buildCluster(cluster: ClusterConfig, member: string, parts: ClusterPart
       })
     : undefined;
   link?.onState((state) => {
+    parts.readinessChanged();
     if (state !== "connected") return;
     exchange?.connected();
     void feed?.connected();

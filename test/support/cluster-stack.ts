@@ -80,6 +80,19 @@ export class MemberProcess {
     }
   }
 
+  /** Other members' events of a type that this member mirrored into its journal. */
+  mirroredIds(type: string): string[] {
+    const db = new Database(this.dbPath, { readonly: true, fileMustExist: true });
+    try {
+      const rows = db
+        .prepare("SELECT id FROM events WHERE type = ? AND origin IS NOT NULL AND origin != ?")
+        .all(type, this.id) as { id: string }[];
+      return rows.map((row) => row.id);
+    } finally {
+      db.close();
+    }
+  }
+
   /** This member's own events of a type, as its journal holds them (read beside the daemon). */
   journalIds(type: string): string[] {
     const db = new Database(this.dbPath, { readonly: true, fileMustExist: true });
@@ -203,20 +216,62 @@ function memberOfAgent(agent: string): string {
   return /\(member (.+)\)$/.exec(agent)?.[1] ?? agent;
 }
 
+/** Every message on a cluster's event stream now, read afresh from its first. */
+export async function readStream(
+  url: string,
+  cluster: string,
+): Promise<{ seq: number; id: string; type: string; origin: string }[]> {
+  const connection = await connect({ servers: url });
+  try {
+    const js = jetstream(connection);
+    const stream = `healthd_${cluster}_events`;
+    const last = (await (await js.jetstreamManager()).streams.info(stream)).state.last_seq;
+    const consumer = await js.consumers.get(stream, { opt_start_seq: 1 });
+    const read: { seq: number; id: string; type: string; origin: string }[] = [];
+    while (read.length === 0 || (read.at(-1)?.seq ?? 0) < last) {
+      const message = await consumer.next({ expires: 5_000 });
+      if (!message) throw new Error(`the stream ended at ${read.at(-1)?.seq ?? 0} of ${last}`);
+      const body = message.json<{ id: string; type: string; origin: string }>();
+      read.push({
+        seq: message.seq,
+        id: body.id,
+        type: body.type.replace("io.oneiric.healthd.", ""),
+        origin: body.origin,
+      });
+    }
+    return read;
+  } finally {
+    await connection.close();
+  }
+}
+
 /** Everything on a cluster's event stream from its first message, as it arrives. */
 export class StreamRecorder {
-  readonly messages: { seq: number; id: string; type: string; origin: string }[] = [];
+  /** By stream sequence: a consumer recreated after an outage cannot list one message twice. */
+  private readonly bySeq = new Map<
+    number,
+    { seq: number; id: string; type: string; origin: string }
+  >();
+
+  get messages(): { seq: number; id: string; type: string; origin: string }[] {
+    return [...this.bySeq.values()].sort((x, y) => x.seq - y.seq);
+  }
   private close: (() => Promise<unknown>) | undefined;
   private connection: NatsConnection | undefined;
 
   async start(url: string, cluster: string): Promise<void> {
-    this.connection = await connect({ servers: url });
+    // Reconnecting for as long as it takes, as a real consumer would (nats.js gives up after 10 tries).
+    this.connection = await connect({
+      servers: url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    });
     const js = jetstream(this.connection);
     const consumer = await js.consumers.get(`healthd_${cluster}_events`, { opt_start_seq: 1 });
     const messages = await consumer.consume({
       callback: (message: JsMsg) => {
         const body = message.json<{ id: string; type: string; origin: string }>();
-        this.messages.push({
+        this.bySeq.set(message.seq, {
           seq: message.seq,
           id: body.id,
           type: body.type.replace("io.oneiric.healthd.", ""),

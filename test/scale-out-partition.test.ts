@@ -1,0 +1,147 @@
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  type ClusterStack,
+  clusterStack,
+  type MemberProcess,
+  probersBetween,
+  readStream,
+  StreamRecorder,
+  stopClusterStack,
+  until,
+} from "./support/cluster-stack.js";
+
+/**
+ * NATS stopped for 30 s under three members (docs/scale-out.md, "When NATS is
+ * away"): each keeps probing what it owns (nobody takes over anybody's share),
+ * journals locally and says so in /readyz; once NATS is back each publishes its
+ * backlog, and the stream holds every health change of the run exactly once.
+ * Defaults for the cluster (lease TTL 10 s: the outage is three TTLs long).
+ */
+const ADAPTERS = 600;
+const OUTAGE_MS = 30_000;
+
+let stack: ClusterStack | undefined;
+const recorder = new StreamRecorder();
+
+afterAll(async () => {
+  await recorder.stop();
+  await stopClusterStack(stack);
+});
+
+describe("a NATS outage of 30 s under three members", () => {
+  it("keeps each member probing its own share and journalling, then publishes the backlog once", async () => {
+    stack = await clusterStack({
+      cluster: "cut",
+      adapters: ADAPTERS,
+      memberIds: ["a", "b", "c"],
+      intervalSec: 2,
+      behaviourMix: "{ healthy: 0.7, flapping: 0.3 }",
+    });
+    const members = stack.members as [MemberProcess, MemberProcess, MemberProcess];
+    const [a, b, c] = members;
+    await Promise.all(members.map((member) => member.start()));
+    await recorder.start(stack.nats.url, "cut");
+    const listed = await until(
+      () => a.adapters(),
+      (adapters) =>
+        adapters.length === ADAPTERS && adapters.every((adapter) => adapter.owner !== undefined),
+      "every adapter with an owner",
+    );
+    const ownerBefore = new Map(listed.map((adapter) => [adapter.adapter_id, adapter.owner]));
+    const journalledBefore = members.map(
+      (member) => member.journalIds("adapter.health_changed").length,
+    );
+
+    await stack.nats.stop();
+    const cutAt = Date.now();
+    const probesAtCut = stack.simulator.probeCounts();
+    // Each member notices and says so, still ready: it serves and probes what it owns.
+    for (const member of members) {
+      const body = (await until(
+        () => member.json("/readyz"),
+        (answer) => JSON.stringify(answer).includes("NATS unreachable"),
+        `${member.id}'s /readyz to note the outage`,
+        20_000,
+      )) as Record<string, unknown>;
+      expect(body.status).toBe("ready");
+    }
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (Date.now() - cutAt)));
+    const probers = probersBetween(probesAtCut, stack.simulator.probeCounts());
+    const journalledDuring = members.map(
+      (member) => member.journalIds("adapter.health_changed").length,
+    );
+
+    // Nobody took over anybody's share: each adapter was probed by its owner alone.
+    const elsewhere = [...probers].filter(
+      ([adapterId, who]) => who.length !== 1 || who[0] !== ownerBefore.get(adapterId),
+    );
+    expect(elsewhere.slice(0, 5)).toEqual([]);
+    expect(new Set([...probers.values()].flat())).toEqual(new Set(["a", "b", "c"]));
+    // And each journalled health changes meanwhile.
+    members.forEach((member, index) => {
+      expect(journalledDuring[index], member.id).toBeGreaterThan(journalledBefore[index] as number);
+    });
+
+    await stack.nats.start();
+    const backAt = Date.now();
+    const nats = stack.nats;
+    // Every member's journal reaches the stream, the outage's backlog included, each event once.
+    const journalled = () =>
+      members.flatMap((member) => member.journalIds("adapter.health_changed"));
+    const healthChangesOnStream = async () =>
+      (await readStream(nats.url, "cut")).filter((m) => m.type === "adapter.health_changed");
+    await until(
+      async () => {
+        const onStream = new Set((await healthChangesOnStream()).map((m) => m.id));
+        return journalled().filter((id) => !onStream.has(id)).length;
+      },
+      (missing) => missing === 0,
+      "every journalled health change on the stream after NATS came back",
+      60_000,
+    );
+    console.log(
+      `scale-out partition: backlog on the stream ${Date.now() - backAt} ms after NATS came back`,
+    );
+    // And each member mirrored the others' outage backlog into its own journal.
+    for (const member of members) {
+      const others = members.filter((other) => other !== member);
+      await until(
+        async () => {
+          const mirrored = new Set(member.mirroredIds("adapter.health_changed"));
+          return others
+            .flatMap((other) => other.journalIds("adapter.health_changed"))
+            .filter((id) => !mirrored.has(id)).length;
+        },
+        (missing) => missing === 0,
+        `${member.id} to mirror the other members' health changes`,
+        60_000,
+      );
+    }
+    for (const member of members) {
+      await until(
+        () => member.json("/readyz"),
+        (answer) => !JSON.stringify(answer).includes("NATS unreachable"),
+        `${member.id}'s /readyz to drop the note`,
+        30_000,
+      );
+    }
+    expect(await Promise.all([a.stop(), b.stop(), c.stop()])).toEqual([0, 0, 0]);
+    const ids = (await healthChangesOnStream()).map((m) => m.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(new Set(ids)).toEqual(new Set(journalled()));
+    // A consumer that followed the stream through the outage saw each of them once too.
+    await until(
+      async () => recorder.messages.filter((m) => m.type === "adapter.health_changed").length,
+      (count) => count >= ids.length,
+      "the following consumer to catch up",
+      30_000,
+    );
+    const followed = recorder.messages
+      .filter((m) => m.type === "adapter.health_changed")
+      .map((m) => m.id);
+    expect(followed).toEqual(ids);
+    console.log(
+      `scale-out partition: ${journalledDuring.reduce((x, y) => x + y, 0) - journalledBefore.reduce((x, y) => x + y, 0)} health changes journalled during the outage; ${ids.length} on the stream, none twice`,
+    );
+  }, 240_000);
+});
