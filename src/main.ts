@@ -1081,6 +1081,8 @@ function buildCluster(cluster: ClusterConfig, member: string, parts: ClusterPart
     const before = scheduling.owned;
     // The adapters this member gained: the others learn their new owner now, not at its first check.
     engine.vouchFor(scheduling.reassign(owns));
+    // Verdicts the new owners sent before this member saw the change.
+    exchange?.ownersChanged();
     logger.info(
       { members, owned_before: before, owned: scheduling.owned },
       "cluster members changed; adapters reassigned",

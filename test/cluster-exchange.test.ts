@@ -118,6 +118,81 @@ describe("VerdictExchange", () => {
   });
 });
 
+describe("VerdictExchange during a handover", () => {
+  it("adopts a new owner's verdict that came before this member saw the members change", async () => {
+    const cluster = `x${++clusterNumber}`;
+    const receiver = await connection();
+    const adopted: HealthState[] = [];
+    // Until the change, b believes "s3" is a's; the new owner c has already sent its verdict.
+    let ownerOfS3 = "a";
+    const clock = 0;
+    const b = new VerdictExchange({
+      connection: () => receiver,
+      cluster,
+      member: "b",
+      owns: (from, adapterId) => adapterId === "s3" && from === ownerOfS3,
+      adopt: (states) => void adopted.push(...states),
+      logger: silent,
+      refusedKeptMs: 1_000,
+      monotonic: () => clock,
+    });
+    b.connected();
+    await receiver.flush();
+    const sender = await connection();
+    const c = new VerdictExchange({
+      connection: () => sender,
+      cluster,
+      member: "c",
+      owns: () => false,
+      adopt: () => undefined,
+      logger: silent,
+    });
+    c.committed([verdict("s3", "c", 5_000)]);
+    c.flush();
+    await until(() => b.status().refused === 1, "b to refuse c's early verdict");
+    expect(adopted).toEqual([]);
+    ownerOfS3 = "c";
+    b.ownersChanged();
+    expect(adopted.map((state) => [state.adapterId, state.owner])).toEqual([["s3", "c"]]);
+    // Judged once: a second change adopts nothing more.
+    b.ownersChanged();
+    expect(adopted).toHaveLength(1);
+    c.stop();
+    b.stop();
+  });
+
+  it("keeps refusing a verdict refused longer ago than a handover lasts", async () => {
+    const cluster = `x${++clusterNumber}`;
+    const receiver = await connection();
+    const adopted: HealthState[] = [];
+    let ownerOfS3 = "a";
+    let clock = 0;
+    const b = new VerdictExchange({
+      connection: () => receiver,
+      cluster,
+      member: "b",
+      owns: (from, adapterId) => adapterId === "s3" && from === ownerOfS3,
+      adopt: (states) => void adopted.push(...states),
+      logger: silent,
+      refusedKeptMs: 1_000,
+      monotonic: () => clock,
+    });
+    b.connected();
+    await receiver.flush();
+    const sender = await connection();
+    sender.publish(
+      verdictSubject(cluster, "c"),
+      new TextEncoder().encode(JSON.stringify({ from: "c", states: [verdict("s3", "c", 1)] })),
+    );
+    await until(() => b.status().refused === 1, "b to refuse c's verdict");
+    clock = 1_001;
+    ownerOfS3 = "c";
+    b.ownersChanged();
+    expect(adopted).toEqual([]);
+    b.stop();
+  });
+});
+
 describe("FleetFeed", () => {
   function journalEvent(seq: number, origin: string, type: JournalEvent["type"]): JournalEvent {
     return {

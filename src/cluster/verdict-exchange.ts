@@ -24,7 +24,16 @@ export interface VerdictExchangeOptions {
   logger: Logger;
   /** How long a member's verdicts wait to go out together (ms). */
   flushEveryMs?: number;
+  /**
+   * How long a refused verdict may still be adopted when the members change (ms):
+   * the length of a handover, not more, so a fenced member's old verdicts stay refused.
+   */
+  refusedKeptMs?: number;
+  /** A monotonic clock (ms); performance.now by default. */
+  monotonic?: () => number;
 }
+
+const DEFAULT_REFUSED_KEPT_MS = 30_000;
 
 /** Verdicts in one message: a message stays far below NATS's 1 MiB default payload. */
 const MAX_VERDICTS_PER_MESSAGE = 1_000;
@@ -51,6 +60,12 @@ export interface VerdictExchangeStatus {
  */
 export class VerdictExchange {
   private queue = new Map<string, HealthState>();
+  /**
+   * The newest refused verdict of each adapter: during a handover the new owner's
+   * verdicts can arrive before this member has seen the members change, and one
+   * whose breaker holds its checks back would not come again for a long while.
+   */
+  private readonly refusedLatest = new Map<string, { state: HealthState; at: number }>();
   private timer: NodeJS.Timeout | undefined;
   private subscription: Subscription | undefined;
   private stopped = false;
@@ -63,7 +78,11 @@ export class VerdictExchange {
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
 
-  constructor(private readonly options: VerdictExchangeOptions) {}
+  private readonly monotonic: () => number;
+
+  constructor(private readonly options: VerdictExchangeOptions) {
+    this.monotonic = options.monotonic ?? (() => performance.now());
+  }
 
   /** Subscribes to the other members' verdicts once connected (call again on each connect). */
   connected(): void {
@@ -120,6 +139,26 @@ export class VerdictExchange {
     }
   }
 
+  /**
+   * The members changed: verdicts refused before (their sender did not own the
+   * adapter then) are judged again, and those whose sender owns it now adopted.
+   */
+  ownersChanged(): void {
+    const accepted: HealthState[] = [];
+    const now = this.monotonic();
+    const keptMs = this.options.refusedKeptMs ?? DEFAULT_REFUSED_KEPT_MS;
+    for (const [adapterId, { state, at }] of this.refusedLatest) {
+      if (now - at > keptMs) {
+        this.refusedLatest.delete(adapterId);
+        continue;
+      }
+      if (!this.options.owns(state.owner as string, adapterId)) continue;
+      accepted.push(state);
+      this.refusedLatest.delete(adapterId);
+    }
+    if (accepted.length > 0) this.options.adopt(accepted);
+  }
+
   status(): VerdictExchangeStatus {
     return { ...this.counts };
   }
@@ -153,10 +192,16 @@ export class VerdictExchange {
       }
       this.counts.received++;
       // Fencing: a member that lost an adapter (its lease lapsed, it came back) is not believed.
-      if (state.owner !== message.from || !this.options.owns(message.from, state.adapterId)) {
+      if (state.owner !== message.from) {
         this.counts.refused++;
         continue;
       }
+      if (!this.options.owns(message.from, state.adapterId)) {
+        this.counts.refused++;
+        this.refusedLatest.set(state.adapterId, { state, at: this.monotonic() });
+        continue;
+      }
+      this.refusedLatest.delete(state.adapterId);
       accepted.push(state);
     }
     if (accepted.length > 0) this.options.adopt(accepted);
