@@ -28,6 +28,8 @@ export function formatStatusTable(
   snapshot: { adapters: AdapterStatusView[]; registry: RegistryView | null },
   now: number,
 ): string {
+  // A cluster member's listing says who answers for each verdict; a lone daemon's has no such column.
+  const clustered = snapshot.adapters.some((adapter) => adapter.owner !== undefined);
   const header = [
     "ADAPTER",
     "STATUS",
@@ -36,6 +38,7 @@ export function formatStatusTable(
     "LATENCY",
     "SOURCE",
     "BREAKER",
+    ...(clustered ? ["OWNER"] : []),
     "REASON",
   ];
   const rows = snapshot.adapters.map((adapter) => [
@@ -46,6 +49,7 @@ export function formatStatusTable(
     adapter.latency_ms === null ? "-" : `${Math.round(adapter.latency_ms)}ms`,
     adapter.source,
     adapter.breaker,
+    ...(clustered ? [adapter.owner ?? "-"] : []),
     adapter.reason.length > 60 ? `${adapter.reason.slice(0, 57)}...` : adapter.reason,
   ]);
   const widths = header.map((title, column) =>

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import type { AdapterStatusView } from "../domain/status-view.js";
+import { formatStatusTable } from "./format.js";
+
+const NOW = Date.parse("2026-12-02T08:00:00.000Z");
+
+function view(id: string, overrides: Partial<AdapterStatusView> = {}): AdapterStatusView {
+  return {
+    adapter_id: id,
+    project: "p",
+    domain: "adapter",
+    category: "storage",
+    provider: "s3",
+    status: "healthy",
+    since: "2026-12-02T07:00:00.000Z",
+    last_checked: "2026-12-02T07:59:55.000Z",
+    latency_ms: 3,
+    source: "probe",
+    stale: false,
+    reason: "HTTP 200",
+    registry_status: "healthy",
+    registry_disagrees: false,
+    flapping: false,
+    breaker: "closed",
+    maintenance: null,
+    usable: true,
+    health_check_url: "",
+    ...overrides,
+  };
+}
+
+describe("formatStatusTable", () => {
+  it("has an OWNER column on a cluster member's listing", () => {
+    const table = formatStatusTable(
+      {
+        adapters: [view("p.a", { owner: "healthd-a", age_ms: 5_000 }), view("p.b")],
+        registry: null,
+      },
+      NOW,
+    );
+    const lines = table.split("\n");
+    const at = lines.findIndex((line) => line.startsWith("ADAPTER"));
+    const [header, first, second] = lines.slice(at);
+    expect(header).toMatch(/BREAKER\s+OWNER\s+REASON/);
+    expect(first).toMatch(/closed\s+healthd-a\s+HTTP 200/);
+    expect(second).toMatch(/closed\s+-\s+HTTP 200/);
+  });
+
+  it("has none on a lone daemon's", () => {
+    const table = formatStatusTable({ adapters: [view("p.a")], registry: null }, NOW);
+    expect(table).toContain("ADAPTER");
+    expect(table).not.toContain("OWNER");
+  });
+});
