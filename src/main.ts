@@ -335,8 +335,9 @@ export async function startDaemon(
   const historyRecorder = new HistoryRecorder(store, config.probes.stale);
   // This daemon's id in its cluster: stable across restarts (kept in the database unless configured).
   const member = config.cluster ? memberId(config.cluster, store) : undefined;
-  // Where this member's committed verdicts go once the cluster parts exist (below).
+  // Where this member's committed verdicts go, and what it owns, once the cluster parts exist (below).
   let shareVerdicts: ((states: readonly HealthState[]) => void) | undefined;
+  let ownsAdapter: ((adapterId: string) => boolean) | undefined;
   const engine = new HealthEngine({
     store,
     mirror: view,
@@ -353,7 +354,11 @@ export async function startDaemon(
     history: historyRecorder,
     ...(member === undefined
       ? {}
-      : { member, ownVerdictsCommitted: (states) => shareVerdicts?.(states) }),
+      : {
+          member,
+          ownVerdictsCommitted: (states) => shareVerdicts?.(states),
+          owns: (adapterId) => ownsAdapter?.(adapterId) ?? true,
+        }),
   });
   // An adapter not observed for a while (watched, or its breaker open) has its history
   // carried up to now, a slice at a time (HISTORY_CARRY says why).
@@ -422,6 +427,7 @@ export async function startDaemon(
         })
       : undefined;
   shareVerdicts = cluster?.exchange ? (states) => cluster.exchange?.committed(states) : undefined;
+  ownsAdapter = cluster?.owns;
   const scheduling = cluster?.scheduling ?? {
     reconcile: (): string[] => {
       scheduler.reconcile(view.allEntries());
@@ -1142,6 +1148,7 @@ function buildCluster(cluster: ClusterConfig, member: string, parts: ClusterPart
   return {
     scheduling,
     exchange,
+    owns,
     metrics: {
       members: () => (membership ? membership.members().length : 1),
       ownedAdapters: () => scheduling.owned,

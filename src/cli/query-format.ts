@@ -2,6 +2,7 @@ import type { CandidateAnswer, ResolutionAnswer } from "../api/query-service.js"
 import {
   type CloudEvent,
   EVENT_TYPE_PREFIX,
+  EVENT_TYPES,
   type EventType,
   type JournalEvent,
 } from "../domain/events.js";
@@ -9,22 +10,7 @@ import type { Requirement } from "../domain/resolution.js";
 import { formatEvent } from "./format.js";
 
 /** What the journal can hold; a newer daemon's other types print generically. */
-const EVENT_TYPES = new Set<string>([
-  "adapter.discovered",
-  "adapter.updated",
-  "adapter.removed",
-  "adapter.health_changed",
-  "adapter.flapping",
-  "adapter.settled",
-  "adapter.maintenance_started",
-  "adapter.maintenance_ended",
-  "breaker.opened",
-  "breaker.half_opened",
-  "breaker.closed",
-  "failover",
-  "registry.unreachable",
-  "registry.recovered",
-] satisfies EventType[]);
+const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 /** `adapter/storage/s3`, `adapter/cache/*`, with the project when one is asked for. */
 export function describeRequirement(requirement: Requirement): string {
@@ -97,7 +83,7 @@ export function toJournalEvent(event: CloudEvent): JournalEvent {
 /** One line per event, led by its seq so a person can resume with `--since`. */
 export function formatCloudEvent(event: CloudEvent): string {
   const journal = toJournalEvent(event);
-  const text = EVENT_TYPES.has(journal.type)
+  const text = KNOWN_TYPES.has(journal.type)
     ? formatEvent(journal)
     : `${event.time.slice(11, 19)}  ${event.subject}: ${journal.type} ${JSON.stringify(event.data)}`;
   return `${String(event.seq).padStart(6)}  ${text}`;

@@ -11,24 +11,7 @@ import {
   StreamEventError,
   subjectToken,
 } from "./event-subjects.js";
-import { type EventType, type JournalEvent, toCloudEvent } from "./events.js";
-
-const EVENT_TYPES: EventType[] = [
-  "adapter.discovered",
-  "adapter.updated",
-  "adapter.removed",
-  "adapter.health_changed",
-  "adapter.flapping",
-  "adapter.settled",
-  "adapter.maintenance_started",
-  "adapter.maintenance_ended",
-  "breaker.opened",
-  "breaker.half_opened",
-  "breaker.closed",
-  "failover",
-  "registry.unreachable",
-  "registry.recovered",
-];
+import { EVENT_TYPES, type JournalEvent, toCloudEvent } from "./events.js";
 
 const S3 = "t.adapter.storage.s3";
 const kinds = new Map<string, AdapterKind>([[S3, { domain: "storage", category: "s3" }]]);

@@ -1,19 +1,22 @@
 /** Event types the daemon records in its journal. */
-export type EventType =
-  | "adapter.discovered"
-  | "adapter.updated"
-  | "adapter.removed"
-  | "adapter.health_changed"
-  | "adapter.flapping"
-  | "adapter.settled"
-  | "adapter.maintenance_started"
-  | "adapter.maintenance_ended"
-  | "breaker.opened"
-  | "breaker.half_opened"
-  | "breaker.closed"
-  | "failover"
-  | "registry.unreachable"
-  | "registry.recovered";
+export const EVENT_TYPES = [
+  "adapter.discovered",
+  "adapter.updated",
+  "adapter.removed",
+  "adapter.health_changed",
+  "adapter.flapping",
+  "adapter.settled",
+  "adapter.maintenance_started",
+  "adapter.maintenance_ended",
+  "breaker.opened",
+  "breaker.half_opened",
+  "breaker.closed",
+  "failover",
+  "registry.unreachable",
+  "registry.recovered",
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
 
 /** An event before the journal has given it a sequence number and id. */
 export interface NewEvent {

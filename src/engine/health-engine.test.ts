@@ -1120,6 +1120,47 @@ describe("HealthEngine: as a cluster member", () => {
     expect(h.memory.readEvents(0, 10).map((event) => event.id)).toContain(foreign.id);
   });
 
+  it("drops a check that finished after its adapter went to another member", async () => {
+    const memory = new MemoryStore();
+    const view = new HealthView(
+      ENDPOINT,
+      DEFAULT_OFFLINE_STALE_RULE,
+      Date.now,
+      () => undefined,
+      Date.now,
+    );
+    const settings = new SettingsBook(DEFAULTS, OVERRIDES, FLAP);
+    const resolution = new ResolutionService(
+      view,
+      new MaintenanceService([], [], Date.now),
+      settings,
+      { panic: false },
+      [],
+    );
+    let owned = true;
+    const engine = new HealthEngine({
+      store: memory,
+      mirror: view,
+      failovers: resolution,
+      publisher: new EventHub(memory),
+      maintenance: { applyCommitted: () => undefined },
+      metrics: recordingMetrics(),
+      logger: pino({ level: "silent" }),
+      now: Date.now,
+      contextOf: (entry) => settings.decisionContextOf(entry, false),
+      options: OPTIONS,
+      member: "member-a",
+      owns: () => owned,
+    });
+    const entry = catalogEntry({ adapterId: ALPHA });
+    engine.commitCatalog({ added: [entry], updated: [], removed: [], events: [], at: Date.now() });
+    expect(engine.recordCheck(check(ALPHA, true))).toBeDefined();
+    owned = false;
+    expect(engine.recordCheck(check(ALPHA, false))).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs);
+    expect(view.state(ALPHA)).toMatchObject({ owner: "member-a", consecutiveFailures: 0 });
+  });
+
   it("gives no verdict an owner when the daemon runs alone", async () => {
     const h = harness();
     add(h, ALPHA);

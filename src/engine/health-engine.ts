@@ -95,6 +95,12 @@ export interface EngineParts {
   member?: string;
   /** Told, after each commit, of the verdicts this member's checks gave in it (the cluster shares them). */
   ownVerdictsCommitted?: (states: readonly HealthState[]) => void;
+  /**
+   * Whether this member owns the adapter now: a check that finishes after its
+   * adapter went to another member is dropped, so two members never both commit
+   * verdicts for one adapter once a handover has settled.
+   */
+  owns?: (adapterId: string) => boolean;
 }
 
 /** The store refused a commit: nothing of it was written, nothing in memory changed. */
@@ -267,6 +273,8 @@ export class HealthEngine {
   recordCheck(report: CheckReport): { state: HealthState; nextCheckInMs: number } | undefined {
     // A probe that outlived the stop's grace: its result is abandoned, never half-recorded.
     if (this.stopped) return undefined;
+    // Its adapter went to another member while it ran: that member answers for it now.
+    if (this.parts.owns && !this.parts.owns(report.adapterId)) return undefined;
     const entry = this.latestEntry(report.adapterId);
     const current = this.latestState(report.adapterId);
     if (!entry || !current) return undefined;
