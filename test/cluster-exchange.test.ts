@@ -118,6 +118,45 @@ describe("VerdictExchange", () => {
   });
 });
 
+describe("VerdictExchange at a member's start", () => {
+  it("sends thousands of verdicts at once in messages below NATS's payload limit", async () => {
+    const cluster = `x${++clusterNumber}`;
+    const [one, two] = [await connection(), await connection()];
+    const adopted: HealthState[] = [];
+    const b = new VerdictExchange({
+      connection: () => two,
+      cluster,
+      member: "b",
+      owns: () => true,
+      adopt: (states) => void adopted.push(...states),
+      logger: silent,
+    });
+    b.connected();
+    await two.flush();
+    const a = new VerdictExchange({
+      connection: () => one,
+      cluster,
+      member: "a",
+      owns: () => false,
+      adopt: () => undefined,
+      logger: silent,
+    });
+    // A breaker's windows make a verdict large: 3,000 of these are several MiB.
+    const windows = { buckets: Array.from({ length: 64 }, (_, index) => ({ index, failures: 0 })) };
+    a.committed(
+      Array.from({ length: 3_000 }, (_, index) => ({
+        ...verdict(`adapter-${index}`, "a", 1_000),
+        breaker: { state: "closed" as const, snapshot: windows },
+      })),
+    );
+    a.flush();
+    await until(() => adopted.length === 3_000, "every verdict adopted");
+    expect(a.status()).toMatchObject({ sent: 3_000, unsent: 0 });
+    a.stop();
+    b.stop();
+  });
+});
+
 describe("VerdictExchange during a handover", () => {
   it("adopts a new owner's verdict that came before this member saw the members change", async () => {
     const cluster = `x${++clusterNumber}`;

@@ -35,8 +35,11 @@ export interface VerdictExchangeOptions {
 
 const DEFAULT_REFUSED_KEPT_MS = 30_000;
 
-/** Verdicts in one message: a message stays far below NATS's 1 MiB default payload. */
-const MAX_VERDICTS_PER_MESSAGE = 1_000;
+/**
+ * Bytes of verdicts in one message: far below NATS's 1 MiB default payload, which a
+ * member's start (it vouches for every verdict it owns at once) would otherwise pass.
+ */
+const MAX_MESSAGE_BYTES = 256 * 1024;
 const DEFAULT_FLUSH_EVERY_MS = 50;
 
 interface VerdictMessage {
@@ -50,6 +53,8 @@ export interface VerdictExchangeStatus {
   /** Verdicts refused because their sender does not own the adapter (a handover in flight). */
   refused: number;
   malformed: number;
+  /** Verdicts that could not be sent (a publish refused while reconnecting). */
+  unsent: number;
 }
 
 /**
@@ -74,6 +79,7 @@ export class VerdictExchange {
     received: 0,
     refused: 0,
     malformed: 0,
+    unsent: 0,
   };
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
@@ -123,20 +129,35 @@ export class VerdictExchange {
     const connection = this.options.connection();
     if (!connection || connection.isClosed()) return;
     const subject = verdictSubject(this.options.cluster, this.options.member);
-    for (let start = 0; start < states.length; start += MAX_VERDICTS_PER_MESSAGE) {
-      const message: VerdictMessage = {
-        from: this.options.member,
-        states: states.slice(start, start + MAX_VERDICTS_PER_MESSAGE),
-      };
+    const from = JSON.stringify(this.options.member);
+    let parts: string[] = [];
+    let bytes = 0;
+    const send = (): boolean => {
+      if (parts.length === 0) return true;
       try {
-        connection.publish(subject, this.encoder.encode(JSON.stringify(message)));
-        this.counts.sent += message.states.length;
+        connection.publish(
+          subject,
+          this.encoder.encode(`{"from":${from},"states":[${parts.join(",")}]}`),
+        );
+        this.counts.sent += parts.length;
       } catch (error) {
         // Reconnecting with a full buffer: the link reports the outage; the next checks resend.
-        this.options.logger.debug({ err: error }, "verdicts not sent");
-        return;
+        if (this.counts.unsent++ === 0) {
+          this.options.logger.warn({ err: error }, "verdicts not sent; the next checks send them");
+        }
+        return false;
       }
+      parts = [];
+      bytes = 0;
+      return true;
+    };
+    for (const state of states) {
+      const text = JSON.stringify(state);
+      if (bytes + text.length > MAX_MESSAGE_BYTES && !send()) return;
+      parts.push(text);
+      bytes += text.length + 1;
     }
+    send();
   }
 
   /**
