@@ -26,6 +26,8 @@ export interface Goal {
 
 /** The daemon's default probe interval (`healthd.probes.interval_sec`), which two goals use. */
 const DEFAULT_INTERVAL_SEC = 15;
+/** The default cluster lease (`healthd.cluster.lease_ttl_sec`), which the rebalance goals use. */
+const DEFAULT_LEASE_TTL_SEC = 10;
 
 export const GOALS: readonly Goal[] = [
   {
@@ -211,6 +213,33 @@ export const GOALS: readonly Goal[] = [
     value: 50,
     bench: "bench/query-surfaces.bench.ts",
     source: "bench/README.md (earlier goal)",
+  },
+  {
+    id: "scale-out-sse-p99",
+    text: "commit on one cluster member → SSE subscriber on another, p99 < 100 ms on loopback",
+    unit: "ms",
+    op: "<",
+    value: 100,
+    bench: "bench/scale-out.bench.ts",
+    source: "issue 14",
+  },
+  {
+    id: "rebalance-defaults",
+    text: `a SIGKILLed member's adapters taken over within lease TTL + one interval, at the defaults (${DEFAULT_LEASE_TTL_SEC + DEFAULT_INTERVAL_SEC} s), every run`,
+    unit: "s",
+    op: "<=",
+    value: DEFAULT_LEASE_TTL_SEC + DEFAULT_INTERVAL_SEC,
+    bench: "bench/scale-out.bench.ts",
+    source: "issue 14; docs/configuration.md (healthd.cluster.lease_ttl_sec)",
+  },
+  {
+    id: "rebalance-5s",
+    text: `a SIGKILLed member's adapters taken over within lease TTL + one interval, at a 5 s interval (${DEFAULT_LEASE_TTL_SEC + 5} s), every run`,
+    unit: "s",
+    op: "<=",
+    value: DEFAULT_LEASE_TTL_SEC + 5,
+    bench: "bench/scale-out.bench.ts",
+    source: "issue 14; docs/configuration.md (healthd.cluster.lease_ttl_sec)",
   },
 ];
 

@@ -52,6 +52,7 @@ const BENCHES: readonly BenchSpec[] = [
     env: { BENCH_QUERIES_LOAD: "flip" },
   },
   { name: "start-stop", script: "bench/start-stop.bench.ts" },
+  { name: "scale-out", script: "bench/scale-out.bench.ts" },
   { name: "engine", script: "bench/health-engine.bench.ts" },
 ];
 
