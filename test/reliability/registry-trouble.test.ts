@@ -238,10 +238,15 @@ describe("a registry in trouble", () => {
       await episode.start();
       await watchFor(running, port, 7_000, episode.name);
       await episode.end();
+      // A call begun inside the episode can still fail up to one deadline (1 s) after its
+      // end; let those settle, so the recovery checked next is the last word.
+      await sleep(1_500);
       // Recovered, and recorded so, before the next episode begins.
       await eventually(
         `${episode.name}: registry reachable again`,
-        async () => (await httpGet(port, "/v1/adapters")).json.registry.reachable === true,
+        async () =>
+          (await httpGet(port, "/v1/adapters")).json.registry.reachable === true &&
+          registryEvents(dbPath).at(-1)?.type === "registry.recovered",
         30_000,
       );
       await watchFor(running, port, 2_000, `${episode.name}, after`);
