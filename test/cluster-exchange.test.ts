@@ -157,6 +157,50 @@ describe("VerdictExchange at a member's start", () => {
   });
 });
 
+describe("VerdictExchange without a connection", () => {
+  it("keeps the newest verdict of each adapter until connected, then sends them", async () => {
+    const cluster = `x${++clusterNumber}`;
+    const receiver = await connection();
+    const adopted: HealthState[] = [];
+    const b = new VerdictExchange({
+      connection: () => receiver,
+      cluster,
+      member: "b",
+      owns: () => true,
+      adopt: (states) => void adopted.push(...states),
+      logger: silent,
+    });
+    b.connected();
+    await receiver.flush();
+    // a starts before its NATS connection: a member's start vouches for what it owns at once,
+    // and an adapter whose breaker is open gives no other verdict until its trial.
+    let link: NatsConnection | undefined;
+    const a = new VerdictExchange({
+      connection: () => link,
+      cluster,
+      member: "a",
+      owns: () => false,
+      adopt: () => undefined,
+      logger: silent,
+    });
+    a.committed([verdict("s3", "a", 1_000), verdict("redis", "a", 1_000)]);
+    a.flush();
+    a.committed([verdict("s3", "a", 2_000)]);
+    a.flush();
+    expect(a.status()).toMatchObject({ sent: 0, waiting: 2 });
+    link = await connection();
+    a.connected();
+    await until(() => adopted.length === 2, "both waiting verdicts adopted");
+    expect(adopted.map((state) => [state.adapterId, state.lastChecked]).sort()).toEqual([
+      ["redis", 1_000],
+      ["s3", 2_000],
+    ]);
+    expect(a.status()).toMatchObject({ sent: 2, waiting: 0 });
+    a.stop();
+    b.stop();
+  });
+});
+
 describe("VerdictExchange during a handover", () => {
   it("adopts a new owner's verdict that came before this member saw the members change", async () => {
     const cluster = `x${++clusterNumber}`;

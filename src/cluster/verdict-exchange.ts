@@ -5,8 +5,9 @@ import type { HealthState } from "../domain/health.js";
 
 /**
  * The subject a member sends its verdicts on: core NATS, not the stream. Verdicts
- * are current state, not history: one lost while a link is down is replaced by the
- * adapter's next check, within one interval, and the stream stays for events.
+ * are current state, not history: while the link is down only the newest verdict of
+ * each adapter waits to be sent (an adapter whose breaker holds its checks back may
+ * give no other for a long while), and the stream stays for events.
  */
 export function verdictSubject(cluster: string, member: string): string {
   return `healthd_fleet.${cluster}.verdicts.${member}`;
@@ -53,8 +54,10 @@ export interface VerdictExchangeStatus {
   /** Verdicts refused because their sender does not own the adapter (a handover in flight). */
   refused: number;
   malformed: number;
-  /** Verdicts that could not be sent (a publish refused while reconnecting). */
+  /** Publishes refused (while reconnecting): their verdicts wait for the connection. */
   unsent: number;
+  /** Verdicts waiting to be sent now. */
+  waiting: number;
 }
 
 /**
@@ -74,7 +77,9 @@ export class VerdictExchange {
   private timer: NodeJS.Timeout | undefined;
   private subscription: Subscription | undefined;
   private stopped = false;
-  private readonly counts: VerdictExchangeStatus = {
+  /** Whether the current episode of refused publishes has been logged (one line each). */
+  private unsentLogged = false;
+  private readonly counts: Omit<VerdictExchangeStatus, "waiting"> = {
     sent: 0,
     received: 0,
     refused: 0,
@@ -90,9 +95,14 @@ export class VerdictExchange {
     this.monotonic = options.monotonic ?? (() => performance.now());
   }
 
-  /** Subscribes to the other members' verdicts once connected (call again on each connect). */
+  /**
+   * Subscribes to the other members' verdicts once connected, and sends what waited
+   * for the connection (call again on each connect).
+   */
   connected(): void {
-    if (this.stopped || this.subscription) return;
+    if (this.stopped) return;
+    this.flush();
+    if (this.subscription) return;
     const connection = this.options.connection();
     if (!connection) return;
     const { cluster, member } = this.options;
@@ -119,17 +129,21 @@ export class VerdictExchange {
     }
   }
 
-  /** Sends what is queued now. Without a connection it is dropped: each adapter's next check sends anew. */
+  /**
+   * Sends what is queued now. Without a connection, or while publishes are refused,
+   * the verdicts stay queued (newest per adapter) until `connected()`.
+   */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.queue.size === 0) return;
-    const states = [...this.queue.values()];
-    this.queue = new Map();
     const connection = this.options.connection();
     if (!connection || connection.isClosed()) return;
+    const states = [...this.queue.values()];
+    this.queue = new Map();
     const subject = verdictSubject(this.options.cluster, this.options.member);
     const from = JSON.stringify(this.options.member);
+    let batch: HealthState[] = [];
     let parts: string[] = [];
     let bytes = 0;
     const send = (): boolean => {
@@ -140,24 +154,35 @@ export class VerdictExchange {
           this.encoder.encode(`{"from":${from},"states":[${parts.join(",")}]}`),
         );
         this.counts.sent += parts.length;
+        this.unsentLogged = false;
       } catch (error) {
-        // Reconnecting with a full buffer: the link reports the outage; the next checks resend.
-        if (this.counts.unsent++ === 0) {
-          this.options.logger.warn({ err: error }, "verdicts not sent; the next checks send them");
+        // Reconnecting with a full buffer: the link reports the outage; these wait for it.
+        this.counts.unsent++;
+        if (!this.unsentLogged) {
+          this.unsentLogged = true;
+          this.options.logger.warn(
+            { err: error },
+            "verdicts not sent; they are sent when NATS takes publishes again",
+          );
         }
         return false;
       }
+      batch = [];
       parts = [];
       bytes = 0;
       return true;
     };
-    for (const state of states) {
+    for (const [index, state] of states.entries()) {
       const text = JSON.stringify(state);
-      if (bytes + text.length > MAX_MESSAGE_BYTES && !send()) return;
+      if (bytes + text.length > MAX_MESSAGE_BYTES && !send()) {
+        this.requeue([...batch, ...states.slice(index)]);
+        return;
+      }
+      batch.push(state);
       parts.push(text);
       bytes += text.length + 1;
     }
-    send();
+    if (!send()) this.requeue(batch);
   }
 
   /**
@@ -181,7 +206,7 @@ export class VerdictExchange {
   }
 
   status(): VerdictExchangeStatus {
-    return { ...this.counts };
+    return { ...this.counts, waiting: this.queue.size };
   }
 
   /** Sends what is queued and stops sending and receiving. */
@@ -190,6 +215,13 @@ export class VerdictExchange {
     this.stopped = true;
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+  }
+
+  /** Puts refused verdicts back, each unless a newer one of its adapter was queued meanwhile. */
+  private requeue(states: readonly HealthState[]): void {
+    for (const state of states) {
+      if (!this.queue.has(state.adapterId)) this.queue.set(state.adapterId, state);
+    }
   }
 
   private receive(data: Uint8Array): void {
