@@ -433,10 +433,12 @@ export async function startDaemon(
       scheduler.reconcile(view.allEntries());
       return [];
     },
-    applyCatalogChange: (change: Parameters<SchedulingTarget["applyCatalogChange"]>[0]) =>
-      scheduler.applyCatalogChange(change),
+    applyCatalogChange: (change: Parameters<SchedulingTarget["applyCatalogChange"]>[0]) => {
+      scheduler.applyCatalogChange(change);
+      return [];
+    },
   };
-  engine.onCatalogCommitted((change) => scheduling.applyCatalogChange(change));
+  engine.onCatalogCommitted((change) => cluster?.vouchFor(scheduling.applyCatalogChange(change)));
   const pushes = new PushedChecks(runner, engine, scheduler);
   watcher.subscribe({
     update: (update) => void pushes.record(update),
@@ -703,7 +705,7 @@ export async function startDaemon(
   if (cluster) await cluster.start();
   // Adapters known from the last run are checked even when the registry is down.
   // A member answers at once for the verdicts it restored of what it owns (no-op alone).
-  engine.vouchFor(scheduling.reconcile());
+  cluster?.vouchFor(scheduling.reconcile());
   maintenance.start();
   let retention = startRetention(config);
   metrics.configReloadSuccessful.set(1);
@@ -1082,11 +1084,24 @@ function buildCluster(cluster: ClusterConfig, member: string, parts: ClusterPart
       ? shardOf(adapterId, shard.count) === shard.index
       : assignment.owner(adapterId) === member;
   const scheduling = new OwnedScheduling(parts.scheduler, view, owns);
+  const vouchAgain = new Set<NodeJS.Timeout>();
+  // The adapters this member gained: the others learn their new owner now, not at its first
+  // check. Once more a lease TTL later, by when every member has seen this one's lease (a
+  // re-listing every TTL backs the watch up): a member that saw the change late may have
+  // let the first go, and an adapter whose breaker is open sends nothing until its trial.
+  const vouchFor = (gained: readonly string[]): void => {
+    if (engine.vouchFor(gained) === 0 || !membership) return;
+    const timer = setTimeout(() => {
+      vouchAgain.delete(timer);
+      engine.vouchFor(gained.filter(owns));
+    }, cluster.leaseTtlMs);
+    timer.unref();
+    vouchAgain.add(timer);
+  };
   membership?.onChange((members) => {
     assignment = new Assignment(members);
     const before = scheduling.owned;
-    // The adapters this member gained: the others learn their new owner now, not at its first check.
-    engine.vouchFor(scheduling.reassign(owns));
+    vouchFor(scheduling.reassign(owns));
     // Verdicts the new owners sent before this member saw the change.
     exchange?.ownersChanged();
     logger.info(
@@ -1149,6 +1164,7 @@ function buildCluster(cluster: ClusterConfig, member: string, parts: ClusterPart
     scheduling,
     exchange,
     owns,
+    vouchFor,
     metrics: {
       members: () => (membership ? membership.members().length : 1),
       ownedAdapters: () => scheduling.owned,
@@ -1191,6 +1207,8 @@ function buildCluster(cluster: ClusterConfig, member: string, parts: ClusterPart
     },
     /** After the engine's last commit: its verdicts and events go out, then the member leaves. */
     async stop(): Promise<void> {
+      for (const timer of vouchAgain) clearTimeout(timer);
+      vouchAgain.clear();
       exchange?.stop();
       await withDeadline(publisher ? publisher.stop(2_000) : Promise.resolve(), 3_000, () =>
         logger.warn("events not yet on the fleet's stream stay in the journal for the next start"),

@@ -244,6 +244,40 @@ describe("VerdictExchange during a handover", () => {
     b.stop();
   });
 
+  it("keeps the new owner's early verdict while the old owner's verdicts still come", async () => {
+    const cluster = `x${++clusterNumber}`;
+    const receiver = await connection();
+    const adopted: HealthState[] = [];
+    let ownerOfS3 = "a";
+    const b = new VerdictExchange({
+      connection: () => receiver,
+      cluster,
+      member: "b",
+      owns: (from, adapterId) => adapterId === "s3" && from === ownerOfS3,
+      adopt: (states) => void adopted.push(...states),
+      logger: silent,
+    });
+    b.connected();
+    await receiver.flush();
+    const sender = await connection();
+    const publish = (from: string, checkedAt: number) =>
+      sender.publish(
+        verdictSubject(cluster, from),
+        new TextEncoder().encode(
+          JSON.stringify({ from, states: [verdict("s3", from, checkedAt)] }),
+        ),
+      );
+    // c has taken s3 over and vouched for it; a, not yet aware, sends one more verdict of it.
+    publish("c", 5_000);
+    publish("a", 6_000);
+    await until(() => b.status().received === 2, "both verdicts");
+    expect(adopted.map((state) => state.owner)).toEqual(["a"]);
+    ownerOfS3 = "c";
+    b.ownersChanged();
+    expect(adopted.map((state) => state.owner)).toEqual(["a", "c"]);
+    b.stop();
+  });
+
   it("keeps refusing a verdict refused longer ago than a handover lasts", async () => {
     const cluster = `x${++clusterNumber}`;
     const receiver = await connection();

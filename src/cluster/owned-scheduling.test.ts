@@ -46,8 +46,25 @@ describe("OwnedScheduling", () => {
     const added = [catalogEntry({ adapterId: "a3" }), catalogEntry({ adapterId: "b3" })];
     catalog.push(...added);
     catalog.splice(0, 1);
-    owned.applyCatalogChange({ upserted: added, removed: ["a1"] });
+    expect(owned.applyCatalogChange({ upserted: added, removed: ["a1"] })).toEqual(["a3"]);
     expect([...scheduler.ids].sort()).toEqual(["a2", "a3"]);
+    expect(owned.owned).toBe(2);
+    // An owned adapter that changed is not gained again.
+    expect(owned.applyCatalogChange({ upserted: [added[0] as AdapterEntry], removed: [] })).toEqual(
+      [],
+    );
+  });
+
+  it("reports an owned adapter changed by a sync before the first pass as gained, once", () => {
+    const scheduler = new ScheduledSet();
+    const catalog = [...entries];
+    const owned = new OwnedScheduling(scheduler, { allEntries: () => catalog }, (id) =>
+      id.startsWith("a"),
+    );
+    // The first sync of a restart can change a stored adapter before ownership is known.
+    const changed = catalog.filter((entry) => entry.adapterId === "a2" || entry.adapterId === "b2");
+    expect(owned.applyCatalogChange({ upserted: changed, removed: [] })).toEqual(["a2"]);
+    expect(owned.reconcile()).toEqual(["a1"]);
     expect(owned.owned).toBe(2);
   });
 });

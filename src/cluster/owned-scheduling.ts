@@ -47,10 +47,15 @@ export class OwnedScheduling {
     return this.reconcile();
   }
 
+  /**
+   * Returns the owned adapters it scheduled that were not owned at the last pass: new
+   * to the catalog, or known from the last run and changed by the first sync, which
+   * can come before the first pass (a member vouches for those as for any gained).
+   */
   applyCatalogChange(change: {
     readonly upserted: readonly AdapterEntry[];
     readonly removed: readonly string[];
-  }): void {
+  }): string[] {
     const upserted: AdapterEntry[] = [];
     const removed = [...change.removed];
     for (const entry of change.upserted) {
@@ -60,6 +65,12 @@ export class OwnedScheduling {
     }
     this.scheduler.applyCatalogChange({ upserted, removed });
     for (const adapterId of removed) this.ownedIds.delete(adapterId);
-    for (const entry of upserted) this.ownedIds.add(entry.adapterId);
+    const gained: string[] = [];
+    for (const entry of upserted) {
+      if (this.ownedIds.has(entry.adapterId)) continue;
+      this.ownedIds.add(entry.adapterId);
+      gained.push(entry.adapterId);
+    }
+    return gained;
   }
 }

@@ -254,7 +254,11 @@ export class VerdictExchange {
         this.refusedLatest.set(state.adapterId, { state, at: this.monotonic() });
         continue;
       }
-      this.refusedLatest.delete(state.adapterId);
+      // The old owner's verdict, still believed here, does not make the new owner's
+      // early one moot: this member may see the members change a moment later.
+      if (this.refusedLatest.get(state.adapterId)?.state.owner === message.from) {
+        this.refusedLatest.delete(state.adapterId);
+      }
       accepted.push(state);
     }
     if (accepted.length > 0) this.options.adopt(accepted);
