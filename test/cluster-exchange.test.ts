@@ -44,134 +44,107 @@ function verdict(adapterId: string, owner: string, checkedAt: number): HealthSta
   return { ...initialHealth(adapterId, "healthy", checkedAt), lastChecked: checkedAt, owner };
 }
 
+type Owns = (from: string, adapterId: string) => boolean;
+
+/** A member's exchange on its own connection, subscribed; what it adopts is collected. */
+async function member(
+  cluster: string,
+  id: string,
+  owns: Owns,
+  options: { refusedKeptMs?: number; monotonic?: () => number } = {},
+): Promise<{ exchange: VerdictExchange; adopted: HealthState[] }> {
+  const opened = await connection();
+  const adopted: HealthState[] = [];
+  const exchange = new VerdictExchange({
+    connection: () => opened,
+    cluster,
+    member: id,
+    owns,
+    adopt: (states) => void adopted.push(...states),
+    logger: silent,
+    ...options,
+  });
+  exchange.connected();
+  await opened.flush();
+  return { exchange, adopted };
+}
+
+/** Publishes raw verdict messages as member `from` would (or as an impostor). */
+async function rawSender(cluster: string) {
+  const opened = await connection();
+  const encoder = new TextEncoder();
+  return {
+    send: (from: string, payload: string) =>
+      opened.publish(verdictSubject(cluster, from), encoder.encode(payload)),
+    verdicts: (from: string, states: HealthState[]) =>
+      opened.publish(
+        verdictSubject(cluster, from),
+        encoder.encode(JSON.stringify({ from, states })),
+      ),
+  };
+}
+
+const ownsNothing: Owns = () => false;
+const ownsAll: Owns = () => true;
+
 describe("VerdictExchange", () => {
   it("hands each member's committed verdicts to the others, the sender's owned ones only", async () => {
     const cluster = `x${++clusterNumber}`;
-    const [one, two] = [await connection(), await connection()];
-    const adoptedByB: HealthState[] = [];
-    const adoptedByA: HealthState[] = [];
     // b believes a owns "s3" only; a believes b owns nothing.
-    const a = new VerdictExchange({
-      connection: () => one,
-      cluster,
-      member: "a",
-      owns: () => false,
-      adopt: (states) => void adoptedByA.push(...states),
-      logger: silent,
-    });
-    const b = new VerdictExchange({
-      connection: () => two,
-      cluster,
-      member: "b",
-      owns: (from, adapterId) => from === "a" && adapterId === "s3",
-      adopt: (states) => void adoptedByB.push(...states),
-      logger: silent,
-    });
-    a.connected();
-    b.connected();
-    await one.flush();
-    await two.flush();
-    a.committed([verdict("s3", "a", 1_000), verdict("redis", "a", 1_000)]);
+    const a = await member(cluster, "a", ownsNothing);
+    const b = await member(cluster, "b", (from, adapterId) => from === "a" && adapterId === "s3");
+    a.exchange.committed([verdict("s3", "a", 1_000), verdict("redis", "a", 1_000)]);
     // The newest of one adapter's verdicts is what goes out.
-    a.committed([verdict("s3", "a", 2_000)]);
-    await until(() => adoptedByB.length > 0, "b to adopt a's verdict");
-    expect(adoptedByB.map((state) => [state.adapterId, state.lastChecked])).toEqual([
-      ["s3", 2_000],
-    ]);
-    expect(b.status()).toMatchObject({ received: 2, refused: 1 });
-    expect(a.status().sent).toBe(2);
+    a.exchange.committed([verdict("s3", "a", 2_000)]);
+    await until(() => b.adopted.length > 0, "b to adopt a's verdict");
+    expect(b.adopted.map((state) => [state.adapterId, state.lastChecked])).toEqual([["s3", 2_000]]);
+    expect(b.exchange.status()).toMatchObject({ received: 2, refused: 1 });
+    expect(a.exchange.status().sent).toBe(2);
     // A member does not adopt its own verdicts.
-    expect(adoptedByA).toEqual([]);
-    a.stop();
-    b.stop();
+    expect(a.adopted).toEqual([]);
+    a.exchange.stop();
+    b.exchange.stop();
   });
 
   it("refuses a verdict whose owner is not its sender, and counts a malformed message", async () => {
     const cluster = `x${++clusterNumber}`;
-    const receiver = await connection();
-    const adopted: HealthState[] = [];
-    const b = new VerdictExchange({
-      connection: () => receiver,
-      cluster,
-      member: "b",
-      owns: () => true,
-      adopt: (states) => void adopted.push(...states),
-      logger: silent,
-    });
-    b.connected();
-    await receiver.flush();
-    const sender = await connection();
-    const encoder = new TextEncoder();
-    sender.publish(
-      verdictSubject(cluster, "a"),
-      encoder.encode(JSON.stringify({ from: "a", states: [verdict("s3", "c", 1_000)] })),
-    );
-    sender.publish(verdictSubject(cluster, "a"), encoder.encode("{not json"));
-    sender.publish(
-      verdictSubject(cluster, "a"),
-      encoder.encode(JSON.stringify({ from: "a", states: [verdict("gcs", "a", 1_000)] })),
-    );
-    await until(() => adopted.length > 0, "the well-formed verdict");
-    expect(adopted.map((state) => state.adapterId)).toEqual(["gcs"]);
-    expect(b.status()).toMatchObject({ refused: 1, malformed: 1 });
-    b.stop();
+    const b = await member(cluster, "b", ownsAll);
+    const sender = await rawSender(cluster);
+    sender.verdicts("a", [verdict("s3", "c", 1_000)]);
+    sender.send("a", "{not json");
+    sender.verdicts("a", [verdict("gcs", "a", 1_000)]);
+    await until(() => b.adopted.length > 0, "the well-formed verdict");
+    expect(b.adopted.map((state) => state.adapterId)).toEqual(["gcs"]);
+    expect(b.exchange.status()).toMatchObject({ refused: 1, malformed: 1 });
+    b.exchange.stop();
   });
 });
 
 describe("VerdictExchange at a member's start", () => {
   it("sends thousands of verdicts at once in messages below NATS's payload limit", async () => {
     const cluster = `x${++clusterNumber}`;
-    const [one, two] = [await connection(), await connection()];
-    const adopted: HealthState[] = [];
-    const b = new VerdictExchange({
-      connection: () => two,
-      cluster,
-      member: "b",
-      owns: () => true,
-      adopt: (states) => void adopted.push(...states),
-      logger: silent,
-    });
-    b.connected();
-    await two.flush();
-    const a = new VerdictExchange({
-      connection: () => one,
-      cluster,
-      member: "a",
-      owns: () => false,
-      adopt: () => undefined,
-      logger: silent,
-    });
+    const b = await member(cluster, "b", ownsAll);
+    const a = await member(cluster, "a", ownsNothing);
     // A breaker's windows make a verdict large: 3,000 of these are several MiB.
     const windows = { buckets: Array.from({ length: 64 }, (_, index) => ({ index, failures: 0 })) };
-    a.committed(
+    a.exchange.committed(
       Array.from({ length: 3_000 }, (_, index) => ({
         ...verdict(`adapter-${index}`, "a", 1_000),
         breaker: { state: "closed" as const, snapshot: windows },
       })),
     );
-    a.flush();
-    await until(() => adopted.length === 3_000, "every verdict adopted");
-    expect(a.status()).toMatchObject({ sent: 3_000, unsent: 0 });
-    a.stop();
-    b.stop();
+    a.exchange.flush();
+    await until(() => b.adopted.length === 3_000, "every verdict adopted");
+    expect(a.exchange.status()).toMatchObject({ sent: 3_000, unsent: 0 });
+    a.exchange.stop();
+    b.exchange.stop();
   });
 });
 
 describe("VerdictExchange without a connection", () => {
   it("keeps the newest verdict of each adapter until connected, then sends them", async () => {
     const cluster = `x${++clusterNumber}`;
-    const receiver = await connection();
-    const adopted: HealthState[] = [];
-    const b = new VerdictExchange({
-      connection: () => receiver,
-      cluster,
-      member: "b",
-      owns: () => true,
-      adopt: (states) => void adopted.push(...states),
-      logger: silent,
-    });
-    b.connected();
-    await receiver.flush();
+    const b = await member(cluster, "b", ownsAll);
     // a starts before its NATS connection: a member's start vouches for what it owns at once,
     // and an adapter whose breaker is open gives no other verdict until its trial.
     let link: NatsConnection | undefined;
@@ -179,7 +152,7 @@ describe("VerdictExchange without a connection", () => {
       connection: () => link,
       cluster,
       member: "a",
-      owns: () => false,
+      owns: ownsNothing,
       adopt: () => undefined,
       logger: silent,
     });
@@ -190,123 +163,76 @@ describe("VerdictExchange without a connection", () => {
     expect(a.status()).toMatchObject({ sent: 0, waiting: 2 });
     link = await connection();
     a.connected();
-    await until(() => adopted.length === 2, "both waiting verdicts adopted");
-    expect(adopted.map((state) => [state.adapterId, state.lastChecked]).sort()).toEqual([
+    await until(() => b.adopted.length === 2, "both waiting verdicts adopted");
+    expect(b.adopted.map((state) => [state.adapterId, state.lastChecked]).sort()).toEqual([
       ["redis", 1_000],
       ["s3", 2_000],
     ]);
     expect(a.status()).toMatchObject({ sent: 2, waiting: 0 });
     a.stop();
-    b.stop();
+    b.exchange.stop();
   });
 });
 
 describe("VerdictExchange during a handover", () => {
+  /** b, which believes "s3" is owned by whoever `owner.of` names. */
+  async function receiver(cluster: string, clock?: { now: number }) {
+    const owner = { of: "a" };
+    const b = await member(
+      cluster,
+      "b",
+      (from, adapterId) => adapterId === "s3" && from === owner.of,
+      clock ? { refusedKeptMs: 1_000, monotonic: () => clock.now } : {},
+    );
+    return { ...b, owner };
+  }
+
   it("adopts a new owner's verdict that came before this member saw the members change", async () => {
     const cluster = `x${++clusterNumber}`;
-    const receiver = await connection();
-    const adopted: HealthState[] = [];
     // Until the change, b believes "s3" is a's; the new owner c has already sent its verdict.
-    let ownerOfS3 = "a";
-    const clock = 0;
-    const b = new VerdictExchange({
-      connection: () => receiver,
-      cluster,
-      member: "b",
-      owns: (from, adapterId) => adapterId === "s3" && from === ownerOfS3,
-      adopt: (states) => void adopted.push(...states),
-      logger: silent,
-      refusedKeptMs: 1_000,
-      monotonic: () => clock,
-    });
-    b.connected();
-    await receiver.flush();
-    const sender = await connection();
-    const c = new VerdictExchange({
-      connection: () => sender,
-      cluster,
-      member: "c",
-      owns: () => false,
-      adopt: () => undefined,
-      logger: silent,
-    });
-    c.committed([verdict("s3", "c", 5_000)]);
-    c.flush();
-    await until(() => b.status().refused === 1, "b to refuse c's early verdict");
-    expect(adopted).toEqual([]);
-    ownerOfS3 = "c";
-    b.ownersChanged();
-    expect(adopted.map((state) => [state.adapterId, state.owner])).toEqual([["s3", "c"]]);
+    const b = await receiver(cluster, { now: 0 });
+    const c = await member(cluster, "c", ownsNothing);
+    c.exchange.committed([verdict("s3", "c", 5_000)]);
+    c.exchange.flush();
+    await until(() => b.exchange.status().refused === 1, "b to refuse c's early verdict");
+    expect(b.adopted).toEqual([]);
+    b.owner.of = "c";
+    b.exchange.ownersChanged();
+    expect(b.adopted.map((state) => [state.adapterId, state.owner])).toEqual([["s3", "c"]]);
     // Judged once: a second change adopts nothing more.
-    b.ownersChanged();
-    expect(adopted).toHaveLength(1);
-    c.stop();
-    b.stop();
+    b.exchange.ownersChanged();
+    expect(b.adopted).toHaveLength(1);
+    c.exchange.stop();
+    b.exchange.stop();
   });
 
   it("keeps the new owner's early verdict while the old owner's verdicts still come", async () => {
     const cluster = `x${++clusterNumber}`;
-    const receiver = await connection();
-    const adopted: HealthState[] = [];
-    let ownerOfS3 = "a";
-    const b = new VerdictExchange({
-      connection: () => receiver,
-      cluster,
-      member: "b",
-      owns: (from, adapterId) => adapterId === "s3" && from === ownerOfS3,
-      adopt: (states) => void adopted.push(...states),
-      logger: silent,
-    });
-    b.connected();
-    await receiver.flush();
-    const sender = await connection();
-    const publish = (from: string, checkedAt: number) =>
-      sender.publish(
-        verdictSubject(cluster, from),
-        new TextEncoder().encode(
-          JSON.stringify({ from, states: [verdict("s3", from, checkedAt)] }),
-        ),
-      );
+    const b = await receiver(cluster);
+    const sender = await rawSender(cluster);
     // c has taken s3 over and vouched for it; a, not yet aware, sends one more verdict of it.
-    publish("c", 5_000);
-    publish("a", 6_000);
-    await until(() => b.status().received === 2, "both verdicts");
-    expect(adopted.map((state) => state.owner)).toEqual(["a"]);
-    ownerOfS3 = "c";
-    b.ownersChanged();
-    expect(adopted.map((state) => state.owner)).toEqual(["a", "c"]);
-    b.stop();
+    sender.verdicts("c", [verdict("s3", "c", 5_000)]);
+    sender.verdicts("a", [verdict("s3", "a", 6_000)]);
+    await until(() => b.exchange.status().received === 2, "both verdicts");
+    expect(b.adopted.map((state) => state.owner)).toEqual(["a"]);
+    b.owner.of = "c";
+    b.exchange.ownersChanged();
+    expect(b.adopted.map((state) => state.owner)).toEqual(["a", "c"]);
+    b.exchange.stop();
   });
 
   it("keeps refusing a verdict refused longer ago than a handover lasts", async () => {
     const cluster = `x${++clusterNumber}`;
-    const receiver = await connection();
-    const adopted: HealthState[] = [];
-    let ownerOfS3 = "a";
-    let clock = 0;
-    const b = new VerdictExchange({
-      connection: () => receiver,
-      cluster,
-      member: "b",
-      owns: (from, adapterId) => adapterId === "s3" && from === ownerOfS3,
-      adopt: (states) => void adopted.push(...states),
-      logger: silent,
-      refusedKeptMs: 1_000,
-      monotonic: () => clock,
-    });
-    b.connected();
-    await receiver.flush();
-    const sender = await connection();
-    sender.publish(
-      verdictSubject(cluster, "c"),
-      new TextEncoder().encode(JSON.stringify({ from: "c", states: [verdict("s3", "c", 1)] })),
-    );
-    await until(() => b.status().refused === 1, "b to refuse c's verdict");
-    clock = 1_001;
-    ownerOfS3 = "c";
-    b.ownersChanged();
-    expect(adopted).toEqual([]);
-    b.stop();
+    const clock = { now: 0 };
+    const b = await receiver(cluster, clock);
+    const sender = await rawSender(cluster);
+    sender.verdicts("c", [verdict("s3", "c", 1)]);
+    await until(() => b.exchange.status().refused === 1, "b to refuse c's verdict");
+    clock.now = 1_001;
+    b.owner.of = "c";
+    b.exchange.ownersChanged();
+    expect(b.adopted).toEqual([]);
+    b.exchange.stop();
   });
 });
 
