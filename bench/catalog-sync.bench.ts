@@ -35,7 +35,7 @@ import {
 import { startDaemon } from "../src/main.js";
 import { goalAt } from "./goals.js";
 import { benchOptions, type Reporter } from "./report.js";
-import { freePort, processCpuSeconds } from "./support.js";
+import { DISTURBED_PCT, freePort, processCpuSeconds } from "./support.js";
 
 const CLI = fileURLToPath(new URL("../bin/oneiric-healthd.js", import.meta.url));
 const editorAt = process.argv.indexOf("--editor");
@@ -52,8 +52,6 @@ const CHANGED_SYNCS = QUICK ? 1 : 3;
 const ALL_CHANGED_SYNCS = QUICK ? 1 : 2;
 /** Jiffies per second in /proc (USER_HZ, 100 on Linux everywhere that matters). */
 const CLOCK_TICKS = 100;
-/** A row during which other processes used more than this (% of one core) is marked disturbed. */
-const DISTURBED_PCT = 10;
 
 interface Simulator {
   pid: number;

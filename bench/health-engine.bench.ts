@@ -43,6 +43,7 @@ import { type RunningSimulator, startSimulator } from "../src/simulator/simulato
 import { goalAt } from "./goals.js";
 import { benchOptions, type RowInput } from "./report.js";
 import {
+  DISTURBED_PCT,
   freePort,
   LeanHttpClient,
   machineBusySeconds,
@@ -103,8 +104,6 @@ const POLL_MS = 5;
  * no limit either.
  */
 const QUERY_PACE_MS = 25;
-/** A window whose other processes used more than this (% of one core) is marked disturbed. */
-const DISTURBED_PCT = 10;
 
 // ---------------------------------------------------------------------------------------------
 // Processes and temp dirs: every one is registered here and removed on any exit.

@@ -56,24 +56,18 @@ import { ResolutionService } from "../src/resolution/resolution-service.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import type { StoreCommit } from "../src/storage/store.js";
 import { benchOptions } from "./report.js";
-import { breakerSnapshots, machineBusySeconds, percentiles } from "./support.js";
+import {
+  breakerSnapshots,
+  DISTURBED_PCT,
+  machineBusySeconds,
+  percentiles,
+  selectedParts,
+} from "./support.js";
 
 const { quick, reporter } = benchOptions("history");
 
 /** Which parts to run (a run by hand can take one at a time): write, disk, reads. */
-const PART_NAMES = ["write", "disk", "reads"] as const;
-const PARTS = new Set(
-  (process.env.BENCH_HISTORY_PARTS ?? PART_NAMES.join(",")).split(",").filter(Boolean),
-);
-for (const part of PARTS) {
-  if (!(PART_NAMES as readonly string[]).includes(part)) {
-    throw new Error(
-      `BENCH_HISTORY_PARTS: unknown part "${part}" (parts: ${PART_NAMES.join(", ")})`,
-    );
-  }
-}
-/** A figure measured while other processes used more than this (% of one core) is marked disturbed. */
-const DISTURBED_PCT = 10;
+const PARTS = selectedParts("BENCH_HISTORY_PARTS", ["write", "disk", "reads"]);
 
 /** The daemon's defaults: an empty config file. */
 const CONFIG = parseConfigText("", "bench.yaml", {});

@@ -48,13 +48,11 @@ import {
 import { GrpcHealthProbe } from "../src/probes/grpc-health-probe.js";
 import { HttpProbe } from "../src/probes/http-probe.js";
 import { benchOptions, type Reporter } from "./report.js";
-import { machineBusySeconds, percentiles, processCpuSeconds } from "./support.js";
+import { DISTURBED_PCT, machineBusySeconds, percentiles, processCpuSeconds } from "./support.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const CONCURRENCY = 256;
 const TIMEOUT_MS = 5_000;
-/** A window in which other processes used more than this (% of one core) is marked disturbed. */
-const DISTURBED_PCT = 10;
 
 function serviceName(index: number): string {
   return `bench.adapter-${String(index).padStart(5, "0")}.Health`;

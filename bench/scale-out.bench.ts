@@ -61,24 +61,19 @@ import { MaintenanceService } from "../src/maintenance/maintenance-service.js";
 import { ResolutionService } from "../src/resolution/resolution-service.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import { benchOptions } from "./report.js";
-import { CLI, freePort, machineBusySeconds, processCpuSeconds } from "./support.js";
+import {
+  CLI,
+  DISTURBED_PCT,
+  freePort,
+  machineBusySeconds,
+  processCpuSeconds,
+  selectedParts,
+} from "./support.js";
 
 const { quick, reporter } = benchOptions("scale-out");
 
-const PART_NAMES = ["publish", "fleet", "rebalance"] as const;
-const PARTS = new Set(
-  (process.env.BENCH_SCALE_OUT_PARTS ?? PART_NAMES.join(",")).split(",").filter(Boolean),
-);
-for (const part of PARTS) {
-  if (!(PART_NAMES as readonly string[]).includes(part)) {
-    throw new Error(
-      `BENCH_SCALE_OUT_PARTS: unknown part "${part}" (parts: ${PART_NAMES.join(", ")})`,
-    );
-  }
-}
+const PARTS = selectedParts("BENCH_SCALE_OUT_PARTS", ["publish", "fleet", "rebalance"]);
 
-/** A figure measured while other processes used more than this (% of one core) is marked disturbed. */
-const DISTURBED_PCT = 10;
 /** The daemon's defaults: an empty config file. */
 const DEFAULTS = parseConfigText("", "defaults.yaml", {});
 /** The stream's max age as src/main.ts gives it (buildCluster). */

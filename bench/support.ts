@@ -178,3 +178,24 @@ export async function breakerSnapshots(
     open: { state: "open", snapshot: openSnapshot },
   };
 }
+
+/** A figure measured while other processes used more than this (% of one core) is marked disturbed. */
+export const DISTURBED_PCT = 10;
+
+/**
+ * The parts of a bench to run: all of `names`, or those the environment variable
+ * `variable` lists, comma-separated (a run by hand can take one at a time). An
+ * unknown part is an error naming the variable and the parts there are.
+ */
+export function selectedParts<const Part extends string>(
+  variable: string,
+  names: readonly Part[],
+): ReadonlySet<Part> {
+  const listed = (process.env[variable] ?? names.join(",")).split(",").filter(Boolean);
+  for (const part of listed) {
+    if (!(names as readonly string[]).includes(part)) {
+      throw new Error(`${variable}: unknown part "${part}" (parts: ${names.join(", ")})`);
+    }
+  }
+  return new Set(listed as Part[]);
+}

@@ -8,7 +8,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PAGE_CONTENT_SECURITY_POLICY, WEB_DIRECTORY } from "../src/api/http/page-assets.js";
+import {
+  EVENT_TYPES_MODULE,
+  PAGE_CONTENT_SECURITY_POLICY,
+  WEB_DIRECTORY,
+} from "../src/api/http/page-assets.js";
+import { EVENT_TYPES } from "../src/domain/events.js";
 import { startTestStack, stopTestStack, type TestStack } from "./support/stack.js";
 
 const SCENARIO = `
@@ -72,6 +77,19 @@ describe("the status page's files", () => {
     expect(other.status).toBe(200);
     expect((await fetch(`${stack.base}/ui/style.css`)).headers.get("content-type")).toBe(
       "text/css; charset=utf-8",
+    );
+  });
+
+  it("serves the page's event types from the daemon's one list, as a module app.js imports", async () => {
+    const response = await fetch(`${stack.base}/ui/${EVENT_TYPES_MODULE}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(response.headers.get("etag")).toMatch(/^"[\w-]{22}"$/);
+    const module = await response.text();
+    const listed = JSON.parse(/export const EVENT_TYPES = (\[.*\]);/.exec(module)?.[1] ?? "null");
+    expect(listed).toEqual([...EVENT_TYPES]);
+    expect(readFileSync(join(WEB_DIRECTORY, "app.js"), "utf8")).toContain(
+      `import { EVENT_TYPES } from "./${EVENT_TYPES_MODULE}";`,
     );
   });
 

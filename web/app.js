@@ -5,26 +5,11 @@ import { ApiProblem, api, NeedsLogin } from "./api.js";
 import { attentionReasons, BAR_SIZES, Board } from "./board.js";
 import { AdapterDetail } from "./detail.js";
 import { age, dateTime, h } from "./dom.js";
+// Not a file in web/: the daemon makes it from its own list of event types.
+import { EVENT_TYPES } from "./event-types.js";
 import { EventFeed } from "./feed.js";
 import { Resolver } from "./resolver.js";
 
-/** The event types the stream names (docs/events.md); each gets a listener. */
-const EVENT_TYPES = [
-  "adapter.discovered",
-  "adapter.updated",
-  "adapter.removed",
-  "adapter.health_changed",
-  "adapter.flapping",
-  "adapter.settled",
-  "adapter.maintenance_started",
-  "adapter.maintenance_ended",
-  "breaker.opened",
-  "breaker.half_opened",
-  "breaker.closed",
-  "failover",
-  "registry.unreachable",
-  "registry.recovered",
-];
 /** Events about this many adapters at once are applied by reading the whole list once. */
 const WHOLE_LIST_AFTER = 40;
 /** Changes arriving within this long are read back together. */

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { EVENT_TYPES } from "../../domain/events.js";
 
 /** web/ beside src/ and dist/: the path holds from src/api/http (tsx) and dist/api/http alike. */
 export const WEB_DIRECTORY = fileURLToPath(new URL("../../../web/", import.meta.url));
@@ -79,9 +80,20 @@ export class PageAssets {
     for (const name of names) {
       const contentType = CONTENT_TYPES[extname(name)];
       if (contentType === undefined) continue;
-      const body = readFileSync(join(directory, name));
-      const digest = createHash("sha256").update(body).digest("base64url").slice(0, 22);
-      this.files.set(name, { body, contentType, etag: `"${digest}"` });
+      this.files.set(name, pageAsset(readFileSync(join(directory, name)), contentType));
+    }
+    if (this.installed) {
+      // The page listens for each event type by name: it takes them from the daemon's one
+      // list, so a type added there is on the page without a copy to keep in step.
+      this.files.set(
+        EVENT_TYPES_MODULE,
+        pageAsset(
+          Buffer.from(
+            `// Made by the daemon from its event types (docs/events.md).\nexport const EVENT_TYPES = ${JSON.stringify(EVENT_TYPES)};\n`,
+          ),
+          CONTENT_TYPES[".js"] as string,
+        ),
+      );
     }
   }
 
@@ -106,6 +118,14 @@ export class PageAssets {
     response.writeHead(200, { ...headers, "content-length": asset.body.length });
     response.end(request.method === "HEAD" ? undefined : asset.body);
   }
+}
+
+/** The page's module of event types, made from the domain's list (not a file in web/). */
+export const EVENT_TYPES_MODULE = "event-types.js";
+
+function pageAsset(body: Buffer, contentType: string): PageAsset {
+  const digest = createHash("sha256").update(body).digest("base64url").slice(0, 22);
+  return { body, contentType, etag: `"${digest}"` };
 }
 
 /** RFC 9110 §13.1.2: `*`, or a list of entity tags (weak comparison). */
