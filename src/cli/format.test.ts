@@ -1,33 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { AdapterStatusView } from "../domain/status-view.js";
+import { statusView } from "../../test/support/status-view.js";
 import { formatStatusTable } from "./format.js";
 
 const NOW = Date.parse("2026-12-02T08:00:00.000Z");
 
-function view(id: string, overrides: Partial<AdapterStatusView> = {}): AdapterStatusView {
-  return {
-    adapter_id: id,
-    project: "p",
-    domain: "adapter",
-    category: "storage",
-    provider: "s3",
-    status: "healthy",
-    since: "2026-12-02T07:00:00.000Z",
-    last_checked: "2026-12-02T07:59:55.000Z",
-    latency_ms: 3,
-    source: "probe",
-    stale: false,
-    reason: "HTTP 200",
-    registry_status: "healthy",
-    registry_disagrees: false,
-    flapping: false,
-    breaker: "closed",
-    maintenance: null,
-    usable: true,
-    health_check_url: "",
-    ...overrides,
-  };
-}
+const view = statusView;
 
 describe("formatStatusTable", () => {
   it("has an OWNER column on a cluster member's listing", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { statusView } from "../../../test/support/status-view.js";
 import type { AdapterStatusView } from "../../domain/status-view.js";
 import {
   BadgeService,
@@ -11,29 +12,13 @@ import {
 } from "./badges.js";
 
 function adapter(id: string, overrides: Partial<AdapterStatusView> = {}): AdapterStatusView {
-  const [project = "p", domain = "adapter", category = "storage", provider = "s3"] = id.split(".");
-  return {
-    adapter_id: id,
-    project,
-    domain,
-    category,
-    provider,
-    status: "healthy",
+  return statusView(id, {
     since: "2026-11-26T12:00:00.000Z",
     last_checked: "2026-11-26T12:00:00.000Z",
     latency_ms: 1.5,
-    source: "probe",
-    stale: false,
     reason: "",
-    registry_status: "healthy",
-    registry_disagrees: false,
-    flapping: false,
-    breaker: "closed",
-    maintenance: null,
-    usable: true,
-    health_check_url: "",
     ...overrides,
-  };
+  });
 }
 
 /** A live view holding exactly these adapters. */

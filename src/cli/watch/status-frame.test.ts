@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { statusView } from "../../../test/support/status-view.js";
 import type { AdapterStatusView } from "../../domain/status-view.js";
 import { statusChanges } from "./status-changes.js";
 import {
@@ -14,30 +15,15 @@ import {
 
 const NOW = Date.parse("2026-12-02T03:00:00.000Z");
 
+/** Checked ten seconds before NOW. */
 function view(id: string, overrides: Partial<AdapterStatusView> = {}): AdapterStatusView {
-  const [, , category = "storage", provider = "s3"] = id.split(".");
-  return {
-    adapter_id: id,
-    project: "mahavishnu",
-    domain: "adapter",
-    category,
-    provider,
-    status: "healthy",
+  return statusView(id, {
     since: "2026-12-02T02:00:00.000Z",
     last_checked: "2026-12-02T02:59:50.000Z",
     latency_ms: 4,
-    source: "probe",
-    stale: false,
-    reason: "HTTP 200",
-    registry_status: "healthy",
-    registry_disagrees: false,
-    flapping: false,
-    breaker: "closed",
-    maintenance: null,
-    usable: true,
     health_check_url: "http://127.0.0.1:1/health",
     ...overrides,
-  };
+  });
 }
 
 const ADAPTERS = ["a.adapter.cache.redis", "a.adapter.storage.gcs", "a.adapter.storage.s3"].map(
