@@ -438,7 +438,11 @@ export async function startDaemon(
       return [];
     },
   };
-  engine.onCatalogCommitted((change) => cluster?.vouchFor(scheduling.applyCatalogChange(change)));
+  engine.onCatalogCommitted((change) => {
+    // Scheduled first, alone or in a cluster (`cluster?.vouchFor(...)` would skip its argument).
+    const gained = scheduling.applyCatalogChange(change);
+    cluster?.vouchFor(gained);
+  });
   const pushes = new PushedChecks(runner, engine, scheduler);
   watcher.subscribe({
     update: (update) => void pushes.record(update),
@@ -705,7 +709,8 @@ export async function startDaemon(
   if (cluster) await cluster.start();
   // Adapters known from the last run are checked even when the registry is down.
   // A member answers at once for the verdicts it restored of what it owns (no-op alone).
-  cluster?.vouchFor(scheduling.reconcile());
+  const owned = scheduling.reconcile();
+  cluster?.vouchFor(owned);
   maintenance.start();
   let retention = startRetention(config);
   metrics.configReloadSuccessful.set(1);
