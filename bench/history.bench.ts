@@ -27,10 +27,8 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import pino from "pino";
 import { HistoryQueries } from "../src/api/history-queries.js";
 import { parseConfigText } from "../src/config/load.js";
-import { SettingsBook } from "../src/config/settings-book.js";
 import type { AdapterEntry } from "../src/domain/adapter.js";
 import type { CheckReport } from "../src/domain/decide.js";
 import type { JournalEvent } from "../src/domain/events.js";
@@ -47,12 +45,8 @@ import {
   type TimeTally,
   timeOf,
 } from "../src/domain/history.js";
-import { HealthEngine } from "../src/engine/health-engine.js";
 import { HealthView } from "../src/engine/health-view.js";
 import { HISTORY_CARRY, HistoryRecorder, StagedHistory } from "../src/engine/history-recorder.js";
-import { EventHub } from "../src/events/event-hub.js";
-import { MaintenanceService } from "../src/maintenance/maintenance-service.js";
-import { ResolutionService } from "../src/resolution/resolution-service.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import type { StoreCommit } from "../src/storage/store.js";
 import { benchOptions } from "./report.js";
@@ -63,6 +57,7 @@ import {
   percentiles,
   selectedParts,
 } from "./support.js";
+import { wiredEngine } from "./wired-engine.js";
 
 const { quick, reporter } = benchOptions("history");
 
@@ -197,51 +192,15 @@ class CountingStore extends SqliteStore {
 }
 
 /** The engine as main.ts wires it, over a fresh SqliteStore file, on a clock the bench moves. */
-function wiredEngine(path: string, withHistory: boolean, clock: { now: number }) {
-  const failedCommits = { count: 0 };
+/** The engine as main.ts wires it, over a store that counts its commits (the same in both arms). */
+function countedEngine(path: string, withHistory: boolean, clock: { now: number }) {
   const now = () => clock.now;
   const store = new CountingStore({ path, synchronous: CONFIG.storage.synchronous, now });
-  const maintenance = new MaintenanceService(CONFIG.maintenance, store.loadMaintenance(), now);
-  const view = new HealthView(
-    "127.0.0.1:8679",
-    CONFIG.probes.stale,
-    now,
-    (adapterId) => maintenance.current(adapterId),
-    now,
-  );
-  view.restore(store.loadCatalog(), store.loadHealth());
-  const settings = new SettingsBook(
-    CONFIG.adapters.defaults,
-    CONFIG.adapters.overrides,
-    CONFIG.flap,
-  );
-  const resolution = new ResolutionService(
-    view,
-    maintenance,
-    settings,
-    { panic: CONFIG.resolution.panic },
-    CONFIG.resolution.requirements,
-  );
-  const engine = new HealthEngine({
+  const { engine, failedCommits } = wiredEngine({
     store,
-    mirror: view,
-    failovers: resolution,
-    publisher: new EventHub(store),
-    maintenance,
-    // No Prometheus registry: the same in both arms, and not what is measured.
-    metrics: {
-      committed: () => undefined,
-      commitFailed: () => {
-        failedCommits.count++;
-      },
-      storeWritable: () => undefined,
-      pendingEvents: () => undefined,
-    },
-    logger: pino({ level: "silent" }),
+    config: CONFIG,
     now,
-    contextOf: (entry) =>
-      settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
-    history: withHistory ? new HistoryRecorder(store, CONFIG.probes.stale) : undefined,
+    history: withHistory,
   });
   return { store, engine, failedCommits };
 }
@@ -251,7 +210,7 @@ function writeRun(withHistory: boolean, resting: BreakerSnapshot): WriteRun {
   const path = join(dir, "healthd.db");
   const clock = { now: START };
   const others = new OthersMeter();
-  const { store, engine, failedCommits } = wiredEngine(path, withHistory, clock);
+  const { store, engine, failedCommits } = countedEngine(path, withHistory, clock);
   try {
     const entries = catalog(WRITE_ADAPTERS, clock.now);
     engine.commitCatalog({ added: entries, updated: [], removed: [], events: [], at: clock.now });

@@ -42,7 +42,6 @@ import { ensureEventStream, JournalPublisher } from "../src/cluster/journal-publ
 import { membersBucketName } from "../src/cluster/membership.js";
 import { verdictSubject } from "../src/cluster/verdict-exchange.js";
 import { parseConfigText } from "../src/config/load.js";
-import { SettingsBook } from "../src/config/settings-book.js";
 import type { AdapterEntry } from "../src/domain/adapter.js";
 import { toJournalEvent } from "../src/domain/decide.js";
 import {
@@ -53,12 +52,7 @@ import {
 } from "../src/domain/event-subjects.js";
 import type { NewEvent } from "../src/domain/events.js";
 import { type HealthState, initialHealth } from "../src/domain/health.js";
-import { HealthEngine } from "../src/engine/health-engine.js";
-import { HealthView } from "../src/engine/health-view.js";
-import { HistoryRecorder } from "../src/engine/history-recorder.js";
 import { EventHub } from "../src/events/event-hub.js";
-import { MaintenanceService } from "../src/maintenance/maintenance-service.js";
-import { ResolutionService } from "../src/resolution/resolution-service.js";
 import { SqliteStore } from "../src/storage/sqlite-store.js";
 import { benchOptions } from "./report.js";
 import {
@@ -69,6 +63,7 @@ import {
   processCpuSeconds,
   selectedParts,
 } from "./support.js";
+import { wiredEngine } from "./wired-engine.js";
 
 const { quick, reporter } = benchOptions("scale-out");
 
@@ -996,55 +991,18 @@ async function measureFleet(nats: { child: Child; url: string }): Promise<void> 
 
 /** The engine as main.ts wires it for member "b", over a fresh SqliteStore file, with `entries` committed. */
 function receivingEngine(path: string, entries: readonly AdapterEntry[]) {
-  const config = DEFAULTS;
   const now = Date.now;
-  const store = new SqliteStore({ path, synchronous: config.storage.synchronous, now });
-  const maintenance = new MaintenanceService(config.maintenance, store.loadMaintenance(), now);
-  const view = new HealthView(
-    "127.0.0.1:8679",
-    config.probes.stale,
-    now,
-    (adapterId) => maintenance.current(adapterId),
-    () => performance.now(),
-  );
-  view.restore(store.loadCatalog(), store.loadHealth());
-  const settings = new SettingsBook(
-    config.adapters.defaults,
-    config.adapters.overrides,
-    config.flap,
-  );
-  const resolution = new ResolutionService(
-    view,
-    maintenance,
-    settings,
-    { panic: config.resolution.panic },
-    config.resolution.requirements,
-  );
-  const failed = { count: 0 };
-  const engine = new HealthEngine({
+  const store = new SqliteStore({ path, synchronous: DEFAULTS.storage.synchronous, now });
+  const { engine, failedCommits } = wiredEngine({
     store,
-    mirror: view,
-    failovers: resolution,
-    publisher: new EventHub(store),
-    maintenance,
-    // No Prometheus registry: not what is measured.
-    metrics: {
-      committed: () => undefined,
-      commitFailed: () => {
-        failed.count++;
-      },
-      storeWritable: () => undefined,
-      pendingEvents: () => undefined,
-    },
-    logger: pino({ level: "silent" }),
+    config: DEFAULTS,
     now,
-    contextOf: (entry) =>
-      settings.decisionContextOf(entry, maintenance.current(entry.adapterId) !== undefined),
-    history: new HistoryRecorder(store, config.probes.stale),
+    monotonic: () => performance.now(),
+    history: true,
     member: "b",
   });
   engine.commitCatalog({ added: entries, updated: [], removed: [], events: [], at: now() });
-  return { store, engine, failed };
+  return { store, engine, failed: failedCommits };
 }
 
 /**
