@@ -97,6 +97,43 @@ describe("three members over one fleet of 3,000 adapters", () => {
       for (const count of owners.values()) expect(count).toBeGreaterThan(ADAPTERS / 3 - 250);
     }
 
+    // Maintenance declared through one member's API holds on every member, and so does its lift.
+    const maintained = (await a.adapters())[0]?.adapter_id as string;
+    const maintenanceOn = async (member: MemberProcess) =>
+      (
+        (await member.json(`/v1/adapters/${encodeURIComponent(maintained)}`)) as {
+          maintenance: { reason: string } | null;
+        }
+      ).maintenance;
+    const declared = await fetch(
+      `http://127.0.0.1:${a.httpPort}/v1/adapters/${encodeURIComponent(maintained)}/maintenance`,
+      {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ reason: "disk swap" }),
+      },
+    );
+    expect(declared.status).toBe(200);
+    for (const member of [b, c]) {
+      await until(
+        () => maintenanceOn(member),
+        (maintenance) => maintenance?.reason === "disk swap",
+        `${member.id} to hold the maintenance declared on a`,
+      );
+    }
+    const lifted = await fetch(
+      `http://127.0.0.1:${c.httpPort}/v1/adapters/${encodeURIComponent(maintained)}/maintenance`,
+      { method: "DELETE" },
+    );
+    expect(lifted.status).toBe(200);
+    for (const member of [a, b]) {
+      await until(
+        () => maintenanceOn(member),
+        (maintenance) => maintenance === null,
+        `${member.id} to lift the maintenance as c did`,
+      );
+    }
+
     // Probed by exactly one member each, over two intervals.
     const settled = await probedByExactlyOne([a], 2 * INTERVAL_MS);
     expect(settled.unprobed.slice(0, 5)).toEqual([]);

@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
   type ActiveMaintenance,
+  declaredMaintenanceOf,
   type MaintenanceWindow,
   type ManualMaintenance,
+  maintenanceEndedEvent,
   maintenanceFor,
+  maintenanceStartedEvent,
   openWindows,
 } from "./maintenance.js";
 
@@ -155,5 +158,40 @@ describe("maintenanceFor", () => {
       reason: "by hand",
     });
     expect(maintenanceFor("storage-s3", windows, manual, T0 + 5 * MINUTE)).toEqual(windows[0]);
+  });
+});
+
+describe("declaredMaintenanceOf", () => {
+  it("reads back the declaration and the lift its events record", () => {
+    for (const declared of [
+      { adapterId: "p.adapter.storage.s3", untilMs: T0 + 3_600_000, reason: "disk swap" },
+      { adapterId: "p.adapter.storage.s3", untilMs: null, reason: "" },
+    ]) {
+      expect(declaredMaintenanceOf(maintenanceStartedEvent(declared, T0))).toEqual({
+        adapterId: declared.adapterId,
+        declared,
+      });
+    }
+    expect(declaredMaintenanceOf(maintenanceEndedEvent("p.adapter.storage.s3", T0))).toEqual({
+      adapterId: "p.adapter.storage.s3",
+      declared: null,
+    });
+  });
+
+  it("reads nothing from another type, or from data that does not say it", () => {
+    const started = maintenanceStartedEvent(
+      { adapterId: "p.adapter.storage.s3", untilMs: null, reason: "r" },
+      T0,
+    );
+    for (const data of [
+      {},
+      { adapter_id: "", until: null, reason: "r" },
+      { adapter_id: "p.adapter.storage.s3", until: "not a time", reason: "r" },
+      { adapter_id: "p.adapter.storage.s3", until: 5, reason: "r" },
+      { adapter_id: "p.adapter.storage.s3", until: null },
+    ]) {
+      expect(declaredMaintenanceOf({ ...started, data })).toBeUndefined();
+    }
+    expect(declaredMaintenanceOf({ ...started, type: "breaker.opened" })).toBeUndefined();
   });
 });

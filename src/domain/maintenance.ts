@@ -1,4 +1,5 @@
 import { matchesGlob } from "./adapter-settings.js";
+import type { NewEvent } from "./events.js";
 
 /**
  * A maintenance window from config: fixed (`fromMs` to `untilMs`) or recurring
@@ -19,6 +20,53 @@ export interface ManualMaintenance {
   adapterId: string;
   untilMs: number | null;
   reason: string;
+}
+
+/** The event that records maintenance declared through the API (docs/events.md). */
+export function maintenanceStartedEvent(declared: ManualMaintenance, at: number): NewEvent {
+  return {
+    type: "adapter.maintenance_started",
+    subject: declared.adapterId,
+    time: at,
+    data: {
+      adapter_id: declared.adapterId,
+      until: declared.untilMs === null ? null : new Date(declared.untilMs).toISOString(),
+      reason: declared.reason,
+    },
+  };
+}
+
+/** The event that records declared maintenance lifted. */
+export function maintenanceEndedEvent(adapterId: string, at: number): NewEvent {
+  return {
+    type: "adapter.maintenance_ended",
+    subject: adapterId,
+    time: at,
+    data: { adapter_id: adapterId },
+  };
+}
+
+/**
+ * The declaration (or, `declared` null, the lift) an event records, read back from
+ * its data; undefined for any other event, or one whose data does not say it. A
+ * cluster member applies the others' declarations from their events this way.
+ */
+export function declaredMaintenanceOf(
+  event: NewEvent,
+): { adapterId: string; declared: ManualMaintenance | null } | undefined {
+  const data = event.data as Record<string, unknown> | null | undefined;
+  const adapterId = data?.adapter_id;
+  if (typeof adapterId !== "string" || adapterId === "") return undefined;
+  if (event.type === "adapter.maintenance_ended") return { adapterId, declared: null };
+  if (event.type !== "adapter.maintenance_started") return undefined;
+  const { until, reason } = data as { until?: unknown; reason?: unknown };
+  if (typeof reason !== "string") return undefined;
+  let untilMs: number | null = null;
+  if (until !== null) {
+    untilMs = typeof until === "string" ? Date.parse(until) : Number.NaN;
+    if (!Number.isFinite(untilMs)) return undefined;
+  }
+  return { adapterId, declared: { adapterId, untilMs, reason } };
 }
 
 /** An open window: which adapters, until when, why. */

@@ -8,6 +8,7 @@ import type { AdapterSettings, SettingsOverride } from "../domain/adapter-settin
 import type { CheckReport } from "../domain/decide.js";
 import type { JournalEvent, NewEvent } from "../domain/events.js";
 import type { BreakerSnapshot, CheckOutcome, HealthState } from "../domain/health.js";
+import { maintenanceEndedEvent, maintenanceStartedEvent } from "../domain/maintenance.js";
 import type { Requirement } from "../domain/resolution.js";
 import { DEFAULT_OFFLINE_STALE_RULE } from "../domain/status-view.js";
 import { EventHub } from "../events/event-hub.js";
@@ -1096,6 +1097,37 @@ describe("HealthEngine: as a cluster member", () => {
     expect(h.memory.readEvents(0, 10).filter((event) => event.id === foreign.id)).toHaveLength(1);
     expect(h.metrics.events.length).toBe(countedBefore);
     expect(h.log.some((line) => line.msg === "adapter health changed")).toBe(false);
+  });
+
+  it("applies maintenance declared and lifted through another member's API, from its events", async () => {
+    const h = harness([STORAGE, CACHE], "member-a");
+    await healthyCatalog(h);
+    expect(h.resolution.resolve(STORAGE).choice?.adapterId).toBe(ALPHA);
+    // Member b's desk made these events; they reach member a on the fleet's stream.
+    const untilMs = Date.now() + 3_600_000;
+    const started = {
+      ...maintenanceStartedEvent({ adapterId: ALPHA, untilMs, reason: "disk swap" }, Date.now()),
+      id: "7c1d2e3f-0000-4000-8000-000000000001",
+      origin: "member-b",
+    };
+    h.engine.mirrorEvents([started], { name: "fleet", position: 3 });
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs * 2);
+    expect(h.maintenance.current(ALPHA)).toMatchObject({ reason: "disk swap", untilMs });
+    // Committed with the event: a restart keeps it.
+    expect(h.memory.loadMaintenance()).toEqual([
+      { adapterId: ALPHA, untilMs, reason: "disk swap" },
+    ]);
+    // Out of resolution here too: the failover is judged as for maintenance declared here.
+    expect(h.resolution.resolve(STORAGE).choice?.adapterId).toBe(BETA);
+    const ended = {
+      ...maintenanceEndedEvent(ALPHA, Date.now()),
+      id: "7c1d2e3f-0000-4000-8000-000000000002",
+      origin: "member-b",
+    };
+    h.engine.mirrorEvents([ended], { name: "fleet", position: 4 });
+    await vi.advanceTimersByTimeAsync(OPTIONS.maxDelayMs * 2);
+    expect(h.maintenance.isDeclared(ALPHA)).toBe(false);
+    expect(h.memory.loadMaintenance()).toEqual([]);
   });
 
   it("keeps mirrored events and the position pending while the store refuses commits", async () => {

@@ -10,6 +10,7 @@ import {
 import type { ForeignEvent, JournalEvent, NewEvent } from "../domain/events.js";
 import { type HealthState, initialHealth } from "../domain/health.js";
 import type { CountedCheck } from "../domain/history.js";
+import { declaredMaintenanceOf } from "../domain/maintenance.js";
 import type { HealthStore, MaintenanceChange, RegistryState } from "../storage/store.js";
 import type { HealthView } from "./health-view.js";
 import { type HistoryRecorder, StagedHistory } from "./history-recorder.js";
@@ -400,7 +401,14 @@ export class HealthEngine {
    */
   mirrorEvents(events: readonly ForeignEvent[], cursor: { name: string; position: number }): void {
     if (this.stopped) return;
-    for (const event of events) this.pending.foreignEvents.push(event);
+    for (const event of events) {
+      this.pending.foreignEvents.push(event);
+      // Maintenance declared through another member's API holds here too, committed with its event.
+      const maintenance = declaredMaintenanceOf(event);
+      if (maintenance && this.latestEntry(maintenance.adapterId)) {
+        this.pending.maintenance.set(maintenance.adapterId, maintenance);
+      }
+    }
     this.pending.cursors.set(cursor.name, cursor.position);
     this.scheduleCommit();
   }

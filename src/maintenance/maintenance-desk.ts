@@ -1,5 +1,9 @@
 import type { NewEvent } from "../domain/events.js";
-import type { ManualMaintenance } from "../domain/maintenance.js";
+import {
+  type ManualMaintenance,
+  maintenanceEndedEvent,
+  maintenanceStartedEvent,
+} from "../domain/maintenance.js";
 import type { MaintenanceChange } from "../storage/store.js";
 
 /** What the desk needs: a committer of one change with its event, and the current declarations. */
@@ -20,19 +24,7 @@ export class MaintenanceDesk {
   /** Declares maintenance for one adapter until `untilMs` (null: until lifted). */
   declare(adapterId: string, untilMs: number | null, reason: string): void {
     const declared: ManualMaintenance = { adapterId, untilMs, reason };
-    this.parts.commit(
-      { adapterId, declared },
-      {
-        type: "adapter.maintenance_started",
-        subject: adapterId,
-        time: this.parts.now(),
-        data: {
-          adapter_id: adapterId,
-          until: untilMs === null ? null : new Date(untilMs).toISOString(),
-          reason,
-        },
-      },
-    );
+    this.parts.commit({ adapterId, declared }, maintenanceStartedEvent(declared, this.parts.now()));
   }
 
   /** Lifts declared maintenance; returns false when there was none. */
@@ -40,12 +32,7 @@ export class MaintenanceDesk {
     if (!this.parts.isDeclared(adapterId)) return false;
     this.parts.commit(
       { adapterId, declared: null },
-      {
-        type: "adapter.maintenance_ended",
-        subject: adapterId,
-        time: this.parts.now(),
-        data: { adapter_id: adapterId },
-      },
+      maintenanceEndedEvent(adapterId, this.parts.now()),
     );
     return true;
   }
