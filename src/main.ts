@@ -1122,7 +1122,9 @@ function buildCluster(cluster: ClusterConfig, member: string, parts: ClusterPart
   const connection = () => link?.connection();
   const exchange = link
     ? new VerdictExchange({
-        connection,
+        // Only while connected: during an outage its own queue keeps the newest verdict of
+        // each adapter, where nats.js's reconnect buffer would keep every one until it overflowed.
+        connection: () => (link.state() === "connected" ? link.connection() : undefined),
         cluster: cluster.name,
         member,
         // Static shards are disjoint by configuration; dynamic ones by the current assignment.
@@ -1177,6 +1179,7 @@ function buildCluster(cluster: ClusterConfig, member: string, parts: ClusterPart
       publishLagEvents: () => publisher?.status().lagEvents ?? 0,
       publishedEvents: () => publisher?.status().published ?? 0,
       leaseFenced: () => membership?.status().fencedCount ?? 0,
+      verdictsWaiting: () => exchange?.status().waiting ?? 0,
       verdicts: () => {
         const status = exchange?.status();
         return status

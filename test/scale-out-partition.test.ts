@@ -28,6 +28,17 @@ afterAll(async () => {
   await stopClusterStack(stack);
 });
 
+/** One member's `oneiric_healthd_cluster_*` figures from its /metrics, by metric name. */
+async function clusterMetrics(member: MemberProcess): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${member.httpPort}/metrics`)).text();
+  const figures = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const match = /^(oneiric_healthd_cluster_\w+)(?:\{[^}]*\})? (\S+)$/.exec(line);
+    if (match) figures.set(match[1] as string, Number(match[2]));
+  }
+  return figures;
+}
+
 describe("a NATS outage of 30 s under three members", () => {
   it("keeps each member probing its own share and journalling, then publishes the backlog once", async () => {
     stack = await clusterStack({
@@ -51,6 +62,17 @@ describe("a NATS outage of 30 s under three members", () => {
     const journalledBefore = members.map(
       (member) => member.journalIds("adapter.health_changed").length,
     );
+    const metricsBefore = await Promise.all(members.map(clusterMetrics));
+    for (const figures of metricsBefore) {
+      expect(figures.get("oneiric_healthd_cluster_members")).toBe(3);
+      expect(figures.get("oneiric_healthd_cluster_nats_connected")).toBe(1);
+    }
+    expect(
+      metricsBefore.reduce(
+        (sum, figures) => sum + (figures.get("oneiric_healthd_cluster_owned_adapters") ?? 0),
+        0,
+      ),
+    ).toBe(ADAPTERS);
 
     await stack.nats.stop();
     const cutAt = Date.now();
@@ -70,6 +92,17 @@ describe("a NATS outage of 30 s under three members", () => {
     const journalledDuring = members.map(
       (member) => member.journalIds("adapter.health_changed").length,
     );
+
+    // The metrics say so: NATS down, events and verdicts waiting for it, nobody dropped.
+    for (const member of members) {
+      const figures = await clusterMetrics(member);
+      expect(figures.get("oneiric_healthd_cluster_nats_connected"), member.id).toBe(0);
+      expect(figures.get("oneiric_healthd_cluster_members"), member.id).toBe(3);
+      expect(figures.get("oneiric_healthd_cluster_publish_lag_events"), member.id).toBeGreaterThan(
+        0,
+      );
+      expect(figures.get("oneiric_healthd_cluster_verdicts_waiting"), member.id).toBeGreaterThan(0);
+    }
 
     // Nobody took over anybody's share: each adapter was probed by its owner alone.
     const elsewhere = [...probers].filter(
@@ -122,6 +155,14 @@ describe("a NATS outage of 30 s under three members", () => {
         () => member.json("/readyz"),
         (answer) => !JSON.stringify(answer).includes("NATS unreachable"),
         `${member.id}'s /readyz to drop the note`,
+        30_000,
+      );
+      await until(
+        () => clusterMetrics(member),
+        (figures) =>
+          figures.get("oneiric_healthd_cluster_nats_connected") === 1 &&
+          figures.get("oneiric_healthd_cluster_verdicts_waiting") === 0,
+        `${member.id}'s metrics to show NATS back and no verdict waiting`,
         30_000,
       );
     }

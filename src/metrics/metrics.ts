@@ -60,6 +60,8 @@ export interface ClusterMetricsView {
   leaseFenced(): number;
   /** Other members' verdicts received since start: adopted, or refused (the sender did not own the adapter). */
   verdicts(): { adopted: number; refused: number };
+  /** This member's verdicts waiting to be sent (no connection, or publishes refused). */
+  verdictsWaiting(): number;
 }
 
 export interface MetricsOptions {
@@ -314,6 +316,11 @@ export class DaemonMetrics {
       "oneiric_healthd_cluster_publish_lag_events",
       "Journal events of this member not yet on the fleet's stream.",
       () => view.publishLagEvents(),
+    );
+    gauge(
+      "oneiric_healthd_cluster_verdicts_waiting",
+      "This member's verdicts not yet sent to the others (newest per adapter), while NATS is away.",
+      () => view.verdictsWaiting(),
     );
     counter(
       "oneiric_healthd_cluster_published_events_total",
